@@ -1,1 +1,11 @@
+//! Xietong hub: the centre. Takes agents' changes over QUIC (mutual TLS with its own CA),
+//! applies them exactly once into redb, and serves the HTTP API.
 
+pub mod admin_client;
+pub mod api;
+pub mod ca;
+pub mod cli;
+pub mod frames;
+pub mod hub;
+pub mod quic;
+pub mod store;

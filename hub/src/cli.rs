@@ -1,0 +1,338 @@
+//! The `xt-hub` command line.
+
+use crate::admin_client::{AdminClient, print_agents_table};
+use crate::api::HttpApi;
+use crate::ca::Ca;
+use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
+use crate::store::{ApiKeyRecord, Store};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use xt_mobile_api::TokenRequest;
+use xt_shared::ids::{AgentId, SiteId, TenantId};
+use xt_shared::protocol::AgentRole;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xt-hub",
+    version,
+    about = "Xietong hub: the centre agents sync to and people use"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make the CA, the database, the first tenant and an admin API key.
+    Init {
+        /// Data directory (created if missing; must not hold a hub yet).
+        #[arg(long)]
+        data: PathBuf,
+        /// The first tenant's id (letters, digits, '-', '_', '.').
+        #[arg(long)]
+        tenant: TenantId,
+        /// Print JSON: {"admin_key": …, "ca_fingerprint": …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve agents over QUIC and people over HTTP.
+    Serve(ServeArgs),
+    /// Enrollment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Enrolled agents.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[arg(long)]
+    pub data: PathBuf,
+    /// UDP address for agents.
+    #[arg(long, default_value = "0.0.0.0:4433")]
+    pub quic: SocketAddr,
+    /// TCP address for the HTTP API (put a TLS proxy in front to expose it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Lifetime of agent certificates issued from now on (e.g. 90d, 12h).
+    #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
+    pub agent_cert_ttl: Duration,
+}
+
+#[derive(Args, Debug)]
+pub struct Remote {
+    /// Hub HTTP base URL.
+    #[arg(
+        long = "hub",
+        env = "XT_HUB_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+    /// API key (admin).
+    #[arg(long, env = "XT_KEY", hide_env_values = true)]
+    pub key: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Make a one-time enrollment token for an agent.
+    Create {
+        #[command(flatten)]
+        remote: Remote,
+        /// The tenant the agent belongs to (must be the key's tenant).
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        site: SiteId,
+        /// warehouse | finance | pos
+        #[arg(long)]
+        role: AgentRole,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentsCommand {
+    /// List agents with their sync state.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent: its certificate is refused from now on and its connection dropped.
+    Revoke {
+        #[command(flatten)]
+        remote: Remote,
+        id: AgentId,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init { data, tenant, json } => init(&data, &tenant, json),
+        Command::Serve(args) => serve(args).await,
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    remote,
+                    tenant,
+                    site,
+                    role,
+                    ttl,
+                    json,
+                },
+        } => {
+            let client = AdminClient::new(&remote.url, &remote.key)?;
+            let req = TokenRequest {
+                site,
+                role,
+                ttl_secs: Some(ttl.as_secs().max(1)),
+            };
+            let created = client.create_token(&req).await?;
+            if let Some(t) = tenant
+                && t != created.tenant
+            {
+                bail!(
+                    "the key belongs to tenant {}, not {t}; the token was made for {}",
+                    created.tenant,
+                    created.tenant
+                );
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"token": created.token, "ca_fingerprint": created.ca_fingerprint})
+                );
+            } else {
+                println!("token:          {}", created.token);
+                println!("ca fingerprint: {}", created.ca_fingerprint);
+                println!("expires at:     {}", created.expires_at);
+                println!();
+                println!("on the agent machine:");
+                println!(
+                    "  xt-agent enroll --hub HUB_HOST:4433 --token {} --ca-fingerprint {} --data /var/lib/xt-agent",
+                    created.token, created.ca_fingerprint
+                );
+            }
+            Ok(())
+        }
+        Command::Agents {
+            command: AgentsCommand::List { remote, json },
+        } => {
+            let agents = AdminClient::new(&remote.url, &remote.key)?
+                .list_agents()
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&agents)?);
+            } else {
+                print!("{}", print_agents_table(&agents));
+            }
+            Ok(())
+        }
+        Command::Agents {
+            command: AgentsCommand::Revoke { remote, id },
+        } => {
+            let agent = AdminClient::new(&remote.url, &remote.key)?
+                .revoke_agent(&id)
+                .await?;
+            println!("revoked {} (site {})", agent.id, agent.site);
+            Ok(())
+        }
+    }
+}
+
+fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    if data.join(crate::ca::CA_CERT_FILE).exists() || data.join(DB_FILE).exists() {
+        bail!(
+            "{} already holds a hub; refusing to overwrite it",
+            data.display()
+        );
+    }
+    let ca = Ca::create(data, tenant.as_str())?;
+    let store = Store::open(&data.join(DB_FILE))?;
+    let now = now_ms();
+    store.create_tenant(tenant, now)?;
+    let admin_key = new_secret("xtk");
+    let key_id = format!("key-{}", hex::encode(rand::random::<[u8; 6]>()));
+    store.insert_api_key(
+        &admin_key,
+        &ApiKeyRecord {
+            id: key_id,
+            tenant: tenant.clone(),
+            name: "admin".into(),
+            created_at: now,
+            revoked_at: None,
+        },
+    )?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"admin_key": admin_key, "ca_fingerprint": ca.fingerprint()})
+        );
+    } else {
+        println!("hub initialized in {}", data.display());
+        println!("tenant:         {tenant}");
+        println!("admin key:      {admin_key}   (shown once: store it now)");
+        println!("ca fingerprint: {}", ca.fingerprint());
+    }
+    Ok(())
+}
+
+/// A running hub: QUIC and HTTP bound.
+pub struct Running {
+    pub hub: Arc<Hub>,
+    pub quic_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    endpoint: quinn::Endpoint,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        self.endpoint.close(0u32.into(), b"hub shutting down");
+        for t in self.tasks {
+            t.abort();
+        }
+        self.endpoint.wait_idle().await;
+    }
+}
+
+/// Starts QUIC and HTTP; used by `serve`, the demo and tests.
+pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
+    let hub = Arc::new(Hub::open(
+        &args.data,
+        HubSettings {
+            agent_cert_ttl: args.agent_cert_ttl,
+        },
+    )?);
+    let (endpoint, quic_task) = crate::quic::bind(hub.clone(), args.quic)
+        .with_context(|| format!("cannot bind QUIC on {}", args.quic))?;
+    let quic_addr = endpoint.local_addr()?;
+    let listener = tokio::net::TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("cannot bind HTTP on {}", args.http))?;
+    let http_addr = listener.local_addr()?;
+    let router = xt_mobile_api::router(Arc::new(HttpApi(hub.clone())));
+    let http_task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    Ok(Running {
+        hub,
+        quic_addr,
+        http_addr,
+        endpoint,
+        tasks: vec![quic_task, http_task],
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let running = start(&args).await?;
+    tracing::info!(quic = %running.quic_addr, http = %running.http_addr, "xt-hub serving");
+    println!(
+        "xt-hub serving: agents on udp {}, http on http://{}",
+        running.quic_addr, running.http_addr
+    );
+    shutdown_signal().await;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Entry point shared by the binary and test wrappers.
+pub fn main_entry() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XT_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

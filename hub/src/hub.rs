@@ -1,0 +1,327 @@
+//! The hub's core operations, shared by the QUIC server, the HTTP API and the CLI.
+
+use crate::ca::{Ca, agent_identity};
+use crate::store::{AgentRecord, BatchOutcome, Store, StoreError, TokenRecord, TokenRefusal};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use xt_shared::change::SourceChange;
+use xt_shared::ids::{AgentId, SiteId, SourceName, TenantId};
+use xt_shared::model::UtcMillis;
+use xt_shared::protocol::{AgentRole, ErrorCode, Frame};
+use xt_shared::sync::AdmitError;
+
+pub const DB_FILE: &str = "hub.redb";
+/// Default lifetime of an agent certificate.
+pub const AGENT_CERT_TTL_DEFAULT: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Longest an enrollment token may live.
+pub const TOKEN_TTL_MAX: Duration = Duration::from_secs(30 * 24 * 3600);
+
+pub fn now_ms() -> UtcMillis {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UtcMillis(d.as_millis() as i64)
+}
+
+/// Random secret with a recognisable prefix, URL-safe.
+pub fn new_secret(prefix: &str) -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    pub agent_cert_ttl: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        HubSettings {
+            agent_cert_ttl: AGENT_CERT_TTL_DEFAULT,
+        }
+    }
+}
+
+/// A live agent connection.
+struct Live {
+    conn: quinn::Connection,
+    connected_at: UtcMillis,
+}
+
+/// An agent that passed the connection-time checks.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub agent: AgentId,
+    pub record: AgentRecord,
+}
+
+pub struct Hub {
+    pub store: Store,
+    pub ca: Ca,
+    pub settings: HubSettings,
+    data_dir: PathBuf,
+    live: Mutex<HashMap<AgentId, Live>>,
+}
+
+impl Hub {
+    pub fn open(data_dir: &Path, settings: HubSettings) -> anyhow::Result<Hub> {
+        use anyhow::Context;
+        let ca = Ca::load(data_dir).with_context(|| {
+            format!(
+                "no hub CA in {} (run `xt-hub init --data {}` first)",
+                data_dir.display(),
+                data_dir.display()
+            )
+        })?;
+        let store = Store::open(&data_dir.join(DB_FILE))
+            .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?;
+        Ok(Hub {
+            store,
+            ca,
+            settings,
+            data_dir: data_dir.to_owned(),
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A new one-time enrollment token; the secret is returned once and stored hashed.
+    pub fn create_token(
+        &self,
+        tenant: &TenantId,
+        site: &SiteId,
+        role: AgentRole,
+        ttl: Duration,
+    ) -> Result<(String, UtcMillis), StoreError> {
+        let now = now_ms();
+        let ttl = ttl.min(TOKEN_TTL_MAX);
+        let expires_at = UtcMillis(now.0 + ttl.as_millis() as i64);
+        let secret = new_secret("xte");
+        let record = TokenRecord {
+            tenant: tenant.clone(),
+            site: site.clone(),
+            role,
+            created_at: now,
+            expires_at,
+            used_by: None,
+        };
+        self.store.insert_token(&secret, &record)?;
+        Ok((secret, expires_at))
+    }
+
+    /// Redeems an enrollment token for a CSR. Returns the frame to send back.
+    pub fn enroll(&self, token: &str, csr_der: &[u8]) -> Frame {
+        let agent = AgentId::new(format!("ag-{}", hex::encode(rand::random::<[u8; 8]>())))
+            .expect("generated id is a valid slug");
+        // Sign first (no side effects), then redeem atomically; a refused token wastes a signature.
+        let issued = match self
+            .ca
+            .sign_agent(csr_der, &agent, self.settings.agent_cert_ttl)
+        {
+            Ok(i) => i,
+            Err(e) => return refuse(ErrorCode::BadRequest, e.to_string()),
+        };
+        let now = now_ms();
+        let redeemed = self.store.redeem_token(
+            token,
+            &agent,
+            |t| AgentRecord {
+                tenant: t.tenant.clone(),
+                site: t.site.clone(),
+                role: t.role,
+                enrolled_at: now,
+                cert_serial: issued.serial_hex.clone(),
+                cert_not_after: UtcMillis(issued.not_after_ms),
+                prev_cert_serial: None,
+                revoked_at: None,
+                last_seen: None,
+            },
+            now,
+        );
+        match redeemed {
+            Ok(Ok(record)) => {
+                tracing::info!(agent = %agent, tenant = %record.tenant, site = %record.site, role = record.role.as_str(), "agent enrolled");
+                Frame::EnrollResponse {
+                    agent,
+                    tenant: record.tenant,
+                    site: record.site,
+                    role: record.role,
+                    cert_der: issued.cert_der,
+                    ca_der: self.ca.cert_der().to_vec(),
+                }
+            }
+            Ok(Err(refusal)) => {
+                let (code, message) = match refusal {
+                    TokenRefusal::Unknown => {
+                        (ErrorCode::TokenUnknown, "enrollment token is unknown")
+                    }
+                    TokenRefusal::Used => {
+                        (ErrorCode::TokenUsed, "enrollment token was already used")
+                    }
+                    TokenRefusal::Expired => {
+                        (ErrorCode::TokenExpired, "enrollment token has expired")
+                    }
+                };
+                tracing::warn!(reason = message, "enrollment refused");
+                refuse(code, message.to_owned())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "enrollment failed");
+                refuse(ErrorCode::Internal, "internal error".into())
+            }
+        }
+    }
+
+    /// Connection-time check of an agent certificate the TLS layer already verified against
+    /// our CA: the agent must exist, not be revoked, and show its current (or just-replaced)
+    /// certificate.
+    pub fn authorize(&self, cert_der: &[u8]) -> Result<Authorized, String> {
+        let (cn, serial) = agent_identity(cert_der)?;
+        let agent =
+            AgentId::new(cn).map_err(|e| format!("certificate names no valid agent: {e}"))?;
+        let record = self
+            .store
+            .agent(&agent)
+            .map_err(|e| format!("registry unavailable: {e}"))?
+            .ok_or_else(|| format!("agent {agent} is unknown"))?;
+        if record.revoked_at.is_some() {
+            return Err(format!("agent {agent} is revoked"));
+        }
+        if record.cert_serial == serial {
+            if record.prev_cert_serial.is_some() {
+                // The agent now uses its renewed certificate: the old one is retired.
+                let _ = self
+                    .store
+                    .update_agent(&agent, |r| r.prev_cert_serial = None);
+            }
+        } else if record.prev_cert_serial.as_deref() != Some(serial.as_str()) {
+            return Err(format!(
+                "agent {agent} presented a superseded certificate (serial {serial})"
+            ));
+        }
+        Ok(Authorized { agent, record })
+    }
+
+    /// Issues a renewed certificate for a connected agent, keeping its identity.
+    pub fn renew(&self, agent: &AgentId, csr_der: &[u8]) -> Frame {
+        let issued = match self
+            .ca
+            .sign_agent(csr_der, agent, self.settings.agent_cert_ttl)
+        {
+            Ok(i) => i,
+            Err(e) => return refuse(ErrorCode::BadRequest, e.to_string()),
+        };
+        let updated = self.store.update_agent(agent, |r| {
+            if r.revoked_at.is_some() {
+                return false;
+            }
+            r.prev_cert_serial = Some(std::mem::replace(
+                &mut r.cert_serial,
+                issued.serial_hex.clone(),
+            ));
+            r.cert_not_after = UtcMillis(issued.not_after_ms);
+            true
+        });
+        match updated {
+            Ok(Some((_, true))) => {
+                tracing::info!(agent = %agent, serial = %issued.serial_hex, "agent certificate renewed");
+                Frame::RenewResponse {
+                    cert_der: issued.cert_der,
+                }
+            }
+            Ok(_) => refuse(ErrorCode::Revoked, format!("agent {agent} is revoked")),
+            Err(e) => {
+                tracing::error!(error = %e, "renewal failed");
+                refuse(ErrorCode::Internal, "internal error".into())
+            }
+        }
+    }
+
+    pub fn apply_batch(
+        &self,
+        who: &Authorized,
+        source: &SourceName,
+        changes: Vec<SourceChange>,
+    ) -> Result<Result<BatchOutcome, AdmitError>, StoreError> {
+        self.store.apply_batch(
+            &who.record.tenant,
+            &who.agent,
+            who.record.role,
+            source,
+            changes,
+            now_ms(),
+        )
+    }
+
+    /// Revokes an agent of `tenant` and drops its live connection.
+    pub fn revoke(
+        &self,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        match self.store.agent(agent)? {
+            Some(r) if &r.tenant == tenant => {}
+            _ => return Ok(None),
+        }
+        let now = now_ms();
+        let updated = self.store.update_agent(agent, |r| {
+            r.revoked_at.get_or_insert(now);
+        })?;
+        if let Some(live) = self.live.lock().expect("live map").remove(agent) {
+            live.conn
+                .close(quinn::VarInt::from_u32(403), b"agent revoked");
+        }
+        tracing::warn!(agent = %agent, "agent revoked");
+        Ok(updated.map(|(r, ())| r))
+    }
+
+    pub(crate) fn connected(&self, agent: &AgentId, conn: &quinn::Connection) {
+        let previous = self.live.lock().expect("live map").insert(
+            agent.clone(),
+            Live {
+                conn: conn.clone(),
+                connected_at: now_ms(),
+            },
+        );
+        if let Some(previous) = previous {
+            // One connection per agent: a reconnect replaces a half-dead old one.
+            if previous.conn.stable_id() != conn.stable_id() {
+                previous.conn.close(
+                    quinn::VarInt::from_u32(409),
+                    b"replaced by a newer connection",
+                );
+            }
+        }
+    }
+
+    pub(crate) fn disconnected(&self, agent: &AgentId, conn: &quinn::Connection) {
+        let mut live = self.live.lock().expect("live map");
+        if live
+            .get(agent)
+            .is_some_and(|l| l.conn.stable_id() == conn.stable_id())
+        {
+            live.remove(agent);
+        }
+        drop(live);
+        let now = now_ms();
+        let _ = self.store.update_agent(agent, |r| r.last_seen = Some(now));
+    }
+
+    /// Whether the agent has a live connection, and since when.
+    pub fn live_since(&self, agent: &AgentId) -> Option<UtcMillis> {
+        self.live
+            .lock()
+            .expect("live map")
+            .get(agent)
+            .map(|l| l.connected_at)
+    }
+}
+
+fn refuse(code: ErrorCode, message: String) -> Frame {
+    Frame::Error { code, message }
+}

@@ -1,0 +1,314 @@
+//! The QUIC server: TLS 1.3 with client certificates from the hub's CA, ALPN `xietong/1` for
+//! sync and `xietong-enroll/1` for enrollment, 0-RTT off.
+//!
+//! Per agent connection: the first bidirectional stream carries Hello/Welcome, Status, renewal
+//! and the hub's Acks; one unidirectional stream carries Batches in order. Each batch is applied
+//! in one durable redb transaction before its Ack is sent.
+
+use crate::frames::{read_frame, write_frame};
+use crate::hub::{Authorized, Hub};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC, ErrorCode, Frame, PROTOCOL_VERSION};
+use xt_shared::sync::AdmitError;
+
+/// Control frames queued towards one agent.
+const CONTROL_QUEUE_MAX: usize = 64;
+/// Idle connections are closed after this long without packets (agents send keep-alives).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Close codes the hub uses (application error codes of QUIC CONNECTION_CLOSE).
+pub mod close {
+    pub const NO_CERTIFICATE: u32 = 401;
+    pub const REFUSED: u32 = 403;
+    pub const PROTOCOL: u32 = 400;
+    pub const INTERNAL: u32 = 500;
+}
+
+pub fn server_config(hub: &Hub) -> anyhow::Result<quinn::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(hub.ca.cert_der().clone())?;
+    // Client certificates are verified against our CA whenever presented; the sync ALPN refuses
+    // connections without one (enrollment is the only thing possible without a certificate).
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()?;
+    let (cert, key) = hub.ca.server_cert(365)?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![cert, hub.ca.cert_der().clone()], key)?;
+    tls.alpn_protocols = vec![ALPN_SYNC.to_vec(), ALPN_ENROLL.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
+    transport.max_concurrent_uni_streams(4u32.into());
+    transport.max_concurrent_bidi_streams(4u32.into());
+    config.transport_config(Arc::new(transport));
+    Ok(config)
+}
+
+/// Binds the QUIC endpoint and serves until the endpoint is closed.
+pub fn bind(
+    hub: Arc<Hub>,
+    addr: SocketAddr,
+) -> anyhow::Result<(quinn::Endpoint, tokio::task::JoinHandle<()>)> {
+    let endpoint = quinn::Endpoint::server(server_config(&hub)?, addr)?;
+    let accepting = endpoint.clone();
+    let task = tokio::spawn(async move {
+        while let Some(incoming) = accepting.accept().await {
+            tokio::spawn(handle_incoming(hub.clone(), incoming));
+        }
+    });
+    Ok((endpoint, task))
+}
+
+async fn handle_incoming(hub: Arc<Hub>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            // Expired certificates and certificates of another CA end here.
+            tracing::warn!(%remote, reason = %e, "refused connection: handshake failed");
+            return;
+        }
+    };
+    let alpn = conn
+        .handshake_data()
+        .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|h| h.protocol);
+    match alpn.as_deref() {
+        Some(ALPN_ENROLL) => enroll_session(&hub, conn).await,
+        Some(ALPN_SYNC) => {
+            let who = match authorize(&hub, &conn) {
+                Ok(who) => who,
+                Err((code, reason)) => {
+                    tracing::warn!(%remote, %reason, "refused agent connection");
+                    conn.close(code.into(), reason.as_bytes());
+                    return;
+                }
+            };
+            let span = tracing::info_span!("agent", agent = %who.agent, %remote);
+            let _enter = span.enter();
+            tracing::info!("agent connected");
+            hub.connected(&who.agent, &conn);
+            let result = sync_session(&hub, &who, &conn).await;
+            hub.disconnected(&who.agent, &conn);
+            match result {
+                Ok(()) => tracing::info!("agent disconnected"),
+                Err(e) => tracing::info!(reason = %e, "agent disconnected"),
+            }
+        }
+        _ => conn.close(close::PROTOCOL.into(), b"unknown application protocol"),
+    }
+}
+
+fn authorize(hub: &Hub, conn: &quinn::Connection) -> Result<Authorized, (u32, String)> {
+    let certs = conn.peer_identity().and_then(|i| {
+        i.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>()
+            .ok()
+    });
+    let Some(cert) = certs.as_ref().and_then(|c| c.first()) else {
+        return Err((close::NO_CERTIFICATE, "client certificate required".into()));
+    };
+    hub.authorize(cert)
+        .map_err(|reason| (close::REFUSED, reason))
+}
+
+async fn enroll_session(hub: &Hub, conn: quinn::Connection) {
+    let remote = conn.remote_address();
+    let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(IDLE_TIMEOUT, conn.accept_bi()).await
+    else {
+        return;
+    };
+    let reply = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut recv)).await {
+        Ok(Ok(Some(Frame::EnrollRequest { token, csr_der }))) => hub.enroll(&token, &csr_der),
+        Ok(Ok(Some(other))) => Frame::Error {
+            code: ErrorCode::BadRequest,
+            message: format!("expected an enroll request, got {}", other.name()),
+        },
+        Ok(Ok(None)) | Err(_) => return,
+        Ok(Err(e)) => {
+            tracing::warn!(%remote, error = %e, "bad enrollment frame");
+            Frame::Error {
+                code: ErrorCode::BadRequest,
+                message: e.to_string(),
+            }
+        }
+    };
+    let _ = write_frame(&mut send, &reply).await;
+    let _ = send.finish();
+    // Give the reply time to leave before the connection goes away.
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.closed()).await;
+}
+
+async fn sync_session(
+    hub: &Arc<Hub>,
+    who: &Authorized,
+    conn: &quinn::Connection,
+) -> anyhow::Result<()> {
+    let (mut ctl_send, mut ctl_recv) = conn.accept_bi().await?;
+    match read_frame(&mut ctl_recv).await? {
+        Some(Frame::Hello {
+            protocol,
+            agent_version,
+            sources,
+        }) => {
+            if protocol != PROTOCOL_VERSION {
+                let message = format!(
+                    "hub speaks protocol {PROTOCOL_VERSION}, agent {agent_version} speaks {protocol}"
+                );
+                write_frame(
+                    &mut ctl_send,
+                    &Frame::Error {
+                        code: ErrorCode::ProtocolVersion,
+                        message: message.clone(),
+                    },
+                )
+                .await?;
+                let _ = ctl_send.finish();
+                anyhow::bail!(message);
+            }
+            tracing::info!(%agent_version, "hello");
+            let hub2 = hub.clone();
+            let agent = who.agent.clone();
+            tokio::task::spawn_blocking(move || {
+                hub2.store
+                    .record_status(&agent, &sources, crate::hub::now_ms())
+            })
+            .await??;
+        }
+        other => {
+            conn.close(close::PROTOCOL.into(), b"expected hello");
+            anyhow::bail!("expected hello, got {:?}", other.map(|f| f.name()));
+        }
+    }
+    let resume = hub.store.resume_points(&who.agent)?;
+    write_frame(
+        &mut ctl_send,
+        &Frame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            agent: who.agent.clone(),
+            resume,
+        },
+    )
+    .await?;
+
+    let (tx, mut rx) = mpsc::channel::<Frame>(CONTROL_QUEUE_MAX);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            write_frame(&mut ctl_send, &frame).await?;
+        }
+        anyhow::Ok(())
+    });
+    let control = {
+        let (hub, who, tx) = (hub.clone(), who.clone(), tx.clone());
+        tokio::spawn(async move { control_loop(hub, who, ctl_recv, tx).await })
+    };
+    let batches = {
+        let (hub, who, conn) = (hub.clone(), who.clone(), conn.clone());
+        tokio::spawn(async move { batch_loop(hub, who, conn, tx).await })
+    };
+    // Whichever ends first ends the session.
+    let result = tokio::select! {
+        r = control => r.map_err(anyhow::Error::from).and_then(|r| r),
+        r = batches => r.map_err(anyhow::Error::from).and_then(|r| r),
+        r = conn.closed() => Err(anyhow::anyhow!(r)),
+    };
+    writer.abort();
+    if let Err(e) = &result {
+        conn.close(close::PROTOCOL.into(), e.to_string().as_bytes());
+    }
+    result
+}
+
+async fn control_loop(
+    hub: Arc<Hub>,
+    who: Authorized,
+    mut recv: quinn::RecvStream,
+    tx: mpsc::Sender<Frame>,
+) -> anyhow::Result<()> {
+    while let Some(frame) = read_frame(&mut recv).await? {
+        match frame {
+            Frame::Status { sources } => {
+                let (hub, agent) = (hub.clone(), who.agent.clone());
+                tokio::task::spawn_blocking(move || {
+                    hub.store
+                        .record_status(&agent, &sources, crate::hub::now_ms())
+                })
+                .await??;
+            }
+            Frame::RenewRequest { csr_der } => {
+                let (hub2, agent) = (hub.clone(), who.agent.clone());
+                let reply =
+                    tokio::task::spawn_blocking(move || hub2.renew(&agent, &csr_der)).await?;
+                tx.send(reply).await?;
+            }
+            other => anyhow::bail!("unexpected {} frame on the control stream", other.name()),
+        }
+    }
+    Ok(())
+}
+
+async fn batch_loop(
+    hub: Arc<Hub>,
+    who: Authorized,
+    conn: quinn::Connection,
+    tx: mpsc::Sender<Frame>,
+) -> anyhow::Result<()> {
+    let mut recv = conn.accept_uni().await?;
+    while let Some(frame) = read_frame(&mut recv).await? {
+        let Frame::Batch {
+            batch_id,
+            source,
+            changes,
+        } = frame
+        else {
+            anyhow::bail!("unexpected {} frame on the batch stream", frame.name());
+        };
+        let rows = changes.len();
+        let (hub2, who2, source2) = (hub.clone(), who.clone(), source.clone());
+        let outcome =
+            tokio::task::spawn_blocking(move || hub2.apply_batch(&who2, &source2, changes))
+                .await??;
+        let ack = match outcome {
+            Ok(o) => {
+                tracing::debug!(%source, batch_id, rows, applied = o.applied, skipped = o.skipped, applied_seq = o.applied_seq, "batch applied");
+                for r in &o.rejected {
+                    tracing::warn!(%source, seq = r.seq, reason = %r.reason, "change rejected");
+                }
+                Frame::Ack {
+                    batch_id,
+                    source,
+                    applied_seq: o.applied_seq,
+                    rejected: o.rejected,
+                }
+            }
+            Err(e @ (AdmitError::Gap { .. } | AdmitError::NotConsecutive { .. })) => {
+                tracing::warn!(%source, batch_id, error = %e, "batch refused");
+                let applied = hub
+                    .store
+                    .resume_points(&who.agent)?
+                    .into_iter()
+                    .find(|p| p.source == source)
+                    .map_or(0, |p| p.applied_seq);
+                Frame::Ack {
+                    batch_id,
+                    source,
+                    applied_seq: applied,
+                    rejected: vec![],
+                }
+            }
+        };
+        tx.send(ack).await?;
+    }
+    Ok(())
+}

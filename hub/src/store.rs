@@ -1,0 +1,640 @@
+//! The hub's storage on redb: registry (tenants, keys, tokens, agents), per-origin progress,
+//! the materialized tables and the change log.
+//!
+//! Storage encodings are separate from domain and wire types: every value is a version byte
+//! followed by postcard bytes of a record defined here.
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use xt_shared::change::{Body, Change, Origin, SourceChange};
+use xt_shared::ids::{AgentId, SiteId, SourceName, TenantId};
+use xt_shared::model::UtcMillis;
+use xt_shared::protocol::{AgentRole, Rejection, ResumePoint, SourceStatus};
+use xt_shared::sync::{AdmitError, admit};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("enroll_tokens");
+const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+/// Key: (agent id, source name).
+const ORIGINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("origins");
+/// Key: (tenant, warehouse, sku).
+const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
+/// Key: (tenant, entity key as text). Everything that is not stock, for now.
+const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
+/// Key: (agent id, source name, seq): changes the hub refused, with their reason.
+const REJECTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("rejects");
+/// Key: hub log seq.
+const CHANGE_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("change_log");
+
+const SCHEMA_VERSION: u8 = 1;
+const RECORD_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("stored record in {table} is not readable: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+fn enc<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    // Records are plain structs of owned data: encoding cannot fail.
+    out.extend(postcard::to_allocvec(value).expect("record encodes"));
+    out
+}
+
+fn dec<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt {
+                table,
+                reason: e.to_string(),
+            })
+        }
+        Some((v, _)) => Err(StoreError::Corrupt {
+            table,
+            reason: format!("unknown record version {v}"),
+        }),
+        None => Err(StoreError::Corrupt {
+            table,
+            reason: "empty record".into(),
+        }),
+    }
+}
+
+/// SHA-256 of a secret, the only form in which secrets are stored.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub created_at: UtcMillis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub name: String,
+    pub created_at: UtcMillis,
+    pub revoked_at: Option<UtcMillis>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub tenant: TenantId,
+    pub site: SiteId,
+    pub role: AgentRole,
+    pub created_at: UtcMillis,
+    pub expires_at: UtcMillis,
+    pub used_by: Option<AgentId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentRecord {
+    pub tenant: TenantId,
+    pub site: SiteId,
+    pub role: AgentRole,
+    pub enrolled_at: UtcMillis,
+    /// Serial (hex) of the current certificate.
+    pub cert_serial: String,
+    pub cert_not_after: UtcMillis,
+    /// Serial of the certificate before the last renewal: still accepted until the agent shows
+    /// up with the new one, so a crash between renewal and saving the new file cannot lock it out.
+    pub prev_cert_serial: Option<String>,
+    pub revoked_at: Option<UtcMillis>,
+    pub last_seen: Option<UtcMillis>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OriginRecord {
+    pub applied_seq: u64,
+    pub records_applied: u64,
+    pub records_rejected: u64,
+    /// What the agent last reported about this source.
+    pub reported_backlog: u64,
+    pub reported_quarantined: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockRecord {
+    pub on_hand: i64,
+    pub version: i64,
+    pub origin: String,
+    pub updated_at: UtcMillis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EntityRecord {
+    version: i64,
+    origin: String,
+    body: Body,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LoggedChange {
+    tenant: TenantId,
+    applied_at: UtcMillis,
+    change: Change,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RejectRecord {
+    reason: String,
+    change: SourceChange,
+}
+
+/// A stock row as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockEntry {
+    pub warehouse: String,
+    pub sku: String,
+    pub record: StockRecord,
+}
+
+/// Which SKUs a stock listing wants.
+#[derive(Debug, Clone, Copy)]
+pub enum SkuFilter<'a> {
+    Any,
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+
+impl SkuFilter<'_> {
+    fn matches(&self, sku: &str) -> bool {
+        match self {
+            SkuFilter::Any => true,
+            SkuFilter::Exact(want) => sku == *want,
+            SkuFilter::Prefix(p) => sku.starts_with(p),
+        }
+    }
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub applied_seq: u64,
+    pub applied: u64,
+    pub skipped: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+/// Why a token could not be redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    Unknown,
+    Used,
+    Expired,
+}
+
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let existing = meta.get("schema")?.map(|v| v.value().to_vec());
+            match existing.as_deref() {
+                None => {
+                    meta.insert("schema", [SCHEMA_VERSION].as_slice())?;
+                }
+                Some([SCHEMA_VERSION]) => {}
+                Some(other) => {
+                    return Err(StoreError::Corrupt {
+                        table: "meta",
+                        reason: format!(
+                            "schema version {other:?}, this hub knows {SCHEMA_VERSION}"
+                        ),
+                    });
+                }
+            }
+            // Create every table so readers never see a missing one.
+            txn.open_table(TENANTS)?;
+            txn.open_table(API_KEYS)?;
+            txn.open_table(TOKENS)?;
+            txn.open_table(AGENTS)?;
+            txn.open_table(ORIGINS)?;
+            txn.open_table(STOCK)?;
+            txn.open_table(ENTITIES)?;
+            txn.open_table(REJECTS)?;
+            txn.open_table(CHANGE_LOG)?;
+        }
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    pub fn create_tenant(&self, tenant: &TenantId, now: UtcMillis) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut t = txn.open_table(TENANTS)?;
+            if t.get(tenant.as_str())?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "tenant {tenant} already exists"
+                )));
+            }
+            t.insert(
+                tenant.as_str(),
+                enc(&TenantRecord { created_at: now }).as_slice(),
+            )?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn tenant_exists(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(TENANTS)?.get(tenant.as_str())?.is_some())
+    }
+
+    pub fn insert_api_key(&self, secret: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(API_KEYS)?
+            .insert(secret_hash(secret).as_slice(), enc(record).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn api_key(&self, secret: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(API_KEYS)?;
+        let found = table.get(secret_hash(secret).as_slice())?;
+        found.map(|v| dec("api_keys", v.value())).transpose()
+    }
+
+    pub fn insert_token(&self, secret: &str, record: &TokenRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(TOKENS)?
+            .insert(secret_hash(secret).as_slice(), enc(record).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Redeems a one-time token and registers the agent, atomically: a token can make one
+    /// agent only, even if two enrollments race.
+    pub fn redeem_token(
+        &self,
+        secret: &str,
+        agent: &AgentId,
+        make_record: impl FnOnce(&TokenRecord) -> AgentRecord,
+        now: UtcMillis,
+    ) -> Result<Result<AgentRecord, TokenRefusal>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let result = {
+            let mut tokens = txn.open_table(TOKENS)?;
+            let hash = secret_hash(secret);
+            let found = tokens.get(hash.as_slice())?.map(|v| v.value().to_vec());
+            match found {
+                None => Err(TokenRefusal::Unknown),
+                Some(bytes) => {
+                    let mut token: TokenRecord = dec("enroll_tokens", &bytes)?;
+                    if token.used_by.is_some() {
+                        Err(TokenRefusal::Used)
+                    } else if token.expires_at <= now {
+                        Err(TokenRefusal::Expired)
+                    } else {
+                        let record = make_record(&token);
+                        token.used_by = Some(agent.clone());
+                        tokens.insert(hash.as_slice(), enc(&token).as_slice())?;
+                        txn.open_table(AGENTS)?
+                            .insert(agent.as_str(), enc(&record).as_slice())?;
+                        Ok(record)
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            txn.commit()?;
+        }
+        Ok(result)
+    }
+
+    pub fn agent(&self, agent: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(AGENTS)?;
+        let found = table.get(agent.as_str())?;
+        found.map(|v| dec("agents", v.value())).transpose()
+    }
+
+    /// Reads, changes and writes one agent record in one transaction.
+    pub fn update_agent<R>(
+        &self,
+        agent: &AgentId,
+        f: impl FnOnce(&mut AgentRecord) -> R,
+    ) -> Result<Option<(AgentRecord, R)>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let out = {
+            let mut table = txn.open_table(AGENTS)?;
+            let found = table.get(agent.as_str())?.map(|v| v.value().to_vec());
+            match found {
+                None => None,
+                Some(bytes) => {
+                    let mut record: AgentRecord = dec("agents", &bytes)?;
+                    let r = f(&mut record);
+                    table.insert(agent.as_str(), enc(&record).as_slice())?;
+                    Some((record, r))
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(out)
+    }
+
+    pub fn agents(&self, tenant: &TenantId) -> Result<Vec<(AgentId, AgentRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(AGENTS)?;
+        let mut out = Vec::new();
+        for item in table.iter()? {
+            let (k, v) = item?;
+            let record: AgentRecord = dec("agents", v.value())?;
+            if &record.tenant == tenant {
+                let id = AgentId::new(k.value()).map_err(|e| StoreError::Corrupt {
+                    table: "agents",
+                    reason: e.to_string(),
+                })?;
+                out.push((id, record));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn origins(&self, agent: &AgentId) -> Result<Vec<(SourceName, OriginRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ORIGINS)?;
+        let mut out = Vec::new();
+        for item in table.range((agent.as_str(), "")..)? {
+            let (k, v) = item?;
+            let (a, s) = k.value();
+            if a != agent.as_str() {
+                break;
+            }
+            let source = SourceName::new(s).map_err(|e| StoreError::Corrupt {
+                table: "origins",
+                reason: e.to_string(),
+            })?;
+            out.push((source, dec("origins", v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn resume_points(&self, agent: &AgentId) -> Result<Vec<ResumePoint>, StoreError> {
+        Ok(self
+            .origins(agent)?
+            .into_iter()
+            .map(|(source, o)| ResumePoint {
+                source,
+                applied_seq: o.applied_seq,
+            })
+            .collect())
+    }
+
+    /// Stores what the agent reported about its sources.
+    pub fn record_status(
+        &self,
+        agent: &AgentId,
+        sources: &[SourceStatus],
+        now: UtcMillis,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut origins = txn.open_table(ORIGINS)?;
+            for s in sources {
+                let key = (agent.as_str(), s.source.as_str());
+                let mut o: OriginRecord = match origins.get(key)? {
+                    Some(v) => dec("origins", v.value())?,
+                    None => OriginRecord::default(),
+                };
+                o.reported_backlog = s.backlog;
+                o.reported_quarantined = s.quarantined;
+                o.last_error.clone_from(&s.last_error);
+                origins.insert(key, enc(&o).as_slice())?;
+            }
+            let mut agents = txn.open_table(AGENTS)?;
+            let found = agents.get(agent.as_str())?.map(|v| v.value().to_vec());
+            if let Some(bytes) = found {
+                let mut a: AgentRecord = dec("agents", &bytes)?;
+                a.last_seen = Some(now);
+                agents.insert(agent.as_str(), enc(&a).as_slice())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Applies one batch in one durable write transaction: skip what was applied, reduce the
+    /// new changes into the materialized tables (last writer wins by source version), append
+    /// them to the change log, advance the origin's applied seq, commit.
+    pub fn apply_batch(
+        &self,
+        tenant: &TenantId,
+        agent: &AgentId,
+        role: AgentRole,
+        source: &SourceName,
+        changes: Vec<SourceChange>,
+        now: UtcMillis,
+    ) -> Result<Result<BatchOutcome, AdmitError>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let outcome = {
+            let mut origins = txn.open_table(ORIGINS)?;
+            let key = (agent.as_str(), source.as_str());
+            let mut progress: OriginRecord = match origins.get(key)? {
+                Some(v) => dec("origins", v.value())?,
+                None => OriginRecord::default(),
+            };
+            let admission = match admit(progress.applied_seq, &changes) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
+            let skipped = admission.first_new as u64;
+            let origin = Origin::Agent {
+                agent: agent.clone(),
+                source: source.clone(),
+            };
+            let origin_text = origin.to_string();
+            let mut stock = txn.open_table(STOCK)?;
+            let mut entities = txn.open_table(ENTITIES)?;
+            let mut log = txn.open_table(CHANGE_LOG)?;
+            let mut rejects = txn.open_table(REJECTS)?;
+            let mut log_seq = log.last()?.map_or(0, |(k, _)| k.value());
+            let mut rejected = Vec::new();
+            let mut applied = 0u64;
+            for change in changes.into_iter().skip(admission.first_new) {
+                if let Some(reason) = refusal(role, &change.body) {
+                    rejects.insert(
+                        (agent.as_str(), source.as_str(), change.seq),
+                        enc(&RejectRecord {
+                            reason: reason.clone(),
+                            change: change.clone(),
+                        })
+                        .as_slice(),
+                    )?;
+                    rejected.push(Rejection {
+                        seq: change.seq,
+                        reason,
+                    });
+                    continue;
+                }
+                let change = Change::from_source(origin.clone(), change);
+                match &change.body {
+                    Body::Stock(s) => {
+                        let k = (tenant.as_str(), s.warehouse.as_str(), s.sku.as_str());
+                        let newer = match stock.get(k)? {
+                            Some(v) => {
+                                dec::<StockRecord>("stock", v.value())?.version <= change.version
+                            }
+                            None => true,
+                        };
+                        if newer {
+                            let record = StockRecord {
+                                on_hand: s.on_hand,
+                                version: change.version,
+                                origin: origin_text.clone(),
+                                updated_at: now,
+                            };
+                            stock.insert(k, enc(&record).as_slice())?;
+                        }
+                    }
+                    body => {
+                        let entity = change.entity.to_string();
+                        let k = (tenant.as_str(), entity.as_str());
+                        let newer = match entities.get(k)? {
+                            Some(v) => {
+                                dec::<EntityRecord>("entities", v.value())?.version
+                                    <= change.version
+                            }
+                            None => true,
+                        };
+                        if newer {
+                            let record = EntityRecord {
+                                version: change.version,
+                                origin: origin_text.clone(),
+                                body: body.clone(),
+                            };
+                            entities.insert(k, enc(&record).as_slice())?;
+                        }
+                    }
+                }
+                log_seq += 1;
+                let logged = LoggedChange {
+                    tenant: tenant.clone(),
+                    applied_at: now,
+                    change,
+                };
+                log.insert(log_seq, enc(&logged).as_slice())?;
+                applied += 1;
+            }
+            progress.applied_seq = admission.applied_seq;
+            progress.records_applied += applied;
+            progress.records_rejected += rejected.len() as u64;
+            origins.insert(key, enc(&progress).as_slice())?;
+            BatchOutcome {
+                applied_seq: admission.applied_seq,
+                applied,
+                skipped,
+                rejected,
+            }
+        };
+        txn.commit()?;
+        Ok(Ok(outcome))
+    }
+
+    /// Stock rows of a tenant in key order, after `after` (warehouse, sku), filtered.
+    pub fn stock_page(
+        &self,
+        tenant: &TenantId,
+        warehouse: Option<&str>,
+        sku: SkuFilter<'_>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StockEntry>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(STOCK)?;
+        let start = match (after, warehouse) {
+            (Some((w, s)), _) => (tenant.as_str(), w, s),
+            (None, Some(w)) => (tenant.as_str(), w, ""),
+            (None, None) => (tenant.as_str(), "", ""),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in table.range(start..)? {
+            let (k, v) = item?;
+            let (t, w, s) = k.value();
+            if t != tenant.as_str() || warehouse.is_some_and(|want| want != w) {
+                break;
+            }
+            if after == Some((w, s)) || !sku.matches(s) {
+                continue;
+            }
+            out.push(StockEntry {
+                warehouse: w.to_owned(),
+                sku: s.to_owned(),
+                record: dec("stock", v.value())?,
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stock row of a tenant (tests and small tenants).
+    pub fn stock_all(&self, tenant: &TenantId) -> Result<Vec<StockEntry>, StoreError> {
+        self.stock_page(tenant, None, SkuFilter::Any, None, usize::MAX)
+    }
+
+    /// Number of entries in the change log.
+    pub fn change_log_len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(CHANGE_LOG)?.len()?)
+    }
+}
+
+/// Why an agent of `role` may not write `body`, if it may not.
+fn refusal(role: AgentRole, body: &Body) -> Option<String> {
+    let allowed = match role {
+        AgentRole::Warehouse => {
+            matches!(
+                body,
+                Body::Stock(_) | Body::StockMovement(_) | Body::Shipment(_)
+            )
+        }
+        AgentRole::Finance => matches!(body, Body::PaymentFlow(_)),
+        AgentRole::Pos => matches!(
+            body,
+            Body::PosSale(_) | Body::Stock(_) | Body::StockMovement(_)
+        ),
+    };
+    (!allowed).then(|| {
+        format!(
+            "a {} agent may not write {} records",
+            role.as_str(),
+            body.entity().kind().as_str()
+        )
+    })
+}

@@ -1,0 +1,164 @@
+//! Extractors whose failures are [`ApiError`]s, so every rejection has the JSON error shape:
+//! the API-key auth, and JSON body, query string and path wrappers around axum's own.
+
+use crate::api::Principal;
+use crate::error::ApiError;
+use crate::routes::{API_KEY_BYTES_MAX, AppState, blocking};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// The caller, authenticated by `Authorization: Bearer <key>`. Any failure (no header, another
+/// scheme, an unknown key) is the same [`ApiError::Unauthorized`].
+pub(crate) struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let secret = bearer_secret(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let principal = blocking(&state.api, move |api| api.authenticate_key(&secret)).await?;
+        let principal = principal.ok_or(ApiError::Unauthorized)?;
+        tracing::Span::current().record("tenant", tracing::field::display(&principal.tenant));
+        Ok(Auth(principal))
+    }
+}
+
+/// The key from the one `Authorization: Bearer <key>` header, if it is well formed.
+fn bearer_secret(headers: &HeaderMap) -> Option<String> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let (scheme, secret) = value.to_str().ok()?.split_once(' ')?;
+    let secret = secret.trim();
+    let well_formed = scheme.eq_ignore_ascii_case("bearer")
+        && !secret.is_empty()
+        && secret.len() <= API_KEY_BYTES_MAX;
+    well_formed.then(|| secret.to_owned())
+}
+
+/// `axum::Json` whose rejection is a JSON [`ApiError`].
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            ApiError::BadRequest(format!("invalid request body: {}", inner(&e)))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::BadRequest(format!("malformed json body: {}", inner(&e)))
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest(
+            "request body must be json (content-type: application/json)".into(),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(format!(
+                "request body is larger than {} bytes",
+                crate::REQUEST_BODY_BYTES_MAX
+            ))
+        }
+        other => ApiError::BadRequest(format!("cannot read request body: {}", inner(&other))),
+    }
+}
+
+/// `axum::extract::Query` whose rejection is a JSON [`ApiError`].
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest(format!("invalid query string: {}", inner(&rejection)))
+}
+
+/// `axum::extract::Path` whose rejection is a JSON [`ApiError`].
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError::BadRequest(format!("invalid path: {}", inner(&rejection)))
+}
+
+/// The most specific message of an axum rejection: its source (serde's "field: reason at line
+/// 1 column 9") when it has one, else its own text with the first letter lowercased.
+fn inner(err: &dyn std::error::Error) -> String {
+    match err.source() {
+        Some(source) => source.to_string(),
+        None => {
+            let text = err.to_string();
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(
+            bearer_secret(&headers(&["Bearer k1"])).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(
+            bearer_secret(&headers(&["bearer  k1 "])).as_deref(),
+            Some("k1")
+        );
+        assert_eq!(bearer_secret(&headers(&[])), None);
+        assert_eq!(bearer_secret(&headers(&["Basic k1"])), None);
+        assert_eq!(bearer_secret(&headers(&["Bearer "])), None);
+        assert_eq!(bearer_secret(&headers(&["Bearer"])), None);
+        assert_eq!(bearer_secret(&headers(&["Bearer a", "Bearer b"])), None);
+        let long = format!("Bearer {}", "k".repeat(API_KEY_BYTES_MAX + 1));
+        assert_eq!(bearer_secret(&headers(&[&long])), None);
+    }
+}
