@@ -163,9 +163,11 @@ impl Ca {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::minutes(5);
-        let not_after =
-            now + Duration::try_from(ttl).map_err(|e| CaError::BadCsr(e.to_string()))?;
+        let ttl = Duration::try_from(ttl).map_err(|e| CaError::BadCsr(e.to_string()))?;
+        // Backdated for clock skew, but never by a large share of a short lifetime (the agent
+        // renews at two thirds of the whole validity window).
+        params.not_before = now - std::cmp::min(ttl / 4, Duration::minutes(5));
+        let not_after = now + ttl;
         params.not_after = not_after;
         let serial = random_serial();
         params.serial_number = Some(serial.clone());

@@ -1,1 +1,153 @@
+//! Shared pieces of the end-to-end tests, the demo and the benchmark: a generated legacy WMS
+//! (SQLite tables and GBK CSV drop files, the way real legacy systems keep them), agent config
+//! writing, and small HTTP helpers against the hub API.
 
+pub mod legacy;
+
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use xt_mobile_api::{AgentList, AgentView, StockPage};
+
+/// Polls `f` until it returns `Some`, or fails after `timeout` with `what` in the message.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A tiny client for the hub's HTTP API, as a partner would use it.
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub key: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, key: &str) -> Api {
+        Api {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub async fn agents(&self) -> anyhow::Result<Vec<AgentView>> {
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/agents", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(resp.json::<AgentList>().await?.agents)
+    }
+
+    /// The whole stock table of the key's tenant: (warehouse, sku) → on hand.
+    pub async fn stock(&self) -> anyhow::Result<BTreeMap<(String, String), i64>> {
+        let mut out = BTreeMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = self
+                .http
+                .get(format!("{}/api/v1/stock", self.base))
+                .bearer_auth(&self.key)
+                .query(&[("limit", "1000")]);
+            if let Some(c) = &cursor {
+                req = req.query(&[("cursor", c.as_str())]);
+            }
+            let page: StockPage = req.send().await?.error_for_status()?.json().await?;
+            for row in page.items {
+                out.insert(
+                    (row.warehouse.to_string(), row.sku.to_string()),
+                    row.on_hand,
+                );
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Records applied per source name, summed over the tenant's agents.
+    pub async fn applied(&self) -> anyhow::Result<BTreeMap<String, u64>> {
+        let mut out = BTreeMap::new();
+        for a in self.agents().await? {
+            for s in a.sources {
+                *out.entry(s.source.to_string()).or_default() += s.records_applied;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes an agent config for the generated legacy WMS in `legacy_dir`.
+pub fn write_agent_config(
+    path: &Path,
+    data_dir: &Path,
+    hub: Option<&str>,
+    legacy_dir: &Path,
+    status_interval_secs: u64,
+) -> anyhow::Result<()> {
+    let hub_line = hub.map(|h| format!("hub = {h:?}\n")).unwrap_or_default();
+    let text = format!(
+        r#"data_dir = {data:?}
+{hub_line}timezone = "+08:00"
+
+[sync]
+status_interval_secs = {status_interval_secs}
+reconnect_base_ms = 200
+reconnect_max_ms = 2000
+
+[[source]]
+name = "wms-stock"
+kind = "sqlite"
+entity = "stock"
+poll_interval_secs = 1
+[source.columns]
+warehouse = "wh_code"
+sku = "item_code"
+on_hand = "qty"
+version = "updated_at"
+[source.sqlite]
+path = {db:?}
+query = "SELECT wh_code, item_code, qty, updated_at, id FROM inventory WHERE (updated_at, id) > (?1, ?2) ORDER BY updated_at, id LIMIT ?3"
+cursor = ["updated_at", "id"]
+
+[[source]]
+name = "wms-drop"
+kind = "csv"
+entity = "stock"
+poll_interval_secs = 1
+[source.columns]
+warehouse = "仓库"
+sku = "货品编码"
+on_hand = "数量"
+[source.csv]
+dir = {drop:?}
+encoding = "gbk"
+settle_ms = 0
+"#,
+        data = data_dir.display().to_string(),
+        db = legacy_dir.join(legacy::DB_FILE).display().to_string(),
+        drop = legacy_dir.join(legacy::DROP_DIR).display().to_string(),
+    );
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}

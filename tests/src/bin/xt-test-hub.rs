@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    xt_hub::cli::main_entry()
+}

@@ -1,0 +1,185 @@
+//! A generated legacy WMS: an SQLite `inventory` table with local-time `updated_at` strings, and
+//! a drop folder of GBK-encoded CSV stock snapshots with Chinese headers.
+
+use anyhow::Context;
+use rand::Rng;
+use rusqlite::{Connection, params};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const DB_FILE: &str = "wms.db";
+pub const DROP_DIR: &str = "drop";
+pub const CSV_HEADER: &str = "仓库,货品编码,货品名称,数量";
+
+/// The legacy WMS's own timestamps: local time (+08:00), millisecond precision.
+pub fn local_timestamp(unix_ms: i64) -> String {
+    let local = unix_ms + 8 * 3600 * 1000;
+    let secs = local.div_euclid(1000);
+    let ms = local.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The generated legacy system.
+pub struct LegacyWms {
+    pub dir: PathBuf,
+    conn: Connection,
+    /// Last timestamp handed out, so every write gets a strictly later `updated_at`.
+    clock_ms: i64,
+}
+
+impl LegacyWms {
+    /// Creates the database with `skus` items in each of `warehouses`.
+    pub fn create(dir: &Path, warehouses: &[&str], skus: usize) -> anyhow::Result<LegacyWms> {
+        std::fs::create_dir_all(dir.join(DROP_DIR))?;
+        let conn = Connection::open(dir.join(DB_FILE)).context("open legacy sqlite")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             CREATE TABLE IF NOT EXISTS inventory (
+                id INTEGER PRIMARY KEY,
+                wh_code TEXT NOT NULL,
+                item_code TEXT NOT NULL,
+                item_name TEXT,
+                qty INTEGER NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (wh_code, item_code));
+             CREATE INDEX IF NOT EXISTS inventory_cursor ON inventory (updated_at, id);",
+        )?;
+        let mut wms = LegacyWms {
+            dir: dir.to_owned(),
+            conn,
+            clock_ms: now_ms() - 86_400_000,
+        };
+        let mut rng = rand::rng();
+        let tx = wms.conn.transaction()?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO inventory (wh_code, item_code, item_name, qty, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for wh in warehouses {
+                for i in 0..skus {
+                    wms.clock_ms += 1;
+                    insert.execute(params![
+                        wh,
+                        format!("SKU-{i:06}"),
+                        format!("商品{i}号 红色"),
+                        rng.random_range(0..500i64),
+                        local_timestamp(wms.clock_ms)
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(wms)
+    }
+
+    /// Changes `n` random rows (new quantity, new `updated_at`), in one transaction.
+    pub fn change_random(&mut self, n: usize) -> anyhow::Result<()> {
+        let total: i64 = self
+            .conn
+            .query_row("SELECT max(id) FROM inventory", [], |r| r.get(0))?;
+        let mut rng = rand::rng();
+        self.clock_ms = self.clock_ms.max(now_ms());
+        let tx = self.conn.transaction()?;
+        {
+            let mut update =
+                tx.prepare("UPDATE inventory SET qty = ?1, updated_at = ?2 WHERE id = ?3")?;
+            for _ in 0..n {
+                self.clock_ms += 1;
+                update.execute(params![
+                    rng.random_range(0..500i64),
+                    local_timestamp(self.clock_ms),
+                    rng.random_range(1..=total)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The table as the hub should end up holding it: (warehouse, sku) → qty.
+    pub fn stock(&self) -> anyhow::Result<BTreeMap<(String, String), i64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT wh_code, item_code, qty FROM inventory")?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn rows(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM inventory", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+}
+
+/// One line of a GBK CSV snapshot.
+pub struct CsvRow {
+    pub warehouse: String,
+    pub sku: String,
+    pub name: String,
+    pub qty: String,
+}
+
+/// Writes `rows` (plus raw `malformed` lines, inserted at the given positions) as a GBK CSV file
+/// into the drop folder, atomically (written under a temporary name, then renamed).
+pub fn write_gbk_csv(
+    drop: &Path,
+    file: &str,
+    rows: &[CsvRow],
+    malformed: &[(usize, Vec<u8>)],
+) -> anyhow::Result<()> {
+    let mut bytes = gbk(CSV_HEADER);
+    bytes.extend_from_slice(b"\r\n");
+    for (i, r) in rows.iter().enumerate() {
+        for (at, raw) in malformed {
+            if *at == i {
+                bytes.extend_from_slice(raw);
+                bytes.extend_from_slice(b"\r\n");
+            }
+        }
+        bytes.extend(gbk(&format!(
+            "{},{},{},{}",
+            r.warehouse, r.sku, r.name, r.qty
+        )));
+        bytes.extend_from_slice(b"\r\n");
+    }
+    let tmp = drop.join(format!(".{file}.part"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, drop.join(file))?;
+    Ok(())
+}
+
+pub fn gbk(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable, "{text:?} is not representable in GBK");
+    bytes.into_owned()
+}
