@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC};
 
-/// Keep-alive interval; the hub closes connections idle for 30 s.
-const KEEP_ALIVE: Duration = Duration::from_secs(10);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Keep-alive interval; the hub closes connections idle for 20 s.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// A hub that stops answering is given up on after this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

@@ -17,7 +17,9 @@ use xt_shared::sync::AdmitError;
 /// Control frames queued towards one agent.
 const CONTROL_QUEUE_MAX: usize = 64;
 /// Idle connections are closed after this long without packets (agents send keep-alives).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// The stateless-reset secret, kept across restarts.
+const RESET_KEY_FILE: &str = "quic-reset.key";
 
 /// Close codes the hub uses (application error codes of QUIC CONNECTION_CLOSE).
 pub mod close {
@@ -56,12 +58,42 @@ pub fn server_config(hub: &Hub) -> anyhow::Result<quinn::ServerConfig> {
     Ok(config)
 }
 
+/// The endpoint config with the hub's persistent stateless-reset key: after a crash and restart,
+/// the new process can tell agents at once that their old connections are gone, instead of
+/// leaving them to wait for the idle timeout.
+fn endpoint_config(hub: &Hub) -> anyhow::Result<quinn::EndpointConfig> {
+    let path = hub.data_dir().join(RESET_KEY_FILE);
+    let secret = match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 32 => bytes,
+        _ => {
+            let fresh: [u8; 32] = rand::random();
+            crate::ca::write_private(&path, &fresh)?;
+            fresh.to_vec()
+        }
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+    let mut config = quinn::EndpointConfig::new(Arc::new(key));
+    // Connection ids carry a keyed checksum; with a persistent key the restarted hub still
+    // recognizes its old ids as its own and answers them with a stateless reset.
+    let cid_key = u64::from_le_bytes(secret[..8].try_into().expect("32-byte secret"));
+    config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    Ok(config)
+}
+
 /// Binds the QUIC endpoint and serves until the endpoint is closed.
 pub fn bind(
     hub: Arc<Hub>,
     addr: SocketAddr,
 ) -> anyhow::Result<(quinn::Endpoint, tokio::task::JoinHandle<()>)> {
-    let endpoint = quinn::Endpoint::server(server_config(&hub)?, addr)?;
+    let socket = std::net::UdpSocket::bind(addr)?;
+    let endpoint = quinn::Endpoint::new(
+        endpoint_config(&hub)?,
+        Some(server_config(&hub)?),
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )?;
     let accepting = endpoint.clone();
     let task = tokio::spawn(async move {
         while let Some(incoming) = accepting.accept().await {

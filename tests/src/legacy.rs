@@ -100,6 +100,43 @@ impl LegacyWms {
         Ok(wms)
     }
 
+    /// Opens an existing generated database (e.g. from another thread).
+    pub fn open(dir: &Path) -> anyhow::Result<LegacyWms> {
+        let conn = Connection::open(dir.join(DB_FILE)).context("open legacy sqlite")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(LegacyWms {
+            dir: dir.to_owned(),
+            conn,
+            clock_ms: now_ms(),
+        })
+    }
+
+    /// Starts a thread that changes `rows_per_tick` random rows every `tick` until the returned
+    /// guard is stopped: the source keeps moving while agents and hubs are being killed.
+    pub fn keep_changing(
+        &self,
+        rows_per_tick: usize,
+        tick: std::time::Duration,
+    ) -> anyhow::Result<Churn> {
+        let mut wms = LegacyWms::open(&self.dir)?;
+        wms.clock_ms = wms.clock_ms.max(self.clock_ms) + 1_000;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut ticks = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                wms.change_random(rows_per_tick).expect("legacy write");
+                ticks += 1;
+                std::thread::sleep(tick);
+            }
+            (ticks, wms.clock_ms)
+        });
+        Ok(Churn {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
     /// Changes `n` random rows (new quantity, new `updated_at`), in one transaction.
     pub fn change_random(&mut self, n: usize) -> anyhow::Result<()> {
         let total: i64 = self
@@ -138,6 +175,35 @@ impl LegacyWms {
             .conn
             .query_row("SELECT count(*) FROM inventory", [], |r| r.get::<_, i64>(0))?
             as u64)
+    }
+}
+
+/// A running writer started by [`LegacyWms::keep_changing`].
+pub struct Churn {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(u64, i64)>>,
+}
+
+impl Churn {
+    /// Stops the writer; returns how many ticks it ran.
+    pub fn stop(mut self, wms: &mut LegacyWms) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (ticks, clock) = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or((0, 0));
+        wms.clock_ms = wms.clock_ms.max(clock);
+        ticks
+    }
+}
+
+impl Drop for Churn {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

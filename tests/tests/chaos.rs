@@ -61,33 +61,47 @@ async fn wait_applied(api: &Api, n: u64) -> anyhow::Result<u64> {
     .await
 }
 
+/// Waits until the hub applied at least `more` rows beyond `from`: a sync is in full flow.
+async fn wait_progress(api: &Api, from: u64, more: u64) -> anyhow::Result<u64> {
+    wait_applied(api, from + more).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_agent_at_five_points() -> anyhow::Result<()> {
     let mut s = setup(&[]).await?;
     let api = s.hub.api();
-    let total = (2 * ROWS_PER_WAREHOUSE) as u64;
-    // Kill points: before anything was applied, then at growing fractions of the sync, and in
-    // the middle of a second wave of changes.
-    for (i, fraction) in [0.0, 0.1, 0.3, 0.6, 0.9].into_iter().enumerate() {
+    // The source keeps changing the whole time, so every kill lands in the middle of a sync.
+    let churn = s.legacy.keep_changing(300, Duration::from_millis(20))?;
+    // Kill points: right after start (before the first batch is acked), then after growing
+    // amounts of progress within one run.
+    for (i, progress) in [0u64, 2_000, 10_000, 25_000, 40_000]
+        .into_iter()
+        .enumerate()
+    {
+        let before = applied(&api).await;
         s.agent.spawn()?;
-        let target = (total as f64 * fraction) as u64;
-        if target == 0 {
-            tokio::time::sleep(Duration::from_millis(300 + 150 * i as u64)).await;
+        if progress == 0 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
         } else {
-            wait_applied(&api, target.min(applied(&api).await.max(1) + total / 10)).await?;
+            wait_progress(&api, before, progress).await?;
         }
         s.agent.kill();
-        if i == 2 {
-            s.legacy.change_random(5_000)?; // the source keeps changing while the agent is dead
-        }
+        let after = applied(&api).await;
+        println!(
+            "kill {i}: agent killed after {} more rows applied",
+            after - before
+        );
     }
     s.agent.spawn()?;
+    churn.stop(&mut s.legacy);
     let expected = s.legacy.stock()?;
     wait_stock_equal(&api, &expected, Duration::from_secs(180))
         .await
         .map_err(|e| anyhow::anyhow!("{e}\nagent log:\n{}", s.agent.log()))?;
-    // Everything the source produced was applied exactly once: no resend counted twice.
+    // Every change the source produced was applied exactly once: records applied equals the
+    // applied seq (seqs are consecutive from 1), so no resend was counted twice.
     let produced = s.hub_expected_changes().await?;
+    assert!(produced > 60_000, "the churn produced changes: {produced}");
     assert_eq!(applied(&api).await, produced);
     Ok(())
 }
@@ -96,27 +110,29 @@ async fn kill_agent_at_five_points() -> anyhow::Result<()> {
 async fn kill_hub_at_five_points() -> anyhow::Result<()> {
     let mut s = setup(&[]).await?;
     let api = s.hub.api();
-    let total = (2 * ROWS_PER_WAREHOUSE) as u64;
+    let churn = s.legacy.keep_changing(300, Duration::from_millis(20))?;
     s.agent.spawn()?;
-    for (i, fraction) in [0.0, 0.15, 0.35, 0.6, 0.85].into_iter().enumerate() {
-        let target = (total as f64 * fraction) as u64;
-        if target > 0 {
-            wait_applied(&api, target).await?;
+    for (i, progress) in [0u64, 2_000, 10_000, 25_000, 40_000]
+        .into_iter()
+        .enumerate()
+    {
+        let before = applied(&api).await;
+        if progress == 0 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
         } else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            wait_progress(&api, before, progress).await?;
         }
         s.hub.kill();
-        if i == 3 {
-            s.legacy.change_random(5_000)?;
-        }
-        tokio::time::sleep(Duration::from_millis(100 * i as u64)).await;
+        println!("kill {i}: hub killed");
         s.hub.spawn().await?;
     }
+    churn.stop(&mut s.legacy);
     let expected = s.legacy.stock()?;
     wait_stock_equal(&api, &expected, Duration::from_secs(180))
         .await
         .map_err(|e| anyhow::anyhow!("{e}\nagent log:\n{}", s.agent.log()))?;
     let produced = s.hub_expected_changes().await?;
+    assert!(produced > 60_000, "the churn produced changes: {produced}");
     assert_eq!(applied(&api).await, produced);
     Ok(())
 }
