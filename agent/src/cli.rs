@@ -124,8 +124,17 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The running agent: sources on their own threads, the sync driver on the runtime.
+/// The running agent until Ctrl-C or SIGTERM.
 pub async fn run_agent(config: AgentConfig) -> anyhow::Result<()> {
+    run_agent_until(config, shutdown_signal()).await
+}
+
+/// The running agent: sources on their own threads, the sync driver on the runtime, until
+/// `stop` completes.
+pub async fn run_agent_until(
+    config: AgentConfig,
+    stop_when: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let identity = Identity::load(&config.data_dir)?;
     let outbox = Arc::new(
         Outbox::open(&config.data_dir.join(OUTBOX_FILE))
@@ -152,7 +161,7 @@ pub async fn run_agent(config: AgentConfig) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     let driver = SyncDriver::new(&config, &identity, outbox, feed);
     let sync = tokio::spawn(driver.run(rx));
-    shutdown_signal().await;
+    stop_when.await;
     tracing::info!("stopping");
     let _ = tx.send(true);
     stop.store(true, Ordering::SeqCst);

@@ -14,7 +14,7 @@
 //! Storage encodings are separate from the wire types: each value is a version byte
 //! ([`STORAGE_V1`]) followed by postcard bytes of a private stored struct.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use xt_shared::change::{Body, SourceChange};
@@ -363,14 +363,18 @@ impl Outbox {
     /// The hub has everything up to `up_to`: delete those rows, remember the acked seq
     /// (monotonic). An ack beyond the durable seq (the outbox was lost) also moves the durable
     /// seq there, like [`Outbox::skip_to`], so that new rows never reuse a seq the hub applied.
+    ///
+    /// The trim is not made durable by itself (it rides on the next durable commit): losing it
+    /// in a crash only means resending rows the hub will skip, and it keeps an fsync per ack
+    /// off the sync path.
     pub fn trim(&self, source: &SourceName, up_to: u64) -> Result<(), OutboxError> {
-        self.advance(source, up_to, "trim")
+        self.advance(source, up_to, "trim", Durability::None)
     }
 
     /// The hub applied more than we ever had (outbox lost): make the next seq at least
     /// `hub_seq + 1` and the acked seq `hub_seq` (never lowering either).
     pub fn skip_to(&self, source: &SourceName, hub_seq: u64) -> Result<(), OutboxError> {
-        self.advance(source, hub_seq, "skip_to")
+        self.advance(source, hub_seq, "skip_to", Durability::Immediate)
     }
 
     fn advance(
@@ -378,9 +382,11 @@ impl Outbox {
         source: &SourceName,
         up_to: u64,
         op: &'static str,
+        durability: Durability,
     ) -> Result<(), OutboxError> {
         let name = source.as_str();
-        let txn = self.db.begin_write().map_err(storage(op))?;
+        let mut txn = self.db.begin_write().map_err(storage(op))?;
+        txn.set_durability(durability).map_err(storage(op))?;
         {
             let mut sources = txn.open_table(SOURCES).map_err(storage(op))?;
             let mut meta = load_source(&sources, source)?;

@@ -195,7 +195,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
+/// What `init` made and prints once.
+pub struct Initialized {
+    pub admin_key: String,
+    pub ca_fingerprint: String,
+}
+
+/// Makes the CA, the database, the first tenant and an admin API key in `data`.
+pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     if data.join(crate::ca::CA_CERT_FILE).exists() || data.join(DB_FILE).exists() {
         bail!(
@@ -219,16 +226,27 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
             revoked_at: None,
         },
     )?;
+    Ok(Initialized {
+        admin_key,
+        ca_fingerprint: ca.fingerprint(),
+    })
+}
+
+fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
+    let made = init_hub(data, tenant)?;
     if json {
         println!(
             "{}",
-            serde_json::json!({"admin_key": admin_key, "ca_fingerprint": ca.fingerprint()})
+            serde_json::json!({"admin_key": made.admin_key, "ca_fingerprint": made.ca_fingerprint})
         );
     } else {
         println!("hub initialized in {}", data.display());
         println!("tenant:         {tenant}");
-        println!("admin key:      {admin_key}   (shown once: store it now)");
-        println!("ca fingerprint: {}", ca.fingerprint());
+        println!(
+            "admin key:      {}   (shown once: store it now)",
+            made.admin_key
+        );
+        println!("ca fingerprint: {}", made.ca_fingerprint);
     }
     Ok(())
 }

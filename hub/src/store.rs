@@ -4,7 +4,7 @@
 //! Storage encodings are separate from domain and wire types: every value is a version byte
 //! followed by postcard bytes of a record defined here.
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -156,10 +156,22 @@ struct EntityRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LoggedChange {
+struct LoggedBatch {
     tenant: TenantId,
+    origin: Origin,
     applied_at: UtcMillis,
-    change: Change,
+    /// Consecutive applied changes of `origin` (refused ones are in the rejects table).
+    changes: Vec<SourceChange>,
+}
+
+impl LoggedBatch {
+    /// The changes as full envelopes.
+    fn envelopes(self) -> impl Iterator<Item = Change> {
+        let origin = self.origin;
+        self.changes
+            .into_iter()
+            .map(move |c| Change::from_source(origin.clone(), c))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -482,9 +494,9 @@ impl Store {
             let mut entities = txn.open_table(ENTITIES)?;
             let mut log = txn.open_table(CHANGE_LOG)?;
             let mut rejects = txn.open_table(REJECTS)?;
-            let mut log_seq = log.last()?.map_or(0, |(k, _)| k.value());
+            let log_seq = log.last()?.map_or(0, |(k, _)| k.value());
             let mut rejected = Vec::new();
-            let mut applied = 0u64;
+            let mut logged = Vec::with_capacity(changes.len());
             for change in changes.into_iter().skip(admission.first_new) {
                 if let Some(reason) = refusal(role, &change.body) {
                     rejects.insert(
@@ -501,7 +513,6 @@ impl Store {
                     });
                     continue;
                 }
-                let change = Change::from_source(origin.clone(), change);
                 match &change.body {
                     Body::Stock(s) => {
                         let k = (tenant.as_str(), s.warehouse.as_str(), s.sku.as_str());
@@ -522,7 +533,7 @@ impl Store {
                         }
                     }
                     body => {
-                        let entity = change.entity.to_string();
+                        let entity = body.entity().to_string();
                         let k = (tenant.as_str(), entity.as_str());
                         let newer = match entities.get(k)? {
                             Some(v) => {
@@ -541,14 +552,18 @@ impl Store {
                         }
                     }
                 }
-                log_seq += 1;
-                let logged = LoggedChange {
+                logged.push(change);
+            }
+            // One change-log entry per batch: the origin and time once, the changes in seq order.
+            let applied = logged.len() as u64;
+            if applied > 0 {
+                let entry = LoggedBatch {
                     tenant: tenant.clone(),
+                    origin,
                     applied_at: now,
-                    change,
+                    changes: logged,
                 };
-                log.insert(log_seq, enc(&logged).as_slice())?;
-                applied += 1;
+                log.insert(log_seq + 1, enc(&entry).as_slice())?;
             }
             progress.applied_seq = admission.applied_seq;
             progress.records_applied += applied;
@@ -608,10 +623,19 @@ impl Store {
         self.stock_page(tenant, None, SkuFilter::Any, None, usize::MAX)
     }
 
-    /// Number of entries in the change log.
-    pub fn change_log_len(&self) -> Result<u64, StoreError> {
+    /// Every change in the hub's change log, in apply order (tests and small tenants; the
+    /// event stream will page through it).
+    pub fn change_log(&self) -> Result<Vec<(TenantId, Change)>, StoreError> {
         let txn = self.db.begin_read()?;
-        Ok(txn.open_table(CHANGE_LOG)?.len()?)
+        let table = txn.open_table(CHANGE_LOG)?;
+        let mut out = Vec::new();
+        for item in table.iter()? {
+            let (_, v) = item?;
+            let batch: LoggedBatch = dec("change_log", v.value())?;
+            let tenant = batch.tenant.clone();
+            out.extend(batch.envelopes().map(|c| (tenant.clone(), c)));
+        }
+        Ok(out)
     }
 }
 
@@ -638,3 +662,6 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests;

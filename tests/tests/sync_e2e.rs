@@ -102,8 +102,10 @@ async fn full_sync_sqlite_and_gbk_csv_with_quarantine() -> anyhow::Result<()> {
                         (s.records_applied, s.records_quarantined, s.backlog),
                     );
                 }
+                // Reported by the agent every second: wait for a report after the last ack.
                 (by_source.get("wms-drop").map(|c| c.1) == Some(10)
-                    && by_source.get("wms-drop").map(|c| c.2) == Some(0))
+                    && by_source.len() == 2
+                    && by_source.values().all(|c| c.2 == 0))
                 .then_some(by_source)
             }
         },

@@ -1,1 +1,213 @@
-fn main() {}
+//! The demo: a hub and a real agent talking over loopback QUIC, fed by a generated legacy WMS
+//! (an SQLite inventory table for the Shanghai warehouse and GBK CSV snapshots exported by the
+//! Beijing warehouse), with stock changing every few seconds. Runs until Ctrl-C.
+
+use anyhow::Context;
+use clap::Parser;
+use rand::Rng;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use xt_hub::cli::{ServeArgs, init_hub, shutdown_signal, start};
+use xt_shared::ids::{SiteId, TenantId};
+use xt_shared::protocol::AgentRole;
+use xt_tests::legacy::{CsvRow, LegacyWms, write_gbk_csv};
+use xt_tests::{Api, wait_for, write_agent_config};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "xt-demo",
+    about = "Xietong demo: hub + agent + a generated legacy WMS on loopback"
+)]
+struct Args {
+    /// Where the demo keeps its hub, agent and legacy data (default: a new temporary folder).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// HTTP API address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// QUIC address agents connect to.
+    #[arg(long, default_value = "127.0.0.1:4433")]
+    quic: SocketAddr,
+    /// SKUs per warehouse.
+    #[arg(long, default_value_t = 300)]
+    skus: usize,
+    /// Seconds between stock changes in the legacy systems.
+    #[arg(long, default_value_t = 3)]
+    every: u64,
+}
+
+const TENANT: &str = "demo";
+const SQLITE_WAREHOUSE: &str = "WH-SH";
+const CSV_WAREHOUSE: &str = "WH-BJ";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XT_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let (_keep, root) = match &args.data {
+        Some(d) => (None, d.clone()),
+        None => {
+            let t = tempfile::Builder::new().prefix("xietong-demo-").tempdir()?;
+            let p = t.path().to_owned();
+            (Some(t), p)
+        }
+    };
+    std::fs::create_dir_all(&root)?;
+    let hub_dir = root.join("hub");
+    let agent_dir = root.join("agent");
+    let legacy_dir = root.join("legacy-wms");
+    anyhow::ensure!(
+        !hub_dir.exists(),
+        "{} already holds a demo; pass another --data",
+        root.display()
+    );
+
+    // The hub: CA, database, tenant, admin key; then QUIC + HTTP.
+    let tenant = TenantId::new(TENANT)?;
+    let made = init_hub(&hub_dir, &tenant)?;
+    let running = start(&ServeArgs {
+        data: hub_dir.clone(),
+        quic: args.quic,
+        http: args.http,
+        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
+    })
+    .await
+    .context("starting the hub (pass --http/--quic to use other ports)")?;
+
+    // The legacy WMS the agent reads.
+    let mut wms = LegacyWms::create(&legacy_dir, &[SQLITE_WAREHOUSE], args.skus)?;
+    let drop = legacy_dir.join(xt_tests::legacy::DROP_DIR);
+    let mut bj: Vec<i64> = (0..args.skus)
+        .map(|_| rand::rng().random_range(0..500))
+        .collect();
+    write_snapshot(&drop, &bj, 0)?;
+
+    // The agent enrolls over QUIC exactly as IT would do it, then runs.
+    let (token, _) = running.hub.create_token(
+        &tenant,
+        &SiteId::new("shanghai-dc")?,
+        AgentRole::Warehouse,
+        Duration::from_secs(600),
+    )?;
+    let info = xt_agent::enroll::enroll(
+        &running.quic_addr.to_string(),
+        &token,
+        &made.ca_fingerprint,
+        &agent_dir,
+    )
+    .await?;
+    let config_path = root.join("agent.toml");
+    write_agent_config(&config_path, &agent_dir, None, &legacy_dir, 2)?;
+    let config = xt_agent::config::AgentConfig::load(&config_path)?;
+    let agent = tokio::spawn(xt_agent::cli::run_agent_until(config, shutdown_signal()));
+
+    let api = Api::new(&format!("http://{}", running.http_addr), &made.admin_key);
+    let expected = (args.skus * 2) as usize;
+    wait_for(Duration::from_secs(60), "the first sync", || {
+        let api = api.clone();
+        async move {
+            api.stock()
+                .await
+                .ok()
+                .filter(|s| s.len() >= expected)
+                .map(|_| ())
+        }
+    })
+    .await?;
+
+    println!();
+    println!("  Xietong demo is running (Ctrl-C to stop)");
+    println!();
+    println!("  HTTP API     http://{}", running.http_addr);
+    println!("  admin key    {}", made.admin_key);
+    println!(
+        "  agent        {} (site shanghai-dc) over QUIC {}",
+        info.agent, running.quic_addr
+    );
+    println!(
+        "  legacy WMS   {} (SQLite, {SQLITE_WAREHOUSE}) and {} (GBK CSV, {CSV_WAREHOUSE})",
+        legacy_dir.join("wms.db").display(),
+        drop.display()
+    );
+    println!("  data         {}", root.display());
+    println!();
+    println!("  try:");
+    println!(
+        "    curl -s -H 'Authorization: Bearer {}' http://{}/api/v1/agents",
+        made.admin_key, running.http_addr
+    );
+    println!(
+        "    curl -s -H 'Authorization: Bearer {}' 'http://{}/api/v1/stock?warehouse={CSV_WAREHOUSE}&limit=5'",
+        made.admin_key, running.http_addr
+    );
+    println!(
+        "    XT_HUB_URL=http://{} XT_KEY={} cargo run -q -p xt-hub -- agents list",
+        running.http_addr, made.admin_key
+    );
+    println!();
+
+    // Stock keeps changing in both legacy systems until Ctrl-C.
+    let mut tick = tokio::time::interval(Duration::from_secs(args.every.max(1)));
+    tick.tick().await;
+    let mut snapshot = 1u64;
+    let changer = async {
+        loop {
+            tick.tick().await;
+            let n = rand::rng().random_range(5..30);
+            wms.change_random(n)?;
+            for _ in 0..rand::rng().random_range(5..20) {
+                let i = rand::rng().random_range(0..bj.len());
+                bj[i] = rand::rng().random_range(0..500);
+            }
+            write_snapshot(&drop, &bj, snapshot)?;
+            if let Ok(agents) = api.agents().await {
+                let line: Vec<String> = agents
+                    .iter()
+                    .flat_map(|a| a.sources.iter())
+                    .map(|s| {
+                        format!(
+                            "{} applied {} backlog {}",
+                            s.source, s.records_applied, s.backlog
+                        )
+                    })
+                    .collect();
+                println!(
+                    "  changed {n} rows in {SQLITE_WAREHOUSE}, wrote snapshot {snapshot} for {CSV_WAREHOUSE}; {}",
+                    line.join(", ")
+                );
+            }
+            snapshot += 1;
+        }
+        #[allow(unreachable_code)]
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = changer => r?,
+        _ = shutdown_signal() => {}
+    }
+    println!("stopping");
+    let _ = agent.await;
+    running.shutdown().await;
+    Ok(())
+}
+
+/// The Beijing WMS exports a full snapshot as GBK CSV.
+fn write_snapshot(drop: &std::path::Path, qty: &[i64], n: u64) -> anyhow::Result<()> {
+    let rows: Vec<CsvRow> = qty
+        .iter()
+        .enumerate()
+        .map(|(i, q)| CsvRow {
+            warehouse: CSV_WAREHOUSE.into(),
+            sku: format!("SKU-{i:06}"),
+            name: format!("商品{i}号 北京"),
+            qty: q.to_string(),
+        })
+        .collect();
+    write_gbk_csv(drop, &format!("库存快照_{n:06}.csv"), &rows, &[])
+}
