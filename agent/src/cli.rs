@@ -155,6 +155,7 @@ pub async fn run_agent_until(
             move |name, seq| notify.durable(name, seq),
             stop.clone(),
             slot,
+            config.sync.backlog_rows_max,
         )?);
     }
     tracing::info!(agent = %identity.info.agent, sources = config.sources.len(), "xt-agent running");

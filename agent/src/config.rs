@@ -57,6 +57,9 @@ pub struct SyncConfig {
     pub reconnect_base_ms: u64,
     /// Longest reconnect delay, in milliseconds.
     pub reconnect_max_ms: u64,
+    /// Most unacknowledged rows a source may hold in the outbox; past it the source pauses
+    /// (its cursor stays put) until the hub catches up. Days offline fit well below the default.
+    pub backlog_rows_max: u64,
 }
 
 impl Default for SyncConfig {
@@ -69,6 +72,7 @@ impl Default for SyncConfig {
             status_interval_secs: 10,
             reconnect_base_ms: 500,
             reconnect_max_ms: 60_000,
+            backlog_rows_max: 20_000_000,
         }
     }
 }
@@ -322,6 +326,12 @@ impl SyncConfig {
         range("status_interval_secs", self.status_interval_secs, 1, 3600);
         range("reconnect_base_ms", self.reconnect_base_ms, 10, 60_000);
         range("reconnect_max_ms", self.reconnect_max_ms, 10, 3_600_000);
+        range(
+            "backlog_rows_max",
+            self.backlog_rows_max,
+            1_000,
+            1_000_000_000,
+        );
         if self.reconnect_max_ms < self.reconnect_base_ms {
             out.push("sync.reconnect_max_ms is less than sync.reconnect_base_ms".to_owned());
         }

@@ -516,20 +516,21 @@ impl Store {
                 match &change.body {
                     Body::Stock(s) => {
                         let k = (tenant.as_str(), s.warehouse.as_str(), s.sku.as_str());
-                        let newer = match stock.get(k)? {
-                            Some(v) => {
-                                dec::<StockRecord>("stock", v.value())?.version <= change.version
-                            }
-                            None => true,
+                        let record = StockRecord {
+                            on_hand: s.on_hand,
+                            version: change.version,
+                            origin: origin_text.clone(),
+                            updated_at: now,
                         };
-                        if newer {
-                            let record = StockRecord {
-                                on_hand: s.on_hand,
-                                version: change.version,
-                                origin: origin_text.clone(),
-                                updated_at: now,
-                            };
-                            stock.insert(k, enc(&record).as_slice())?;
+                        // Write first, look at what was there after: a stale change is rare, so
+                        // one tree walk per change instead of two; the rare loser is put back.
+                        let previous = stock
+                            .insert(k, enc(&record).as_slice())?
+                            .map(|v| v.value().to_vec());
+                        if let Some(previous) = previous
+                            && dec::<StockRecord>("stock", &previous)?.version > change.version
+                        {
+                            stock.insert(k, previous.as_slice())?;
                         }
                     }
                     body => {

@@ -240,3 +240,39 @@ async fn expired_certificate_is_refused_and_renewal_keeps_identity() -> anyhow::
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_of_our_ca_for_an_unknown_agent_is_refused() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hub = HubProc::start(&tmp.path().join("hub"), "acme", &[]).await?;
+    let legacy = LegacyWms::create(&tmp.path().join("legacy"), &["WH"], 10)?;
+    let data = tmp.path().join("agent");
+    let token = hub.token("x", "warehouse").await?;
+    assert_eq!(enroll(&hub.quic, &token, &hub.fingerprint, &data).0, 0);
+
+    // A second hub with the same CA but its own registry (say, a restored old backup): the
+    // certificate verifies, the agent is not in the registry.
+    let mut twin = HubProc::start(&tmp.path().join("twin"), "acme", &[]).await?;
+    twin.kill();
+    for f in ["ca.crt.pem", "ca.key.pem"] {
+        std::fs::copy(hub.data.join(f), twin.data.join(f))?;
+    }
+    twin.spawn().await?;
+    let config = tmp.path().join("agent.toml");
+    write_agent_config(&config, &data, Some(&twin.quic.to_string()), &legacy.dir, 1)?;
+    let (ok, out) = check(&config);
+    assert!(!ok, "{out}");
+    wait_for(
+        Duration::from_secs(10),
+        "twin logs the unknown agent",
+        || {
+            let log = twin.log();
+            async move {
+                (log.contains("refused agent connection") && log.contains("is unknown"))
+                    .then_some(())
+            }
+        },
+    )
+    .await?;
+    Ok(())
+}

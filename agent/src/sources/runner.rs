@@ -53,13 +53,31 @@ pub fn spawn(
     on_durable: impl Fn(&SourceName, u64) + Send + 'static,
     shutdown: Arc<AtomicBool>,
     last_error: LastError,
+    backlog_rows_max: u64,
 ) -> std::io::Result<JoinHandle<()>> {
     let name = source.name().clone();
     std::thread::Builder::new()
         .name(format!("source-{name}"))
         .spawn(move || {
             let mut failures: u32 = 0;
+            let mut paused = false;
             while !shutdown.load(Ordering::Relaxed) {
+                // Backpressure: while the hub is out of reach for long, stop reading once the
+                // outbox holds `backlog_rows_max` unacknowledged rows. The source's cursor stays
+                // where it is, so nothing is lost: the legacy system still holds the rows.
+                let backlog = outbox.source_progress(&name).map(|p| p.backlog()).unwrap_or(0);
+                if backlog >= backlog_rows_max {
+                    if !paused {
+                        tracing::warn!(source = %name, backlog, backlog_rows_max, "outbox full: pausing the source until the hub catches up");
+                        paused = true;
+                    }
+                    sleep_unless(&shutdown, interval.min(Duration::from_secs(1)));
+                    continue;
+                }
+                if paused {
+                    tracing::info!(source = %name, backlog, "outbox has room again: resuming the source");
+                    paused = false;
+                }
                 let result = catch_unwind(AssertUnwindSafe(|| source.poll(&outbox)));
                 let wait = match result {
                     Ok(Ok(report)) => {
@@ -204,6 +222,7 @@ mod tests {
             move |n: &SourceName, seq| tx.send((n.clone(), seq)).unwrap(),
             shutdown.clone(),
             last_error.clone(),
+            u64::MAX,
         )
         .unwrap();
         let mut seen = Vec::new();
@@ -212,6 +231,39 @@ mod tests {
         }
         assert_eq!(seen, [(name.clone(), 1), (name.clone(), 2), (name, 3)]);
         assert_eq!(last_error.get(), None);
+        shutdown.store(true, Ordering::Relaxed);
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn a_full_outbox_pauses_the_source_without_losing_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Arc::new(Outbox::open(&dir.path().join("outbox.redb")).unwrap());
+        let name = SourceName::new("busy").unwrap();
+        let source = Box::new(Flaky {
+            name: name.clone(),
+            fail: 0,
+            panicked: true,
+            polls: 0,
+        });
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let handle = spawn(
+            source,
+            outbox.clone(),
+            Duration::from_millis(10),
+            |_: &SourceName, _| {},
+            shutdown.clone(),
+            LastError::default(),
+            2,
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        let p = outbox.source_progress(&name).unwrap();
+        assert_eq!((p.durable_seq, p.backlog()), (2, 2), "stopped at the limit");
+        // The hub acknowledges: the source resumes and reads the rest.
+        outbox.trim(&name, 2).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(outbox.source_progress(&name).unwrap().durable_seq, 3);
         shutdown.store(true, Ordering::Relaxed);
         handle.join().unwrap();
     }
