@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let agent = tokio::spawn(xt_agent::cli::run_agent_until(config, shutdown_signal()));
 
     let api = Api::new(&format!("http://{}", running.http_addr), &made.admin_key);
-    let expected = (args.skus * 2) as usize;
+    let expected = args.skus * 2;
     wait_for(Duration::from_secs(60), "the first sync", || {
         let api = api.clone();
         async move {
