@@ -1,4 +1,5 @@
-//! Legacy timestamps to UTC milliseconds, without floats and without a date library.
+//! Legacy timestamps to UTC milliseconds, without floats. The forms legacy systems write are
+//! tokenized here; calendar rules come from the `time` crate.
 //!
 //! Accepted forms (surrounding whitespace ignored):
 //! - `YYYY-MM-DD HH:MM:SS`, `YYYY-MM-DDTHH:MM:SS`, `YYYY/MM/DD HH:MM:SS`; month, day and hour may
@@ -155,37 +156,20 @@ fn local_to_utc(
     millis_of_day: i64,
     offset_secs: i32,
 ) -> Option<UtcMillis> {
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
+    // Calendar validation (month lengths, leap years) and day counting come from `time`.
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date =
+        time::Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?)
+            .ok()?;
+    let days = i64::from(
+        date.to_julian_day()
+            - time::Date::from_calendar_date(1970, time::Month::January, 1)
+                .ok()?
+                .to_julian_day(),
+    );
     Some(UtcMillis(
         days * 86_400_000 + millis_of_day - i64::from(offset_secs) * 1000,
     ))
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A byte cursor over an ASCII timestamp.

@@ -13,32 +13,20 @@ pub const CSV_HEADER: &str = "仓库,货品编码,货品名称,数量";
 
 /// The legacy WMS's own timestamps: local time (+08:00), millisecond precision.
 pub fn local_timestamp(unix_ms: i64) -> String {
-    let local = unix_ms + 8 * 3600 * 1000;
-    let secs = local.div_euclid(1000);
-    let ms = local.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    use xt_mobile_api::time::{OffsetDateTime, UtcOffset};
+    let local = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .expect("timestamp in range")
+        .to_offset(UtcOffset::from_hms(8, 0, 0).expect("valid offset"));
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.millisecond()
     )
-}
-
-// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 pub fn now_ms() -> i64 {
