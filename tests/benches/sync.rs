@@ -11,12 +11,11 @@ use xt_agent::config::AgentConfig;
 use xt_agent::identity::Identity;
 use xt_agent::net::{DurableFeed, SyncDriver};
 use xt_agent::outbox::Outbox;
-use xt_hub::cli::{ServeArgs, init_hub, start};
 use xt_shared::change::Body;
-use xt_shared::ids::{SiteId, Sku, SourceName, TenantId, WarehouseCode};
+use xt_shared::ids::{Sku, SourceName, WarehouseCode};
 use xt_shared::model::StockLevel;
-use xt_shared::protocol::AgentRole;
 use xt_shared::sync::SyncLimits;
+use xt_tests::LocalHub;
 
 const DISTINCT_SKUS: usize = 100_000;
 const WAREHOUSES: [&str; 2] = ["WH-SH", "WH-BJ"];
@@ -52,6 +51,10 @@ fn raw_redb(n: usize, batch: usize) -> anyhow::Result<f64> {
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+fn loopback() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
 struct EndToEnd {
     rate: f64,
     producer_rate: f64,
@@ -59,29 +62,10 @@ struct EndToEnd {
 
 async fn end_to_end(n: usize, batch: usize) -> anyhow::Result<EndToEnd> {
     let dir = tempfile::tempdir()?;
-    let tenant = TenantId::new("bench")?;
-    let made = init_hub(&dir.path().join("hub"), &tenant)?;
-    let running = start(&ServeArgs {
-        data: dir.path().join("hub"),
-        quic: "127.0.0.1:0".parse()?,
-        http: "127.0.0.1:0".parse()?,
-        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
-    })
-    .await?;
-    let (token, _) = running.hub.create_token(
-        &tenant,
-        &SiteId::new("bench")?,
-        AgentRole::Warehouse,
-        Duration::from_secs(60),
-    )?;
+    let hub = LocalHub::start(&dir.path().join("hub"), "bench", loopback(), loopback()).await?;
     let agent_dir = dir.path().join("agent");
-    let info = xt_agent::enroll::enroll(
-        &running.quic_addr.to_string(),
-        &token,
-        &made.ca_fingerprint,
-        &agent_dir,
-    )
-    .await?;
+    let info = hub.enroll_agent("bench", &agent_dir).await?;
+    let running = &hub.running;
 
     let config = AgentConfig::parse(
         &format!(
@@ -145,7 +129,7 @@ async fn end_to_end(n: usize, batch: usize) -> anyhow::Result<EndToEnd> {
         .map_err(|_| anyhow::anyhow!("producer panicked"))??;
     let _ = stop_tx.send(true);
     let _ = driver.await;
-    running.shutdown().await;
+    hub.running.shutdown().await;
     Ok(EndToEnd {
         rate: n as f64 / elapsed.as_secs_f64(),
         producer_rate: n as f64 / produced_in.as_secs_f64(),
@@ -155,29 +139,9 @@ async fn end_to_end(n: usize, batch: usize) -> anyhow::Result<EndToEnd> {
 /// Starts a real agent process against a hub, lets it go idle, reads its resident memory.
 async fn agent_idle_rss() -> anyhow::Result<(u64, u64)> {
     let dir = tempfile::tempdir()?;
-    let tenant = TenantId::new("rss")?;
-    let made = init_hub(&dir.path().join("hub"), &tenant)?;
-    let running = start(&ServeArgs {
-        data: dir.path().join("hub"),
-        quic: "127.0.0.1:0".parse()?,
-        http: "127.0.0.1:0".parse()?,
-        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
-    })
-    .await?;
-    let (token, _) = running.hub.create_token(
-        &tenant,
-        &SiteId::new("rss")?,
-        AgentRole::Warehouse,
-        Duration::from_secs(60),
-    )?;
+    let hub = LocalHub::start(&dir.path().join("hub"), "rss", loopback(), loopback()).await?;
     let agent_dir = dir.path().join("agent");
-    xt_agent::enroll::enroll(
-        &running.quic_addr.to_string(),
-        &token,
-        &made.ca_fingerprint,
-        &agent_dir,
-    )
-    .await?;
+    hub.enroll_agent("rss", &agent_dir).await?;
     let legacy =
         xt_tests::legacy::LegacyWms::create(&dir.path().join("legacy"), &["WH-SH", "WH-BJ"], 300)?;
     let config = dir.path().join("agent.toml");
@@ -191,7 +155,7 @@ async fn agent_idle_rss() -> anyhow::Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
     let _ = child.kill();
     let _ = child.wait();
-    running.shutdown().await;
+    hub.running.shutdown().await;
     let rss_kb = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))

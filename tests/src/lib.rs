@@ -151,3 +151,66 @@ settle_ms = 0
     );
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// A hub running in this process, with real QUIC and HTTP on loopback, and its admin key.
+pub struct LocalHub {
+    pub running: xt_hub::cli::Running,
+    pub tenant: xt_shared::ids::TenantId,
+    pub admin_key: String,
+    pub ca_fingerprint: String,
+}
+
+impl LocalHub {
+    /// `xt-hub init` then `serve`, in-process.
+    pub async fn start(
+        data: &Path,
+        tenant: &str,
+        quic: std::net::SocketAddr,
+        http: std::net::SocketAddr,
+    ) -> anyhow::Result<LocalHub> {
+        let tenant = xt_shared::ids::TenantId::new(tenant)?;
+        let made = xt_hub::cli::init_hub(data, &tenant)?;
+        let running = xt_hub::cli::start(&xt_hub::cli::ServeArgs {
+            data: data.to_owned(),
+            quic,
+            http,
+            agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
+        })
+        .await
+        .context("starting the hub")?;
+        Ok(LocalHub {
+            running,
+            tenant,
+            admin_key: made.admin_key,
+            ca_fingerprint: made.ca_fingerprint,
+        })
+    }
+
+    /// Makes a token and enrolls a warehouse agent over QUIC, as `xt-agent enroll` does.
+    pub async fn enroll_agent(
+        &self,
+        site: &str,
+        agent_dir: &Path,
+    ) -> anyhow::Result<xt_agent::identity::IdentityInfo> {
+        let (token, _) = self.running.hub.create_token(
+            &self.tenant,
+            &xt_shared::ids::SiteId::new(site)?,
+            xt_shared::protocol::AgentRole::Warehouse,
+            Duration::from_secs(600),
+        )?;
+        Ok(xt_agent::enroll::enroll(
+            &self.running.quic_addr.to_string(),
+            &token,
+            &self.ca_fingerprint,
+            agent_dir,
+        )
+        .await?)
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(
+            &format!("http://{}", self.running.http_addr),
+            &self.admin_key,
+        )
+    }
+}

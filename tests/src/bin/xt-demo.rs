@@ -8,11 +8,9 @@ use rand::Rng;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use xt_hub::cli::{ServeArgs, init_hub, shutdown_signal, start};
-use xt_shared::ids::{SiteId, TenantId};
-use xt_shared::protocol::AgentRole;
+use xt_hub::cli::shutdown_signal;
 use xt_tests::legacy::{CsvRow, LegacyWms, write_gbk_csv};
-use xt_tests::{Api, wait_for, write_agent_config};
+use xt_tests::{LocalHub, wait_for, write_agent_config};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,16 +67,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // The hub: CA, database, tenant, admin key; then QUIC + HTTP.
-    let tenant = TenantId::new(TENANT)?;
-    let made = init_hub(&hub_dir, &tenant)?;
-    let running = start(&ServeArgs {
-        data: hub_dir.clone(),
-        quic: args.quic,
-        http: args.http,
-        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
-    })
-    .await
-    .context("starting the hub (pass --http/--quic to use other ports)")?;
+    let hub = LocalHub::start(&hub_dir, TENANT, args.quic, args.http)
+        .await
+        .context("pass --http/--quic to use other ports")?;
+    let running = &hub.running;
 
     // The legacy WMS the agent reads.
     let mut wms = LegacyWms::create(&legacy_dir, &[SQLITE_WAREHOUSE], args.skus)?;
@@ -89,25 +81,13 @@ async fn main() -> anyhow::Result<()> {
     write_snapshot(&drop, &bj, 0)?;
 
     // The agent enrolls over QUIC exactly as IT would do it, then runs.
-    let (token, _) = running.hub.create_token(
-        &tenant,
-        &SiteId::new("shanghai-dc")?,
-        AgentRole::Warehouse,
-        Duration::from_secs(600),
-    )?;
-    let info = xt_agent::enroll::enroll(
-        &running.quic_addr.to_string(),
-        &token,
-        &made.ca_fingerprint,
-        &agent_dir,
-    )
-    .await?;
+    let info = hub.enroll_agent("shanghai-dc", &agent_dir).await?;
     let config_path = root.join("agent.toml");
     write_agent_config(&config_path, &agent_dir, None, &legacy_dir, 2)?;
     let config = xt_agent::config::AgentConfig::load(&config_path)?;
     let agent = tokio::spawn(xt_agent::cli::run_agent_until(config, shutdown_signal()));
 
-    let api = Api::new(&format!("http://{}", running.http_addr), &made.admin_key);
+    let api = hub.api();
     let expected = args.skus * 2;
     wait_for(Duration::from_secs(60), "the first sync", || {
         let api = api.clone();
@@ -125,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  Xietong demo is running (Ctrl-C to stop)");
     println!();
     println!("  HTTP API     http://{}", running.http_addr);
-    println!("  admin key    {}", made.admin_key);
+    println!("  admin key    {}", hub.admin_key);
     println!(
         "  agent        {} (site shanghai-dc) over QUIC {}",
         info.agent, running.quic_addr
@@ -140,15 +120,15 @@ async fn main() -> anyhow::Result<()> {
     println!("  try:");
     println!(
         "    curl -s -H 'Authorization: Bearer {}' http://{}/api/v1/agents",
-        made.admin_key, running.http_addr
+        hub.admin_key, running.http_addr
     );
     println!(
         "    curl -s -H 'Authorization: Bearer {}' 'http://{}/api/v1/stock?warehouse={CSV_WAREHOUSE}&limit=5'",
-        made.admin_key, running.http_addr
+        hub.admin_key, running.http_addr
     );
     println!(
         "    XT_HUB_URL=http://{} XT_KEY={} cargo run -q -p xt-hub -- agents list",
-        running.http_addr, made.admin_key
+        running.http_addr, hub.admin_key
     );
     println!();
 
@@ -193,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("stopping");
     let _ = agent.await;
-    running.shutdown().await;
+    hub.running.shutdown().await;
     Ok(())
 }
 
