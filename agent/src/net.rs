@@ -22,6 +22,14 @@ const CONTROL_QUEUE_MAX: usize = 64;
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The close code the hub uses for agents it refuses (see the hub's `quic::close::REFUSED`).
+const HUB_REFUSED: u32 = 403;
+
+/// The hub refused this agent at connection time.
+#[derive(Debug, thiserror::Error)]
+#[error("hub refused this agent: {0}")]
+struct Refused(String);
+
 /// Where the sources tell the network side that new changes are durable.
 #[derive(Default)]
 pub struct DurableFeed {
@@ -116,8 +124,15 @@ impl SyncDriver {
                 _ = shutdown.changed() => return Ok(()),
             };
             sync.disconnected();
-            if let Err(e) = &result {
-                tracing::warn!(hub = %self.hub, error = format!("{e:#}"), "sync connection ended");
+            match &result {
+                Err(e) if e.is::<Refused>() => {
+                    tracing::error!(hub = %self.hub, reason = %e, "the hub refuses this agent; it keeps retrying slowly (a revoked agent must be enrolled again)");
+                    backoff.saturate();
+                }
+                Err(e) => {
+                    tracing::warn!(hub = %self.hub, error = format!("{e:#}"), "sync connection ended")
+                }
+                Ok(()) => {}
             }
             if started.elapsed() > Duration::from_secs(30) {
                 backoff.reset(); // it was a working connection, not a failing attempt
@@ -159,6 +174,13 @@ impl SyncDriver {
             .with_context(|| format!("hub at {addr} did not answer within {CONNECT_TIMEOUT:?}"))?
             .with_context(|| format!("cannot connect to hub at {addr}"))?;
         let result = self.stream(sync, &conn, &identity).await;
+        // The hub closes with 403 when it will not take this agent (revoked, unknown,
+        // superseded certificate): say so plainly instead of as a network hiccup.
+        if let Some(quinn::ConnectionError::ApplicationClosed(close)) = conn.close_reason()
+            && close.error_code == quinn::VarInt::from_u32(HUB_REFUSED)
+        {
+            return Err(Refused(String::from_utf8_lossy(&close.reason).into_owned()).into());
+        }
         conn.close(0u32.into(), b"bye");
         endpoint.wait_idle().await;
         result

@@ -460,6 +460,11 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
+
+    /// Jump to the cap: for failures that retrying soon will not fix.
+    pub fn saturate(&mut self) {
+        self.attempt = 32;
+    }
 }
 
 /// Whether a certificate valid from `not_before` to `not_after` should be renewed at `now`

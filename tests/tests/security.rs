@@ -165,6 +165,15 @@ async fn certificate_of_another_ca_and_revoked_agent_are_refused() -> anyhow::Re
         },
     )
     .await?;
+    wait_for(
+        Duration::from_secs(20),
+        "agent says plainly that it is refused",
+        || {
+            let log = agent.log();
+            async move { log.contains("the hub refuses this agent").then_some(()) }
+        },
+    )
+    .await?;
     agent.kill();
     let (ok, out) = check(&config);
     assert!(!ok, "{out}");

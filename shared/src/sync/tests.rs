@@ -398,6 +398,11 @@ fn backoff_is_capped_and_jittered() {
     assert!(delays[9] >= 2500);
     b.reset();
     assert!(b.next_delay_ms(u64::MAX) <= 100);
+    b.saturate();
+    assert!(
+        b.next_delay_ms(0) >= 2500,
+        "a saturated backoff waits at least half the cap"
+    );
 }
 
 #[test]
