@@ -1,4 +1,5 @@
-//! The HTTP client behind `xt-hub token create` and `xt-hub agents list|revoke`: it talks to a
+//! The HTTP client behind `xt-hub token create`, `agents list|revoke`, `users …` and
+//! `keys rotate`: it talks to a
 //! running hub's API with an owner API key, so admin commands go through the same auth, tenant
 //! scoping and validation as every other caller.
 
@@ -6,6 +7,9 @@ use anyhow::{Context as _, anyhow};
 use reqwest::{RequestBuilder, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+use xt_mobile_api::identity::{
+    KeyRotated, UserCreate, UserList, UserPatch, UserView, check_username,
+};
 use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{AgentList, AgentView, ErrorBody, TokenCreated, TokenRequest};
 use xt_shared::ids::AgentId;
@@ -76,6 +80,33 @@ impl AdminClient {
     pub async fn revoke_agent(&self, id: &AgentId) -> anyhow::Result<AgentView> {
         // Agent ids are slugs (letters, digits, '-', '_', '.'), safe in a path as they are.
         let url = format!("{}/api/v1/agents/{id}/revoke", self.base);
+        self.send(self.http.post(url)).await
+    }
+
+    /// Creates a user (`POST /api/v1/users`).
+    pub async fn create_user(&self, req: &UserCreate) -> anyhow::Result<UserView> {
+        let url = format!("{}/api/v1/users", self.base);
+        self.send(self.http.post(url).json(req)).await
+    }
+
+    /// Every user of the key's tenant (`GET /api/v1/users`).
+    pub async fn list_users(&self) -> anyhow::Result<Vec<UserView>> {
+        let url = format!("{}/api/v1/users", self.base);
+        let list: UserList = self.send(self.http.get(url)).await?;
+        Ok(list.users)
+    }
+
+    /// Changes a user (`PATCH /api/v1/users/{username}`).
+    pub async fn update_user(&self, username: &str, patch: &UserPatch) -> anyhow::Result<UserView> {
+        check_username(username).map_err(|e| anyhow!("{e}"))?;
+        // Checked usernames are ascii letters, digits and -_.@: safe in a path as they are.
+        let url = format!("{}/api/v1/users/{username}", self.base);
+        self.send(self.http.patch(url).json(patch)).await
+    }
+
+    /// Makes a new current signing key (`POST /api/v1/keys/rotate`).
+    pub async fn rotate_key(&self) -> anyhow::Result<KeyRotated> {
+        let url = format!("{}/api/v1/keys/rotate", self.base);
         self.send(self.http.post(url)).await
     }
 
@@ -245,7 +276,7 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
     use xt_mobile_api::utc::from_unix_ms;
-    use xt_mobile_api::{ApiError, HubApi, KeyRole, Principal, SourceView, StockPage, StockQuery};
+    use xt_mobile_api::{ApiError, HubApi, Principal, SourceView, StockPage, StockQuery};
     use xt_shared::ids::{SiteId, SourceName, TenantId};
     use xt_shared::protocol::AgentRole;
 
@@ -284,11 +315,8 @@ mod tests {
 
     impl HubApi for TinyHub {
         fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-            Ok((secret == KEY).then(|| Principal {
-                tenant: TenantId::new("acme").unwrap(),
-                key_id: "k1".into(),
-                role: KeyRole::Owner,
-            }))
+            Ok((secret == KEY)
+                .then(|| Principal::api_key(TenantId::new("acme").unwrap(), "k1".into())))
         }
         fn list_agents(&self, _: &TenantId) -> Result<Vec<AgentView>, ApiError> {
             Ok(self.agents.lock().unwrap().clone())
@@ -316,7 +344,7 @@ mod tests {
                 role: req.role,
             })
         }
-        fn list_stock(&self, _: &TenantId, _: &StockQuery) -> Result<StockPage, ApiError> {
+        fn list_stock(&self, _: &Principal, _: &StockQuery) -> Result<StockPage, ApiError> {
             Ok(StockPage {
                 items: vec![],
                 next_cursor: None,
@@ -382,7 +410,7 @@ mod tests {
         let err = client.list_agents().await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "hub refused (401 unauthorized): invalid or missing api key"
+            "hub refused (401 unauthorized): invalid or missing credentials"
         );
     }
 

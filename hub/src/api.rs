@@ -1,20 +1,40 @@
 //! The hub's side of the HTTP surface: [`HubApi`] over the store.
 
+use crate::auth::throttle::LoginThrottle;
 use crate::hub::Hub;
-use crate::store::{AgentRecord, SkuFilter, StoreError};
+use crate::store::{AgentRecord, SkuFilter, StockEntry};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use xt_mobile_api::identity::{
+    Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView,
+};
 use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{
-    AgentView, ApiError, HubApi, KeyRole, Principal, SourceView, StockCursor, StockPage,
-    StockQuery, StockRow, TokenCreated, TokenRequest,
+    AgentView, ApiError, HubApi, Principal, SourceView, StockCursor, StockPage, StockQuery,
+    StockRow, TokenCreated, TokenRequest,
 };
 use xt_shared::ids::{AgentId, Sku, TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
-pub struct HttpApi(pub Arc<Hub>);
+mod identity;
 
-fn internal(e: StoreError) -> ApiError {
+/// [`HubApi`] over a [`Hub`], with the sign-in throttle (which lives as long as the server).
+pub struct HttpApi {
+    hub: Arc<Hub>,
+    throttle: LoginThrottle,
+}
+
+impl HttpApi {
+    pub fn new(hub: Arc<Hub>) -> HttpApi {
+        HttpApi {
+            hub,
+            throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
@@ -26,7 +46,7 @@ fn utc(ms: UtcMillis) -> OffsetDateTime {
 impl HttpApi {
     fn view(&self, id: AgentId, r: AgentRecord) -> Result<AgentView, ApiError> {
         let sources = self
-            .0
+            .hub
             .store
             .origins(&id)
             .map_err(internal)?
@@ -41,7 +61,7 @@ impl HttpApi {
                 last_error: o.last_error,
             })
             .collect();
-        let live = self.0.live_since(&id);
+        let live = self.hub.live_since(&id);
         Ok(AgentView {
             connected: live.is_some(),
             last_seen: if live.is_some() {
@@ -63,16 +83,57 @@ impl HttpApi {
 
 impl HubApi for HttpApi {
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-        let key = self.0.store.api_key(secret).map_err(internal)?;
-        Ok(key.filter(|k| k.revoked_at.is_none()).map(|k| Principal {
-            tenant: k.tenant,
-            key_id: k.id,
-            role: KeyRole::Owner,
-        }))
+        let key = self.hub.store.api_key(secret).map_err(internal)?;
+        Ok(key
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| Principal::api_key(k.tenant, k.id)))
+    }
+
+    fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {
+        self.access_principal(token)
+    }
+
+    fn login(&self, req: &LoginRequest, client: Option<IpAddr>) -> Result<TokenPair, ApiError> {
+        self.sign_in(req, client)
+    }
+
+    fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+        self.refresh_pair(refresh_token)
+    }
+
+    fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+        self.sign_out(refresh_token)
+    }
+
+    fn jwks(&self) -> Result<Jwks, ApiError> {
+        crate::auth::jwt::jwks(&self.hub.store, crate::hub::now_ms()).map_err(internal)
+    }
+
+    fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
+        let kid =
+            crate::auth::jwt::rotate(&self.hub.store, crate::hub::now_ms()).map_err(internal)?;
+        Ok(KeyRotated { kid })
+    }
+
+    fn create_user(&self, tenant: &TenantId, req: &UserCreate) -> Result<UserView, ApiError> {
+        self.add_user(tenant, req)
+    }
+
+    fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
+        self.users(tenant)
+    }
+
+    fn update_user(
+        &self,
+        principal: &Principal,
+        username: &str,
+        patch: &UserPatch,
+    ) -> Result<UserView, ApiError> {
+        self.change_user(principal, username, patch)
     }
 
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
-        self.0
+        self.hub
             .store
             .agents(tenant)
             .map_err(internal)?
@@ -82,7 +143,7 @@ impl HubApi for HttpApi {
     }
 
     fn revoke_agent(&self, tenant: &TenantId, agent: &AgentId) -> Result<AgentView, ApiError> {
-        match self.0.revoke(tenant, agent).map_err(internal)? {
+        match self.hub.revoke(tenant, agent).map_err(internal)? {
             Some(r) => self.view(agent.clone(), r),
             None => Err(ApiError::NotFound(format!("agent {agent} not found"))),
         }
@@ -95,12 +156,12 @@ impl HubApi for HttpApi {
     ) -> Result<TokenCreated, ApiError> {
         let ttl = Duration::from_secs(req.ttl_secs_checked()?);
         let (token, expires_at) = self
-            .0
+            .hub
             .create_token(tenant, &req.site, req.role, ttl)
             .map_err(internal)?;
         Ok(TokenCreated {
             token,
-            ca_fingerprint: self.0.ca.fingerprint(),
+            ca_fingerprint: self.hub.ca.fingerprint(),
             expires_at: utc(expires_at),
             tenant: tenant.clone(),
             site: req.site.clone(),
@@ -108,7 +169,8 @@ impl HubApi for HttpApi {
         })
     }
 
-    fn list_stock(&self, tenant: &TenantId, query: &StockQuery) -> Result<StockPage, ApiError> {
+    fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
+        let tenant = &principal.tenant;
         let limit = query.limit.unwrap_or(xt_mobile_api::STOCK_LIMIT_DEFAULT) as usize;
         let cursor = query
             .cursor
@@ -123,11 +185,14 @@ impl HubApi for HttpApi {
         let after = cursor
             .as_ref()
             .map(|c| (c.warehouse.as_str(), c.sku.as_str()));
-        let mut rows = self
-            .0
-            .store
-            .stock_page(tenant, query.warehouse.as_deref(), sku, after, limit + 1)
-            .map_err(internal)?;
+        let mut rows = match principal.stock_scope() {
+            None => self
+                .hub
+                .store
+                .stock_page(tenant, query.warehouse.as_deref(), sku, after, limit + 1)
+                .map_err(internal)?,
+            Some(allowed) => self.scoped_stock(tenant, allowed, query, sku, after, limit + 1)?,
+        };
         let more = rows.len() > limit;
         rows.truncate(limit);
         let items = rows
@@ -156,5 +221,42 @@ impl HubApi for HttpApi {
             None
         };
         Ok(StockPage { items, next_cursor })
+    }
+}
+
+impl HttpApi {
+    /// Stock rows of only the `allowed` warehouses, in the same `(warehouse, sku)` order as
+    /// the unrestricted listing: one range scan per allowed warehouse, from the cursor's on.
+    fn scoped_stock(
+        &self,
+        tenant: &TenantId,
+        allowed: &[WarehouseCode],
+        query: &StockQuery,
+        sku: SkuFilter<'_>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<StockEntry>, ApiError> {
+        let mut warehouses: Vec<&str> = allowed
+            .iter()
+            .map(WarehouseCode::as_str)
+            .filter(|w| query.warehouse.as_deref().is_none_or(|want| want == *w))
+            .filter(|w| after.is_none_or(|(aw, _)| *w >= aw))
+            .collect();
+        warehouses.sort_unstable();
+        warehouses.dedup();
+        let mut rows = Vec::new();
+        for w in warehouses {
+            let from = after.filter(|(aw, _)| *aw == w);
+            let more = self
+                .hub
+                .store
+                .stock_page(tenant, Some(w), sku, from, limit - rows.len())
+                .map_err(internal)?;
+            rows.extend(more);
+            if rows.len() >= limit {
+                break;
+            }
+        }
+        Ok(rows)
     }
 }

@@ -4,15 +4,16 @@ use crate::admin_client::{AdminClient, print_agents_table};
 use crate::api::HttpApi;
 use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
-use crate::store::{ApiKeyRecord, Store};
+use crate::store::{ApiKeyRecord, Store, UserRecord};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use xt_mobile_api::TokenRequest;
-use xt_shared::ids::{AgentId, SiteId, TenantId};
+use xt_mobile_api::identity::{UserCreate, UserPatch, UserView};
+use xt_mobile_api::{Role, TokenRequest};
+use xt_shared::ids::{AgentId, SiteId, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
 
 #[derive(Parser, Debug)]
@@ -28,7 +29,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Make the CA, the database, the first tenant and an admin API key.
+    /// Make the CA, the database, the first tenant, an admin API key, an owner user and the
+    /// first signing key.
     Init {
         /// Data directory (created if missing; must not hold a hub yet).
         #[arg(long)]
@@ -36,7 +38,7 @@ pub enum Command {
         /// The first tenant's id (letters, digits, '-', '_', '.').
         #[arg(long)]
         tenant: TenantId,
-        /// Print JSON: {"admin_key": …, "ca_fingerprint": …}.
+        /// Print JSON: {"admin_key", "ca_fingerprint", "owner_user", "owner_password"}.
         #[arg(long)]
         json: bool,
     },
@@ -51,6 +53,79 @@ pub enum Command {
     Agents {
         #[command(subcommand)]
         command: AgentsCommand,
+    },
+    /// People who sign in (`POST /api/v1/auth/login`).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// The keys access tokens are signed with.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from XT_PASSWORD.
+    Add {
+        #[command(flatten)]
+        remote: Remote,
+        /// The tenant the user belongs to (must be the key's tenant).
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        username: String,
+        /// owner | admin | manager | warehouse | finance (repeatable)
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        /// Warehouse code the user is bound to (repeatable; needed with the warehouse role).
+        #[arg(long = "warehouse")]
+        warehouses: Vec<WarehouseCode>,
+        #[arg(long, env = "XT_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// List the tenant's users.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user: sign-in, refresh and access tokens stop working at once.
+    Disable {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        username: String,
+    },
+    /// Replace a user's roles (and warehouses).
+    SetRoles {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        tenant: Option<TenantId>,
+        #[arg(long)]
+        username: String,
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        #[arg(long = "warehouse")]
+        warehouses: Vec<WarehouseCode>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make a new current signing key; tokens signed by the previous one keep working until
+    /// they expire. Needs an owner credential.
+    Rotate {
+        #[command(flatten)]
+        remote: Remote,
     },
 }
 
@@ -121,8 +196,114 @@ pub enum AgentsCommand {
     },
 }
 
+/// Refuses a `--tenant` that is not the credential's (the tenant always comes from the key).
+fn same_tenant(asked: Option<&TenantId>, actual: &TenantId) -> anyhow::Result<()> {
+    match asked {
+        Some(t) if t != actual => bail!("the key belongs to tenant {actual}, not {t}"),
+        _ => Ok(()),
+    }
+}
+
+fn print_user(user: &UserView) {
+    let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+    let warehouses: Vec<&str> = user.warehouses.iter().map(|w| w.as_str()).collect();
+    println!(
+        "{}\t{}\t{}\t{}\t{}",
+        user.username,
+        user.id,
+        roles.join(","),
+        warehouses.join(","),
+        if user.disabled { "disabled" } else { "active" }
+    );
+}
+
+async fn users(command: UsersCommand) -> anyhow::Result<()> {
+    match command {
+        UsersCommand::Add {
+            remote,
+            tenant,
+            username,
+            roles,
+            warehouses,
+            password,
+        } => {
+            let client = AdminClient::new(&remote.url, &remote.key)?;
+            let req = UserCreate {
+                username,
+                password,
+                roles,
+                warehouses,
+            };
+            let user = client.create_user(&req).await?;
+            same_tenant(tenant.as_ref(), &user.tenant)?;
+            print_user(&user);
+        }
+        UsersCommand::List {
+            remote,
+            tenant,
+            json,
+        } => {
+            let users = AdminClient::new(&remote.url, &remote.key)?
+                .list_users()
+                .await?;
+            if let Some(u) = users.first() {
+                same_tenant(tenant.as_ref(), &u.tenant)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                users.iter().for_each(print_user);
+            }
+        }
+        UsersCommand::Disable {
+            remote,
+            tenant,
+            username,
+        } => {
+            let patch = UserPatch {
+                disabled: Some(true),
+                ..UserPatch::default()
+            };
+            let user = AdminClient::new(&remote.url, &remote.key)?
+                .update_user(&username, &patch)
+                .await?;
+            same_tenant(tenant.as_ref(), &user.tenant)?;
+            print_user(&user);
+        }
+        UsersCommand::SetRoles {
+            remote,
+            tenant,
+            username,
+            roles,
+            warehouses,
+        } => {
+            let patch = UserPatch {
+                roles: Some(roles),
+                warehouses: Some(warehouses),
+                disabled: None,
+            };
+            let user = AdminClient::new(&remote.url, &remote.key)?
+                .update_user(&username, &patch)
+                .await?;
+            same_tenant(tenant.as_ref(), &user.tenant)?;
+            print_user(&user);
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Users { command } => users(command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate { remote },
+        } => {
+            let rotated = AdminClient::new(&remote.url, &remote.key)?
+                .rotate_key()
+                .await?;
+            println!("current signing key: {}", rotated.kid);
+            Ok(())
+        }
         Command::Init { data, tenant, json } => init(&data, &tenant, json),
         Command::Serve(args) => serve(args).await,
         Command::Token {
@@ -199,7 +380,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub struct Initialized {
     pub admin_key: String,
     pub ca_fingerprint: String,
+    /// The first user, an owner.
+    pub owner_user: String,
+    pub owner_password: String,
 }
+
+/// Username of the owner `init` makes.
+pub const OWNER_USERNAME: &str = "admin";
 
 /// Makes the CA, the database, the first tenant and an admin API key in `data`.
 pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
@@ -226,9 +413,25 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
             revoked_at: None,
         },
     )?;
+    let owner_password = hex::encode(rand::random::<[u8; 16]>());
+    store.insert_user(
+        tenant,
+        OWNER_USERNAME,
+        &UserRecord {
+            id: format!("u-{}", hex::encode(rand::random::<[u8; 8]>())),
+            password_hash: crate::auth::password::hash(&owner_password)?,
+            roles: vec![Role::Owner],
+            warehouses: Vec::new(),
+            disabled: false,
+            created_at: now,
+        },
+    )?;
+    crate::auth::jwt::rotate(&store, now)?;
     Ok(Initialized {
         admin_key,
         ca_fingerprint: ca.fingerprint(),
+        owner_user: OWNER_USERNAME.to_owned(),
+        owner_password,
     })
 }
 
@@ -237,7 +440,12 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"admin_key": made.admin_key, "ca_fingerprint": made.ca_fingerprint})
+            serde_json::json!({
+                "admin_key": made.admin_key,
+                "ca_fingerprint": made.ca_fingerprint,
+                "owner_user": made.owner_user,
+                "owner_password": made.owner_password,
+            })
         );
     } else {
         println!("hub initialized in {}", data.display());
@@ -247,6 +455,10 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
             made.admin_key
         );
         println!("ca fingerprint: {}", made.ca_fingerprint);
+        println!(
+            "owner user:     {} / {}   (shown once: store it now)",
+            made.owner_user, made.owner_password
+        );
     }
     Ok(())
 }
@@ -276,6 +488,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         &args.data,
         HubSettings {
             agent_cert_ttl: args.agent_cert_ttl,
+            ..HubSettings::default()
         },
     )?);
     let (endpoint, quic_task) = crate::quic::bind(hub.clone(), args.quic)
@@ -285,7 +498,8 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot bind HTTP on {}", args.http))?;
     let http_addr = listener.local_addr()?;
-    let router = xt_mobile_api::router(Arc::new(HttpApi(hub.clone())));
+    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub.clone())))
+        .into_make_service_with_connect_info::<SocketAddr>();
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!(error = %e, "http server failed");

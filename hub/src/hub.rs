@@ -34,12 +34,16 @@ pub fn new_secret(prefix: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct HubSettings {
     pub agent_cert_ttl: Duration,
+    /// How long after its first use a refresh token may be presented again (a retried request)
+    /// and still be honoured instead of revoking its family.
+    pub refresh_grace: Duration,
 }
 
 impl Default for HubSettings {
     fn default() -> Self {
         HubSettings {
             agent_cert_ttl: AGENT_CERT_TTL_DEFAULT,
+            refresh_grace: crate::auth::REFRESH_GRACE_DEFAULT,
         }
     }
 }

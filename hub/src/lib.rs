@@ -3,6 +3,7 @@
 
 pub mod admin_client;
 pub mod api;
+pub mod auth;
 pub mod ca;
 pub mod cli;
 pub mod frames;

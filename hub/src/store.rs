@@ -1,5 +1,5 @@
-//! The hub's storage on redb: registry (tenants, keys, tokens, agents), per-origin progress,
-//! the materialized tables and the change log.
+//! The hub's storage on redb: registry (tenants, keys, tokens, agents), identity (users, signing
+//! keys, refresh tokens), per-origin progress, the materialized tables and the change log.
 //!
 //! Storage encodings are separate from domain and wire types: every value is a version byte
 //! followed by postcard bytes of a record defined here.
@@ -258,6 +258,7 @@ impl Store {
             txn.open_table(ENTITIES)?;
             txn.open_table(REJECTS)?;
             txn.open_table(CHANGE_LOG)?;
+            identity::create_tables(&txn)?;
         }
         txn.commit()?;
         Ok(Store { db })
@@ -663,6 +664,9 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
         )
     })
 }
+
+mod identity;
+pub use identity::{RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord};
 
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,10 @@
 
 use crate::dto::{AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::ApiError;
+use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
 use serde::{Deserialize, Serialize};
-use xt_shared::ids::{AgentId, TenantId};
+use std::net::IpAddr;
+use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
 
 /// The hub as the HTTP surface sees it.
 ///
@@ -11,7 +13,7 @@ use xt_shared::ids::{AgentId, TenantId};
 /// them on the blocking pool (`tokio::task::spawn_blocking`), so an implementation may block on a
 /// durable commit or a slow key hash without stalling the runtime.
 ///
-/// Every method but [`HubApi::authenticate_key`] takes the tenant of the authenticated
+/// Every method but the authentication ones and the signing-key ones takes the tenant of the authenticated
 /// [`Principal`]: an implementation must never return or touch another tenant's data, and must
 /// answer [`ApiError::NotFound`] (not `Forbidden`) for another tenant's ids, so that ids do not
 /// leak across tenants.
@@ -37,42 +39,201 @@ pub trait HubApi: Send + Sync + 'static {
         req: &TokenRequest,
     ) -> Result<TokenCreated, ApiError>;
 
-    /// One page of `tenant`'s stock rows, ordered by `(warehouse, sku)`, starting strictly after
-    /// the cursor if there is one. `next_cursor` is `Some` when more rows may follow.
-    fn list_stock(&self, tenant: &TenantId, query: &StockQuery) -> Result<StockPage, ApiError>;
+    /// One page of the caller's tenant's stock rows, ordered by `(warehouse, sku)`, starting
+    /// strictly after the cursor if there is one, limited to [`Principal::stock_scope`].
+    /// `next_cursor` is `Some` when more rows may follow.
+    fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError>;
+
+    /// Verifies an access token (signature, `kid`, expiry, not-before) and resolves its user.
+    /// `None` = not a valid token of an enabled user.
+    fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {
+        let _ = token;
+        Ok(None)
+    }
+
+    /// Signs a user in. Unknown user, wrong password and disabled user are the same
+    /// `Unauthorized`; too many attempts for the account or from `client` are `TooManyRequests`.
+    fn login(&self, req: &LoginRequest, client: Option<IpAddr>) -> Result<TokenPair, ApiError> {
+        let _ = (req, client);
+        Err(ApiError::NotFound(
+            "sign-in is not available on this hub".into(),
+        ))
+    }
+
+    /// Trades a refresh token for a new pair; the presented one is rotated out.
+    fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+        let _ = refresh_token;
+        Err(ApiError::Unauthorized)
+    }
+
+    /// Revokes the refresh token's whole family. Unknown tokens are ignored.
+    fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
+        let _ = refresh_token;
+        Ok(())
+    }
+
+    /// The public keys access tokens are verified with.
+    fn jwks(&self) -> Result<Jwks, ApiError> {
+        Ok(Jwks { keys: Vec::new() })
+    }
+
+    /// Makes a new current signing key; earlier ones keep verifying until their tokens expire.
+    fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
+        Err(ApiError::NotFound(
+            "signing keys are not available on this hub".into(),
+        ))
+    }
+
+    /// Creates a user of `tenant`; `Conflict` if the username is taken.
+    fn create_user(&self, tenant: &TenantId, req: &UserCreate) -> Result<UserView, ApiError> {
+        let _ = (tenant, req);
+        Err(ApiError::NotFound(
+            "users are not available on this hub".into(),
+        ))
+    }
+
+    /// Every user of `tenant`, disabled ones included.
+    fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Changes a user of the caller's tenant: roles, warehouses or disabled flag. `NotFound` if
+    /// not this tenant's; `BadRequest` if the result fails
+    /// [`check_roles`](crate::identity::check_roles); `Forbidden` if a non-owner touches an owner.
+    fn update_user(
+        &self,
+        principal: &Principal,
+        username: &str,
+        patch: &UserPatch,
+    ) -> Result<UserView, ApiError> {
+        let _ = (principal, username, patch);
+        Err(ApiError::NotFound(
+            "users are not available on this hub".into(),
+        ))
+    }
 }
 
-/// Who is calling: the tenant and key an API key resolved to.
+/// Who is calling: an API key or a signed-in user, always of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
-    /// The tenant the key belongs to; every request is scoped to it.
+    /// The tenant the credential belongs to; every request is scoped to it.
     pub tenant: TenantId,
-    /// The key's public id (never the secret), for logs and audit.
-    pub key_id: String,
-    /// What the key may do.
-    pub role: KeyRole,
+    /// The key's public id or the user's id (never a secret), for logs and audit.
+    pub subject: String,
+    /// What kind of credential it was.
+    pub kind: PrincipalKind,
+    /// The user's roles; an API key acts as [`Role::Owner`].
+    pub roles: Vec<Role>,
+    /// The warehouses a [`Role::Warehouse`] user is bound to (empty for everyone else).
+    pub warehouses: Vec<WarehouseCode>,
+    /// What an API key may do (empty for users).
+    pub scopes: Vec<KeyRole>,
+}
+
+/// The kind of credential a [`Principal`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    ApiKey,
+    User,
+}
+
+impl Principal {
+    /// An owner-scoped API key of `tenant`.
+    pub fn api_key(tenant: TenantId, key_id: String) -> Principal {
+        Principal {
+            tenant,
+            subject: key_id,
+            kind: PrincipalKind::ApiKey,
+            roles: vec![Role::Owner],
+            warehouses: Vec::new(),
+            scopes: vec![KeyRole::Owner],
+        }
+    }
+
+    fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the caller may manage agents, enrollment tokens and users (owner or admin).
+    pub fn may_administer(&self) -> bool {
+        self.has(Role::Owner) || self.has(Role::Admin)
+    }
+
+    /// Whether the caller may rotate the hub's signing keys (owner only).
+    pub fn may_rotate_keys(&self) -> bool {
+        self.has(Role::Owner)
+    }
+
+    /// Whether the caller may read the tenant's data (stock …): everyone in the tenant.
+    pub fn may_read(&self) -> bool {
+        !self.roles.is_empty()
+    }
+
+    /// The warehouses whose stock the caller may see: `None` for all of them, `Some` for a user
+    /// whose only stock-reading role is [`Role::Warehouse`].
+    pub fn stock_scope(&self) -> Option<&[WarehouseCode]> {
+        let unrestricted = self.roles.iter().any(|r| !matches!(r, Role::Warehouse));
+        (!unrestricted).then_some(self.warehouses.as_slice())
+    }
+}
+
+/// A user's role within a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including the hub's signing keys.
+    Owner,
+    /// Agents, enrollment tokens, users and data.
+    Admin,
+    /// Reads all of the tenant's data.
+    Manager,
+    /// Reads the stock of the warehouses the user is bound to.
+    Warehouse,
+    /// Reads the tenant's data (finance views come later).
+    Finance,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Warehouse => "warehouse",
+            Role::Finance => "finance",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "admin" => Ok(Role::Admin),
+            "manager" => Ok(Role::Manager),
+            "warehouse" => Ok(Role::Warehouse),
+            "finance" => Ok(Role::Finance),
+            other => Err(format!(
+                "unknown role {other:?} (owner, admin, manager, warehouse, finance)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What an API key may do. Only `Owner` exists for now; narrower scopes come later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyRole {
-    /// Everything within its tenant: agents, enrollment tokens, data.
+    /// Everything within its tenant: agents, enrollment tokens, users, data.
     Owner,
-}
-
-impl KeyRole {
-    /// Whether the key may manage agents and enrollment tokens.
-    pub fn may_administer(self) -> bool {
-        match self {
-            KeyRole::Owner => true,
-        }
-    }
-
-    /// Whether the key may read the tenant's data (stock …).
-    pub fn may_read(self) -> bool {
-        match self {
-            KeyRole::Owner => true,
-        }
-    }
 }

@@ -9,13 +9,16 @@ use serde::{Deserialize, Serialize};
 /// the router turns them into responses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// No API key, a malformed one, or one the hub does not know. One uniform answer, so a caller
-    /// cannot tell which.
-    #[error("invalid or missing api key")]
+    /// No credential, a malformed one, or one the hub does not accept (unknown key, bad or
+    /// expired token, wrong user or password). One uniform answer, so a caller cannot tell which.
+    #[error("invalid or missing credentials")]
     Unauthorized,
-    /// The key is valid but may not do this.
-    #[error("this api key may not do that")]
+    /// The credential is valid but may not do this.
+    #[error("these credentials may not do that")]
     Forbidden,
+    /// Too many attempts (sign-in throttling); try again after this many seconds.
+    #[error("too many attempts, retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The thing does not exist for this tenant (another tenant's ids are also "not found").
     #[error("{0}")]
     NotFound(String),
@@ -39,6 +42,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden => "forbidden",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
@@ -52,6 +56,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -76,6 +81,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
         response
     }
 }
@@ -89,7 +99,7 @@ pub struct ErrorBody {
 /// What went wrong: a stable machine code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `bad_request`, `conflict`,
+    /// `unauthorized`, `forbidden`, `too_many_requests`, `not_found`, `bad_request`, `conflict`,
     /// `payload_too_large`, `method_not_allowed`, `timeout` or `internal`.
     pub code: String,
     pub message: String,

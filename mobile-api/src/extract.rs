@@ -1,9 +1,9 @@
 //! Extractors whose failures are [`ApiError`]s, so every rejection has the JSON error shape:
-//! the API-key auth, and JSON body, query string and path wrappers around axum's own.
+//! the bearer auth (API key or access token), and JSON body, query string and path wrappers around axum's own.
 
 use crate::api::Principal;
 use crate::error::ApiError;
-use crate::routes::{API_KEY_BYTES_MAX, AppState, blocking};
+use crate::routes::{ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, AppState, blocking};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -12,8 +12,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
-/// The caller, authenticated by `Authorization: Bearer <key>`. Any failure (no header, another
-/// scheme, an unknown key) is the same [`ApiError::Unauthorized`].
+/// The caller, authenticated by `Authorization: Bearer <x>` where `x` is an API key or an access
+/// token (a JWT: three dot-separated parts). Any failure (no header, another scheme, an unknown
+/// key, a bad or expired token) is the same [`ApiError::Unauthorized`].
 pub(crate) struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -21,15 +22,26 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = bearer_secret(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let principal = blocking(&state.api, move |api| api.authenticate_key(&secret)).await?;
+        let principal = blocking(&state.api, move |api| match secret {
+            Bearer::Key(key) => api.authenticate_key(&key),
+            Bearer::Jwt(token) => api.authenticate_access_token(&token),
+        })
+        .await?;
         let principal = principal.ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("tenant", tracing::field::display(&principal.tenant));
         Ok(Auth(principal))
     }
 }
 
-/// The key from the one `Authorization: Bearer <key>` header, if it is well formed.
-fn bearer_secret(headers: &HeaderMap) -> Option<String> {
+/// What a bearer credential looks like it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Bearer {
+    Key(String),
+    Jwt(String),
+}
+
+/// The credential from the one `Authorization: Bearer <x>` header, if it is well formed.
+fn bearer_secret(headers: &HeaderMap) -> Option<Bearer> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next()?;
     if values.next().is_some() {
@@ -37,10 +49,14 @@ fn bearer_secret(headers: &HeaderMap) -> Option<String> {
     }
     let (scheme, secret) = value.to_str().ok()?.split_once(' ')?;
     let secret = secret.trim();
-    let well_formed = scheme.eq_ignore_ascii_case("bearer")
-        && !secret.is_empty()
-        && secret.len() <= API_KEY_BYTES_MAX;
-    well_formed.then(|| secret.to_owned())
+    if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() {
+        return None;
+    }
+    if secret.split('.').count() == 3 {
+        (secret.len() <= ACCESS_TOKEN_BYTES_MAX).then(|| Bearer::Jwt(secret.to_owned()))
+    } else {
+        (secret.len() <= API_KEY_BYTES_MAX).then(|| Bearer::Key(secret.to_owned()))
+    }
 }
 
 /// `axum::Json` whose rejection is a JSON [`ApiError`].
@@ -145,13 +161,12 @@ mod tests {
 
     #[test]
     fn bearer_parsing() {
+        let key = |k: &str| Some(Bearer::Key(k.to_owned()));
+        assert_eq!(bearer_secret(&headers(&["Bearer k1"])), key("k1"));
+        assert_eq!(bearer_secret(&headers(&["bearer  k1 "])), key("k1"));
         assert_eq!(
-            bearer_secret(&headers(&["Bearer k1"])).as_deref(),
-            Some("k1")
-        );
-        assert_eq!(
-            bearer_secret(&headers(&["bearer  k1 "])).as_deref(),
-            Some("k1")
+            bearer_secret(&headers(&["Bearer a.b.c"])),
+            Some(Bearer::Jwt("a.b.c".into()))
         );
         assert_eq!(bearer_secret(&headers(&[])), None);
         assert_eq!(bearer_secret(&headers(&["Basic k1"])), None);

@@ -1,9 +1,9 @@
 //! Xietong's HTTP surface: the routes, the API-key auth, the JSON DTOs and the error shape.
 //!
 //! The crate never touches storage. It defines [`HubApi`], the narrow trait it needs; the hub
-//! implements it and serves [`router`]. Every request is authenticated by an API key
-//! (`Authorization: Bearer <key>`), and the tenant always comes from the key, never from the
-//! request. Every error, including unknown routes and malformed bodies, is JSON:
+//! implements it and serves [`router`]. Every request is authenticated by an API key or an
+//! access token from `POST /api/v1/auth/login` (`Authorization: Bearer <key or token>`), and the
+//! tenant always comes from the credential, never from the request. Every error, including unknown routes and malformed bodies, is JSON:
 //! `{"error": {"code": "not_found", "message": "…"}}`.
 //!
 //! ```no_run
@@ -22,15 +22,19 @@ pub mod api;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod identity;
+mod identity_routes;
 mod routes;
 pub mod utc;
 
-pub use api::{HubApi, KeyRole, Principal};
+pub use api::{HubApi, KeyRole, Principal, PrincipalKind, Role};
 pub use dto::{
     AgentList, AgentView, STOCK_LIMIT_DEFAULT, STOCK_LIMIT_MAX, SourceView, StockCursor, StockPage,
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use routes::{API_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_TIMEOUT, router};
+pub use routes::{
+    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_TIMEOUT, router,
+};
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

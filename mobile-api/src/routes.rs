@@ -23,6 +23,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest API key accepted in the `Authorization` header, in bytes; longer ones are refused
 /// without asking the hub.
 pub const API_KEY_BYTES_MAX: usize = 256;
+/// Longest access token (JWT) accepted in the `Authorization` header, in bytes.
+pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
 
 /// What every handler gets.
 #[derive(Clone)]
@@ -37,8 +39,13 @@ pub(crate) struct AppState {
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
 /// - `GET /api/v1/stock?warehouse=&sku=&sku_prefix=&cursor=&limit=`: a [`StockPage`]
+/// - `GET /.well-known/jwks.json` (no auth), `POST /api/v1/auth/{login,refresh,logout}`,
+///   `GET|POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/keys/rotate`:
+///   see [`crate::identity`]
 ///
-/// Everything under `/api/v1` needs `Authorization: Bearer <api key>`.
+/// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
+/// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
+/// throttling sees client addresses.
 pub fn router(api: Arc<dyn HubApi>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -46,6 +53,7 @@ pub fn router(api: Arc<dyn HubApi>) -> Router {
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .route("/api/v1/enrollment-tokens", post(create_token))
         .route("/api/v1/stock", get(list_stock))
+        .merge(crate::identity_routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
@@ -110,7 +118,7 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-fn require(allowed: bool) -> Result<(), ApiError> {
+pub(crate) fn require(allowed: bool) -> Result<(), ApiError> {
     if allowed {
         Ok(())
     } else {
@@ -134,7 +142,7 @@ async fn list_agents(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<AgentList>, ApiError> {
-    require(principal.role.may_administer())?;
+    require(principal.may_administer())?;
     let tenant = principal.tenant.clone();
     let agents = blocking(&state.api, move |api| api.list_agents(&tenant)).await?;
     for agent in &agents {
@@ -148,12 +156,12 @@ async fn revoke_agent(
     Auth(principal): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AgentView>, ApiError> {
-    require(principal.role.may_administer())?;
+    require(principal.may_administer())?;
     let id = AgentId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let tenant = principal.tenant.clone();
     let agent = blocking(&state.api, move |api| api.revoke_agent(&tenant, &id)).await?;
     check_tenant(&principal, &agent)?;
-    tracing::info!(agent = %agent.id, key = %principal.key_id, "agent revoked");
+    tracing::info!(agent = %agent.id, subject = %principal.subject, "agent revoked");
     Ok(Json(agent))
 }
 
@@ -162,7 +170,7 @@ async fn create_token(
     Auth(principal): Auth,
     ApiJson(mut req): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    require(principal.role.may_administer())?;
+    require(principal.may_administer())?;
     req.ttl_secs = Some(req.ttl_secs_checked()?);
     let tenant = principal.tenant.clone();
     let asked = req.clone();
@@ -184,7 +192,7 @@ async fn create_token(
             asked.role.as_str()
         )));
     }
-    tracing::info!(site = %created.site, role = created.role.as_str(), key = %principal.key_id,
+    tracing::info!(site = %created.site, role = created.role.as_str(), subject = %principal.subject,
         "enrollment token created");
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -194,11 +202,10 @@ async fn list_stock(
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<StockQuery>,
 ) -> Result<Json<StockPage>, ApiError> {
-    require(principal.role.may_read())?;
+    require(principal.may_read())?;
     let query = query.validated()?;
     let limit = query.limit.unwrap_or_default() as usize;
-    let tenant = principal.tenant.clone();
-    let page = blocking(&state.api, move |api| api.list_stock(&tenant, &query)).await?;
+    let page = blocking(&state.api, move |api| api.list_stock(&principal, &query)).await?;
     if page.items.len() > limit {
         return Err(ApiError::Internal(format!(
             "hub returned {} stock rows for a limit of {limit}",

@@ -104,7 +104,7 @@ async fn every_auth_failure_is_the_same_401() {
         assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
         assert_eq!(
             reply.body,
-            json!({"error": {"code": "unauthorized", "message": "invalid or missing api key"}})
+            json!({"error": {"code": "unauthorized", "message": "invalid or missing credentials"}})
         );
     }
 }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use xt_mobile_api::utc::from_unix_ms;
 use xt_mobile_api::{
-    AgentView, ApiError, HubApi, KeyRole, Principal, SourceView, StockCursor, StockPage,
-    StockQuery, StockRow, TokenCreated, TokenRequest,
+    AgentView, ApiError, HubApi, Principal, SourceView, StockCursor, StockPage, StockQuery,
+    StockRow, TokenCreated, TokenRequest,
 };
 use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
@@ -93,11 +93,10 @@ impl HubApi for FakeHub {
             KEY_B => "b",
             _ => return Ok(None),
         };
-        Ok(Some(Principal {
-            tenant: tenant(tenant_id),
-            key_id: format!("key-{tenant_id}"),
-            role: KeyRole::Owner,
-        }))
+        Ok(Some(Principal::api_key(
+            tenant(tenant_id),
+            format!("key-{tenant_id}"),
+        )))
     }
 
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
@@ -141,7 +140,8 @@ impl HubApi for FakeHub {
         })
     }
 
-    fn list_stock(&self, tenant: &TenantId, query: &StockQuery) -> Result<StockPage, ApiError> {
+    fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
+        let tenant = &principal.tenant;
         let limit = query.limit.expect("the router fills in limit") as usize;
         let after = query
             .cursor

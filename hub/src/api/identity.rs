@@ -1,0 +1,217 @@
+//! The identity half of [`HubApi`]: access tokens, sign-in, refresh, users.
+
+use super::{HttpApi, internal};
+use crate::auth::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, jwt, password, refresh};
+use crate::hub::now_ms;
+use crate::store::{StoreError, UserRecord};
+use std::net::IpAddr;
+use xt_mobile_api::identity::{
+    LoginRequest, TokenPair, UserCreate, UserPatch, UserView, check_roles,
+};
+use xt_mobile_api::{ApiError, Principal, PrincipalKind, Role};
+use xt_shared::ids::TenantId;
+use xt_shared::model::UtcMillis;
+
+fn view(tenant: &TenantId, username: String, r: UserRecord) -> UserView {
+    UserView {
+        id: r.id,
+        tenant: tenant.clone(),
+        username,
+        roles: r.roles,
+        warehouses: r.warehouses,
+        disabled: r.disabled,
+        created_at: super::utc(r.created_at),
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(message) => ApiError::Conflict(message),
+        other => internal(other),
+    }
+}
+
+impl HttpApi {
+    /// The principal of a valid access token. Roles and warehouses are read from the user as
+    /// stored now, so disabling a user or changing roles applies to tokens already issued.
+    pub(super) fn access_principal(&self, token: &str) -> Result<Option<Principal>, ApiError> {
+        let store = &self.hub.store;
+        let Some(claims) = jwt::verify(store, token, now_ms()).map_err(internal)? else {
+            return Ok(None);
+        };
+        let user = store
+            .user(&claims.tenant, &claims.preferred_username)
+            .map_err(internal)?;
+        Ok(user
+            .filter(|u| u.id == claims.sub && !u.disabled)
+            .map(|u| Principal {
+                tenant: claims.tenant,
+                subject: u.id,
+                kind: PrincipalKind::User,
+                roles: u.roles,
+                warehouses: u.warehouses,
+                scopes: Vec::new(),
+            }))
+    }
+
+    fn pair(
+        &self,
+        now: UtcMillis,
+        tenant: &TenantId,
+        username: &str,
+        user: &UserRecord,
+        refresh_token: Option<String>,
+    ) -> Result<TokenPair, ApiError> {
+        let store = &self.hub.store;
+        let access_token = jwt::issue(
+            store,
+            now,
+            &user.id,
+            username,
+            tenant,
+            &user.roles,
+            &user.warehouses,
+        )
+        .map_err(internal)?;
+        let refresh_token = match refresh_token {
+            Some(t) => t,
+            None => refresh::start(store, now, tenant, username, &user.id).map_err(internal)?,
+        };
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: ACCESS_TOKEN_TTL.as_secs(),
+            refresh_token,
+            refresh_expires_in: REFRESH_TOKEN_TTL.as_secs(),
+        })
+    }
+
+    pub(super) fn sign_in(
+        &self,
+        req: &LoginRequest,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, ApiError> {
+        self.throttle
+            .check(&req.tenant, &req.username, client)
+            .map_err(|secs| {
+                tracing::warn!(tenant = %req.tenant, "sign-in throttled");
+                ApiError::TooManyRequests {
+                    retry_after_secs: secs.max(1),
+                }
+            })?;
+        let user = self
+            .hub
+            .store
+            .user(&req.tenant, &req.username)
+            .map_err(internal)?;
+        let accepted = match &user {
+            Some(u) => password::verify(&req.password, &u.password_hash) && !u.disabled,
+            None => {
+                password::verify_dummy(&req.password);
+                false
+            }
+        };
+        match user {
+            Some(u) if accepted => {
+                tracing::info!(tenant = %req.tenant, user = %u.id, "signed in");
+                self.pair(now_ms(), &req.tenant, &req.username, &u, None)
+            }
+            _ => {
+                tracing::info!(tenant = %req.tenant, "sign-in refused");
+                Err(ApiError::Unauthorized)
+            }
+        }
+    }
+
+    pub(super) fn refresh_pair(&self, token: &str) -> Result<TokenPair, ApiError> {
+        let store = &self.hub.store;
+        let now = now_ms();
+        let grace = self.hub.settings.refresh_grace;
+        let Some((successor, record)) =
+            refresh::rotate(store, now, token, grace).map_err(internal)?
+        else {
+            return Err(ApiError::Unauthorized);
+        };
+        let user = store
+            .user(&record.tenant, &record.username)
+            .map_err(internal)?
+            .filter(|u| u.id == record.user_id && !u.disabled);
+        let Some(user) = user else {
+            refresh::revoke(store, now, &successor).map_err(internal)?;
+            return Err(ApiError::Unauthorized);
+        };
+        self.pair(
+            now,
+            &record.tenant,
+            &record.username,
+            &user,
+            Some(successor),
+        )
+    }
+
+    pub(super) fn sign_out(&self, token: &str) -> Result<(), ApiError> {
+        refresh::revoke(&self.hub.store, now_ms(), token).map_err(internal)?;
+        Ok(())
+    }
+
+    pub(super) fn add_user(
+        &self,
+        tenant: &TenantId,
+        req: &UserCreate,
+    ) -> Result<UserView, ApiError> {
+        req.validate()?;
+        let record = UserRecord {
+            id: format!("u-{}", hex::encode(rand::random::<[u8; 8]>())),
+            password_hash: password::hash(&req.password).map_err(internal)?,
+            roles: req.roles.clone(),
+            warehouses: req.warehouses.clone(),
+            disabled: false,
+            created_at: now_ms(),
+        };
+        self.hub
+            .store
+            .insert_user(tenant, &req.username, &record)
+            .map_err(store_error)?;
+        Ok(view(tenant, req.username.clone(), record))
+    }
+
+    pub(super) fn users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
+        let users = self.hub.store.users(tenant).map_err(internal)?;
+        Ok(users
+            .into_iter()
+            .map(|(username, r)| view(tenant, username, r))
+            .collect())
+    }
+
+    pub(super) fn change_user(
+        &self,
+        principal: &Principal,
+        username: &str,
+        patch: &UserPatch,
+    ) -> Result<UserView, ApiError> {
+        let owner_caller = principal.may_rotate_keys();
+        let updated = self
+            .hub
+            .store
+            .update_user(&principal.tenant, username, |r| {
+                if r.roles.contains(&Role::Owner) && !owner_caller {
+                    return Err(ApiError::Forbidden);
+                }
+                if let Some(roles) = &patch.roles {
+                    r.roles.clone_from(roles);
+                }
+                if let Some(warehouses) = &patch.warehouses {
+                    r.warehouses.clone_from(warehouses);
+                }
+                if let Some(disabled) = patch.disabled {
+                    r.disabled = disabled;
+                }
+                check_roles(&r.roles, &r.warehouses)
+            })
+            .map_err(internal)?;
+        match updated {
+            None => Err(ApiError::NotFound(format!("user {username:?} not found"))),
+            Some(result) => Ok(view(&principal.tenant, username.to_owned(), result?)),
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Identity tables: users, signing keys, refresh tokens and their families.
+
+use super::{Store, StoreError, dec, enc};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use xt_mobile_api::Role;
+use xt_shared::ids::{TenantId, WarehouseCode};
+use xt_shared::model::UtcMillis;
+
+/// Key: (tenant, username).
+const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("users");
+/// Key: kid.
+const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+/// Key: SHA-256 of the refresh token.
+const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
+/// Key: family id (one per sign-in; every rotation stays in the family).
+const REFRESH_FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_families");
+
+pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(USERS)?;
+    txn.open_table(SIGNING_KEYS)?;
+    txn.open_table(REFRESH_TOKENS)?;
+    txn.open_table(REFRESH_FAMILIES)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    /// Argon2id, PHC string format.
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub warehouses: Vec<WarehouseCode>,
+    pub disabled: bool,
+    pub created_at: UtcMillis,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// Ed25519 private key, PKCS#8 DER.
+    pub pkcs8: Vec<u8>,
+    /// The 32-byte Ed25519 public key.
+    pub public: Vec<u8>,
+    pub created_at: UtcMillis,
+    /// When a newer key became current; `None` for the current key.
+    pub retired_at: Option<UtcMillis>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub family: String,
+    pub tenant: TenantId,
+    pub username: String,
+    pub user_id: String,
+    pub issued_at: UtcMillis,
+    pub expires_at: UtcMillis,
+    /// When this token was traded for its successor.
+    pub rotated_at: Option<UtcMillis>,
+    /// Hash of the successor.
+    pub successor: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FamilyRecord {
+    tenant: TenantId,
+    created_at: UtcMillis,
+    revoked_at: Option<UtcMillis>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone)]
+pub enum RefreshUse {
+    /// Accepted: the presented token's record; the successor was stored.
+    Rotated(RefreshRecord),
+    /// Unknown, expired, or of a revoked family.
+    Refused,
+    /// An already-rotated token came back after the grace window: the family is now revoked.
+    ReuseDetected,
+}
+
+impl Store {
+    pub fn insert_user(
+        &self,
+        tenant: &TenantId,
+        username: &str,
+        record: &UserRecord,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            if users.get((tenant.as_str(), username))?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "user {username:?} already exists in tenant {tenant}"
+                )));
+            }
+            users.insert((tenant.as_str(), username), enc(record).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn user(
+        &self,
+        tenant: &TenantId,
+        username: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(USERS)?;
+        let found = table.get((tenant.as_str(), username))?;
+        found.map(|v| dec("users", v.value())).transpose()
+    }
+
+    /// Every user of `tenant`, by username.
+    pub fn users(&self, tenant: &TenantId) -> Result<Vec<(String, UserRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(USERS)?;
+        let mut out = Vec::new();
+        for item in table.range((tenant.as_str(), "")..)? {
+            let (k, v) = item?;
+            let (t, username) = k.value();
+            if t != tenant.as_str() {
+                break;
+            }
+            out.push((username.to_owned(), dec("users", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Reads, changes and writes one user in one transaction; nothing is written if `f` fails.
+    /// `None` if there is no such user.
+    pub fn update_user<E>(
+        &self,
+        tenant: &TenantId,
+        username: &str,
+        f: impl FnOnce(&mut UserRecord) -> Result<(), E>,
+    ) -> Result<Option<Result<UserRecord, E>>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let out = {
+            let mut users = txn.open_table(USERS)?;
+            let key = (tenant.as_str(), username);
+            let found = users.get(key)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else {
+                return Ok(None);
+            };
+            let mut record: UserRecord = dec("users", &bytes)?;
+            if let Err(e) = f(&mut record) {
+                return Ok(Some(Err(e)));
+            }
+            users.insert(key, enc(&record).as_slice())?;
+            record
+        };
+        txn.commit()?;
+        Ok(Some(Ok(out)))
+    }
+
+    /// Every signing key, current and retired.
+    pub fn signing_keys(&self) -> Result<Vec<(String, SigningKeyRecord)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SIGNING_KEYS)?;
+        let mut out = Vec::new();
+        for item in table.iter()? {
+            let (k, v) = item?;
+            out.push((k.value().to_owned(), dec("signing_keys", v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn signing_key(&self, kid: &str) -> Result<Option<SigningKeyRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SIGNING_KEYS)?;
+        let found = table.get(kid)?;
+        found.map(|v| dec("signing_keys", v.value())).transpose()
+    }
+
+    /// Makes `kid` the current key in one transaction: retires the current one(s) at `now`,
+    /// deletes keys retired before `drop_retired_before`, inserts the new one. With
+    /// `only_if_none`, does nothing when a current key exists (lazy creation racing itself).
+    /// Returns whether the key was inserted.
+    pub fn install_signing_key(
+        &self,
+        kid: &str,
+        record: &SigningKeyRecord,
+        drop_retired_before: UtcMillis,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(SIGNING_KEYS)?;
+            let mut existing = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                let r: SigningKeyRecord = dec("signing_keys", v.value())?;
+                existing.push((k.value().to_owned(), r));
+            }
+            if only_if_none && existing.iter().any(|(_, r)| r.retired_at.is_none()) {
+                return Ok(false);
+            }
+            for (k, mut r) in existing {
+                match r.retired_at {
+                    Some(at) if at < drop_retired_before => {
+                        table.remove(k.as_str())?;
+                    }
+                    Some(_) => {}
+                    None => {
+                        r.retired_at = Some(record.created_at);
+                        table.insert(k.as_str(), enc(&r).as_slice())?;
+                    }
+                }
+            }
+            table.insert(kid, enc(record).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
+    /// Stores the first refresh token of a new family (a sign-in).
+    pub fn insert_refresh_family(
+        &self,
+        hash: &[u8; 32],
+        record: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let family = FamilyRecord {
+                tenant: record.tenant.clone(),
+                created_at: record.issued_at,
+                revoked_at: None,
+            };
+            txn.open_table(REFRESH_FAMILIES)?
+                .insert(record.family.as_str(), enc(&family).as_slice())?;
+            txn.open_table(REFRESH_TOKENS)?
+                .insert(hash.as_slice(), enc(record).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Trades the token hashed `hash` for the successor hashed `successor`, in one transaction.
+    ///
+    /// A token is used once. If an already-used token comes back within `grace_ms` of its first
+    /// use (a client retrying a request whose answer it lost), it gets a fresh successor and the
+    /// one it got before is marked used, so the family stays one chain. Later than that, or if
+    /// the chain already moved on past the successor, it is a replay: the whole family is
+    /// revoked.
+    pub fn use_refresh(
+        &self,
+        hash: &[u8; 32],
+        successor: &[u8; 32],
+        now: UtcMillis,
+        grace_ms: i64,
+        expires_at: UtcMillis,
+    ) -> Result<RefreshUse, StoreError> {
+        let txn = self.db.begin_write()?;
+        let outcome = {
+            let mut tokens = txn.open_table(REFRESH_TOKENS)?;
+            let mut families = txn.open_table(REFRESH_FAMILIES)?;
+            let found = tokens.get(hash.as_slice())?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else {
+                return Ok(RefreshUse::Refused);
+            };
+            let mut record: RefreshRecord = dec("refresh_tokens", &bytes)?;
+            let family_bytes = families
+                .get(record.family.as_str())?
+                .map(|v| v.value().to_vec());
+            let Some(family_bytes) = family_bytes else {
+                return Ok(RefreshUse::Refused);
+            };
+            let mut family: FamilyRecord = dec("refresh_families", &family_bytes)?;
+            if family.revoked_at.is_some() || record.expires_at <= now {
+                return Ok(RefreshUse::Refused);
+            }
+            let replay = match (record.rotated_at, &record.successor) {
+                (None, _) => false,
+                (Some(at), Some(prev)) if now.0 - at.0 <= grace_ms => {
+                    // A retry: the successor handed out before must not have been used yet.
+                    let prev_bytes = tokens.get(prev.as_slice())?.map(|v| v.value().to_vec());
+                    match prev_bytes {
+                        Some(b) => {
+                            let mut prev_record: RefreshRecord = dec("refresh_tokens", &b)?;
+                            if prev_record.rotated_at.is_some() {
+                                true
+                            } else {
+                                prev_record.rotated_at = Some(now);
+                                prev_record.successor = Some(successor.to_vec());
+                                tokens.insert(prev.as_slice(), enc(&prev_record).as_slice())?;
+                                false
+                            }
+                        }
+                        None => true,
+                    }
+                }
+                (Some(_), _) => true,
+            };
+            if replay {
+                family.revoked_at = Some(now);
+                families.insert(record.family.as_str(), enc(&family).as_slice())?;
+                RefreshUse::ReuseDetected
+            } else {
+                record.rotated_at.get_or_insert(now);
+                record.successor = Some(successor.to_vec());
+                tokens.insert(hash.as_slice(), enc(&record).as_slice())?;
+                let next = RefreshRecord {
+                    issued_at: now,
+                    expires_at,
+                    rotated_at: None,
+                    successor: None,
+                    ..record.clone()
+                };
+                tokens.insert(successor.as_slice(), enc(&next).as_slice())?;
+                RefreshUse::Rotated(record)
+            }
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    /// Revokes the family of the token hashed `hash`. Returns whether there was one.
+    pub fn revoke_refresh_family(
+        &self,
+        hash: &[u8; 32],
+        now: UtcMillis,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = {
+            let tokens = txn.open_table(REFRESH_TOKENS)?;
+            let mut families = txn.open_table(REFRESH_FAMILIES)?;
+            let record = tokens.get(hash.as_slice())?.map(|v| v.value().to_vec());
+            match record {
+                None => false,
+                Some(bytes) => {
+                    let record: RefreshRecord = dec("refresh_tokens", &bytes)?;
+                    let fam = families
+                        .get(record.family.as_str())?
+                        .map(|v| v.value().to_vec());
+                    if let Some(fam) = fam {
+                        let mut family: FamilyRecord = dec("refresh_families", &fam)?;
+                        family.revoked_at.get_or_insert(now);
+                        families.insert(record.family.as_str(), enc(&family).as_slice())?;
+                    }
+                    true
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+}
