@@ -157,6 +157,9 @@ pub struct LocalHub {
     pub running: xt_hub::cli::Running,
     pub tenant: xt_shared::ids::TenantId,
     pub admin_key: String,
+    /// The owner user `init` made, and its one-time password.
+    pub owner_user: String,
+    pub owner_password: String,
     pub ca_fingerprint: String,
 }
 
@@ -182,6 +185,8 @@ impl LocalHub {
             running,
             tenant,
             admin_key: made.admin_key,
+            owner_user: made.owner_user,
+            owner_password: made.owner_password,
             ca_fingerprint: made.ca_fingerprint,
         })
     }

@@ -107,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
     println!("  HTTP API     http://{}", running.http_addr);
     println!("  admin key    {}", hub.admin_key);
     println!(
+        "  login        tenant {TENANT}, user {}, password {}  (POST /api/v1/auth/login)",
+        hub.owner_user, hub.owner_password
+    );
+    println!(
         "  agent        {} (site shanghai-dc) over QUIC {}",
         info.agent, running.quic_addr
     );
