@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
 use xt_shared::ids::{AgentId, ID_BYTES_MAX, SiteId, Sku, SourceName, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
 
@@ -19,36 +20,66 @@ pub const TOKEN_TTL_SECS_MAX: u64 = 30 * 24 * 60 * 60;
 pub const STOCK_LIMIT_DEFAULT: u32 = 100;
 /// Most stock rows one page may hold.
 pub const STOCK_LIMIT_MAX: u32 = 1000;
+/// The role of an agent, fixed at enrollment (the OpenAPI view of `xt_shared`'s `AgentRole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AgentRole)]
+pub enum AgentRoleSchema {
+    Warehouse,
+    Finance,
+    Pos,
+}
+
+impl From<AgentRole> for AgentRoleSchema {
+    // Exhaustive on purpose: a new agent role fails to compile until the schema has it too.
+    fn from(role: AgentRole) -> AgentRoleSchema {
+        match role {
+            AgentRole::Warehouse => AgentRoleSchema::Warehouse,
+            AgentRole::Finance => AgentRoleSchema::Finance,
+            AgentRole::Pos => AgentRoleSchema::Pos,
+        }
+    }
+}
+
 /// Longest cursor string accepted, in bytes (two ids, base64 encoded, with room to spare).
 const CURSOR_BYTES_MAX: usize = 512;
 
 /// One enrolled agent, as an admin sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgentView {
+    #[schema(value_type = String, example = "wh-agent-1")]
     pub id: AgentId,
+    #[schema(value_type = String)]
     pub tenant: TenantId,
+    #[schema(value_type = String)]
     pub site: SiteId,
+    #[schema(value_type = AgentRoleSchema)]
     pub role: AgentRole,
     /// Whether the agent has a live QUIC connection to this hub right now.
     pub connected: bool,
     /// When the hub last heard from the agent; `null` if never since enrollment.
     #[serde(with = "crate::utc::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen: Option<OffsetDateTime>,
     #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-01-02T03:04:05Z")]
     pub enrolled_at: OffsetDateTime,
     /// When the agent's current certificate expires (it renews before then).
     #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-01-02T03:04:05Z")]
     pub cert_expires_at: OffsetDateTime,
     /// When the agent was revoked; `null` while it is active.
     #[serde(with = "crate::utc::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<OffsetDateTime>,
     /// Sync state per source the agent reported.
     pub sources: Vec<SourceView>,
 }
 
 /// Sync state of one source of one agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SourceView {
+    #[schema(value_type = String)]
     pub source: SourceName,
     /// Every seq up to and including this one is applied durably at the hub.
     pub applied_seq: u64,
@@ -65,18 +96,20 @@ pub struct SourceView {
 }
 
 /// `GET /api/v1/agents` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgentList {
     pub agents: Vec<AgentView>,
 }
 
 /// `POST /api/v1/enrollment-tokens` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The site the enrolling agent will run at.
+    #[schema(value_type = String)]
     pub site: SiteId,
     /// The role the agent gets, fixed at enrollment.
+    #[schema(value_type = AgentRoleSchema)]
     pub role: AgentRole,
     /// Token lifetime in seconds; default [`TOKEN_TTL_SECS_DEFAULT`], at most
     /// [`TOKEN_TTL_SECS_MAX`]. The router fills it in before calling the hub.
@@ -98,21 +131,26 @@ impl TokenRequest {
 }
 
 /// `POST /api/v1/enrollment-tokens` response (201).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenCreated {
     /// The one-time secret to give to `xt-agent enroll`. Shown once; the hub keeps only a hash.
     pub token: String,
     /// The hub CA's fingerprint the agent pins (printed next to the token).
     pub ca_fingerprint: String,
     #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-01-02T03:04:05Z")]
     pub expires_at: OffsetDateTime,
+    #[schema(value_type = String)]
     pub tenant: TenantId,
+    #[schema(value_type = String)]
     pub site: SiteId,
+    #[schema(value_type = AgentRoleSchema)]
     pub role: AgentRole,
 }
 
 /// `GET /api/v1/stock` query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StockQuery {
     /// Only this warehouse (exact code).
@@ -166,9 +204,11 @@ impl StockQuery {
 }
 
 /// One stock row: on-hand quantity of one SKU in one warehouse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StockRow {
+    #[schema(value_type = String)]
     pub warehouse: WarehouseCode,
+    #[schema(value_type = String)]
     pub sku: Sku,
     pub on_hand: i64,
     /// The owning source's version of the row (its own ordering, e.g. `updated_at`).
@@ -176,11 +216,12 @@ pub struct StockRow {
     /// Which origin wrote the row last (`agent/source`).
     pub origin: String,
     #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-01-02T03:04:05Z")]
     pub updated_at: OffsetDateTime,
 }
 
 /// `GET /api/v1/stock` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StockPage {
     pub items: Vec<StockRow>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
@@ -242,6 +283,16 @@ mod tests {
                 ..StockQuery::default()
             };
             assert!(matches!(q.validated(), Err(ApiError::BadRequest(_))));
+        }
+    }
+
+    #[test]
+    fn agent_role_schema_serializes_like_agent_role() {
+        for role in [AgentRole::Warehouse, AgentRole::Finance, AgentRole::Pos] {
+            assert_eq!(
+                serde_json::to_value(role).unwrap(),
+                serde_json::to_value(AgentRoleSchema::from(role)).unwrap()
+            );
         }
     }
 

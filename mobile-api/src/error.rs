@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Every way a request can fail. The hub returns these from [`HubApi`](crate::HubApi) methods;
 /// the router turns them into responses.
@@ -91,13 +92,13 @@ impl IntoResponse for ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// What went wrong: a stable machine code and a human message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// `unauthorized`, `forbidden`, `too_many_requests`, `not_found`, `bad_request`, `conflict`,
     /// `payload_too_large`, `method_not_allowed`, `timeout` or `internal`.

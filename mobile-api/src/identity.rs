@@ -4,6 +4,7 @@ use crate::api::Role;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use xt_shared::ids::{TenantId, WarehouseCode};
 
 /// Longest username, in bytes.
@@ -34,9 +35,10 @@ pub fn check_username(username: &str) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(value_type = String)]
     pub tenant: TenantId,
     pub username: String,
     pub password: String,
@@ -53,7 +55,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /api/v1/auth/refresh` and `POST /api/v1/auth/logout` body.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
@@ -66,7 +68,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 /// A signed-in session: a short-lived access token and a refresh token to get the next one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
     /// A JWT (EdDSA) to send as `Authorization: Bearer …`.
     pub access_token: String,
@@ -90,13 +92,13 @@ impl std::fmt::Debug for TokenPair {
 }
 
 /// `GET /.well-known/jwks.json` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
 /// One public signing key (RFC 8037: `kty` OKP, `crv` Ed25519).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Jwk {
     pub kty: String,
     pub crv: String,
@@ -109,14 +111,14 @@ pub struct Jwk {
 }
 
 /// `POST /api/v1/keys/rotate` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct KeyRotated {
     /// The new current key's id.
     pub kid: String,
 }
 
 /// `POST /api/v1/users` body.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreate {
     pub username: String,
@@ -124,6 +126,7 @@ pub struct UserCreate {
     pub roles: Vec<Role>,
     /// Required with the `warehouse` role, refused without it.
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub warehouses: Vec<WarehouseCode>,
 }
 
@@ -152,12 +155,13 @@ impl UserCreate {
 }
 
 /// `PATCH /api/v1/users/{username}` body: the fields to change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<Role>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub warehouses: Option<Vec<WarehouseCode>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
@@ -191,20 +195,23 @@ pub fn check_roles(roles: &[Role], warehouses: &[WarehouseCode]) -> Result<(), A
 }
 
 /// One user, as an admin sees it (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserView {
     pub id: String,
+    #[schema(value_type = String)]
     pub tenant: TenantId,
     pub username: String,
     pub roles: Vec<Role>,
+    #[schema(value_type = Vec<String>)]
     pub warehouses: Vec<WarehouseCode>,
     pub disabled: bool,
     #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-01-02T03:04:05Z")]
     pub created_at: OffsetDateTime,
 }
 
 /// `GET /api/v1/users` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     pub users: Vec<UserView>,
 }

@@ -1,28 +1,16 @@
 //! Handlers for sign-in, refresh, logout, the JWKS, signing-key rotation and users.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::identity::{
     Jwks, KeyRotated, LoginRequest, PASSWORD_BYTES_MAX, REFRESH_TOKEN_BYTES_MAX, RefreshRequest,
     TokenPair, UserCreate, UserList, UserPatch, UserView, check_username,
 };
 use crate::routes::{AppState, blocking, require};
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, request::Parts};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use std::net::{IpAddr, SocketAddr};
-
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/refresh", post(refresh))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/keys/rotate", post(rotate_key))
-        .route("/api/v1/users", get(list_users).post(create_user))
-        .route("/api/v1/users/{username}", patch(update_user))
-}
 
 /// The client's address when the server was started with connect info (tests calling the
 /// router directly have none; then only per-account throttling applies).
@@ -48,11 +36,34 @@ fn check_refresh_token(token: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
+/// The public keys that verify access tokens (JWKS).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The current and retained public keys", body = Jwks),
+    ),
+)]
+pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
     Ok(Json(blocking(&state.api, |api| api.jwks()).await?))
 }
 
-async fn login(
+/// Signs a user in: an access token and a refresh token. Throttled per account and client address.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Unknown tenant or user, wrong password or disabled user (one uniform answer)", body = ErrorBody),
+        (status = 413, description = "Request body too large", body = ErrorBody),
+        (status = 429, description = "Too many sign-in attempts", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    ),
+)]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -68,7 +79,20 @@ async fn login(
     Ok(Json(pair))
 }
 
-async fn refresh(
+/// Trades a refresh token (single use) for a new token pair; replaying a used one revokes its
+/// whole family.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Unknown, already used, revoked or expired refresh token", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
@@ -77,7 +101,18 @@ async fn refresh(
     Ok(Json(pair))
 }
 
-async fn logout(
+/// Revokes a refresh token and its family; answers 204 whether or not the token was known.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn logout(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -87,7 +122,20 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn rotate_key(
+/// Makes a new current signing key; older keys stay in the JWKS while their tokens may live
+/// (owner only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/rotate",
+    tag = "keys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new current key", body = KeyRotated),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn rotate_key(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<KeyRotated>, ApiError> {
@@ -97,7 +145,19 @@ async fn rotate_key(
     Ok(Json(rotated))
 }
 
-async fn list_users(
+/// The tenant's users (owner or admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users", body = UserList),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_users(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<UserList>, ApiError> {
@@ -113,7 +173,23 @@ async fn list_users(
     Ok(Json(UserList { users }))
 }
 
-async fn create_user(
+/// Adds a user (owner or admin; only an owner makes owners).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    request_body = UserCreate,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new user", body = UserView),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 413, description = "Request body too large", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiJson(req): ApiJson<UserCreate>,
@@ -130,7 +206,24 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn update_user(
+/// Changes a user's roles, warehouses or disabled flag (owner or admin; only an owner grants
+/// owner).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{username}",
+    tag = "users",
+    params(("username" = String, Path, description = "The username")),
+    request_body = UserPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 404, description = "No such thing in the caller's tenant", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn update_user(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiPath(username): ApiPath<String>,

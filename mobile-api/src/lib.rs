@@ -5,6 +5,8 @@
 //! access token from `POST /api/v1/auth/login` (`Authorization: Bearer <key or token>`), and the
 //! tenant always comes from the credential, never from the request. Every error, including unknown routes and malformed bodies, is JSON:
 //! `{"error": {"code": "not_found", "message": "…"}}`.
+//! The OpenAPI 3.1 description is served at `GET /api/v1/openapi.json` (see [`openapi`]), and
+//! every response carries `x-request-id`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -24,6 +26,7 @@ pub mod error;
 mod extract;
 pub mod identity;
 mod identity_routes;
+pub mod openapi;
 mod routes;
 pub mod utc;
 
@@ -34,7 +37,8 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use routes::{
-    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_TIMEOUT, router,
+    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_ID_BYTES_MAX,
+    REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

@@ -3,16 +3,17 @@
 
 use crate::api::{HubApi, Principal};
 use crate::dto::{AgentList, AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
-use crate::error::{ApiError, error_response};
+use crate::error::{ApiError, ErrorBody, error_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::Duration;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use xt_shared::ids::AgentId;
 
@@ -35,6 +36,7 @@ pub(crate) struct AppState {
 /// The whole HTTP surface, ready to serve:
 ///
 /// - `GET /healthz` (no auth): `{"status":"ok"}`
+/// - `GET /api/v1/openapi.json` (no auth): the OpenAPI 3.1 description of all of this
 /// - `GET /api/v1/agents`: [`AgentList`]
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
@@ -45,15 +47,10 @@ pub(crate) struct AppState {
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
-/// throttling sees client addresses.
+/// throttling sees client addresses. Every response carries `x-request-id` (the client's own if
+/// it sent a usable one, else a new UUID), which is also in the request's tracing span.
 pub fn router(api: Arc<dyn HubApi>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/v1/agents", get(list_agents))
-        .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
-        .route("/api/v1/enrollment-tokens", post(create_token))
-        .route("/api/v1/stock", get(list_stock))
-        .merge(crate::identity_routes::routes())
+    routed()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
@@ -64,10 +61,78 @@ pub fn router(api: Arc<dyn HubApi>) -> Router {
                 "http",
                 method = %req.method(),
                 path = %req.uri().path(),
+                request_id = %request_id(req.headers()),
                 tenant = tracing::field::Empty,
             )
         }))
+        // Outermost first: drop an unusable client id, keep a usable one or make a UUID, then
+        // copy it to the response (every response, errors and timeouts included).
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id))
         .with_state(AppState { api })
+}
+
+/// The request id header: set on every response; a client's own id is kept when usable.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const X_REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+/// Longest client-supplied request id kept, in bytes; longer ones are replaced by a UUID.
+pub const REQUEST_ID_BYTES_MAX: usize = 128;
+
+fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// A client's request id goes into logs and back out, so only short printable ASCII ones are
+/// kept (one header, 1 to [`REQUEST_ID_BYTES_MAX`] bytes); anything else is replaced.
+async fn drop_unusable_request_id(mut req: Request) -> Request {
+    let headers = req.headers_mut();
+    let mut values = headers.get_all(X_REQUEST_ID).iter();
+    let usable = match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(v), None) => {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= REQUEST_ID_BYTES_MAX && b.iter().all(u8::is_ascii_graphic)
+        }
+        (Some(_), Some(_)) => false,
+    };
+    if !usable {
+        headers.remove(X_REQUEST_ID);
+    }
+    req
+}
+
+/// Declares every routed endpoint once: [`ROUTES`] (what the OpenAPI test checks against) and
+/// the router are both generated from this one list.
+macro_rules! endpoints {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// Every `(method, path)` the router serves, paths in axum/OpenAPI `{param}` syntax.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn routed() -> Router<AppState> {
+            Router::new()$(.route($path, on(MethodFilter::$method, $handler)))*
+        }
+    };
+}
+
+endpoints! {
+    GET "/healthz" => healthz,
+    GET "/api/v1/openapi.json" => crate::openapi::openapi_json,
+    GET "/api/v1/agents" => list_agents,
+    POST "/api/v1/agents/{id}/revoke" => revoke_agent,
+    POST "/api/v1/enrollment-tokens" => create_token,
+    GET "/api/v1/stock" => list_stock,
+    GET "/.well-known/jwks.json" => crate::identity_routes::jwks,
+    POST "/api/v1/auth/login" => crate::identity_routes::login,
+    POST "/api/v1/auth/refresh" => crate::identity_routes::refresh,
+    POST "/api/v1/auth/logout" => crate::identity_routes::logout,
+    POST "/api/v1/keys/rotate" => crate::identity_routes::rotate_key,
+    GET "/api/v1/users" => crate::identity_routes::list_users,
+    POST "/api/v1/users" => crate::identity_routes::create_user,
+    PATCH "/api/v1/users/{username}" => crate::identity_routes::update_user,
 }
 
 /// Runs a hub call on the blocking pool, inside the current request's span.
@@ -114,8 +179,25 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     )
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `GET /healthz` response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness: answers as long as the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Serving", body = Health),
+    ),
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 pub(crate) fn require(allowed: bool) -> Result<(), ApiError> {
@@ -138,7 +220,19 @@ fn check_tenant(principal: &Principal, agent: &AgentView) -> Result<(), ApiError
     }
 }
 
-async fn list_agents(
+/// The tenant's enrolled agents with their sync state (owner or admin).
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    tag = "agents",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The agents", body = AgentList),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_agents(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<AgentList>, ApiError> {
@@ -151,7 +245,24 @@ async fn list_agents(
     Ok(Json(AgentList { agents }))
 }
 
-async fn revoke_agent(
+/// Revokes an agent: its certificate is refused from now on and a live connection is closed
+/// (owner or admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{id}/revoke",
+    tag = "agents",
+    params(("id" = String, Path, description = "The agent id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The revoked agent", body = AgentView),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 404, description = "No such thing in the caller's tenant", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn revoke_agent(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiPath(id): ApiPath<String>,
@@ -165,7 +276,22 @@ async fn revoke_agent(
     Ok(Json(agent))
 }
 
-async fn create_token(
+/// Makes a one-time enrollment token for an agent of a site and role (owner or admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/enrollment-tokens",
+    tag = "agents",
+    request_body = TokenRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The token, shown once", body = TokenCreated),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 413, description = "Request body too large", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiJson(mut req): ApiJson<TokenRequest>,
@@ -197,7 +323,22 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list_stock(
+/// One page of stock levels, ordered by warehouse then SKU; a warehouse-bound user sees only
+/// its warehouses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/stock",
+    tag = "stock",
+    params(StockQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of stock rows", body = StockPage),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn list_stock(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<StockQuery>,

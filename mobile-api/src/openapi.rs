@@ -1,0 +1,104 @@
+//! The OpenAPI 3.1 description of the router, generated from the handlers' `#[utoipa::path]`
+//! annotations and the DTOs' schemas, served at `GET /api/v1/openapi.json` (no auth).
+
+use crate::api::Role;
+use crate::dto::{
+    AgentList, AgentRoleSchema, AgentView, SourceView, StockPage, StockRow, TokenCreated,
+    TokenRequest,
+};
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::identity::{
+    Jwk, Jwks, KeyRotated, LoginRequest, RefreshRequest, TokenPair, UserCreate, UserList,
+    UserPatch, UserView,
+};
+use crate::routes::Health;
+use axum::http::header;
+use axum::response::IntoResponse;
+use std::sync::OnceLock;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The name of the bearer security scheme in the document.
+pub(crate) const BEARER: &str = "bearer";
+
+/// The generated document; [`openapi`] returns it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Xietong hub API",
+        description = "The hub's HTTP surface for people, partners and the console. Every error \
+                       is `{\"error\": {\"code\": …, \"message\": …}}`; every response carries \
+                       `x-request-id` (the client's own if it sent a usable one)."
+    ),
+    paths(
+        crate::routes::healthz,
+        openapi_json,
+        crate::routes::list_agents,
+        crate::routes::revoke_agent,
+        crate::routes::create_token,
+        crate::routes::list_stock,
+        crate::identity_routes::jwks,
+        crate::identity_routes::login,
+        crate::identity_routes::refresh,
+        crate::identity_routes::logout,
+        crate::identity_routes::rotate_key,
+        crate::identity_routes::list_users,
+        crate::identity_routes::create_user,
+        crate::identity_routes::update_user,
+    ),
+    components(schemas(
+        Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
+        StockPage, StockRow, ErrorBody, ErrorDetail, Jwks, Jwk, KeyRotated, LoginRequest,
+        RefreshRequest, TokenPair, UserCreate, UserPatch, UserView, UserList, Role,
+    )),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "meta", description = "Health and this description"),
+        (name = "agents", description = "Enrolled agents and enrollment tokens"),
+        (name = "stock", description = "Stock levels synced from the agents"),
+        (name = "auth", description = "Sign-in, refresh, logout and the public signing keys"),
+        (name = "users", description = "The tenant's users"),
+        (name = "keys", description = "The hub's token signing keys"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut http = Http::new(HttpAuthScheme::Bearer);
+        http.description = Some(
+            "`Authorization: Bearer <credential>`, where the credential is either an API key \
+             (made by `xt-hub token`/`init`, acts as the tenant's owner) or an access token \
+             (an EdDSA JWT from `POST /api/v1/auth/login` or `/auth/refresh`). Any missing, \
+             malformed, unknown or expired credential gets the same 401."
+                .to_owned(),
+        );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER, SecurityScheme::Http(http));
+    }
+}
+
+/// The OpenAPI document of this crate's router.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI 3.1 description of this API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
+)]
+pub(crate) async fn openapi_json() -> impl IntoResponse {
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| {
+        // Serializing a document of plain strings and maps cannot fail.
+        openapi().to_json().unwrap_or_default()
+    });
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str())
+}
