@@ -97,6 +97,16 @@ impl HubApi for HttpApi {
         self.sign_in(req, client)
     }
 
+    fn metrics_text(&self) -> Result<String, ApiError> {
+        Ok(self.hub.metrics.encode())
+    }
+
+    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.hub
+            .metrics
+            .observe_http(method, route, status, seconds);
+    }
+
     fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
         self.refresh_pair(refresh_token)
     }

@@ -1,6 +1,7 @@
 //! The hub's core operations, shared by the QUIC server, the HTTP API and the CLI.
 
 use crate::ca::{Ca, agent_identity};
+use crate::metrics::Metrics;
 use crate::store::{AgentRecord, BatchOutcome, Store, StoreError, TokenRecord, TokenRefusal};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,8 @@ pub struct Hub {
     pub store: Store,
     pub ca: Ca,
     pub settings: HubSettings,
+    /// Prometheus metrics, served at `GET /metrics`.
+    pub metrics: Metrics,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
 }
@@ -85,6 +88,7 @@ impl Hub {
             store,
             ca,
             settings,
+            metrics: Metrics::new(),
             data_dir: data_dir.to_owned(),
             live: Mutex::new(HashMap::new()),
         })
@@ -276,22 +280,29 @@ impl Hub {
         let updated = self.store.update_agent(agent, |r| {
             r.revoked_at.get_or_insert(now);
         })?;
-        if let Some(live) = self.live.lock().expect("live map").remove(agent) {
-            live.conn
+        let mut live = self.live.lock().expect("live map");
+        if let Some(gone) = live.remove(agent) {
+            gone.conn
                 .close(quinn::VarInt::from_u32(403), b"agent revoked");
         }
+        self.metrics.set_agents_connected(live.len());
+        drop(live);
+        self.metrics.agent_forgotten(agent);
         tracing::warn!(agent = %agent, "agent revoked");
         Ok(updated.map(|(r, ())| r))
     }
 
     pub(crate) fn connected(&self, agent: &AgentId, conn: &quinn::Connection) {
-        let previous = self.live.lock().expect("live map").insert(
+        let mut live = self.live.lock().expect("live map");
+        let previous = live.insert(
             agent.clone(),
             Live {
                 conn: conn.clone(),
                 connected_at: now_ms(),
             },
         );
+        self.metrics.set_agents_connected(live.len());
+        drop(live);
         if let Some(previous) = previous {
             // One connection per agent: a reconnect replaces a half-dead old one.
             if previous.conn.stable_id() != conn.stable_id() {
@@ -311,6 +322,7 @@ impl Hub {
         {
             live.remove(agent);
         }
+        self.metrics.set_agents_connected(live.len());
         drop(live);
         let now = now_ms();
         let _ = self.store.update_agent(agent, |r| r.last_seen = Some(now));

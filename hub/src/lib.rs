@@ -8,5 +8,6 @@ pub mod ca;
 pub mod cli;
 pub mod frames;
 pub mod hub;
+pub mod metrics;
 pub mod quic;
 pub mod store;

@@ -210,6 +210,7 @@ async fn sync_session(
                 anyhow::bail!(message);
             }
             tracing::info!(%agent_version, "hello");
+            hub.metrics.agent_reported(&who.agent, &sources);
             let hub2 = hub.clone();
             let agent = who.agent.clone();
             tokio::task::spawn_blocking(move || {
@@ -271,6 +272,7 @@ async fn control_loop(
     while let Some(frame) = read_frame(&mut recv).await? {
         match frame {
             Frame::Status { sources } => {
+                hub.metrics.agent_reported(&who.agent, &sources);
                 let (hub, agent) = (hub.clone(), who.agent.clone());
                 tokio::task::spawn_blocking(move || {
                     hub.store
@@ -314,6 +316,8 @@ async fn batch_loop(
         let ack = match outcome {
             Ok(o) => {
                 tracing::debug!(%source, batch_id, rows, applied = o.applied, skipped = o.skipped, applied_seq = o.applied_seq, "batch applied");
+                hub.metrics
+                    .batch_applied(o.applied, o.rejected.len() as u64);
                 for r in &o.rejected {
                     tracing::warn!(%source, seq = r.seq, reason = %r.reason, "change rejected");
                 }

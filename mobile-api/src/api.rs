@@ -112,6 +112,21 @@ pub trait HubApi: Send + Sync + 'static {
             "users are not available on this hub".into(),
         ))
     }
+
+    /// The hub's metrics in the OpenMetrics text format (served as
+    /// [`METRICS_CONTENT_TYPE`](crate::METRICS_CONTENT_TYPE)). Hub-wide aggregates with bounded
+    /// labels only: no tenant's ids may appear in it, since any tenant's owner may read it.
+    fn metrics_text(&self) -> Result<String, ApiError> {
+        Err(ApiError::NotFound(
+            "metrics are not available on this hub".into(),
+        ))
+    }
+
+    /// One HTTP request was answered: `route` is the route template (`/api/v1/users/{username}`)
+    /// or `unmatched`, never a raw path. Called on the async runtime, so it must not block.
+    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let _ = (method, route, status, seconds);
+    }
 }
 
 /// Who is calling: an API key or a signed-in user, always of one tenant.
@@ -163,6 +178,11 @@ impl Principal {
 
     /// Whether the caller may rotate the hub's signing keys (owner only).
     pub fn may_rotate_keys(&self) -> bool {
+        self.has(Role::Owner)
+    }
+
+    /// Whether the caller may read the hub's metrics (owner only).
+    pub fn may_read_metrics(&self) -> bool {
         self.has(Role::Owner)
     }
 

@@ -21,16 +21,37 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let secret = bearer_secret(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        let principal = blocking(&state.api, move |api| match secret {
-            Bearer::Key(key) => api.authenticate_key(&key),
-            Bearer::Jwt(token) => api.authenticate_access_token(&token),
-        })
-        .await?;
-        let principal = principal.ok_or(ApiError::Unauthorized)?;
-        tracing::Span::current().record("tenant", tracing::field::display(&principal.tenant));
-        Ok(Auth(principal))
+        authenticate(&parts.headers, state).await.map(Auth)
     }
+}
+
+/// Like [`Auth`], but a request without an `Authorization` header is `None` rather than
+/// refused; a header that does not authenticate is still [`ApiError::Unauthorized`].
+pub(crate) struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(MaybeAuth(None));
+        }
+        authenticate(&parts.headers, state)
+            .await
+            .map(|p| MaybeAuth(Some(p)))
+    }
+}
+
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+    let secret = bearer_secret(headers).ok_or(ApiError::Unauthorized)?;
+    let principal = blocking(&state.api, move |api| match secret {
+        Bearer::Key(key) => api.authenticate_key(&key),
+        Bearer::Jwt(token) => api.authenticate_access_token(&token),
+    })
+    .await?;
+    let principal = principal.ok_or(ApiError::Unauthorized)?;
+    tracing::Span::current().record("tenant", tracing::field::display(&principal.tenant));
+    Ok(principal)
 }
 
 /// What a bearer credential looks like it is.

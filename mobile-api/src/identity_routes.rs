@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 
 /// The client's address when the server was started with connect info (tests calling the
 /// router directly have none; then only per-account throttling applies).
-pub(crate) struct ClientAddr(Option<IpAddr>);
+pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     type Rejection = ApiError;

@@ -37,8 +37,8 @@ pub use dto::{
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use routes::{
-    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_ID_BYTES_MAX,
-    REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,
+    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
+    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

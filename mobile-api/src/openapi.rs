@@ -33,6 +33,7 @@ pub(crate) const BEARER: &str = "bearer";
     paths(
         crate::routes::healthz,
         openapi_json,
+        crate::routes::metrics,
         crate::routes::list_agents,
         crate::routes::revoke_agent,
         crate::routes::create_token,
@@ -53,7 +54,7 @@ pub(crate) const BEARER: &str = "bearer";
     )),
     modifiers(&BearerScheme),
     tags(
-        (name = "meta", description = "Health and this description"),
+        (name = "meta", description = "Health, metrics and this description"),
         (name = "agents", description = "Enrolled agents and enrollment tokens"),
         (name = "stock", description = "Stock levels synced from the agents"),
         (name = "auth", description = "Sign-in, refresh, logout and the public signing keys"),

@@ -4,15 +4,16 @@
 use crate::api::{HubApi, Principal};
 use crate::dto::{AgentList, AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::{ApiError, ErrorBody, error_response};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
+use crate::identity_routes::ClientAddr;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use xt_shared::ids::AgentId;
@@ -37,6 +38,7 @@ pub(crate) struct AppState {
 ///
 /// - `GET /healthz` (no auth): `{"status":"ok"}`
 /// - `GET /api/v1/openapi.json` (no auth): the OpenAPI 3.1 description of all of this
+/// - `GET /metrics` (loopback clients, or an owner credential): the hub's Prometheus metrics
 /// - `GET /api/v1/agents`: [`AgentList`]
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
@@ -50,11 +52,13 @@ pub(crate) struct AppState {
 /// throttling sees client addresses. Every response carries `x-request-id` (the client's own if
 /// it sent a usable one, else a new UUID), which is also in the request's tracing span.
 pub fn router(api: Arc<dyn HubApi>) -> Router {
+    let state = AppState { api };
     routed()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(middleware::from_fn(deadline))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The query string is left out on purpose: it is user input of unbounded variety.
             tracing::info_span!(
@@ -70,7 +74,26 @@ pub fn router(api: Arc<dyn HubApi>) -> Router {
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(middleware::map_request(drop_unusable_request_id))
-        .with_state(AppState { api })
+        .with_state(state)
+}
+
+/// Reports every request's duration to [`HubApi::observe_http`] by method, route template
+/// (`unmatched` when no route matched) and status.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    state.api.observe_http(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 /// The request id header: set on every response; a client's own id is kept when usable.
@@ -121,6 +144,7 @@ macro_rules! endpoints {
 endpoints! {
     GET "/healthz" => healthz,
     GET "/api/v1/openapi.json" => crate::openapi::openapi_json,
+    GET "/metrics" => metrics,
     GET "/api/v1/agents" => list_agents,
     POST "/api/v1/agents/{id}/revoke" => revoke_agent,
     POST "/api/v1/enrollment-tokens" => create_token,
@@ -198,6 +222,36 @@ pub(crate) struct Health {
 )]
 pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+/// The content type of `GET /metrics`: OpenMetrics text, which Prometheus scrapes natively.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The hub's Prometheus metrics (OpenMetrics text). Open to clients on a loopback address
+/// (a scraper on the hub's host); anyone else needs an owner's API key or access token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The metrics in the OpenMetrics text format", body = String,
+            content_type = "application/openmetrics-text"),
+        (status = 401, description = "Malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "Not a loopback client and no owner credential", body = ErrorBody),
+        (status = 404, description = "This hub has no metrics", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    MaybeAuth(principal): MaybeAuth,
+) -> Result<Response, ApiError> {
+    // Without connect info (a router called directly) the client is not known to be local.
+    let loopback = client.is_some_and(|ip| ip.to_canonical().is_loopback());
+    require(loopback || principal.as_ref().is_some_and(Principal::may_read_metrics))?;
+    let text = blocking(&state.api, |api| api.metrics_text()).await?;
+    Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
 }
 
 pub(crate) fn require(allowed: bool) -> Result<(), ApiError> {

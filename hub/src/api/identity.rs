@@ -3,6 +3,7 @@
 use super::{HttpApi, internal};
 use crate::auth::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, jwt, password, refresh};
 use crate::hub::now_ms;
+use crate::metrics::LoginFailure;
 use crate::store::{StoreError, UserRecord};
 use std::net::IpAddr;
 use xt_mobile_api::identity::{
@@ -95,6 +96,7 @@ impl HttpApi {
             .check(&req.tenant, &req.username, client)
             .map_err(|secs| {
                 tracing::warn!(tenant = %req.tenant, "sign-in throttled");
+                self.hub.metrics.login_failed(LoginFailure::throttled);
                 ApiError::TooManyRequests {
                     retry_after_secs: secs.max(1),
                 }
@@ -118,6 +120,7 @@ impl HttpApi {
             }
             _ => {
                 tracing::info!(tenant = %req.tenant, "sign-in refused");
+                self.hub.metrics.login_failed(LoginFailure::bad_credentials);
                 Err(ApiError::Unauthorized)
             }
         }

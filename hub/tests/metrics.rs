@@ -1,0 +1,221 @@
+//! `GET /metrics` over the real hub: the router called directly (tower `oneshot`) with the hub's
+//! `HttpApi` over a freshly initialized data directory.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower::ServiceExt as _;
+use xt_hub::api::HttpApi;
+use xt_hub::hub::{Hub, HubSettings};
+use xt_shared::ids::TenantId;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    router: Router,
+    key: String,
+    owner_password: String,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
+    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub)));
+    Env {
+        _dir: dir,
+        router,
+        key: made.admin_key,
+        owner_password: made.owner_password,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+impl Env {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        client: Option<SocketAddr>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
+        }
+        let mut req = match body {
+            Some(v) => req
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        if let Some(addr) = client {
+            req.extensions_mut().insert(ConnectInfo(addr));
+        }
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            content_type,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn metrics(&self, bearer: Option<&str>, client: Option<SocketAddr>) -> Reply {
+        self.call(Method::GET, "/metrics", bearer, None, client)
+            .await
+    }
+
+    async fn login(&self, username: &str, password: &str) -> Reply {
+        let body = json!({"tenant": "acme", "username": username, "password": password});
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(body), None)
+            .await
+    }
+}
+
+/// The value of the sample line starting with `series ` (0 if absent).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+const BAD_CREDENTIALS: &str = "xt_login_failures_total{reason=\"bad_credentials\"}";
+
+#[tokio::test]
+async fn owner_key_reads_metrics_with_http_and_login_series() {
+    let env = env();
+    let r = env
+        .call(Method::GET, "/api/v1/agents", Some(&env.key), None, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    env.call(Method::GET, "/healthz", None, None, None).await;
+    env.call(Method::GET, "/no/such/path", None, None, None)
+        .await;
+
+    let r = env.metrics(Some(&env.key), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.content_type.starts_with("application/openmetrics-text"));
+    assert!(r.text.contains("xt_http_request_duration_seconds"));
+    assert!(r.text.contains(
+        "xt_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/agents\",status=\"2xx\"} 1"
+    ), "{}", r.text);
+    assert!(r.text.contains(
+        "xt_http_request_duration_seconds_count{method=\"GET\",route=\"unmatched\",status=\"4xx\"} 1"
+    ), "{}", r.text);
+    // Raw paths never become labels.
+    assert!(!r.text.contains("/no/such/path"));
+    for name in [
+        "xt_sync_batches_total",
+        "xt_sync_changes_applied_total",
+        "xt_sync_changes_rejected_total",
+        "xt_agents_connected",
+        "xt_sync_backlog",
+        "xt_sync_lag_seconds",
+    ] {
+        assert!(r.text.contains(name), "{name} missing:\n{}", r.text);
+    }
+    let before = sample(&r.text, BAD_CREDENTIALS);
+
+    assert_eq!(
+        env.login("admin", "wrong password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = env.metrics(Some(&env.key), None).await;
+    assert_eq!(sample(&r.text, BAD_CREDENTIALS), before + 1.0, "{}", r.text);
+}
+
+#[tokio::test]
+async fn throttled_sign_ins_are_counted() {
+    let env = env();
+    let mut throttled = false;
+    for _ in 0..20 {
+        if env.login("admin", "wrong password").await.status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = true;
+            break;
+        }
+    }
+    assert!(throttled);
+    let r = env.metrics(Some(&env.key), None).await;
+    assert_eq!(
+        sample(&r.text, "xt_login_failures_total{reason=\"throttled\"}"),
+        1.0,
+        "{}",
+        r.text
+    );
+}
+
+#[tokio::test]
+async fn access_needs_loopback_or_an_owner() {
+    let env = env();
+    // No connect info and no credential: refused.
+    let r = env.metrics(None, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "forbidden", "{}", r.text);
+    // A remote client without a credential: refused.
+    let remote: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    assert_eq!(
+        env.metrics(None, Some(remote)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A bad credential: 401.
+    let r = env.metrics(Some("xtk_not_a_key"), Some(remote)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json()["error"]["code"], "unauthorized", "{}", r.text);
+    // Loopback (IPv4, IPv6, IPv4-mapped) without a credential: allowed.
+    for addr in ["127.0.0.1:9000", "[::1]:9000", "[::ffff:127.0.0.1]:9000"] {
+        let r = env.metrics(None, Some(addr.parse().unwrap())).await;
+        assert_eq!(r.status, StatusCode::OK, "{addr}: {}", r.text);
+        assert!(r.text.contains("xt_agents_connected"));
+    }
+    // The owner user's access token: allowed.
+    let r = env.login("admin", &env.owner_password).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let owner = r.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        env.metrics(Some(&owner), Some(remote)).await.status,
+        StatusCode::OK
+    );
+    // A manager: 403.
+    let body = json!({"username": "mgr", "password": PASSWORD, "roles": ["manager"]});
+    let r = env
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&env.key),
+            Some(body),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = env.login("mgr", PASSWORD).await;
+    let manager = r.json()["access_token"].as_str().unwrap().to_owned();
+    let r = env.metrics(Some(&manager), Some(remote)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json()["error"]["code"], "forbidden", "{}", r.text);
+}
