@@ -2,10 +2,11 @@
 
 use crate::auth::throttle::LoginThrottle;
 use crate::hub::Hub;
-use crate::store::{AgentRecord, SkuFilter, StockEntry};
+use crate::store::{AgentRecord, LogEntry, SkuFilter, StockEntry};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use xt_mobile_api::events::EVENT_CHANGES_MAX;
 use xt_mobile_api::identity::{
     Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView,
 };
@@ -14,6 +15,8 @@ use xt_mobile_api::{
     AgentView, ApiError, HubApi, Principal, SourceView, StockCursor, StockPage, StockQuery,
     StockRow, TokenCreated, TokenRequest,
 };
+use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
+use xt_shared::change::{Body, Origin};
 use xt_shared::ids::{AgentId, Sku, TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
@@ -179,6 +182,32 @@ impl HubApi for HttpApi {
         })
     }
 
+    fn events_after(
+        &self,
+        principal: &Principal,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, ApiError> {
+        let after = after.unwrap_or(0);
+        let entries = self.hub.store.log_page(after, limit).map_err(internal)?;
+        let last_key = entries.last().map_or(after, |(k, _)| *k);
+        let events = entries
+            .into_iter()
+            .filter_map(|(id, entry)| {
+                visible_event(principal, entry).map(|data| StreamEvent { id, data })
+            })
+            .collect();
+        Ok(EventPage { events, last_key })
+    }
+
+    fn latest_event_id(&self) -> u64 {
+        self.hub.store.last_log_key().unwrap_or(0)
+    }
+
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.hub.subscribe_log())
+    }
+
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
         let tenant = &principal.tenant;
         let limit = query.limit.unwrap_or(xt_mobile_api::STOCK_LIMIT_DEFAULT) as usize;
@@ -231,6 +260,57 @@ impl HubApi for HttpApi {
             None
         };
         Ok(StockPage { items, next_cursor })
+    }
+}
+
+/// What of a change-log entry `principal` may see, as event data: its tenant's only, stock rows
+/// of its warehouses only (at most [`EVENT_CHANGES_MAX`] of them); `None` if nothing is left.
+fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
+    if entry.tenant() != &principal.tenant {
+        return None;
+    }
+    match entry {
+        LogEntry::Agent(a) => {
+            let (agent, site) = (a.agent.to_string(), a.site.to_string());
+            Some(if a.connected {
+                EventData::AgentConnected { agent, site }
+            } else {
+                EventData::AgentDisconnected { agent, site }
+            })
+        }
+        LogEntry::Batch(batch) => {
+            let scope = principal.stock_scope();
+            let rows = batch.changes.into_iter().filter_map(|c| match c.body {
+                Body::Stock(s) if scope.is_none_or(|allowed| allowed.contains(&s.warehouse)) => {
+                    Some(StockChangeView {
+                        warehouse: s.warehouse.to_string(),
+                        sku: s.sku.to_string(),
+                        on_hand: s.on_hand,
+                        version: c.version,
+                    })
+                }
+                _ => None,
+            });
+            let mut changes = Vec::new();
+            let mut total = 0;
+            for row in rows {
+                total += 1;
+                if changes.len() < EVENT_CHANGES_MAX {
+                    changes.push(row);
+                }
+            }
+            if total == 0 {
+                return None;
+            }
+            let Origin::Agent { agent, source } = batch.origin;
+            Some(EventData::StockChanged {
+                agent: agent.to_string(),
+                source: source.to_string(),
+                truncated: total > changes.len(),
+                changes,
+                total,
+            })
+        }
     }
 }
 

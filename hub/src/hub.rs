@@ -2,7 +2,9 @@
 
 use crate::ca::{Ca, agent_identity};
 use crate::metrics::Metrics;
-use crate::store::{AgentRecord, BatchOutcome, Store, StoreError, TokenRecord, TokenRefusal};
+use crate::store::{
+    AgentLogged, AgentRecord, BatchOutcome, Store, StoreError, TokenRecord, TokenRefusal,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -70,6 +72,8 @@ pub struct Hub {
     pub metrics: Metrics,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
+    /// The newest change-log key, to wake event streams up.
+    log_key: tokio::sync::watch::Sender<u64>,
 }
 
 impl Hub {
@@ -84,7 +88,11 @@ impl Hub {
         })?;
         let store = Store::open(&data_dir.join(DB_FILE))
             .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?;
+        let last = store
+            .last_log_key()
+            .with_context(|| "cannot read the change log")?;
         Ok(Hub {
+            log_key: tokio::sync::watch::Sender::new(last),
             store,
             ca,
             settings,
@@ -256,14 +264,57 @@ impl Hub {
         source: &SourceName,
         changes: Vec<SourceChange>,
     ) -> Result<Result<BatchOutcome, AdmitError>, StoreError> {
-        self.store.apply_batch(
+        let out = self.store.apply_batch(
             &who.record.tenant,
             &who.agent,
             who.record.role,
             source,
             changes,
             now_ms(),
-        )
+        );
+        if matches!(&out, Ok(Ok(o)) if o.applied > 0) {
+            self.log_changed();
+        }
+        out
+    }
+
+    /// Wakes event streams up when the change log grew.
+    pub fn log_changed(&self) {
+        if let Ok(last) = self.store.last_log_key() {
+            self.log_key.send_if_modified(|k| {
+                let grew = last > *k;
+                *k = (*k).max(last);
+                grew
+            });
+        }
+    }
+
+    /// A receiver of the newest change-log key.
+    pub fn subscribe_log(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.log_key.subscribe()
+    }
+
+    /// Logs an agent's connection or disconnection so event streams can replay it.
+    fn log_agent(&self, agent: &AgentId, connected: bool) {
+        let record = match self.store.agent(agent) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read agent for the change log");
+                return;
+            }
+        };
+        let event = AgentLogged {
+            tenant: record.tenant,
+            agent: agent.clone(),
+            site: record.site,
+            connected,
+            at: now_ms(),
+        };
+        if let Err(e) = self.store.log_agent_event(event) {
+            tracing::warn!(error = %e, "cannot log agent connection");
+        }
+        self.log_changed();
     }
 
     /// Revokes an agent of `tenant` and drops its live connection.
@@ -312,20 +363,25 @@ impl Hub {
                 );
             }
         }
+        self.log_agent(agent, true);
     }
 
     pub(crate) fn disconnected(&self, agent: &AgentId, conn: &quinn::Connection) {
         let mut live = self.live.lock().expect("live map");
-        if live
+        let was_current = live
             .get(agent)
-            .is_some_and(|l| l.conn.stable_id() == conn.stable_id())
-        {
+            .is_some_and(|l| l.conn.stable_id() == conn.stable_id());
+        if was_current {
             live.remove(agent);
         }
         self.metrics.set_agents_connected(live.len());
         drop(live);
         let now = now_ms();
         let _ = self.store.update_agent(agent, |r| r.last_seen = Some(now));
+        if was_current {
+            // A replaced connection going away is not a disconnection of the agent.
+            self.log_agent(agent, false);
+        }
     }
 
     /// Whether the agent has a live connection, and since when.

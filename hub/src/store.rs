@@ -155,13 +155,40 @@ struct EntityRecord {
     body: Body,
 }
 
+/// One entry of the change log, under a key that grows by one per entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LoggedBatch {
-    tenant: TenantId,
-    origin: Origin,
-    applied_at: UtcMillis,
+pub enum LogEntry {
+    /// The applied changes of one batch.
+    Batch(LoggedBatch),
+    /// An agent connected or disconnected.
+    Agent(AgentLogged),
+}
+
+impl LogEntry {
+    pub fn tenant(&self) -> &TenantId {
+        match self {
+            LogEntry::Batch(b) => &b.tenant,
+            LogEntry::Agent(a) => &a.tenant,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoggedBatch {
+    pub tenant: TenantId,
+    pub origin: Origin,
+    pub applied_at: UtcMillis,
     /// Consecutive applied changes of `origin` (refused ones are in the rejects table).
-    changes: Vec<SourceChange>,
+    pub changes: Vec<SourceChange>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentLogged {
+    pub tenant: TenantId,
+    pub agent: AgentId,
+    pub site: SiteId,
+    pub connected: bool,
+    pub at: UtcMillis,
 }
 
 impl LoggedBatch {
@@ -565,7 +592,7 @@ impl Store {
                     applied_at: now,
                     changes: logged,
                 };
-                log.insert(log_seq + 1, enc(&entry).as_slice())?;
+                log.insert(log_seq + 1, enc(&LogEntry::Batch(entry)).as_slice())?;
             }
             progress.applied_seq = admission.applied_seq;
             progress.records_applied += applied;
@@ -625,15 +652,55 @@ impl Store {
         self.stock_page(tenant, None, SkuFilter::Any, None, usize::MAX)
     }
 
+    /// Appends an agent's connection or disconnection to the change log; returns its key.
+    pub fn log_agent_event(&self, event: AgentLogged) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write()?;
+        let key = {
+            let mut log = txn.open_table(CHANGE_LOG)?;
+            let key = log.last()?.map_or(0, |(k, _)| k.value()) + 1;
+            log.insert(key, enc(&LogEntry::Agent(event)).as_slice())?;
+            key
+        };
+        txn.commit()?;
+        Ok(key)
+    }
+
+    /// The key of the newest change-log entry (0 when the log is empty).
+    pub fn last_log_key(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CHANGE_LOG)?;
+        Ok(table.last()?.map_or(0, |(k, _)| k.value()))
+    }
+
+    /// Up to `limit` change-log entries with keys strictly after `after`, in key order.
+    pub fn log_page(&self, after: u64, limit: usize) -> Result<Vec<(u64, LogEntry)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CHANGE_LOG)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        if after == u64::MAX {
+            return Ok(out);
+        }
+        for item in table.range(after + 1..)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item?;
+            out.push((k.value(), dec("change_log", v.value())?));
+        }
+        Ok(out)
+    }
+
     /// Every change in the hub's change log, in apply order (tests and small tenants; the
-    /// event stream will page through it).
+    /// event stream pages through it with [`Store::log_page`]).
     pub fn change_log(&self) -> Result<Vec<(TenantId, Change)>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(CHANGE_LOG)?;
         let mut out = Vec::new();
         for item in table.iter()? {
             let (_, v) = item?;
-            let batch: LoggedBatch = dec("change_log", v.value())?;
+            let LogEntry::Batch(batch) = dec("change_log", v.value())? else {
+                continue;
+            };
             let tenant = batch.tenant.clone();
             out.extend(batch.envelopes().map(|c| (tenant.clone(), c)));
         }

@@ -2,6 +2,7 @@
 
 use crate::dto::{AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::ApiError;
+use crate::events::EventPage;
 use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -111,6 +112,33 @@ pub trait HubApi: Send + Sync + 'static {
         Err(ApiError::NotFound(
             "users are not available on this hub".into(),
         ))
+    }
+
+    /// The events of the change log after key `after` (`None` = from the start) that the caller
+    /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Scans at
+    /// most `limit` log entries; [`EventPage::last_key`] is the last key scanned, so entries
+    /// filtered out still advance the caller.
+    fn events_after(
+        &self,
+        principal: &Principal,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, ApiError> {
+        let _ = (principal, limit);
+        Ok(EventPage {
+            events: Vec::new(),
+            last_key: after.unwrap_or(0),
+        })
+    }
+
+    /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.
+    fn latest_event_id(&self) -> u64 {
+        0
+    }
+
+    /// A receiver of the newest event id, to wake idle event streams up; `None` = streams poll.
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
     }
 
     /// The hub's metrics in the OpenMetrics text format (served as

@@ -23,6 +23,7 @@
 pub mod api;
 pub mod dto;
 pub mod error;
+pub mod events;
 mod extract;
 pub mod identity;
 mod identity_routes;
@@ -36,6 +37,7 @@ pub use dto::{
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use events::{EventData, EventPage, EventsQuery, StockChangeView, StreamEvent};
 pub use routes::{
     ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
     REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,

@@ -43,6 +43,8 @@ pub(crate) struct AppState {
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
 /// - `GET /api/v1/stock?warehouse=&sku=&sku_prefix=&cursor=&limit=`: a [`StockPage`]
+/// - `GET /api/v1/events` (`Last-Event-ID` or `?after=` to resume): Server-Sent Events, see
+///   [`crate::events`]
 /// - `GET /.well-known/jwks.json` (no auth), `POST /api/v1/auth/{login,refresh,logout}`,
 ///   `GET|POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/keys/rotate`:
 ///   see [`crate::identity`]
@@ -149,6 +151,7 @@ endpoints! {
     POST "/api/v1/agents/{id}/revoke" => revoke_agent,
     POST "/api/v1/enrollment-tokens" => create_token,
     GET "/api/v1/stock" => list_stock,
+    GET "/api/v1/events" => crate::events::events,
     GET "/.well-known/jwks.json" => crate::identity_routes::jwks,
     POST "/api/v1/auth/login" => crate::identity_routes::login,
     POST "/api/v1/auth/refresh" => crate::identity_routes::refresh,

@@ -203,3 +203,33 @@ fn tokens_are_single_use_and_expire() {
     ));
     assert!(f.store.agent(&a2).unwrap().is_none());
 }
+
+#[test]
+fn agent_entries_share_the_log_but_not_change_log() {
+    let f = fixture();
+    f.apply(AgentRole::Warehouse, vec![stock(1, 1, "A", 1)])
+        .unwrap();
+    let key = f
+        .store
+        .log_agent_event(AgentLogged {
+            tenant: f.tenant.clone(),
+            agent: f.agent.clone(),
+            site: SiteId::new("s1").unwrap(),
+            connected: true,
+            at: UtcMillis(0),
+        })
+        .unwrap();
+    assert_eq!(key, 2);
+    f.apply(AgentRole::Warehouse, vec![stock(2, 2, "B", 2)])
+        .unwrap();
+    assert_eq!(f.store.last_log_key().unwrap(), 3);
+    assert_eq!(f.store.change_log().unwrap().len(), 2);
+    let page = f.store.log_page(0, 2).unwrap();
+    assert_eq!(page.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 2]);
+    assert!(matches!(page[1].1, LogEntry::Agent(ref a) if a.connected));
+    let rest = f.store.log_page(2, 10).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(matches!(rest[0].1, LogEntry::Batch(_)));
+    assert!(f.store.log_page(3, 10).unwrap().is_empty());
+    assert!(f.store.log_page(u64::MAX, 10).unwrap().is_empty());
+}
