@@ -275,8 +275,7 @@ fn oversized_prefix_is_refused_before_buffering() {
 }
 
 #[test]
-fn invalid_ids_inside_frames_are_refused() {
-    // A batch whose stock row has an empty SKU, built by hand from raw postcard bytes.
+fn trailing_bytes_inside_a_frame_are_refused() {
     let good = Frame::Status { sources: vec![] };
     let mut bytes = frame_bytes(&good).unwrap();
     bytes.push(0); // trailing garbage inside the length
@@ -285,6 +284,29 @@ fn invalid_ids_inside_frames_are_refused() {
     assert_eq!(
         decode_all(&bytes).unwrap_err(),
         DecodeError::TrailingBytes(1)
+    );
+}
+
+#[test]
+fn invalid_ids_inside_frames_are_refused() {
+    // A valid frame whose source name is then patched on the wire into one with a space:
+    // decoding validates ids, so the frame is refused instead of smuggling the id in.
+    let frame = Frame::Status {
+        sources: vec![SourceStatus {
+            source: SourceName::new("abcxyz").unwrap(),
+            durable_seq: 1,
+            backlog: 0,
+            quarantined: 0,
+            last_error: None,
+        }],
+    };
+    let mut bytes = frame_bytes(&frame).unwrap();
+    assert!(decode_all(&bytes).is_ok());
+    let at = bytes.windows(6).position(|w| w == b"abcxyz").unwrap();
+    bytes[at + 2] = b' ';
+    assert!(
+        matches!(decode_all(&bytes), Err(DecodeError::Garbage(_))),
+        "an invalid source name must not decode"
     );
 }
 
