@@ -7,6 +7,7 @@
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 use xt_shared::change::{Body, Change, Origin, SourceChange};
 use xt_shared::ids::{AgentId, SiteId, SourceName, TenantId};
@@ -129,6 +130,8 @@ pub struct AgentRecord {
     pub last_seen: Option<UtcMillis>,
 }
 
+/// Stored as record version [`ORIGIN_RECORD_VERSION`]; version 1 (without the two times) is
+/// still read, see [`dec_origin`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OriginRecord {
     pub applied_seq: u64,
@@ -138,6 +141,93 @@ pub struct OriginRecord {
     pub reported_backlog: u64,
     pub reported_quarantined: u64,
     pub last_error: Option<String>,
+    /// When the hub last applied a batch with new changes from this source.
+    pub last_applied_at: Option<UtcMillis>,
+    /// `(seq, at)`: at `at` the agent reported seqs up to `seq` durable in its outbox, and not
+    /// all of them are applied yet. Oldest first, seqs increasing, at most
+    /// [`PENDING_MARKS_MAX`]; marks whose seq is applied are dropped. The first mark's time is
+    /// when the oldest change still waiting was first known to wait (see [`OriginRecord::lag_ms`]).
+    pub pending: Vec<(u64, UtcMillis)>,
+}
+
+/// Most pending marks one origin keeps; when full, the two oldest merge into one that keeps the
+/// older time (so the lag is never understated).
+pub const PENDING_MARKS_MAX: usize = 16;
+
+impl OriginRecord {
+    /// Notes a status report: seqs up to `durable_seq` exist at the agent at `now`.
+    fn note_durable(&mut self, durable_seq: u64, now: UtcMillis) {
+        let newer = self.pending.last().map_or(self.applied_seq, |(s, _)| *s);
+        if durable_seq > newer {
+            self.pending.push((durable_seq, now));
+        }
+        if self.pending.len() > PENDING_MARKS_MAX {
+            let (_, oldest) = self.pending.remove(0);
+            self.pending[0].1 = oldest;
+        }
+    }
+
+    /// Forgets the marks the applied seq has caught up with.
+    fn note_applied(&mut self) {
+        let applied = self.applied_seq;
+        self.pending.retain(|(s, _)| *s > applied);
+    }
+
+    /// How long the oldest change the hub knows is waiting at the agent has been waiting, at
+    /// least: since the first status report that showed it durable there. 0 when every seq the
+    /// agent reported is applied. Resolution: the agent's status interval.
+    pub fn lag_ms(&self, now: UtcMillis) -> i64 {
+        self.pending
+            .first()
+            .map_or(0, |(_, since)| (now.0 - since.0).max(0))
+    }
+}
+
+/// The origin record as version 1 stored it.
+#[derive(Deserialize)]
+struct OriginRecordV1 {
+    applied_seq: u64,
+    records_applied: u64,
+    records_rejected: u64,
+    reported_backlog: u64,
+    reported_quarantined: u64,
+    last_error: Option<String>,
+}
+
+const ORIGIN_RECORD_VERSION: u8 = 2;
+
+fn enc_origin(o: &OriginRecord) -> Vec<u8> {
+    let mut out = vec![ORIGIN_RECORD_VERSION];
+    out.extend(postcard::to_allocvec(o).expect("record encodes"));
+    out
+}
+
+fn dec_origin(bytes: &[u8]) -> Result<OriginRecord, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        table: "origins",
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&ORIGIN_RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((&1, rest)) => {
+            let v1: OriginRecordV1 =
+                postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+            Ok(OriginRecord {
+                applied_seq: v1.applied_seq,
+                records_applied: v1.records_applied,
+                records_rejected: v1.records_rejected,
+                reported_backlog: v1.reported_backlog,
+                reported_quarantined: v1.reported_quarantined,
+                last_error: v1.last_error,
+                last_applied_at: None,
+                pending: Vec::new(),
+            })
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        None => Err(corrupt("empty record".into())),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +377,7 @@ impl Store {
             txn.open_table(CHANGE_LOG)?;
             identity::create_tables(&txn)?;
         }
+        dashboard::create_tables(&txn)?;
         txn.commit()?;
         Ok(Store { db })
     }
@@ -439,7 +530,7 @@ impl Store {
                 table: "origins",
                 reason: e.to_string(),
             })?;
-            out.push((source, dec("origins", v.value())?));
+            out.push((source, dec_origin(v.value())?));
         }
         Ok(out)
     }
@@ -468,13 +559,14 @@ impl Store {
             for s in sources {
                 let key = (agent.as_str(), s.source.as_str());
                 let mut o: OriginRecord = match origins.get(key)? {
-                    Some(v) => dec("origins", v.value())?,
+                    Some(v) => dec_origin(v.value())?,
                     None => OriginRecord::default(),
                 };
+                o.note_durable(s.durable_seq, now);
                 o.reported_backlog = s.backlog;
                 o.reported_quarantined = s.quarantined;
                 o.last_error.clone_from(&s.last_error);
-                origins.insert(key, enc(&o).as_slice())?;
+                origins.insert(key, enc_origin(&o).as_slice())?;
             }
             let mut agents = txn.open_table(AGENTS)?;
             let found = agents.get(agent.as_str())?.map(|v| v.value().to_vec());
@@ -505,7 +597,7 @@ impl Store {
             let mut origins = txn.open_table(ORIGINS)?;
             let key = (agent.as_str(), source.as_str());
             let mut progress: OriginRecord = match origins.get(key)? {
-                Some(v) => dec("origins", v.value())?,
+                Some(v) => dec_origin(v.value())?,
                 None => OriginRecord::default(),
             };
             let admission = match admit(progress.applied_seq, &changes) {
@@ -525,6 +617,7 @@ impl Store {
             let log_seq = log.last()?.map_or(0, |(k, _)| k.value());
             let mut rejected = Vec::new();
             let mut logged = Vec::with_capacity(changes.len());
+            let mut totals: BTreeMap<String, dashboard::TotalsDelta> = BTreeMap::new();
             for change in changes.into_iter().skip(admission.first_new) {
                 if let Some(reason) = refusal(role, &change.body) {
                     rejects.insert(
@@ -555,10 +648,19 @@ impl Store {
                         let previous = stock
                             .insert(k, enc(&record).as_slice())?
                             .map(|v| v.value().to_vec());
-                        if let Some(previous) = previous
-                            && dec::<StockRecord>("stock", &previous)?.version > change.version
-                        {
-                            stock.insert(k, previous.as_slice())?;
+                        let old = previous
+                            .as_deref()
+                            .map(|p| dec::<StockRecord>("stock", p))
+                            .transpose()?;
+                        match (old, previous) {
+                            (Some(old), Some(previous)) if old.version > change.version => {
+                                stock.insert(k, previous.as_slice())?;
+                            }
+                            (old, _) => {
+                                let delta = totals.entry(s.warehouse.to_string()).or_default();
+                                delta.skus += i64::from(old.is_none());
+                                delta.on_hand += s.on_hand - old.map_or(0, |o| o.on_hand);
+                            }
                         }
                     }
                     body => {
@@ -583,8 +685,12 @@ impl Store {
                 }
                 logged.push(change);
             }
+            dashboard::apply_totals(&txn, tenant, &totals, now)?;
             // One change-log entry per batch: the origin and time once, the changes in seq order.
             let applied = logged.len() as u64;
+            if applied > 0 {
+                dashboard::count_changes(&txn, tenant, now, applied)?;
+            }
             if applied > 0 {
                 let entry = LoggedBatch {
                     tenant: tenant.clone(),
@@ -597,7 +703,11 @@ impl Store {
             progress.applied_seq = admission.applied_seq;
             progress.records_applied += applied;
             progress.records_rejected += rejected.len() as u64;
-            origins.insert(key, enc(&progress).as_slice())?;
+            if applied > 0 {
+                progress.last_applied_at = Some(now);
+            }
+            progress.note_applied();
+            origins.insert(key, enc_origin(&progress).as_slice())?;
             BatchOutcome {
                 applied_seq: admission.applied_seq,
                 applied,
@@ -732,8 +842,14 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
     })
 }
 
+mod dashboard;
+pub use dashboard::{
+    BUCKET_RETENTION_MINUTES, BucketWindow, Gauges, MINUTE_MS, MinuteBucket, StockTotals, minute_of,
+};
 mod identity;
 pub use identity::{RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord};
 
+#[cfg(test)]
+mod dashboard_tests;
 #[cfg(test)]
 mod tests;
