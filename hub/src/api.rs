@@ -41,7 +41,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-fn utc(ms: UtcMillis) -> OffsetDateTime {
+pub(crate) fn utc(ms: UtcMillis) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -206,6 +206,14 @@ impl HubApi for HttpApi {
 
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         Some(self.hub.subscribe_log())
+    }
+
+    fn dashboard(
+        &self,
+        principal: &Principal,
+        minutes: u32,
+    ) -> Result<xt_mobile_api::Dashboard, ApiError> {
+        crate::dashboard::build(&self.hub, principal, minutes, crate::hub::now_ms())
     }
 
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {

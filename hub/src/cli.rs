@@ -505,12 +505,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "http server failed");
         }
     });
+    let ticker = crate::dashboard::spawn_ticker(hub.clone(), crate::dashboard::GAUGE_TICK);
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
         endpoint,
-        tasks: vec![quic_task, http_task],
+        tasks: vec![quic_task, http_task, ticker],
     })
 }
 

@@ -384,6 +384,16 @@ impl Hub {
         }
     }
 
+    /// The agents with a live connection now.
+    pub fn live_agents(&self) -> std::collections::HashSet<String> {
+        self.live
+            .lock()
+            .expect("live map")
+            .keys()
+            .map(|a| a.as_str().to_owned())
+            .collect()
+    }
+
     /// Whether the agent has a live connection, and since when.
     pub fn live_since(&self, agent: &AgentId) -> Option<UtcMillis> {
         self.live

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod ca;
 pub mod cli;
+pub mod dashboard;
 pub mod frames;
 pub mod hub;
 pub mod metrics;

@@ -1,6 +1,6 @@
 //! What the HTTP surface needs from the hub. The hub implements [`HubApi`] over its storage.
 
-use crate::dto::{AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
+use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::ApiError;
 use crate::events::EventPage;
 use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
@@ -44,6 +44,17 @@ pub trait HubApi: Send + Sync + 'static {
     /// strictly after the cursor if there is one, limited to [`Principal::stock_scope`].
     /// `next_cursor` is `Some` when more rows may follow.
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError>;
+
+    /// The caller's tenant's dashboard with `minutes` points of series (1 to
+    /// [`DASHBOARD_MINUTES_MAX`](crate::dto::DASHBOARD_MINUTES_MAX), checked by the router),
+    /// stock totals limited to [`Principal::stock_scope`]. Must cost O(warehouses + sources +
+    /// minutes), never a scan of stock rows or the change log.
+    fn dashboard(&self, principal: &Principal, minutes: u32) -> Result<Dashboard, ApiError> {
+        let _ = (principal, minutes);
+        Err(ApiError::NotFound(
+            "the dashboard is not available on this hub".into(),
+        ))
+    }
 
     /// Verifies an access token (signature, `kid`, expiry, not-before) and resolves its user.
     /// `None` = not a valid token of an enabled user.

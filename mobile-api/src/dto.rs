@@ -258,6 +258,147 @@ impl StockCursor {
     }
 }
 
+/// Minutes of chart series a dashboard shows when the query names none.
+pub const DASHBOARD_MINUTES_DEFAULT: u32 = 60;
+/// Most minutes a dashboard may ask for: the hub keeps 24 hours of minute buckets.
+pub const DASHBOARD_MINUTES_MAX: u32 = 24 * 60;
+/// The length of one series bucket.
+pub const DASHBOARD_BUCKET_SECS: u32 = 60;
+
+/// `GET /api/v1/dashboard` query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardQuery {
+    /// Minutes of series to return, ending with the current minute: default
+    /// [`DASHBOARD_MINUTES_DEFAULT`], 1 to [`DASHBOARD_MINUTES_MAX`].
+    pub minutes: Option<u32>,
+}
+
+impl DashboardQuery {
+    /// The minutes to use, or `BadRequest` if out of range.
+    pub fn minutes_checked(&self) -> Result<u32, ApiError> {
+        match self.minutes {
+            None => Ok(DASHBOARD_MINUTES_DEFAULT),
+            Some(m) if (1..=DASHBOARD_MINUTES_MAX).contains(&m) => Ok(m),
+            Some(m) => Err(ApiError::BadRequest(format!(
+                "minutes must be between 1 and {DASHBOARD_MINUTES_MAX}, got {m}"
+            ))),
+        }
+    }
+}
+
+/// `GET /api/v1/dashboard` response: the caller's tenant at a glance, from data the hub keeps
+/// pre-aggregated (the cost of a request does not grow with the number of stock rows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Dashboard {
+    #[schema(value_type = String, example = "acme")]
+    pub tenant: TenantId,
+    #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-26T11:00:00Z")]
+    pub generated_at: OffsetDateTime,
+    pub agents: DashboardAgents,
+    /// Every source of every agent of the tenant (shown to every reader of the tenant, also to
+    /// warehouse-bound users: sync health is not stock), ordered by agent then source.
+    pub sources: Vec<DashboardSource>,
+    /// Sum of `quarantined` over `sources`.
+    pub quarantined_total: u64,
+    /// Stock totals per warehouse, ordered by warehouse; a warehouse-bound user gets only its
+    /// warehouses.
+    pub warehouses: Vec<DashboardWarehouse>,
+    pub series: DashboardSeries,
+}
+
+/// The tenant's agents by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardAgents {
+    /// Not revoked, with a live connection to this hub.
+    pub online: u64,
+    /// Not revoked, not connected.
+    pub offline: u64,
+    pub revoked: u64,
+}
+
+/// Sync health of one source of one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardSource {
+    #[schema(value_type = String, example = "wh-agent-1")]
+    pub agent: AgentId,
+    #[schema(value_type = String, example = "sh")]
+    pub site: SiteId,
+    #[schema(value_type = String, example = "inventory")]
+    pub source: SourceName,
+    /// Whether the agent has a live connection right now.
+    pub connected: bool,
+    /// Every seq up to and including this one is applied at the hub.
+    pub applied_seq: u64,
+    /// Changes applied into the hub's tables.
+    pub records_applied: u64,
+    /// Changes waiting in the agent's outbox, as the agent last reported (stale while it is
+    /// disconnected).
+    pub backlog: u64,
+    /// How long, in seconds, the oldest change known to wait at the agent has been waiting:
+    /// since the first status report in which the agent said it held that change durably
+    /// (agents report every 10 s by default, so that is the resolution). 0 when every change
+    /// the agent reported is applied. It keeps growing while the agent is disconnected with
+    /// reported changes unapplied; changes made after its last report are unknown to the hub.
+    pub lag_secs: u64,
+    /// Rows the agent refused and kept in its quarantine (as last reported).
+    pub quarantined: u64,
+    /// Changes the hub refused while applying.
+    pub rejected: u64,
+    /// The last error the source reported, if it is currently failing.
+    pub last_error: Option<String>,
+    /// When the hub last applied changes from this source; `null` if never (or not since the
+    /// hub was upgraded to record it).
+    #[serde(with = "crate::utc::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_applied_at: Option<OffsetDateTime>,
+}
+
+/// Stock totals of one warehouse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardWarehouse {
+    #[schema(value_type = String, example = "WH-SH")]
+    pub warehouse: WarehouseCode,
+    /// Stock rows (SKUs) in the warehouse.
+    pub skus: u64,
+    /// Sum of their on-hand quantities.
+    pub on_hand: i64,
+    /// When a change last reached a row of the warehouse; `null` if unknown (totals rebuilt
+    /// when an older hub was upgraded know only the rows' own times).
+    #[serde(with = "crate::utc::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// The time series behind the charts: one point per bucket, oldest first, ending with the
+/// current minute, so the x axis is fixed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardSeries {
+    /// Always [`DASHBOARD_BUCKET_SECS`].
+    #[schema(example = 60)]
+    pub bucket_secs: u32,
+    pub points: Vec<DashboardPoint>,
+}
+
+/// One bucket of the series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardPoint {
+    /// The start of the bucket.
+    #[serde(with = "crate::utc")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-26T10:59:00Z")]
+    pub at: OffsetDateTime,
+    /// Changes applied in the bucket, all of the tenant's sources (0 if none).
+    pub changes: u64,
+    /// Total backlog the agents reported, as sampled once a minute (carried forward from the
+    /// last sample when a bucket has none, 0 before the first; the current minute shows the
+    /// value now).
+    pub backlog: u64,
+    /// Agents online, sampled and carried forward like `backlog`.
+    pub agents_online: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +434,26 @@ mod tests {
                 serde_json::to_value(role).unwrap(),
                 serde_json::to_value(AgentRoleSchema::from(role)).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn dashboard_minutes_limits() {
+        let q = |minutes| DashboardQuery { minutes };
+        assert_eq!(
+            q(None).minutes_checked().unwrap(),
+            DASHBOARD_MINUTES_DEFAULT
+        );
+        assert_eq!(q(Some(1)).minutes_checked().unwrap(), 1);
+        assert_eq!(
+            q(Some(DASHBOARD_MINUTES_MAX)).minutes_checked().unwrap(),
+            DASHBOARD_MINUTES_MAX
+        );
+        for bad in [0, DASHBOARD_MINUTES_MAX + 1] {
+            assert!(matches!(
+                q(Some(bad)).minutes_checked(),
+                Err(ApiError::BadRequest(_))
+            ));
         }
     }
 

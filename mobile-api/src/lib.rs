@@ -33,7 +33,9 @@ pub mod utc;
 
 pub use api::{HubApi, KeyRole, Principal, PrincipalKind, Role};
 pub use dto::{
-    AgentList, AgentView, STOCK_LIMIT_DEFAULT, STOCK_LIMIT_MAX, SourceView, StockCursor, StockPage,
+    AgentList, AgentView, DASHBOARD_BUCKET_SECS, DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX,
+    Dashboard, DashboardAgents, DashboardPoint, DashboardQuery, DashboardSeries, DashboardSource,
+    DashboardWarehouse, STOCK_LIMIT_DEFAULT, STOCK_LIMIT_MAX, SourceView, StockCursor, StockPage,
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};

@@ -3,8 +3,9 @@
 
 use crate::api::Role;
 use crate::dto::{
-    AgentList, AgentRoleSchema, AgentView, SourceView, StockPage, StockRow, TokenCreated,
-    TokenRequest,
+    AgentList, AgentRoleSchema, AgentView, Dashboard, DashboardAgents, DashboardPoint,
+    DashboardSeries, DashboardSource, DashboardWarehouse, SourceView, StockPage, StockRow,
+    TokenCreated, TokenRequest,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::identity::{
@@ -38,6 +39,7 @@ pub(crate) const BEARER: &str = "bearer";
         crate::routes::revoke_agent,
         crate::routes::create_token,
         crate::routes::list_stock,
+        crate::routes::dashboard,
         crate::events::events,
         crate::identity_routes::jwks,
         crate::identity_routes::login,
@@ -52,13 +54,15 @@ pub(crate) const BEARER: &str = "bearer";
         Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
         StockPage, StockRow, ErrorBody, ErrorDetail, Jwks, Jwk, KeyRotated, LoginRequest,
         RefreshRequest, TokenPair, UserCreate, UserPatch, UserView, UserList, Role,
-        crate::events::EventData, crate::events::StockChangeView,
+        crate::events::EventData, crate::events::StockChangeView, Dashboard, DashboardAgents,
+        DashboardSource, DashboardWarehouse, DashboardSeries, DashboardPoint,
     )),
     modifiers(&BearerScheme),
     tags(
         (name = "meta", description = "Health, metrics and this description"),
         (name = "agents", description = "Enrolled agents and enrollment tokens"),
         (name = "stock", description = "Stock levels synced from the agents"),
+        (name = "dashboard", description = "The tenant at a glance, pre-aggregated"),
         (name = "events", description = "A live, resumable stream of changes"),
         (name = "auth", description = "Sign-in, refresh, logout and the public signing keys"),
         (name = "users", description = "The tenant's users"),

@@ -2,7 +2,10 @@
 //! hub on the blocking pool, check what came back belongs to the caller's tenant, and answer.
 
 use crate::api::{HubApi, Principal};
-use crate::dto::{AgentList, AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
+use crate::dto::{
+    AgentList, AgentView, DASHBOARD_BUCKET_SECS, Dashboard, DashboardQuery, StockPage, StockQuery,
+    TokenCreated, TokenRequest,
+};
 use crate::error::{ApiError, ErrorBody, error_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
 use crate::identity_routes::ClientAddr;
@@ -43,6 +46,7 @@ pub(crate) struct AppState {
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
 /// - `GET /api/v1/stock?warehouse=&sku=&sku_prefix=&cursor=&limit=`: a [`StockPage`]
+/// - `GET /api/v1/dashboard?minutes=`: a [`Dashboard`]
 /// - `GET /api/v1/events` (`Last-Event-ID` or `?after=` to resume): Server-Sent Events, see
 ///   [`crate::events`]
 /// - `GET /.well-known/jwks.json` (no auth), `POST /api/v1/auth/{login,refresh,logout}`,
@@ -151,6 +155,7 @@ endpoints! {
     POST "/api/v1/agents/{id}/revoke" => revoke_agent,
     POST "/api/v1/enrollment-tokens" => create_token,
     GET "/api/v1/stock" => list_stock,
+    GET "/api/v1/dashboard" => dashboard,
     GET "/api/v1/events" => crate::events::events,
     GET "/.well-known/jwks.json" => crate::identity_routes::jwks,
     POST "/api/v1/auth/login" => crate::identity_routes::login,
@@ -411,4 +416,44 @@ pub(crate) async fn list_stock(
         )));
     }
     Ok(Json(page))
+}
+
+/// The tenant at a glance: agents online/offline, sync health per source, quarantined rows,
+/// stock totals per warehouse (only its warehouses for a warehouse-bound user) and a per-minute
+/// series for the charts. Served from pre-aggregated data.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dashboard",
+    tag = "dashboard",
+    params(DashboardQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The dashboard", body = Dashboard),
+        (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
+        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "The credential may not do this", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<DashboardQuery>,
+) -> Result<Json<Dashboard>, ApiError> {
+    require(principal.may_read())?;
+    let minutes = query.minutes_checked()?;
+    let tenant = principal.tenant.clone();
+    let board = blocking(&state.api, move |api| api.dashboard(&principal, minutes)).await?;
+    if board.tenant != tenant
+        || board.series.points.len() != minutes as usize
+        || board.series.bucket_secs != DASHBOARD_BUCKET_SECS
+    {
+        return Err(ApiError::Internal(format!(
+            "hub returned a dashboard of tenant {} with {} points of {} s to tenant {tenant} \
+             asking {minutes} minutes",
+            board.tenant,
+            board.series.points.len(),
+            board.series.bucket_secs
+        )));
+    }
+    Ok(Json(board))
 }

@@ -1,0 +1,453 @@
+//! `GET /api/v1/dashboard` over the real hub (temp redb, the router called directly): stock
+//! totals equal what was applied, a warehouse-bound user sees only its warehouses, the series
+//! counts changes in their minute and carries gauges, the query is validated, and another
+//! tenant's data never appears.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt as _;
+use xt_hub::api::HttpApi;
+use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
+use xt_hub::store::{AgentRecord, ApiKeyRecord, MINUTE_MS, TokenRecord, minute_of};
+use xt_mobile_api::{DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX, Principal};
+use xt_shared::change::{Body as ChangeBody, SourceChange};
+use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
+use xt_shared::model::{StockLevel, UtcMillis};
+use xt_shared::protocol::{AgentRole, SourceStatus};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Env {
+    _dir: tempfile::TempDir,
+    hub: Arc<Hub>,
+    router: Router,
+    key: String,
+    /// An API key of a second tenant, `beta`.
+    key_b: String,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
+    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+    let beta = TenantId::new("beta").unwrap();
+    hub.store.create_tenant(&beta, UtcMillis(0)).unwrap();
+    let key_b = "xtk_beta_test_key".to_owned();
+    hub.store
+        .insert_api_key(
+            &key_b,
+            &ApiKeyRecord {
+                id: "kb".into(),
+                tenant: beta,
+                name: "beta".into(),
+                created_at: UtcMillis(0),
+                revoked_at: None,
+            },
+        )
+        .unwrap();
+    let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
+    Env {
+        _dir: dir,
+        hub,
+        router,
+        key: made.admin_key,
+        key_b,
+    }
+}
+
+impl Env {
+    /// Registers an agent of `tenant` at `site` as enrollment does (token redeemed).
+    fn agent(&self, tenant: &str, agent: &str, site: &str) -> Authorized {
+        let secret = format!("xte_{agent}");
+        let token = TokenRecord {
+            tenant: TenantId::new(tenant).unwrap(),
+            site: SiteId::new(site).unwrap(),
+            role: AgentRole::Warehouse,
+            created_at: UtcMillis(0),
+            expires_at: UtcMillis(i64::MAX),
+            used_by: None,
+        };
+        self.hub.store.insert_token(&secret, &token).unwrap();
+        let id = AgentId::new(agent).unwrap();
+        let record = self
+            .hub
+            .store
+            .redeem_token(
+                &secret,
+                &id,
+                |t| AgentRecord {
+                    tenant: t.tenant.clone(),
+                    site: t.site.clone(),
+                    role: t.role,
+                    enrolled_at: UtcMillis(0),
+                    cert_serial: "01".into(),
+                    cert_not_after: UtcMillis(i64::MAX),
+                    prev_cert_serial: None,
+                    revoked_at: None,
+                    last_seen: None,
+                },
+                now_ms(),
+            )
+            .unwrap()
+            .unwrap();
+        Authorized { agent: id, record }
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(Method::GET).uri(path);
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn dashboard(&self, bearer: &str) -> Value {
+        let (status, body) = self.get("/api/v1/dashboard", Some(bearer)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// A signed-in warehouse user bound to `warehouses`; returns its access token.
+    async fn warehouse_user(&self, username: &str, warehouses: &[&str]) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/users",
+                Some(&self.key),
+                json!({"username": username, "password": PASSWORD, "roles": ["warehouse"],
+                    "warehouses": warehouses}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"tenant": "acme", "username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn stock(seq: u64, version: i64, warehouse: &str, sku: &str, on_hand: i64) -> SourceChange {
+    SourceChange {
+        seq,
+        version,
+        body: ChangeBody::Stock(StockLevel {
+            warehouse: WarehouseCode::new(warehouse).unwrap(),
+            sku: Sku::new(sku).unwrap(),
+            on_hand,
+        }),
+    }
+}
+
+fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChange>) -> u64 {
+    let outcome = hub
+        .apply_batch(who, &SourceName::new(source).unwrap(), changes)
+        .unwrap()
+        .unwrap();
+    assert!(outcome.rejected.is_empty());
+    outcome.applied
+}
+
+/// `(warehouse, skus, on_hand)` of a dashboard.
+fn totals(board: &Value) -> Vec<(String, u64, i64)> {
+    board["warehouses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["warehouse"].as_str().unwrap().to_owned(),
+                w["skus"].as_u64().unwrap(),
+                w["on_hand"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn changes_total(board: &Value) -> u64 {
+    board["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["changes"].as_u64().unwrap())
+        .sum()
+}
+
+/// Two warehouses, an overwrite, a stale version that loses, two sources.
+fn seed(env: &Env) -> Authorized {
+    let who = env.agent("acme", "wh-agent-1", "sh");
+    apply(
+        &env.hub,
+        &who,
+        "inventory",
+        vec![
+            stock(1, 10, "WH-SH", "A", 5),
+            stock(2, 10, "WH-SH", "B", 7),
+            stock(3, 10, "WH-BJ", "A", 100),
+            stock(4, 20, "WH-SH", "A", 8),
+            stock(5, 15, "WH-SH", "A", 1_000),
+        ],
+    );
+    apply(
+        &env.hub,
+        &who,
+        "pos",
+        vec![stock(1, 30, "WH-BJ", "C", -2), stock(2, 5, "WH-BJ", "A", 9)],
+    );
+    who
+}
+
+#[tokio::test]
+async fn totals_per_warehouse_equal_what_was_applied() {
+    let env = env();
+    let who = seed(&env);
+    env.hub
+        .store
+        .record_status(
+            &who.agent,
+            &[SourceStatus {
+                source: SourceName::new("inventory").unwrap(),
+                durable_seq: 9,
+                backlog: 4,
+                quarantined: 3,
+                last_error: Some("bad row 17".into()),
+            }],
+            UtcMillis(now_ms().0 - 30_000),
+        )
+        .unwrap();
+    let board = env.dashboard(&env.key).await;
+    assert_eq!(board["tenant"], "acme");
+    // WH-SH: A = 8 (version 20 beat 15), B = 7; WH-BJ: A = 100 (version 5 lost), C = -2.
+    assert_eq!(
+        totals(&board),
+        [("WH-BJ".into(), 2, 98), ("WH-SH".into(), 2, 15)]
+    );
+    assert_eq!(
+        board["agents"],
+        json!({"online": 0, "offline": 1, "revoked": 0})
+    );
+    let sources = board["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2);
+    let inv = &sources[0];
+    assert_eq!(inv["agent"], "wh-agent-1");
+    assert_eq!(inv["site"], "sh");
+    assert_eq!(inv["source"], "inventory");
+    assert_eq!(inv["connected"], false);
+    assert_eq!(inv["applied_seq"], 5);
+    assert_eq!(inv["records_applied"], 5);
+    assert_eq!(inv["backlog"], 4);
+    assert_eq!(inv["quarantined"], 3);
+    assert_eq!(inv["rejected"], 0);
+    assert_eq!(inv["last_error"], "bad row 17");
+    assert!(inv["last_applied_at"].is_string());
+    // Seqs 6..=9 were reported durable 30 s ago and are not applied.
+    assert!(inv["lag_secs"].as_u64().unwrap() >= 30, "{inv}");
+    assert_eq!(sources[1]["source"], "pos");
+    assert_eq!(sources[1]["lag_secs"], 0);
+    assert_eq!(board["quarantined_total"], 3);
+    assert_eq!(changes_total(&board), 7);
+    let points = board["series"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), DASHBOARD_MINUTES_DEFAULT as usize);
+    assert_eq!(board["series"]["bucket_secs"], 60);
+    // The current minute shows the gauges as they are now.
+    assert_eq!(points.last().unwrap()["backlog"], 4);
+}
+
+#[tokio::test]
+async fn a_warehouse_user_sees_only_its_warehouse() {
+    let env = env();
+    seed(&env);
+    let access = env.warehouse_user("picker", &["WH-SH", "WH-EMPTY"]).await;
+    let board = env.dashboard(&access).await;
+    assert_eq!(totals(&board), [("WH-SH".into(), 2, 15)]);
+    // Sync health is not stock: every reader of the tenant sees the sources.
+    assert_eq!(board["sources"].as_array().unwrap().len(), 2);
+    let nowhere = env.warehouse_user("idle", &["WH-EMPTY"]).await;
+    assert_eq!(totals(&env.dashboard(&nowhere).await), []);
+}
+
+#[tokio::test]
+async fn series_counts_changes_in_their_minute_and_carries_gauges() {
+    let env = env();
+    let who = env.agent("acme", "wh-agent-1", "sh");
+    let principal = Principal::api_key(TenantId::new("acme").unwrap(), "k".into());
+    let base = minute_of(now_ms()) - 30;
+    let at = |minute: i64, secs: i64| UtcMillis(minute * MINUTE_MS + secs * 1_000);
+    let apply_at = |seq: u64, n: u64, now: UtcMillis| {
+        let changes = (seq..seq + n)
+            .map(|s| stock(s, s as i64, "WH-SH", &format!("S{s}"), 1))
+            .collect();
+        env.hub
+            .store
+            .apply_batch(
+                &who.record.tenant,
+                &who.agent,
+                who.record.role,
+                &SourceName::new("inventory").unwrap(),
+                changes,
+                now,
+            )
+            .unwrap()
+            .unwrap();
+    };
+    env.hub
+        .store
+        .record_status(
+            &who.agent,
+            &[SourceStatus {
+                source: SourceName::new("inventory").unwrap(),
+                durable_seq: 0,
+                backlog: 12,
+                quarantined: 0,
+                last_error: None,
+            }],
+            at(base, 0),
+        )
+        .unwrap();
+    env.hub.sample_gauges(at(base, 1)).unwrap();
+    apply_at(1, 3, at(base, 2));
+    apply_at(4, 2, at(base, 59));
+    apply_at(6, 4, at(base + 2, 0));
+
+    let board = xt_hub::dashboard::build(&env.hub, &principal, 5, at(base + 3, 30)).unwrap();
+    let points: Vec<(i64, u64, u64)> = board
+        .series
+        .points
+        .iter()
+        .map(|p| {
+            let minute = (p.at.unix_timestamp() * 1_000).div_euclid(MINUTE_MS);
+            (minute, p.changes, p.backlog)
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [
+            (base - 1, 0, 0),
+            (base, 5, 12),
+            (base + 1, 0, 12),
+            (base + 2, 4, 12),
+            (base + 3, 0, 12),
+        ],
+        "zeros before the first sample, then carried forward"
+    );
+    // A window starting after the sample still carries it.
+    let later = xt_hub::dashboard::build(&env.hub, &principal, 2, at(base + 3, 30)).unwrap();
+    assert_eq!(later.series.points[0].backlog, 12);
+
+    // Over HTTP, at the real time: the same 9 changes, in a full default window.
+    let board = env.dashboard(&env.key).await;
+    assert_eq!(changes_total(&board), 9);
+}
+
+#[tokio::test]
+async fn the_query_is_validated() {
+    let env = env();
+    for bad in [
+        "minutes=0",
+        "minutes=1441",
+        "minutes=-1",
+        "minutes=abc",
+        "minute=5",
+    ] {
+        let (status, body) = env
+            .get(&format!("/api/v1/dashboard?{bad}"), Some(&env.key))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{bad}: {body}");
+        assert!(body["error"]["message"].is_string());
+    }
+    for (query, points) in [
+        ("", DASHBOARD_MINUTES_DEFAULT),
+        ("?minutes=1", 1),
+        (
+            &format!("?minutes={DASHBOARD_MINUTES_MAX}"),
+            DASHBOARD_MINUTES_MAX,
+        ),
+    ] {
+        let (status, body) = env
+            .get(&format!("/api/v1/dashboard{query}"), Some(&env.key))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        let points_got = body["series"]["points"].as_array().unwrap();
+        assert_eq!(points_got.len(), points as usize);
+        let first = points_got[0]["at"].as_str().unwrap();
+        let last = points_got.last().unwrap()["at"].as_str().unwrap();
+        assert!(first <= last, "oldest first");
+    }
+    let (status, body) = env.get("/api/v1/dashboard", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn another_tenants_data_never_appears() {
+    let env = env();
+    seed(&env);
+    let board = env.dashboard(&env.key_b).await;
+    assert_eq!(board["tenant"], "beta");
+    assert_eq!(totals(&board), []);
+    assert_eq!(board["sources"], json!([]));
+    assert_eq!(
+        board["agents"],
+        json!({"online": 0, "offline": 0, "revoked": 0})
+    );
+    assert_eq!(changes_total(&board), 0);
+
+    let beta = env.agent("beta", "beta-agent", "bj");
+    apply(
+        &env.hub,
+        &beta,
+        "inventory",
+        vec![stock(1, 1, "WH-SH", "Z", 50)],
+    );
+    let acme = env.dashboard(&env.key).await;
+    assert_eq!(
+        totals(&acme),
+        [("WH-BJ".into(), 2, 98), ("WH-SH".into(), 2, 15)],
+        "beta's row in a warehouse of the same name is not acme's"
+    );
+    assert_eq!(acme["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(changes_total(&acme), 7);
+    let board = env.dashboard(&env.key_b).await;
+    assert_eq!(totals(&board), [("WH-SH".into(), 1, 50)]);
+    assert_eq!(board["sources"][0]["agent"], "beta-agent");
+}
