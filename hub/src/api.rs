@@ -30,10 +30,12 @@ pub struct HttpApi {
 
 impl HttpApi {
     pub fn new(hub: Arc<Hub>) -> HttpApi {
-        HttpApi {
-            hub,
-            throttle: LoginThrottle::default(),
-        }
+        HttpApi::with_throttle(hub, LoginThrottle::default())
+    }
+
+    /// With other sign-in budgets than the default (benchmarks).
+    pub fn with_throttle(hub: Arc<Hub>, throttle: LoginThrottle) -> HttpApi {
+        HttpApi { hub, throttle }
     }
 }
 

@@ -32,20 +32,52 @@ fn quota(burst: u32, refill: Duration) -> Quota {
         .allow_burst(burst)
 }
 
-impl Default for LoginThrottle {
+/// The sign-in budgets. [`ThrottleLimits::default`] is what a hub serves with; other values are
+/// for benchmarks and tests that sign in far more often than people do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleLimits {
+    /// Attempts one account may make in a burst.
+    pub account_burst: u32,
+    /// After the burst, one more attempt per account per this long.
+    pub account_refill: Duration,
+    /// Attempts one client address may make in a burst.
+    pub client_burst: u32,
+    /// After the burst, one more attempt per client address per this long.
+    pub client_refill: Duration,
+}
+
+impl Default for ThrottleLimits {
     fn default() -> Self {
-        LoginThrottle {
-            accounts: DefaultKeyedRateLimiter::keyed(quota(
-                LOGIN_ACCOUNT_BURST,
-                LOGIN_ACCOUNT_REFILL,
-            )),
-            clients: DefaultKeyedRateLimiter::keyed(quota(LOGIN_CLIENT_BURST, LOGIN_CLIENT_REFILL)),
-            clock: DefaultClock::default(),
+        ThrottleLimits {
+            account_burst: LOGIN_ACCOUNT_BURST,
+            account_refill: LOGIN_ACCOUNT_REFILL,
+            client_burst: LOGIN_CLIENT_BURST,
+            client_refill: LOGIN_CLIENT_REFILL,
         }
     }
 }
 
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle::new(ThrottleLimits::default())
+    }
+}
+
 impl LoginThrottle {
+    pub fn new(limits: ThrottleLimits) -> LoginThrottle {
+        LoginThrottle {
+            accounts: DefaultKeyedRateLimiter::keyed(quota(
+                limits.account_burst,
+                limits.account_refill,
+            )),
+            clients: DefaultKeyedRateLimiter::keyed(quota(
+                limits.client_burst,
+                limits.client_refill,
+            )),
+            clock: DefaultClock::default(),
+        }
+    }
+
     /// Takes one attempt from the client's and the account's budgets; `Err(seconds to wait)`
     /// if either is exhausted.
     pub fn check(
@@ -78,6 +110,26 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_limits_apply_and_the_default_stays_strict() {
+        let tenant = TenantId::new("acme").unwrap();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let roomy = LoginThrottle::new(ThrottleLimits {
+            client_burst: 1_000,
+            account_burst: 1_000,
+            ..ThrottleLimits::default()
+        });
+        for i in 0..500 {
+            assert!(
+                roomy
+                    .check(&tenant, &format!("u{}", i % 3), Some(ip))
+                    .is_ok()
+            );
+        }
+        assert_eq!(ThrottleLimits::default().client_burst, LOGIN_CLIENT_BURST);
+        assert_eq!(ThrottleLimits::default().account_burst, LOGIN_ACCOUNT_BURST);
+    }
 
     #[test]
     fn client_budget_spans_accounts_and_account_budget_spans_clients() {
