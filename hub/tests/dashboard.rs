@@ -451,3 +451,43 @@ async fn another_tenants_data_never_appears() {
     assert_eq!(totals(&board), [("WH-SH".into(), 1, 50)]);
     assert_eq!(board["sources"][0]["agent"], "beta-agent");
 }
+
+#[tokio::test]
+async fn the_ticker_samples_gauges_into_the_current_minute() {
+    let env = env();
+    let who = env.agent("acme", "wh-agent-1", "sh");
+    env.hub
+        .store
+        .record_status(
+            &who.agent,
+            &[SourceStatus {
+                source: SourceName::new("inventory").unwrap(),
+                durable_seq: 0,
+                backlog: 5,
+                quarantined: 0,
+                last_error: None,
+            }],
+            now_ms(),
+        )
+        .unwrap();
+    let ticker =
+        xt_hub::dashboard::spawn_ticker(Arc::clone(&env.hub), std::time::Duration::from_millis(20));
+    let tenant = TenantId::new("acme").unwrap();
+    let mut sampled = None;
+    for _ in 0..250 {
+        let minute = minute_of(now_ms());
+        let window = env
+            .hub
+            .store
+            .minute_buckets(&tenant, minute - 1, minute)
+            .unwrap();
+        sampled = window.buckets.iter().find_map(|(_, b)| b.gauges());
+        if sampled.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    ticker.abort();
+    let gauges = sampled.expect("the ticker sampled the gauges");
+    assert_eq!((gauges.backlog, gauges.agents_online), (5, 0));
+}

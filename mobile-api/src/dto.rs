@@ -365,8 +365,7 @@ pub struct DashboardWarehouse {
     pub skus: u64,
     /// Sum of their on-hand quantities.
     pub on_hand: i64,
-    /// When a change last reached a row of the warehouse; `null` if unknown (totals rebuilt
-    /// when an older hub was upgraded know only the rows' own times).
+    /// When a change last reached a row of the warehouse; `null` if the hub does not know.
     #[serde(with = "crate::utc::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub updated_at: Option<OffsetDateTime>,

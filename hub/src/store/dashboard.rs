@@ -39,8 +39,8 @@ pub struct StockTotals {
     pub skus: u64,
     /// Sum of their on-hand quantities.
     pub on_hand: i64,
-    /// When a batch last changed a row of the warehouse (`None` after a migration, which does
-    /// not know).
+    /// When a batch last wrote a row of the warehouse (after a migration: the newest row's
+    /// `updated_at`). `None` only for an empty record.
     pub updated_at: Option<UtcMillis>,
 }
 
