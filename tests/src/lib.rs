@@ -86,6 +86,18 @@ impl Api {
         }
     }
 
+    /// The key's tenant's dashboard (`GET /api/v1/dashboard`).
+    pub async fn dashboard(&self) -> anyhow::Result<xt_mobile_api::Dashboard> {
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/dashboard", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(resp.json().await?)
+    }
+
     /// Records applied per source name, summed over the tenant's agents.
     pub async fn applied(&self) -> anyhow::Result<BTreeMap<String, u64>> {
         let mut out = BTreeMap::new();

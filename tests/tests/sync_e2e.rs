@@ -114,6 +114,40 @@ async fn full_sync_sqlite_and_gbk_csv_with_quarantine() -> anyhow::Result<()> {
     assert_eq!(counts["wms-stock"], (100_000, 0, 0));
     assert_eq!(counts["wms-drop"], (19_990, 10, 0));
 
+    // The dashboard's pre-aggregated totals agree with the synced stock, row for row.
+    let mut want: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    for ((warehouse, _), on_hand) in &expected {
+        let t = want.entry(warehouse.clone()).or_default();
+        t.0 += 1;
+        t.1 += on_hand;
+    }
+    let board = api.dashboard().await?;
+    let got: BTreeMap<String, (u64, i64)> = board
+        .warehouses
+        .iter()
+        .map(|w| (w.warehouse.to_string(), (w.skus, w.on_hand)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(board.quarantined_total, 10);
+    assert_eq!(
+        (
+            board.agents.online,
+            board.agents.offline,
+            board.agents.revoked
+        ),
+        (1, 0, 0)
+    );
+    assert!(
+        board
+            .sources
+            .iter()
+            .all(|s| s.connected && s.backlog == 0 && s.lag_secs == 0),
+        "{:#?}",
+        board.sources
+    );
+    let changes: u64 = board.series.points.iter().map(|p| p.changes).sum();
+    assert_eq!(changes, 100_000 + 19_990);
+
     let quarantine = drop.join("quarantine");
     let mut reasons = Vec::new();
     for f in std::fs::read_dir(&quarantine)? {
