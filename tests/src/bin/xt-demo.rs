@@ -104,12 +104,13 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("  Xietong demo is running (Ctrl-C to stop)");
     println!();
-    println!("  HTTP API     http://{}", running.http_addr);
-    println!("  admin key    {}", hub.admin_key);
+    println!("  web console  http://{}/", running.http_addr);
     println!(
-        "  login        tenant {TENANT}, user {}, password {}  (POST /api/v1/auth/login)",
+        "  login        tenant {TENANT}, user {}, password {}",
         hub.owner_user, hub.owner_password
     );
+    println!("  HTTP API     http://{}/api/v1", running.http_addr);
+    println!("  admin key    {}", hub.admin_key);
     println!(
         "  agent        {} (site shanghai-dc) over QUIC {}",
         info.agent, running.quic_addr
