@@ -4,6 +4,12 @@ import { formatClock, formatNumber, t } from "./i18n.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
+// Phones draw into a narrower viewBox, so the labels stay readable when the chart is scaled
+// down to the screen.
+function narrow() {
+  return window.matchMedia("(max-width: 768px)").matches;
+}
+
 function s(tag, attrs, text) {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
@@ -21,9 +27,9 @@ function niceMax(max) {
 
 // points: [{at, changes}]; an area chart with a labelled y axis and first/middle/last times.
 export function areaChart(points, label) {
-  const W = 600;
-  const H = 220;
-  const L = 48;
+  const W = narrow() ? 360 : 600;
+  const H = narrow() ? 200 : 220;
+  const L = 44;
   const R = 12;
   const T = 14;
   const B = 28;
@@ -54,10 +60,10 @@ export function areaChart(points, label) {
 
 // rows: [{warehouse, on_hand, skus}]; horizontal bars with the value at the end.
 export function barChart(rows, label) {
-  const W = 600;
+  const W = narrow() ? 360 : 600;
   const rowH = 34;
-  const L = 110;
-  const R = 90;
+  const L = narrow() ? 72 : 110;
+  const R = narrow() ? 96 : 110;
   const H = Math.max(1, rows.length) * rowH + 8;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label });
   svg.append(s("title", {}, label));
