@@ -1,5 +1,5 @@
 // The admin pages: users and API keys (owner or admin).
-import { call, get } from "./api.js";
+import { call, get, session } from "./api.js";
 import { formatAgo, formatTime, t } from "./i18n.js";
 import { badge, card, clear, confirmButton, copyable, describeError, empty, errorState, h, loading, pageHeader, roleName, toast } from "./ui.js";
 
@@ -264,7 +264,8 @@ export function keysPage(main) {
     onEvent() {},
     dispose: () => {
       alive = false;
-      lastSecret = null;
+      // Kept over a language switch (same page), forgotten on leaving the page or signing out.
+      if (!session() || location.hash !== "#/keys") lastSecret = null;
     },
   };
 }

@@ -21,6 +21,12 @@ function isAdmin(claims) {
   return (claims?.roles || []).some((r) => r === "owner" || r === "admin");
 }
 
+// Warehouse staff land on their stock; everyone else on the dashboard.
+function defaultPage(claims) {
+  const roles = claims.roles || [];
+  return roles.length && roles.every((r) => r === "warehouse") ? "stock" : "dashboard";
+}
+
 function setLive(state) {
   const live = $("live");
   live.dataset.state = state;
@@ -34,7 +40,7 @@ function route() {
   const claims = session();
   if (!claims) return;
   const name = location.hash.replace(/^#\/?/, "").split("?")[0];
-  const page = PAGES[name] ? name : "dashboard";
+  const page = PAGES[name] ? name : defaultPage(claims);
   if (!PAGES[name]) {
     history.replaceState(null, "", "#/" + page);
   }
@@ -115,7 +121,6 @@ async function onLogin(e) {
     const claims = await login(tenant, username, password);
     $("login-password").value = "";
     error.hidden = true;
-    if (!location.hash || location.hash === "#/") history.replaceState(null, "", "#/dashboard");
     showShell(claims);
   } catch (err) {
     error.textContent = loginMessage(err);

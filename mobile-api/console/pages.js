@@ -1,6 +1,6 @@
 // The pages everyone may see (dashboard, stock) and the agents page. Each page function renders
 // into main and returns { onEvent(event), dispose() }.
-import { get, call } from "./api.js";
+import { call, get, session } from "./api.js";
 import { areaChart, barChart } from "./charts.js";
 import { formatAgo, formatDuration, formatNumber, formatTime, t } from "./i18n.js";
 import {
@@ -436,6 +436,8 @@ export function agentsPage(main) {
     onEvent: () => reload(),
     dispose: () => {
       alive = false;
+      // Kept over a language switch (same page), forgotten on leaving the page or signing out.
+      if (!session() || location.hash !== "#/agents") lastToken = null;
     },
   };
 }

@@ -302,6 +302,14 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         );
     }
 
+    // A reload keeps the session: the refresh token survives in sessionStorage.
+    b.client.refresh().await?;
+    b.until(
+        "the console again after a reload",
+        "!document.getElementById('shell').hidden && document.getElementById('main').dataset.page === 'dashboard'",
+    )
+    .await?;
+
     // Agents: the demo agent is online.
     b.goto_page("agents").await?;
     let agent = format!("[data-agent=\"{}\"][data-status=\"online\"]", demo.agent_id);
