@@ -1,7 +1,7 @@
 // The admin pages: users and API keys (owner or admin).
 import { call, get, session } from "./api.js";
 import { formatAgo, formatTime, t } from "./i18n.js";
-import { badge, card, clear, confirmButton, copyable, describeError, empty, errorState, h, loading, pageHeader, roleName, toast } from "./ui.js";
+import { badge, card, clear, foldable, confirmButton, copyable, describeError, empty, errorState, h, loading, pageHeader, roleName, toast } from "./ui.js";
 
 const USER_ROLES = ["owner", "admin", "manager", "warehouse", "finance"];
 const PASSWORD_CHARS_MIN = 12;
@@ -145,7 +145,7 @@ function createUserCard(onCreated) {
       submit.disabled = false;
     }
   });
-  return card(t("users.new"), form, error);
+  return foldable("user-new-toggle", t("users.new"), false, form, error);
 }
 
 // ---------------------------------------------------------------- API keys
@@ -258,7 +258,7 @@ export function keysPage(main) {
     }
   });
 
-  clear(main, pageHeader(t("nav.keys")), card(t("keys.new"), h("p", { class: "muted" }, t("keys.help")), form, error, result), list);
+  clear(main, pageHeader(t("nav.keys")), foldable("key-new-toggle", t("keys.new"), !!lastSecret, h("p", { class: "muted" }, t("keys.help")), form, error, result), list);
   load();
   return {
     onEvent() {},

@@ -12,6 +12,7 @@ import {
   debounce,
   empty,
   errorState,
+  foldable,
   h,
   loading,
   pageHeader,
@@ -349,7 +350,8 @@ function enrollCard(onCreated) {
       submit.disabled = false;
     }
   });
-  return card(t("agents.enroll"), h("p", { class: "muted" }, t("agents.enroll_help")), form, error, result);
+  // Folded by default, so the agents' state comes first on a phone; open while a token is shown.
+  return foldable("enroll-toggle", t("agents.enroll"), !!lastToken, h("p", { class: "muted" }, t("agents.enroll_help")), form, error, result);
 }
 
 function agentCard(a, reload) {

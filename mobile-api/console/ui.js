@@ -112,6 +112,11 @@ export function card(title, ...body) {
   return h("section", { class: "card" }, title ? h("h2", { class: "card-title" }, title) : null, ...body);
 }
 
+// A card whose body folds away under its title (forms that are not the page's main content).
+export function foldable(id, title, open, ...body) {
+  return h("details", { class: "card", open }, h("summary", { id, class: "card-title" }, title), ...body);
+}
+
 export function pageHeader(title, ...actions) {
   return h("div", { class: "page-header" }, h("h1", {}, title), h("div", { class: "page-actions" }, ...actions));
 }

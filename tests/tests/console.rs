@@ -321,6 +321,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     b.shot("agents").await?;
 
     // An enrollment token with a ready-to-copy command.
+    b.click("#enroll-toggle").await?;
     b.type_into("#enroll-site", "beijing-dc").await?;
     b.click("#enroll-submit").await?;
     b.until(
@@ -334,6 +335,18 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("enrollment-token").await?;
+
+    // Users: the owner is listed.
+    b.goto_page("users").await?;
+    b.until(
+        "the owner in the users list",
+        &format!(
+            "document.querySelector('tr[data-user=\"{}\"]')",
+            hub.owner_user
+        ),
+    )
+    .await?;
+    b.shot("users").await?;
 
     // Stock: search a known SKU and see the hub's quantity in both warehouses.
     b.goto_page("stock").await?;
@@ -470,6 +483,7 @@ async fn walk_dashboard_and_keys(
     b.shot("dashboard-full").await?;
 
     b.goto_page("keys").await?;
+    b.click("#key-new-toggle").await?;
     b.type_into("#key-name", "erp-sync").await?;
     b.click("#key-submit").await?;
     b.until(
