@@ -157,4 +157,11 @@ async function boot() {
   else showLogin();
 }
 
+// Counted (and logged) so a browser test can assert that a session ran without a script error
+// or a Content-Security-Policy violation.
+window.xtProblems = [];
+window.addEventListener("error", (e) => window.xtProblems.push("error: " + e.message));
+window.addEventListener("unhandledrejection", (e) => window.xtProblems.push("rejection: " + (e.reason?.message || e.reason)));
+document.addEventListener("securitypolicyviolation", (e) => window.xtProblems.push("csp: " + e.violatedDirective + " " + e.blockedURI));
+
 boot();

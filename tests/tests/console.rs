@@ -250,6 +250,16 @@ fn digits_of(css: &str) -> String {
     format!("document.querySelector('{css}').textContent.replace(/\\D/g, '')")
 }
 
+/// No script error, unhandled rejection or CSP violation so far (the page counts them).
+async fn no_problems(b: &Browser) -> anyhow::Result<()> {
+    let problems = b.js("return window.xtProblems;").await?;
+    anyhow::ensure!(
+        problems.as_array().is_some_and(Vec::is_empty),
+        "the page reported problems: {problems}"
+    );
+    Ok(())
+}
+
 /// The steps every user size goes through.
 async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> anyhow::Result<()> {
     let hub = &demo.hub;
@@ -302,6 +312,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         );
     }
 
+    no_problems(b).await?;
     // A reload keeps the session: the refresh token survives in sessionStorage.
     b.client.refresh().await?;
     b.until(
@@ -402,6 +413,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
 
+    no_problems(b).await?;
     // Log out: back on the login page, the session gone.
     b.click("#logout").await?;
     b.until(
@@ -493,7 +505,7 @@ async fn walk_dashboard_and_keys(
     )
     .await?;
     b.shot("api-key-created").await?;
-    Ok(())
+    no_problems(b).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
