@@ -54,7 +54,7 @@ export function usersPage(main) {
                     h("td", {}, h("div", { class: "chips" }, u.roles.map((r) => badge(roleName(r), "role")))),
                     h("td", {}, u.disabled ? badge(t("users.disabled"), "muted") : badge(t("users.active"), "ok")),
                     h("td", { class: "hide-phone muted" }, formatTime(u.created_at)),
-                    h("td", { class: "actions" }, toggleButton(u, load)),
+                    h("td", { class: "actions" }, h("div", { class: "row-actions" }, editButton(u, load), toggleButton(u, load))),
                   ),
                 ),
               ),
@@ -74,6 +74,59 @@ export function usersPage(main) {
       alive = false;
     },
   };
+}
+
+function parseWarehouses(text) {
+  return text
+    .split(/[,，\s]+/)
+    .map((w) => w.trim())
+    .filter(Boolean);
+}
+
+// Opens a row under the user's row to change roles and warehouses.
+function editButton(u, reload) {
+  const button = h("button", { class: "btn btn-small", type: "button" }, t("users.edit"));
+  button.addEventListener("click", () => {
+    const row = button.closest("tr");
+    if (row.nextElementSibling?.classList.contains("edit-row")) return;
+    const roles = checkboxes("edit-role", USER_ROLES.map((r) => [r, roleName(r)]), t("users.roles"));
+    for (const input of roles.querySelectorAll("input")) input.checked = u.roles.includes(input.value);
+    const warehouses = h("input", { value: u.warehouses.join(", "), placeholder: t("users.warehouses_placeholder") });
+    const warehouseLabel = h("label", { hidden: !u.roles.includes("warehouse") }, h("span", {}, t("users.warehouses")), warehouses);
+    const error = h("p", { class: "alert alert-error", role: "alert", hidden: true });
+    const save = h("button", { class: "btn btn-small btn-primary", type: "submit" }, t("common.save"));
+    const cancel = h("button", { class: "btn btn-small", type: "button" }, t("common.cancel"));
+    const form = h("form", { class: "form-grid" }, roles, warehouseLabel, h("div", { class: "form-actions" }, save, cancel), error);
+    const editRow = h("tr", { class: "edit-row" }, h("td", { colspan: "5" }, form));
+    form.addEventListener("change", () => {
+      warehouseLabel.hidden = !checked(form, "edit-role").includes("warehouse");
+    });
+    cancel.addEventListener("click", () => editRow.remove());
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const chosen = checked(form, "edit-role");
+      if (!chosen.length) {
+        error.textContent = t("users.role_required");
+        error.hidden = false;
+        return;
+      }
+      save.disabled = true;
+      try {
+        const list = chosen.includes("warehouse") ? parseWarehouses(warehouses.value) : [];
+        await call("PATCH", `/api/v1/users/${encodeURIComponent(u.username)}`, { roles: chosen, warehouses: list });
+        toast(t("users.saved_toast", { name: u.username }), "ok");
+        reload();
+      } catch (err) {
+        error.textContent = describeError(err);
+        error.hidden = false;
+      } finally {
+        save.disabled = false;
+      }
+    });
+    row.after(editRow);
+    editRow.scrollIntoView({ block: "nearest" });
+  });
+  return button;
 }
 
 function toggleButton(u, reload) {
@@ -130,9 +183,7 @@ function createUserCard(onCreated) {
     }
     submit.disabled = true;
     try {
-      const list = chosen.includes("warehouse")
-        ? warehouses.value.split(/[,，\s]+/).map((w) => w.trim()).filter(Boolean)
-        : [];
+      const list = chosen.includes("warehouse") ? parseWarehouses(warehouses.value) : [];
       await call("POST", "/api/v1/users", { username: username.value.trim(), password: password.value, roles: chosen, warehouses: list });
       toast(t("users.created_toast", { name: username.value.trim() }), "ok");
       form.reset();

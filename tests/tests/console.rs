@@ -112,12 +112,22 @@ struct Browser {
     client: Client,
     size: Size,
     shots: PathBuf,
+    prefix: String,
     step: u32,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn open(driver: &Driver, size: Size) -> anyhow::Result<Browser> {
+    /// A session whose screenshots are named `<prefix>-<step>-<what>.png`; the previous run's
+    /// screenshots with that prefix are removed first.
+    async fn open(driver: &Driver, size: Size, prefix: String) -> anyhow::Result<Browser> {
+        let shots = screenshot_dir();
+        for entry in std::fs::read_dir(&shots)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("{prefix}-")) && name.ends_with(".png") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         anyhow::ensure!(
             Path::new(&chromium).exists(),
@@ -150,7 +160,8 @@ impl Browser {
         let mut browser = Browser {
             client,
             size,
-            shots: screenshot_dir(),
+            shots,
+            prefix,
             step: 0,
             _profile: profile,
         };
@@ -183,7 +194,7 @@ impl Browser {
         let png = self.client.screenshot().await?;
         let path = self
             .shots
-            .join(format!("{}-{:02}-{what}.png", self.size.name, self.step));
+            .join(format!("{}-{:02}-{what}.png", self.prefix, self.step));
         std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -216,6 +227,14 @@ impl Browser {
     }
 
     async fn click(&self, css: &str) -> anyhow::Result<()> {
+        // Centred first, as a person would scroll to it, so the phone's fixed bottom
+        // navigation is not over it.
+        self.client
+            .execute(
+                "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'}); return true;",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
         self.client.find(Locator::Css(css)).await?.click().await?;
         Ok(())
     }
@@ -357,6 +376,35 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         ),
     )
     .await?;
+    // A new warehouse user, then made a manager.
+    let staff = format!("staff-{}", b.size.name);
+    b.click("#user-new-toggle").await?;
+    b.type_into("#user-name", &staff).await?;
+    b.type_into("#user-password", "correct-horse-battery")
+        .await?;
+    b.click("input[name=role][value=warehouse]").await?;
+    b.type_into("#user-warehouses", SQLITE_WAREHOUSE).await?;
+    b.click("#main form.form-grid button[type=submit]").await?;
+    let row = format!("tr[data-user=\"{staff}\"]");
+    b.until(
+        "the new user in the list",
+        &format!("document.querySelector('{row}')?.textContent.includes('{SQLITE_WAREHOUSE}')"),
+    )
+    .await?;
+    b.click(&format!("{row} .row-actions button")).await?;
+    b.click("tr.edit-row input[value=manager]").await?;
+    b.click("tr.edit-row input[value=warehouse]").await?;
+    b.shot("users-edit").await?;
+    b.click("tr.edit-row button[type=submit]").await?;
+    b.until(
+        "the user's new role",
+        &format!(
+            "!document.querySelector('tr.edit-row') && \
+             document.querySelector('{row}').textContent.includes('经理') && \
+             !document.querySelector('{row}').textContent.includes('{SQLITE_WAREHOUSE}')"
+        ),
+    )
+    .await?;
     b.shot("users").await?;
 
     // Stock: search a known SKU and see the hub's quantity in both warehouses.
@@ -426,7 +474,12 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     Ok(())
 }
 
-async fn run_sizes<F>(demo: &mut Demo, sizes: &[Size], mut steps: F) -> anyhow::Result<()>
+async fn run_sizes<F>(
+    demo: &mut Demo,
+    label: &str,
+    sizes: &[Size],
+    mut steps: F,
+) -> anyhow::Result<()>
 where
     F: for<'a> FnMut(
         &'a mut Browser,
@@ -441,7 +494,8 @@ where
     let driver = start_driver(&shots.join("chromedriver.log")).await?;
     let base = format!("http://{}/", demo.hub.running.http_addr);
     for (i, size) in sizes.iter().enumerate() {
-        let mut browser = Browser::open(&driver, *size).await?;
+        let prefix = format!("{label}{}", size.name);
+        let mut browser = Browser::open(&driver, *size, prefix).await?;
         let result = steps(&mut browser, demo, &base, i).await;
         if result.is_err() {
             // The page as it was when the step failed, for whoever reads the failure.
@@ -461,7 +515,7 @@ async fn start_demo(dir: &Path) -> anyhow::Result<Demo> {
 async fn console_on_phone_and_desktop() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, &[PHONE, DESKTOP], |b, demo, base, i| {
+    let result = run_sizes(&mut demo, "", &[PHONE, DESKTOP], |b, demo, base, i| {
         Box::pin(walk(b, demo, base, 7001 + i as i64))
     })
     .await;
@@ -513,7 +567,7 @@ async fn walk_dashboard_and_keys(
 async fn console_dashboard_and_api_keys() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, &[PHONE, DESKTOP], |b, demo, base, _| {
+    let result = run_sizes(&mut demo, "full-", &[PHONE, DESKTOP], |b, demo, base, _| {
         Box::pin(walk_dashboard_and_keys(b, demo, base))
     })
     .await;
