@@ -273,6 +273,8 @@ export function stockPage(main) {
     },
     dispose() {
       generation++;
+      // The next person to sign in on this page starts with an empty search.
+      if (!session()) Object.assign(stockQuery, { prefix: "", warehouse: "" });
     },
   };
 }

@@ -461,6 +461,21 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
 
+    // Revoke (desktop only: the phone pass runs first and needs the agent online).
+    if !b.size.phone {
+        b.goto_page("agents").await?;
+        let card = format!("[data-agent=\"{}\"]", demo.agent_id);
+        // Two clicks: the first arms the button, the second confirms.
+        b.click(&format!("{card} .btn-danger")).await?;
+        b.click(&format!("{card} .btn-danger")).await?;
+        b.until(
+            "the agent revoked",
+            &format!("document.querySelector('{card}[data-status=\"revoked\"]')"),
+        )
+        .await?;
+        b.shot("agent-revoked").await?;
+    }
+
     no_problems(b).await?;
     // Log out: back on the login page, the session gone.
     b.click("#logout").await?;
@@ -471,6 +486,52 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("logged-out").await?;
+
+    // Warehouse staff land on the stock of their own warehouse, without the admin pages.
+    let picker = format!("picker-{}", b.size.name);
+    create_user(demo, &picker, "warehouse", &[CSV_WAREHOUSE]).await?;
+    b.log_in(base, &picker, PICKER_PASSWORD).await?;
+    b.until(
+        "the picker's stock page",
+        &format!(
+            "document.getElementById('main').dataset.page === 'stock' && \
+             document.querySelector('#nav a[data-page=\"agents\"]').hidden && \
+             document.querySelectorAll('#stock-rows tr').length > 0 && \
+             [...document.querySelectorAll('#stock-rows tr')].every(r => r.dataset.warehouse === '{CSV_WAREHOUSE}')"
+        ),
+    )
+    .await?;
+    b.shot("warehouse-staff").await?;
+    no_problems(b).await?;
+    b.click("#logout").await?;
+    b.until("the login page", "!document.getElementById('login').hidden")
+        .await?;
+    Ok(())
+}
+
+const PICKER_PASSWORD: &str = "picker-password-1234";
+
+/// Makes a user through the API with the demo's admin key.
+async fn create_user(
+    demo: &Demo,
+    username: &str,
+    role: &str,
+    warehouses: &[&str],
+) -> anyhow::Result<()> {
+    let api = demo.hub.api();
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/users", api.base))
+        .bearer_auth(&api.key)
+        .json(&serde_json::json!({
+            "username": username,
+            "password": PICKER_PASSWORD,
+            "roles": [role],
+            "warehouses": warehouses,
+        }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("creating a user")?;
     Ok(())
 }
 
