@@ -6,7 +6,7 @@
 //! tenant always comes from the credential, never from the request. Every error, including unknown routes and malformed bodies, is JSON:
 //! `{"error": {"code": "not_found", "message": "…"}}`.
 //! The OpenAPI 3.1 description is served at `GET /api/v1/openapi.json` (see [`openapi`]), and
-//! every response carries `x-request-id`.
+//! every response carries `x-request-id`. The web console is served at `/` (see [`console`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -21,6 +21,7 @@
 //! Architecture invariant: no IO besides serving HTTP; the only way to data is [`HubApi`].
 
 pub mod api;
+pub mod console;
 pub mod dto;
 pub mod error;
 pub mod events;

@@ -39,6 +39,7 @@ pub(crate) struct AppState {
 
 /// The whole HTTP surface, ready to serve:
 ///
+/// - `GET /` and `GET /assets/{file}` (no auth): the web console, see [`crate::console`]
 /// - `GET /healthz` (no auth): `{"status":"ok"}`
 /// - `GET /api/v1/openapi.json` (no auth): the OpenAPI 3.1 description of all of this
 /// - `GET /metrics` (loopback clients, or an owner credential): the hub's Prometheus metrics
@@ -60,6 +61,7 @@ pub(crate) struct AppState {
 pub fn router(api: Arc<dyn HubApi>) -> Router {
     let state = AppState { api };
     routed()
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

@@ -149,6 +149,17 @@ impl LegacyWms {
         Ok(())
     }
 
+    /// Sets one row's quantity (with a new `updated_at`), as a stock count would.
+    pub fn set_qty(&mut self, warehouse: &str, sku: &str, qty: i64) -> anyhow::Result<()> {
+        self.clock_ms = self.clock_ms.max(now_ms()) + 1;
+        let changed = self.conn.execute(
+            "UPDATE inventory SET qty = ?1, updated_at = ?2 WHERE wh_code = ?3 AND item_code = ?4",
+            params![qty, local_timestamp(self.clock_ms), warehouse, sku],
+        )?;
+        anyhow::ensure!(changed == 1, "no legacy row {warehouse}/{sku}");
+        Ok(())
+    }
+
     /// The table as the hub should end up holding it: (warehouse, sku) → qty.
     pub fn stock(&self) -> anyhow::Result<BTreeMap<(String, String), i64>> {
         let mut stmt = self

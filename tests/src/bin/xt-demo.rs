@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use xt_hub::cli::shutdown_signal;
-use xt_tests::legacy::{CsvRow, LegacyWms, write_gbk_csv};
-use xt_tests::{LocalHub, wait_for, write_agent_config};
+use xt_tests::demo::{CSV_WAREHOUSE, Demo, SITE, SQLITE_WAREHOUSE, TENANT};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,10 +34,6 @@ struct Args {
     every: u64,
 }
 
-const TENANT: &str = "demo";
-const SQLITE_WAREHOUSE: &str = "WH-SH";
-const CSV_WAREHOUSE: &str = "WH-BJ";
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -56,68 +51,32 @@ async fn main() -> anyhow::Result<()> {
             (Some(t), p)
         }
     };
-    std::fs::create_dir_all(&root)?;
-    let hub_dir = root.join("hub");
-    let agent_dir = root.join("agent");
-    let legacy_dir = root.join("legacy-wms");
-    anyhow::ensure!(
-        !hub_dir.exists(),
-        "{} already holds a demo; pass another --data",
-        root.display()
-    );
-
-    // The hub: CA, database, tenant, admin key; then QUIC + HTTP.
-    let hub = LocalHub::start(&hub_dir, TENANT, args.quic, args.http)
+    let mut demo = Demo::start(&root, args.http, args.quic, args.skus)
         .await
         .context("pass --http/--quic to use other ports")?;
+    let hub = &demo.hub;
     let running = &hub.running;
-
-    // The legacy WMS the agent reads.
-    let mut wms = LegacyWms::create(&legacy_dir, &[SQLITE_WAREHOUSE], args.skus)?;
-    let drop = legacy_dir.join(xt_tests::legacy::DROP_DIR);
-    let mut bj: Vec<i64> = (0..args.skus)
-        .map(|_| rand::rng().random_range(0..500))
-        .collect();
-    write_snapshot(&drop, &bj, 0)?;
-
-    // The agent enrolls over QUIC exactly as IT would do it, then runs.
-    let info = hub.enroll_agent("shanghai-dc", &agent_dir).await?;
-    let config_path = root.join("agent.toml");
-    write_agent_config(&config_path, &agent_dir, None, &legacy_dir, 2)?;
-    let config = xt_agent::config::AgentConfig::load(&config_path)?;
-    let agent = tokio::spawn(xt_agent::cli::run_agent_until(config, shutdown_signal()));
-
     let api = hub.api();
-    let expected = args.skus * 2;
-    wait_for(Duration::from_secs(60), "the first sync", || {
-        let api = api.clone();
-        async move {
-            api.stock()
-                .await
-                .ok()
-                .filter(|s| s.len() >= expected)
-                .map(|_| ())
-        }
-    })
-    .await?;
+    let legacy_dir = demo.wms.dir.clone();
 
     println!();
     println!("  Xietong demo is running (Ctrl-C to stop)");
     println!();
-    println!("  HTTP API     http://{}", running.http_addr);
-    println!("  admin key    {}", hub.admin_key);
+    println!("  web console  http://{}/", running.http_addr);
     println!(
-        "  login        tenant {TENANT}, user {}, password {}  (POST /api/v1/auth/login)",
+        "  login        tenant {TENANT}, user {}, password {}",
         hub.owner_user, hub.owner_password
     );
+    println!("  HTTP API     http://{}/api/v1", running.http_addr);
+    println!("  admin key    {}", hub.admin_key);
     println!(
-        "  agent        {} (site shanghai-dc) over QUIC {}",
-        info.agent, running.quic_addr
+        "  agent        {} (site {SITE}) over QUIC {}",
+        demo.agent_id, running.quic_addr
     );
     println!(
         "  legacy WMS   {} (SQLite, {SQLITE_WAREHOUSE}) and {} (GBK CSV, {CSV_WAREHOUSE})",
         legacy_dir.join("wms.db").display(),
-        drop.display()
+        demo.drop_dir.display()
     );
     println!("  data         {}", root.display());
     println!();
@@ -144,12 +103,12 @@ async fn main() -> anyhow::Result<()> {
         loop {
             tick.tick().await;
             let n = rand::rng().random_range(5..30);
-            wms.change_random(n)?;
+            demo.wms.change_random(n)?;
             for _ in 0..rand::rng().random_range(5..20) {
-                let i = rand::rng().random_range(0..bj.len());
-                bj[i] = rand::rng().random_range(0..500);
+                let i = rand::rng().random_range(0..demo.bj.len());
+                demo.bj[i] = rand::rng().random_range(0..500);
             }
-            write_snapshot(&drop, &bj, snapshot)?;
+            demo.write_snapshot(snapshot)?;
             if let Ok(agents) = api.agents().await {
                 let line: Vec<String> = agents
                     .iter()
@@ -176,22 +135,6 @@ async fn main() -> anyhow::Result<()> {
         _ = shutdown_signal() => {}
     }
     println!("stopping");
-    let _ = agent.await;
-    hub.running.shutdown().await;
+    demo.stop().await;
     Ok(())
-}
-
-/// The Beijing WMS exports a full snapshot as GBK CSV.
-fn write_snapshot(drop: &std::path::Path, qty: &[i64], n: u64) -> anyhow::Result<()> {
-    let rows: Vec<CsvRow> = qty
-        .iter()
-        .enumerate()
-        .map(|(i, q)| CsvRow {
-            warehouse: CSV_WAREHOUSE.into(),
-            sku: format!("SKU-{i:06}"),
-            name: format!("商品{i}号 北京"),
-            qty: q.to_string(),
-        })
-        .collect();
-    write_gbk_csv(drop, &format!("库存快照_{n:06}.csv"), &rows, &[])
 }
