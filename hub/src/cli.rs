@@ -4,7 +4,7 @@ use crate::admin_client::{AdminClient, print_agents_table};
 use crate::api::HttpApi;
 use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
-use crate::store::{ApiKeyRecord, Store, UserRecord};
+use crate::store::{ApiKeyRecord, CREATED_BY_INIT, Store, UserRecord};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::identity::{UserCreate, UserPatch, UserView};
-use xt_mobile_api::{Role, TokenRequest};
+use xt_mobile_api::{ApiKeyCreate, ApiKeyView, Role, Scope, TokenRequest};
 use xt_shared::ids::{AgentId, SiteId, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
 
@@ -58,6 +58,11 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Scoped API keys for partners and integrations.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
     },
     /// The keys access tokens are signed with.
     Keys {
@@ -117,6 +122,97 @@ pub enum UsersCommand {
         #[arg(long = "warehouse")]
         warehouses: Vec<WarehouseCode>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeysCommand {
+    /// Make an API key; its secret is printed once.
+    Create {
+        #[command(flatten)]
+        remote: Remote,
+        /// A name to recognise it by (1 to 64 characters).
+        #[arg(long)]
+        name: String,
+        /// owner | agents:read | agents:write | stock:read | events:read | dashboard:read |
+        /// users:read | users:write | api_keys:write | orders:read | orders:write |
+        /// shipments:read | shipments:write (repeatable)
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<Scope>,
+        /// Print JSON: {"key": …, "secret": …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's API keys, newest first (never their secrets).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key: it is refused from its next request on.
+    Revoke {
+        #[command(flatten)]
+        remote: Remote,
+        /// The key id (`key-…`).
+        id: String,
+    },
+}
+
+fn print_api_key(key: &ApiKeyView) {
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    let when = |t: Option<xt_mobile_api::time::OffsetDateTime>| {
+        t.and_then(|t| xt_mobile_api::utc::format(t).ok())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{}\t{}\t{}\tlast used {}\t{}",
+        key.id,
+        key.name,
+        scopes.join(","),
+        when(key.last_used_at),
+        match key.revoked_at {
+            Some(t) => format!("revoked {}", when(Some(t))),
+            None => "active".into(),
+        }
+    );
+}
+
+async fn api_keys(command: ApiKeysCommand) -> anyhow::Result<()> {
+    match command {
+        ApiKeysCommand::Create {
+            remote,
+            name,
+            scopes,
+            json,
+        } => {
+            let created = AdminClient::new(&remote.url, &remote.key)?
+                .create_api_key(&ApiKeyCreate { name, scopes })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                print_api_key(&created.key);
+                println!("secret: {}   (shown once: store it now)", created.secret);
+            }
+        }
+        ApiKeysCommand::List { remote, json } => {
+            let keys = AdminClient::new(&remote.url, &remote.key)?
+                .list_api_keys()
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                keys.iter().for_each(print_api_key);
+            }
+        }
+        ApiKeysCommand::Revoke { remote, id } => {
+            let key = AdminClient::new(&remote.url, &remote.key)?
+                .revoke_api_key(&id)
+                .await?;
+            print_api_key(&key);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -295,6 +391,7 @@ async fn users(command: UsersCommand) -> anyhow::Result<()> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Users { command } => users(command).await,
+        Command::ApiKeys { command } => api_keys(command).await,
         Command::Keys {
             command: KeysCommand::Rotate { remote },
         } => {
@@ -402,14 +499,16 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     let now = now_ms();
     store.create_tenant(tenant, now)?;
     let admin_key = new_secret("xtk");
-    let key_id = format!("key-{}", hex::encode(rand::random::<[u8; 6]>()));
     store.insert_api_key(
         &admin_key,
         &ApiKeyRecord {
-            id: key_id,
+            id: crate::api::new_key_id(),
             tenant: tenant.clone(),
             name: "admin".into(),
+            scopes: vec![Scope::Owner],
             created_at: now,
+            created_by: CREATED_BY_INIT.into(),
+            last_used_at: None,
             revoked_at: None,
         },
     )?;

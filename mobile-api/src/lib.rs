@@ -20,7 +20,9 @@
 //!
 //! Architecture invariant: no IO besides serving HTTP; the only way to data is [`HubApi`].
 
+pub mod access;
 pub mod api;
+pub mod api_keys;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -31,7 +33,9 @@ pub mod openapi;
 mod routes;
 pub mod utc;
 
-pub use api::{HubApi, KeyRole, Principal, PrincipalKind, Role};
+pub use access::{Permission, Scope};
+pub use api::{ApiKeyMade, ApiKeyOwned, HubApi, Principal, PrincipalKind, Role};
+pub use api_keys::{ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, MeView};
 pub use dto::{
     AgentList, AgentView, STOCK_LIMIT_DEFAULT, STOCK_LIMIT_MAX, SourceView, StockCursor, StockPage,
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
