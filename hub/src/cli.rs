@@ -44,6 +44,11 @@ pub enum Command {
     },
     /// Serve agents over QUIC and people over HTTP.
     Serve(ServeArgs),
+    /// Tenants of this hub (offline: run while the hub is stopped).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
@@ -121,6 +126,21 @@ pub enum UsersCommand {
         roles: Vec<Role>,
         #[arg(long = "warehouse")]
         warehouses: Vec<WarehouseCode>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Add a tenant with an owner API key and an owner user, printed once.
+    Add {
+        /// Data directory of a stopped hub.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        tenant: TenantId,
+        /// Print JSON: {"admin_key", "owner_user", "owner_password"}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -392,6 +412,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Users { command } => users(command).await,
         Command::ApiKeys { command } => api_keys(command).await,
+        Command::Tenants {
+            command: TenantsCommand::Add { data, tenant, json },
+        } => {
+            let db = data.join(DB_FILE);
+            if !db.exists() {
+                bail!("{} holds no hub (run `xt-hub init` first)", data.display());
+            }
+            let store = Store::open(&db)
+                .with_context(|| format!("cannot open {} (is the hub running?)", db.display()))?;
+            let made = add_tenant(&store, &tenant)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "admin_key": made.admin_key,
+                        "owner_user": made.owner_user,
+                        "owner_password": made.owner_password,
+                    })
+                );
+            } else {
+                println!("tenant:     {tenant}");
+                println!(
+                    "admin key:  {}   (shown once: store it now)",
+                    made.admin_key
+                );
+                println!(
+                    "owner user: {} / {}   (shown once: store it now)",
+                    made.owner_user, made.owner_password
+                );
+            }
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Rotate { remote },
         } => {
@@ -496,6 +548,17 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     }
     let ca = Ca::create(data, tenant.as_str())?;
     let store = Store::open(&data.join(DB_FILE))?;
+    let made = add_tenant(&store, tenant)?;
+    crate::auth::jwt::rotate(&store, now_ms())?;
+    Ok(Initialized {
+        ca_fingerprint: ca.fingerprint(),
+        ..made
+    })
+}
+
+/// Adds a tenant with an `owner`-scoped API key and an owner user ([`OWNER_USERNAME`]) to
+/// `store`; `ca_fingerprint` is left empty. `Conflict` if the tenant exists.
+pub fn add_tenant(store: &Store, tenant: &TenantId) -> anyhow::Result<Initialized> {
     let now = now_ms();
     store.create_tenant(tenant, now)?;
     let admin_key = new_secret("xtk");
@@ -525,10 +588,9 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
             created_at: now,
         },
     )?;
-    crate::auth::jwt::rotate(&store, now)?;
     Ok(Initialized {
         admin_key,
-        ca_fingerprint: ca.fingerprint(),
+        ca_fingerprint: String::new(),
         owner_user: OWNER_USERNAME.to_owned(),
         owner_password,
     })
