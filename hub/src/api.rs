@@ -34,9 +34,14 @@ pub struct HttpApi {
 
 impl HttpApi {
     pub fn new(hub: Arc<Hub>) -> HttpApi {
+        HttpApi::with_throttle(hub, LoginThrottle::default())
+    }
+
+    /// With a sign-in throttle of other budgets (tests).
+    pub fn with_throttle(hub: Arc<Hub>, throttle: LoginThrottle) -> HttpApi {
         HttpApi {
             hub,
-            throttle: LoginThrottle::default(),
+            throttle,
             key_uses: keys::KeyUses::default(),
         }
     }

@@ -258,6 +258,10 @@ pub struct ServeArgs {
     /// Lifetime of agent certificates issued from now on (e.g. 90d, 12h).
     #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
     pub agent_cert_ttl: Duration,
+    /// A reverse proxy (ip or cidr, repeatable) whose `X-Forwarded-For` names the client for
+    /// sign-in throttling per address; other peers' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", value_parser = xt_mobile_api::TrustedProxies::parse_entry)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Args, Debug)]
@@ -659,7 +663,10 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot bind HTTP on {}", args.http))?;
     let http_addr = listener.local_addr()?;
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub.clone())))
+    let options = xt_mobile_api::RouterOptions {
+        trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
+    };
+    let router = xt_mobile_api::router_with(Arc::new(HttpApi::new(hub.clone())), options)
         .into_make_service_with_connect_info::<SocketAddr>();
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

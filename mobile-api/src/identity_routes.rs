@@ -1,6 +1,7 @@
 //! Handlers for sign-in, refresh, logout, the JWKS, signing-key rotation and users.
 
 use crate::access::Permission;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::identity::{
@@ -9,25 +10,8 @@ use crate::identity::{
 };
 use crate::routes::{AppState, blocking, require};
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, request::Parts};
-use std::net::{IpAddr, SocketAddr};
-
-/// The client's address when the server was started with connect info (tests calling the
-/// router directly have none; then only per-account throttling applies).
-pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip());
-        Ok(ClientAddr(addr))
-    }
-}
+use axum::extract::State;
+use axum::http::StatusCode;
 
 fn check_refresh_token(token: &str) -> Result<(), ApiError> {
     if token.is_empty() || token.len() > REFRESH_TOKEN_BYTES_MAX {

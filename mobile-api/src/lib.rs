@@ -23,6 +23,7 @@
 pub mod access;
 pub mod api;
 pub mod api_keys;
+pub mod client_addr;
 pub mod dto;
 pub mod error;
 pub mod events;
@@ -36,6 +37,7 @@ pub mod utc;
 pub use access::{Permission, Scope};
 pub use api::{ApiKeyMade, ApiKeyOwned, HubApi, Principal, PrincipalKind, Role};
 pub use api_keys::{ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, MeView};
+pub use client_addr::TrustedProxies;
 pub use dto::{
     AgentList, AgentView, STOCK_LIMIT_DEFAULT, STOCK_LIMIT_MAX, SourceView, StockCursor, StockPage,
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
@@ -44,7 +46,8 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{EventData, EventPage, EventsQuery, StockChangeView, StreamEvent};
 pub use routes::{
     ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
-    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,
+    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, RouterOptions, router,
+    router_with,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

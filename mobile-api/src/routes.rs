@@ -3,10 +3,10 @@
 
 use crate::access::Permission;
 use crate::api::{HubApi, Principal};
+use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::dto::{AgentList, AgentView, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::{ApiError, ErrorBody, error_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
-use crate::identity_routes::ClientAddr;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -33,6 +33,14 @@ pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) api: Arc<dyn HubApi>,
+    pub(crate) trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// How the router is set up beyond its [`HubApi`].
+#[derive(Debug, Clone, Default)]
+pub struct RouterOptions {
+    /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling per address).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The whole HTTP surface, ready to serve:
@@ -54,10 +62,20 @@ pub(crate) struct AppState {
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
-/// throttling sees client addresses. Every response carries `x-request-id` (the client's own if
-/// it sent a usable one, else a new UUID), which is also in the request's tracing span.
+/// throttling sees client addresses (behind a reverse proxy, name it in
+/// [`RouterOptions::trusted_proxies`] so the address comes from its `X-Forwarded-For`).
+/// Every response carries `x-request-id` (the client's own if it sent a usable one, else a
+/// new UUID), which is also in the request's tracing span.
 pub fn router(api: Arc<dyn HubApi>) -> Router {
-    let state = AppState { api };
+    router_with(api, RouterOptions::default())
+}
+
+/// [`router`] with [`RouterOptions`].
+pub fn router_with(api: Arc<dyn HubApi>, options: RouterOptions) -> Router {
+    let state = AppState {
+        api,
+        trusted_proxies: Arc::new(options.trusted_proxies),
+    };
     routed()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

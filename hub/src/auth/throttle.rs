@@ -34,12 +34,19 @@ fn quota(burst: u32, refill: Duration) -> Quota {
 
 impl Default for LoginThrottle {
     fn default() -> Self {
+        LoginThrottle::new(
+            (LOGIN_ACCOUNT_BURST, LOGIN_ACCOUNT_REFILL),
+            (LOGIN_CLIENT_BURST, LOGIN_CLIENT_REFILL),
+        )
+    }
+}
+
+impl LoginThrottle {
+    /// A throttle with `(burst, refill)` budgets per account and per client address.
+    pub fn new(account: (u32, Duration), client: (u32, Duration)) -> LoginThrottle {
         LoginThrottle {
-            accounts: DefaultKeyedRateLimiter::keyed(quota(
-                LOGIN_ACCOUNT_BURST,
-                LOGIN_ACCOUNT_REFILL,
-            )),
-            clients: DefaultKeyedRateLimiter::keyed(quota(LOGIN_CLIENT_BURST, LOGIN_CLIENT_REFILL)),
+            accounts: DefaultKeyedRateLimiter::keyed(quota(account.0, account.1)),
+            clients: DefaultKeyedRateLimiter::keyed(quota(client.0, client.1)),
             clock: DefaultClock::default(),
         }
     }
