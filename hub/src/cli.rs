@@ -673,12 +673,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "http server failed");
         }
     });
+    let sweep_task = tokio::spawn(crate::auth::refresh::sweep_periodically(hub.clone()));
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
         endpoint,
-        tasks: vec![quic_task, http_task],
+        tasks: vec![quic_task, http_task, sweep_task],
     })
 }
 

@@ -710,7 +710,7 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
 mod api_keys;
 mod identity;
 pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
-pub use identity::{RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord};
+pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
 
 #[cfg(test)]
 mod tests;
