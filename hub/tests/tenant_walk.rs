@@ -313,6 +313,11 @@ async fn tenant_a_gets_nothing_of_tenant_b_on_any_route() {
                         .await;
                     let status = r.status();
                     let text = world.text(r).await;
+                    // A 500 would hide a leak the router caught at the last moment.
+                    assert!(
+                        !status.is_server_error(),
+                        "{method} {path} as {who} answered {status}: {text}"
+                    );
                     for marker in world.b_markers() {
                         assert!(
                             !text.contains(marker),
