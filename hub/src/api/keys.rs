@@ -127,3 +127,22 @@ impl HttpApi {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keys_use_is_written_at_most_once_per_interval() {
+        let uses = KeyUses::default();
+        let t = TenantId::new("acme").unwrap();
+        let at = |ms: i64| UtcMillis(1_000_000 + ms);
+        assert!(uses.due(&t, "key-1", at(0)));
+        assert!(!uses.due(&t, "key-1", at(1)));
+        assert!(!uses.due(&t, "key-1", at(KEY_USE_WRITE_INTERVAL_MS - 1)));
+        assert!(uses.due(&t, "key-2", at(1)));
+        assert!(uses.due(&t, "key-1", at(KEY_USE_WRITE_INTERVAL_MS)));
+        // The same id in another tenant is another key.
+        assert!(uses.due(&TenantId::new("beta").unwrap(), "key-1", at(2)));
+    }
+}
