@@ -1,5 +1,5 @@
-//! The HTTP client behind `xt-hub token create`, `agents list|revoke`, `users …` and
-//! `keys rotate`: it talks to a
+//! The HTTP client behind `xt-hub token create`, `agents list|revoke`, `users …`,
+//! `api-keys …` and `keys rotate`: it talks to a
 //! running hub's API with an owner API key, so admin commands go through the same auth, tenant
 //! scoping and validation as every other caller.
 
@@ -11,7 +11,10 @@ use xt_mobile_api::identity::{
     KeyRotated, UserCreate, UserList, UserPatch, UserView, check_username,
 };
 use xt_mobile_api::time::OffsetDateTime;
-use xt_mobile_api::{AgentList, AgentView, ErrorBody, TokenCreated, TokenRequest};
+use xt_mobile_api::{
+    AgentList, AgentView, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, ErrorBody,
+    TokenCreated, TokenRequest,
+};
 use xt_shared::ids::AgentId;
 
 /// Longest the client waits for a TCP connection to the hub.
@@ -107,6 +110,34 @@ impl AdminClient {
     /// Makes a new current signing key (`POST /api/v1/keys/rotate`).
     pub async fn rotate_key(&self) -> anyhow::Result<KeyRotated> {
         let url = format!("{}/api/v1/keys/rotate", self.base);
+        self.send(self.http.post(url)).await
+    }
+
+    /// Every API key of the key's tenant, newest first (`GET /api/v1/api-keys`).
+    pub async fn list_api_keys(&self) -> anyhow::Result<Vec<ApiKeyView>> {
+        let url = format!("{}/api/v1/api-keys", self.base);
+        let list: ApiKeyList = self.send(self.http.get(url)).await?;
+        Ok(list.keys)
+    }
+
+    /// Makes an API key (`POST /api/v1/api-keys`); the answer holds its secret, shown once.
+    pub async fn create_api_key(&self, req: &ApiKeyCreate) -> anyhow::Result<ApiKeyCreated> {
+        let url = format!("{}/api/v1/api-keys", self.base);
+        self.send(self.http.post(url).json(req)).await
+    }
+
+    /// Revokes an API key (`POST /api/v1/api-keys/{id}/revoke`).
+    pub async fn revoke_api_key(&self, id: &str) -> anyhow::Result<ApiKeyView> {
+        let ok = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(anyhow!(
+                "invalid api key id {id:?}: expected key-… (letters, digits, '-', '_')"
+            ));
+        }
+        let url = format!("{}/api/v1/api-keys/{id}/revoke", self.base);
         self.send(self.http.post(url)).await
     }
 
@@ -315,8 +346,13 @@ mod tests {
 
     impl HubApi for TinyHub {
         fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-            Ok((secret == KEY)
-                .then(|| Principal::api_key(TenantId::new("acme").unwrap(), "k1".into())))
+            Ok((secret == KEY).then(|| {
+                Principal::api_key(
+                    TenantId::new("acme").unwrap(),
+                    "k1".into(),
+                    vec![xt_mobile_api::Scope::Owner],
+                )
+            }))
         }
         fn list_agents(&self, _: &TenantId) -> Result<Vec<AgentView>, ApiError> {
             Ok(self.agents.lock().unwrap().clone())

@@ -12,8 +12,8 @@ use xt_mobile_api::identity::{
 };
 use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{
-    AgentView, ApiError, HubApi, Principal, SourceView, StockCursor, StockPage, StockQuery,
-    StockRow, TokenCreated, TokenRequest,
+    AgentView, ApiError, ApiKeyCreate, ApiKeyMade, ApiKeyOwned, HubApi, Principal, SourceView,
+    StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
 };
 use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
 use xt_shared::change::{Body, Origin};
@@ -21,11 +21,15 @@ use xt_shared::ids::{AgentId, Sku, TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
 mod identity;
+mod keys;
+
+pub use keys::{KEY_USE_WRITE_INTERVAL_MS, new_key_id};
 
 /// [`HubApi`] over a [`Hub`], with the sign-in throttle (which lives as long as the server).
 pub struct HttpApi {
     hub: Arc<Hub>,
     throttle: LoginThrottle,
+    key_uses: keys::KeyUses,
 }
 
 impl HttpApi {
@@ -33,9 +37,13 @@ impl HttpApi {
         HttpApi::with_throttle(hub, LoginThrottle::default())
     }
 
-    /// With other sign-in budgets than the default (benchmarks).
+    /// With a sign-in throttle of other budgets (benchmarks and tests).
     pub fn with_throttle(hub: Arc<Hub>, throttle: LoginThrottle) -> HttpApi {
-        HttpApi { hub, throttle }
+        HttpApi {
+            hub,
+            throttle,
+            key_uses: keys::KeyUses::default(),
+        }
     }
 }
 
@@ -88,10 +96,23 @@ impl HttpApi {
 
 impl HubApi for HttpApi {
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-        let key = self.hub.store.api_key(secret).map_err(internal)?;
-        Ok(key
-            .filter(|k| k.revoked_at.is_none())
-            .map(|k| Principal::api_key(k.tenant, k.id)))
+        self.key_principal(secret)
+    }
+
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
+        self.keys(tenant)
+    }
+
+    fn create_api_key(
+        &self,
+        principal: &Principal,
+        req: &ApiKeyCreate,
+    ) -> Result<ApiKeyMade, ApiError> {
+        self.add_key(principal, req)
+    }
+
+    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
+        self.drop_key(tenant, id)
     }
 
     fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {

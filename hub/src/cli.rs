@@ -4,7 +4,7 @@ use crate::admin_client::{AdminClient, print_agents_table};
 use crate::api::HttpApi;
 use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
-use crate::store::{ApiKeyRecord, Store, UserRecord};
+use crate::store::{ApiKeyRecord, CREATED_BY_INIT, Store, UserRecord};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::identity::{UserCreate, UserPatch, UserView};
-use xt_mobile_api::{Role, TokenRequest};
+use xt_mobile_api::{ApiKeyCreate, ApiKeyView, Role, Scope, TokenRequest};
 use xt_shared::ids::{AgentId, SiteId, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
 
@@ -44,6 +44,11 @@ pub enum Command {
     },
     /// Serve agents over QUIC and people over HTTP.
     Serve(ServeArgs),
+    /// Tenants of this hub (offline: run while the hub is stopped).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
     /// Enrollment tokens.
     Token {
         #[command(subcommand)]
@@ -58,6 +63,11 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Scoped API keys for partners and integrations.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
     },
     /// The keys access tokens are signed with.
     Keys {
@@ -120,6 +130,112 @@ pub enum UsersCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Add a tenant with an owner API key and an owner user, printed once.
+    Add {
+        /// Data directory of a stopped hub.
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        tenant: TenantId,
+        /// Print JSON: {"admin_key", "owner_user", "owner_password"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeysCommand {
+    /// Make an API key; its secret is printed once.
+    Create {
+        #[command(flatten)]
+        remote: Remote,
+        /// A name to recognise it by (1 to 64 characters).
+        #[arg(long)]
+        name: String,
+        /// owner | agents:read | agents:write | stock:read | events:read | dashboard:read |
+        /// users:read | users:write | api_keys:write | orders:read | orders:write |
+        /// shipments:read | shipments:write (repeatable)
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<Scope>,
+        /// Print JSON: {"key": …, "secret": …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's API keys, newest first (never their secrets).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key: it is refused from its next request on.
+    Revoke {
+        #[command(flatten)]
+        remote: Remote,
+        /// The key id (`key-…`).
+        id: String,
+    },
+}
+
+fn print_api_key(key: &ApiKeyView) {
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.as_str()).collect();
+    let when = |t: Option<xt_mobile_api::time::OffsetDateTime>| {
+        t.and_then(|t| xt_mobile_api::utc::format(t).ok())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{}\t{}\t{}\tlast used {}\t{}",
+        key.id,
+        key.name,
+        scopes.join(","),
+        when(key.last_used_at),
+        match key.revoked_at {
+            Some(t) => format!("revoked {}", when(Some(t))),
+            None => "active".into(),
+        }
+    );
+}
+
+async fn api_keys(command: ApiKeysCommand) -> anyhow::Result<()> {
+    match command {
+        ApiKeysCommand::Create {
+            remote,
+            name,
+            scopes,
+            json,
+        } => {
+            let created = AdminClient::new(&remote.url, &remote.key)?
+                .create_api_key(&ApiKeyCreate { name, scopes })
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                print_api_key(&created.key);
+                println!("secret: {}   (shown once: store it now)", created.secret);
+            }
+        }
+        ApiKeysCommand::List { remote, json } => {
+            let keys = AdminClient::new(&remote.url, &remote.key)?
+                .list_api_keys()
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                keys.iter().for_each(print_api_key);
+            }
+        }
+        ApiKeysCommand::Revoke { remote, id } => {
+            let key = AdminClient::new(&remote.url, &remote.key)?
+                .revoke_api_key(&id)
+                .await?;
+            print_api_key(&key);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Make a new current signing key; tokens signed by the previous one keep working until
     /// they expire. Needs an owner credential.
@@ -142,6 +258,10 @@ pub struct ServeArgs {
     /// Lifetime of agent certificates issued from now on (e.g. 90d, 12h).
     #[arg(long, default_value = "90d", value_parser = humantime::parse_duration)]
     pub agent_cert_ttl: Duration,
+    /// A reverse proxy (ip or cidr, repeatable) whose `X-Forwarded-For` names the client for
+    /// sign-in throttling per address; other peers' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", value_parser = xt_mobile_api::TrustedProxies::parse_entry)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +415,39 @@ async fn users(command: UsersCommand) -> anyhow::Result<()> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Users { command } => users(command).await,
+        Command::ApiKeys { command } => api_keys(command).await,
+        Command::Tenants {
+            command: TenantsCommand::Add { data, tenant, json },
+        } => {
+            let db = data.join(DB_FILE);
+            if !db.exists() {
+                bail!("{} holds no hub (run `xt-hub init` first)", data.display());
+            }
+            let store = Store::open(&db)
+                .with_context(|| format!("cannot open {} (is the hub running?)", db.display()))?;
+            let made = add_tenant(&store, &tenant)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "admin_key": made.admin_key,
+                        "owner_user": made.owner_user,
+                        "owner_password": made.owner_password,
+                    })
+                );
+            } else {
+                println!("tenant:     {tenant}");
+                println!(
+                    "admin key:  {}   (shown once: store it now)",
+                    made.admin_key
+                );
+                println!(
+                    "owner user: {} / {}   (shown once: store it now)",
+                    made.owner_user, made.owner_password
+                );
+            }
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Rotate { remote },
         } => {
@@ -399,17 +552,30 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     }
     let ca = Ca::create(data, tenant.as_str())?;
     let store = Store::open(&data.join(DB_FILE))?;
+    let made = add_tenant(&store, tenant)?;
+    crate::auth::jwt::rotate(&store, now_ms())?;
+    Ok(Initialized {
+        ca_fingerprint: ca.fingerprint(),
+        ..made
+    })
+}
+
+/// Adds a tenant with an `owner`-scoped API key and an owner user ([`OWNER_USERNAME`]) to
+/// `store`; `ca_fingerprint` is left empty. `Conflict` if the tenant exists.
+pub fn add_tenant(store: &Store, tenant: &TenantId) -> anyhow::Result<Initialized> {
     let now = now_ms();
     store.create_tenant(tenant, now)?;
     let admin_key = new_secret("xtk");
-    let key_id = format!("key-{}", hex::encode(rand::random::<[u8; 6]>()));
     store.insert_api_key(
         &admin_key,
         &ApiKeyRecord {
-            id: key_id,
+            id: crate::api::new_key_id(),
             tenant: tenant.clone(),
             name: "admin".into(),
+            scopes: vec![Scope::Owner],
             created_at: now,
+            created_by: CREATED_BY_INIT.into(),
+            last_used_at: None,
             revoked_at: None,
         },
     )?;
@@ -426,10 +592,9 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
             created_at: now,
         },
     )?;
-    crate::auth::jwt::rotate(&store, now)?;
     Ok(Initialized {
         admin_key,
-        ca_fingerprint: ca.fingerprint(),
+        ca_fingerprint: String::new(),
         owner_user: OWNER_USERNAME.to_owned(),
         owner_password,
     })
@@ -498,7 +663,10 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot bind HTTP on {}", args.http))?;
     let http_addr = listener.local_addr()?;
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub.clone())))
+    let options = xt_mobile_api::RouterOptions {
+        trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
+    };
+    let router = xt_mobile_api::router_with(Arc::new(HttpApi::new(hub.clone())), options)
         .into_make_service_with_connect_info::<SocketAddr>();
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -506,12 +674,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         }
     });
     let ticker = crate::dashboard::spawn_ticker(hub.clone(), crate::dashboard::GAUGE_TICK);
+    let sweep_task = tokio::spawn(crate::auth::refresh::sweep_periodically(hub.clone()));
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
         endpoint,
-        tasks: vec![quic_task, http_task, ticker],
+        tasks: vec![quic_task, http_task, ticker, sweep_task],
     })
 }
 

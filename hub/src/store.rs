@@ -17,7 +17,6 @@ use xt_shared::sync::{AdmitError, admit};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
-const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("enroll_tokens");
 const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
 /// Key: (agent id, source name).
@@ -93,15 +92,6 @@ pub fn secret_hash(secret: &str) -> [u8; 32] {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantRecord {
     pub created_at: UtcMillis,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ApiKeyRecord {
-    pub id: String,
-    pub tenant: TenantId,
-    pub name: String,
-    pub created_at: UtcMillis,
-    pub revoked_at: Option<UtcMillis>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -367,7 +357,7 @@ impl Store {
             }
             // Create every table so readers never see a missing one.
             txn.open_table(TENANTS)?;
-            txn.open_table(API_KEYS)?;
+            api_keys::create_tables(&txn)?;
             txn.open_table(TOKENS)?;
             txn.open_table(AGENTS)?;
             txn.open_table(ORIGINS)?;
@@ -403,21 +393,6 @@ impl Store {
     pub fn tenant_exists(&self, tenant: &TenantId) -> Result<bool, StoreError> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(TENANTS)?.get(tenant.as_str())?.is_some())
-    }
-
-    pub fn insert_api_key(&self, secret: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(API_KEYS)?
-            .insert(secret_hash(secret).as_slice(), enc(record).as_slice())?;
-        txn.commit()?;
-        Ok(())
-    }
-
-    pub fn api_key(&self, secret: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(API_KEYS)?;
-        let found = table.get(secret_hash(secret).as_slice())?;
-        found.map(|v| dec("api_keys", v.value())).transpose()
     }
 
     pub fn insert_token(&self, secret: &str, record: &TokenRecord) -> Result<(), StoreError> {
@@ -846,8 +821,10 @@ mod dashboard;
 pub use dashboard::{
     BUCKET_RETENTION_MINUTES, BucketWindow, Gauges, MINUTE_MS, MinuteBucket, StockTotals, minute_of,
 };
+mod api_keys;
 mod identity;
-pub use identity::{RefreshRecord, RefreshUse, SigningKeyRecord, UserRecord};
+pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
+pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
 
 #[cfg(test)]
 mod dashboard_tests;

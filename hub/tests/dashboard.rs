@@ -13,7 +13,7 @@ use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
 use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
 use xt_hub::store::{AgentRecord, ApiKeyRecord, MINUTE_MS, TokenRecord, minute_of};
-use xt_mobile_api::{DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX, Principal};
+use xt_mobile_api::{DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX, Principal, Scope};
 use xt_shared::change::{Body as ChangeBody, SourceChange};
 use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
 use xt_shared::model::{StockLevel, UtcMillis};
@@ -44,7 +44,10 @@ fn env() -> Env {
                 id: "kb".into(),
                 tenant: beta,
                 name: "beta".into(),
+                scopes: vec![Scope::Owner],
                 created_at: UtcMillis(0),
+                created_by: "test".into(),
+                last_used_at: None,
                 revoked_at: None,
             },
         )
@@ -310,7 +313,11 @@ async fn a_warehouse_user_sees_only_its_warehouse() {
 async fn series_counts_changes_in_their_minute_and_carries_gauges() {
     let env = env();
     let who = env.agent("acme", "wh-agent-1", "sh");
-    let principal = Principal::api_key(TenantId::new("acme").unwrap(), "k".into());
+    let principal = Principal::api_key(
+        TenantId::new("acme").unwrap(),
+        "k".into(),
+        vec![Scope::Owner],
+    );
     let base = minute_of(now_ms()) - 30;
     let at = |minute: i64, secs: i64| UtcMillis(minute * MINUTE_MS + secs * 1_000);
     let apply_at = |seq: u64, n: u64, now: UtcMillis| {

@@ -46,7 +46,10 @@ fn env() -> Env {
                 id: "kb".into(),
                 tenant: beta,
                 name: "beta".into(),
+                scopes: vec![xt_mobile_api::Scope::Owner],
                 created_at: UtcMillis(0),
+                created_by: "test".into(),
+                last_used_at: None,
                 revoked_at: None,
             },
         )

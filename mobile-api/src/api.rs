@@ -1,5 +1,7 @@
 //! What the HTTP surface needs from the hub. The hub implements [`HubApi`] over its storage.
 
+use crate::access::{Permission, Scope};
+use crate::api_keys::{ApiKeyCreate, ApiKeyView};
 use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::ApiError;
 use crate::events::EventPage;
@@ -142,6 +144,31 @@ pub trait HubApi: Send + Sync + 'static {
         })
     }
 
+    /// The API keys of `tenant`, newest first, revoked ones included.
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Makes an API key of the caller's tenant, created by the caller. The router has validated
+    /// `req` and checked that the caller may grant every scope in it.
+    fn create_api_key(
+        &self,
+        principal: &Principal,
+        req: &ApiKeyCreate,
+    ) -> Result<ApiKeyMade, ApiError> {
+        let _ = (principal, req);
+        Err(ApiError::NotFound(
+            "api keys are not available on this hub".into(),
+        ))
+    }
+
+    /// Revokes the key `id` of `tenant` (idempotent). `NotFound` if it is not this tenant's.
+    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
+        let _ = (tenant, id);
+        Err(ApiError::NotFound(format!("api key {id:?} not found")))
+    }
+
     /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.
     fn latest_event_id(&self) -> u64 {
         0
@@ -169,6 +196,18 @@ pub trait HubApi: Send + Sync + 'static {
 }
 
 /// Who is calling: an API key or a signed-in user, always of one tenant.
+///
+/// What it may do is [`Principal::allows`]: a user gets the union of its roles' permissions
+/// ([`Role::permissions`]), an API key the union of its scopes' ([`Scope::permissions`]):
+///
+/// | who                 | permissions                                                        |
+/// |---------------------|--------------------------------------------------------------------|
+/// | owner role, `owner` scope | everything                                                   |
+/// | admin               | everything but `keys:rotate` and `metrics:read`                    |
+/// | manager             | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read |
+/// | warehouse           | stock:read, events:read, dashboard:read, shipments:read, shipments:write; stock of its warehouses only ([`Principal::stock_scope`]) |
+/// | finance             | stock:read, events:read, dashboard:read, orders:read               |
+/// | any other key scope | exactly the permission of the same name (`api_keys:write` = `api_keys:write`) |
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     /// The tenant the credential belongs to; every request is scoped to it.
@@ -177,16 +216,18 @@ pub struct Principal {
     pub subject: String,
     /// What kind of credential it was.
     pub kind: PrincipalKind,
-    /// The user's roles; an API key acts as [`Role::Owner`].
+    /// The user's username (`None` for API keys).
+    pub username: Option<String>,
+    /// The user's roles; an API key has `[owner]` if it has the `owner` scope, else none.
     pub roles: Vec<Role>,
     /// The warehouses a [`Role::Warehouse`] user is bound to (empty for everyone else).
     pub warehouses: Vec<WarehouseCode>,
     /// What an API key may do (empty for users).
-    pub scopes: Vec<KeyRole>,
+    pub scopes: Vec<Scope>,
 }
 
 /// The kind of credential a [`Principal`] came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     ApiKey,
@@ -194,45 +235,63 @@ pub enum PrincipalKind {
 }
 
 impl Principal {
-    /// An owner-scoped API key of `tenant`.
-    pub fn api_key(tenant: TenantId, key_id: String) -> Principal {
+    /// An API key of `tenant` with `scopes`.
+    pub fn api_key(tenant: TenantId, key_id: String, scopes: Vec<Scope>) -> Principal {
+        let roles = if scopes.contains(&Scope::Owner) {
+            vec![Role::Owner]
+        } else {
+            Vec::new()
+        };
         Principal {
             tenant,
             subject: key_id,
             kind: PrincipalKind::ApiKey,
-            roles: vec![Role::Owner],
+            username: None,
+            roles,
             warehouses: Vec::new(),
-            scopes: vec![KeyRole::Owner],
+            scopes,
         }
     }
 
-    fn has(&self, role: Role) -> bool {
-        self.roles.contains(&role)
+    /// Whether the caller may do `permission` (see the table on [`Principal`]).
+    pub fn allows(&self, permission: Permission) -> bool {
+        match self.kind {
+            PrincipalKind::User => self
+                .roles
+                .iter()
+                .any(|r| r.permissions().contains(&permission)),
+            PrincipalKind::ApiKey => self
+                .scopes
+                .iter()
+                .any(|s| s.permissions().contains(&permission)),
+        }
     }
 
-    /// Whether the caller may manage agents, enrollment tokens and users (owner or admin).
-    pub fn may_administer(&self) -> bool {
-        self.has(Role::Owner) || self.has(Role::Admin)
+    /// Every permission the caller has, in [`Permission::ALL`] order.
+    pub fn permissions(&self) -> Vec<Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| self.allows(*p))
+            .collect()
     }
 
-    /// Whether the caller may rotate the hub's signing keys (owner only).
-    pub fn may_rotate_keys(&self) -> bool {
-        self.has(Role::Owner)
-    }
-
-    /// Whether the caller may read the hub's metrics (owner only).
-    pub fn may_read_metrics(&self) -> bool {
-        self.has(Role::Owner)
-    }
-
-    /// Whether the caller may read the tenant's data (stock …): everyone in the tenant.
-    pub fn may_read(&self) -> bool {
-        !self.roles.is_empty()
+    /// Whether the caller is an owner (owner user or `owner`-scoped key): only owners make
+    /// owners, of either kind.
+    pub fn is_owner(&self) -> bool {
+        match self.kind {
+            PrincipalKind::User => self.roles.contains(&Role::Owner),
+            PrincipalKind::ApiKey => self.scopes.contains(&Scope::Owner),
+        }
     }
 
     /// The warehouses whose stock the caller may see: `None` for all of them, `Some` for a user
-    /// whose only stock-reading role is [`Role::Warehouse`].
+    /// whose only stock-reading role is [`Role::Warehouse`]. API keys are never bound to
+    /// warehouses.
     pub fn stock_scope(&self) -> Option<&[WarehouseCode]> {
+        if self.kind == PrincipalKind::ApiKey {
+            return None;
+        }
         let unrestricted = self.roles.iter().any(|r| !matches!(r, Role::Warehouse));
         (!unrestricted).then_some(self.warehouses.as_slice())
     }
@@ -301,10 +360,27 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// What an API key may do. Only `Owner` exists for now; narrower scopes come later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyRole {
-    /// Everything within its tenant: agents, enrollment tokens, users, data.
-    Owner,
+/// An API key as the hub answers about it: the view and the tenant it belongs to (which the
+/// router checks is the caller's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyOwned {
+    pub tenant: TenantId,
+    pub view: ApiKeyView,
+}
+
+/// A new API key: its view, its tenant and its secret (shown once, then only its hash is kept).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyMade {
+    pub tenant: TenantId,
+    pub view: ApiKeyView,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for ApiKeyMade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyMade")
+            .field("tenant", &self.tenant)
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }

@@ -1,6 +1,7 @@
 //! `GET /api/v1/events`: Server-Sent Events of the changes the caller may see, one event per
 //! hub change-log entry, its id the entry's key, resumable with `Last-Event-ID` (or `?after=`).
 
+use crate::access::Permission;
 use crate::api::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, Auth};
@@ -184,7 +185,7 @@ pub(crate) async fn events(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    require(principal.may_read())?;
+    require(principal.allows(Permission::EventsRead))?;
     let wake = state.api.subscribe();
     let after = match start_after(&headers, &query)? {
         Some(after) => after,

@@ -1,5 +1,7 @@
 //! Handlers for sign-in, refresh, logout, the JWKS, signing-key rotation and users.
 
+use crate::access::Permission;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::identity::{
@@ -8,25 +10,8 @@ use crate::identity::{
 };
 use crate::routes::{AppState, blocking, require};
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, request::Parts};
-use std::net::{IpAddr, SocketAddr};
-
-/// The client's address when the server was started with connect info (tests calling the
-/// router directly have none; then only per-account throttling applies).
-pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip());
-        Ok(ClientAddr(addr))
-    }
-}
+use axum::extract::State;
+use axum::http::StatusCode;
 
 fn check_refresh_token(token: &str) -> Result<(), ApiError> {
     if token.is_empty() || token.len() > REFRESH_TOKEN_BYTES_MAX {
@@ -139,13 +124,13 @@ pub(crate) async fn rotate_key(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<KeyRotated>, ApiError> {
-    require(principal.may_rotate_keys())?;
+    require(principal.allows(Permission::KeysRotate))?;
     let rotated = blocking(&state.api, |api| api.rotate_signing_key()).await?;
     tracing::info!(kid = %rotated.kid, subject = %principal.subject, "signing key rotated");
     Ok(Json(rotated))
 }
 
-/// The tenant's users (owner or admin).
+/// The tenant's users (`users:read`).
 #[utoipa::path(
     get,
     path = "/api/v1/users",
@@ -161,7 +146,7 @@ pub(crate) async fn list_users(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<UserList>, ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::UsersRead))?;
     let tenant = principal.tenant.clone();
     let users = blocking(&state.api, move |api| api.list_users(&tenant)).await?;
     if users.iter().any(|u| u.tenant != principal.tenant) {
@@ -173,7 +158,7 @@ pub(crate) async fn list_users(
     Ok(Json(UserList { users }))
 }
 
-/// Adds a user (owner or admin; only an owner makes owners).
+/// Adds a user (`users:write`; only an owner makes owners).
 #[utoipa::path(
     post,
     path = "/api/v1/users",
@@ -194,11 +179,11 @@ pub(crate) async fn create_user(
     Auth(principal): Auth,
     ApiJson(req): ApiJson<UserCreate>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::UsersWrite))?;
     req.validate()?;
     // Only an owner makes owners: an admin cannot raise anyone above itself.
     if req.roles.contains(&crate::Role::Owner) {
-        require(principal.may_rotate_keys())?;
+        require(principal.is_owner())?;
     }
     let tenant = principal.tenant.clone();
     let user = blocking(&state.api, move |api| api.create_user(&tenant, &req)).await?;
@@ -206,7 +191,7 @@ pub(crate) async fn create_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// Changes a user's roles, warehouses or disabled flag (owner or admin; only an owner grants
+/// Changes a user's roles, warehouses or disabled flag (`users:write`; only an owner grants
 /// owner).
 #[utoipa::path(
     patch,
@@ -229,14 +214,14 @@ pub(crate) async fn update_user(
     ApiPath(username): ApiPath<String>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::UsersWrite))?;
     check_username(&username)?;
     if patch
         .roles
         .as_ref()
         .is_some_and(|r| r.contains(&crate::Role::Owner))
     {
-        require(principal.may_rotate_keys())?;
+        require(principal.is_owner())?;
     }
     let caller = principal.clone();
     let user = blocking(&state.api, move |api| {

@@ -20,7 +20,10 @@
 //!
 //! Architecture invariant: no IO besides serving HTTP; the only way to data is [`HubApi`].
 
+pub mod access;
 pub mod api;
+pub mod api_keys;
+pub mod client_addr;
 pub mod console;
 pub mod dto;
 pub mod error;
@@ -32,7 +35,10 @@ pub mod openapi;
 mod routes;
 pub mod utc;
 
-pub use api::{HubApi, KeyRole, Principal, PrincipalKind, Role};
+pub use access::{Permission, Scope};
+pub use api::{ApiKeyMade, ApiKeyOwned, HubApi, Principal, PrincipalKind, Role};
+pub use api_keys::{ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, MeView};
+pub use client_addr::TrustedProxies;
 pub use dto::{
     AgentList, AgentView, DASHBOARD_BUCKET_SECS, DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX,
     Dashboard, DashboardAgents, DashboardPoint, DashboardQuery, DashboardSeries, DashboardSource,
@@ -43,7 +49,8 @@ pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{EventData, EventPage, EventsQuery, StockChangeView, StreamEvent};
 pub use routes::{
     ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
-    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, router,
+    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, RouterOptions, router,
+    router_with,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

@@ -49,6 +49,10 @@ pub(crate) const BEARER: &str = "bearer";
         crate::identity_routes::list_users,
         crate::identity_routes::create_user,
         crate::identity_routes::update_user,
+        crate::api_keys::me,
+        crate::api_keys::list_api_keys,
+        crate::api_keys::create_api_key,
+        crate::api_keys::revoke_api_key,
     ),
     components(schemas(
         Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
@@ -56,6 +60,9 @@ pub(crate) const BEARER: &str = "bearer";
         RefreshRequest, TokenPair, UserCreate, UserPatch, UserView, UserList, Role,
         crate::events::EventData, crate::events::StockChangeView, Dashboard, DashboardAgents,
         DashboardSource, DashboardWarehouse, DashboardSeries, DashboardPoint,
+        crate::api_keys::ApiKeyView, crate::api_keys::ApiKeyList, crate::api_keys::ApiKeyCreate,
+        crate::api_keys::ApiKeyCreated, crate::api_keys::MeView, crate::access::Scope,
+        crate::access::Permission, crate::api::PrincipalKind,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -67,6 +74,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "auth", description = "Sign-in, refresh, logout and the public signing keys"),
         (name = "users", description = "The tenant's users"),
         (name = "keys", description = "The hub's token signing keys"),
+        (name = "api-keys", description = "Scoped API keys for partners and integrations"),
     )
 )]
 pub struct ApiDoc;
@@ -78,7 +86,8 @@ impl Modify for BearerScheme {
         let mut http = Http::new(HttpAuthScheme::Bearer);
         http.description = Some(
             "`Authorization: Bearer <credential>`, where the credential is either an API key \
-             (made by `xt-hub token`/`init`, acts as the tenant's owner) or an access token \
+             (`xt-hub init` makes one with the `owner` scope, `POST /api/v1/api-keys` makes \
+             scoped ones) or an access token \
              (an EdDSA JWT from `POST /api/v1/auth/login` or `/auth/refresh`). Any missing, \
              malformed, unknown or expired credential gets the same 401."
                 .to_owned(),

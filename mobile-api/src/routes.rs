@@ -1,14 +1,15 @@
 //! The router: routes, layers and handlers. Handlers parse and validate at the edge, call the
 //! hub on the blocking pool, check what came back belongs to the caller's tenant, and answer.
 
+use crate::access::Permission;
 use crate::api::{HubApi, Principal};
+use crate::client_addr::{ClientAddr, TrustedProxies};
 use crate::dto::{
     AgentList, AgentView, DASHBOARD_BUCKET_SECS, Dashboard, DashboardQuery, StockPage, StockQuery,
     TokenCreated, TokenRequest,
 };
 use crate::error::{ApiError, ErrorBody, error_response};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
-use crate::identity_routes::ClientAddr;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -35,6 +36,14 @@ pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) api: Arc<dyn HubApi>,
+    pub(crate) trusted_proxies: Arc<TrustedProxies>,
+}
+
+/// How the router is set up beyond its [`HubApi`].
+#[derive(Debug, Clone, Default)]
+pub struct RouterOptions {
+    /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling per address).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The whole HTTP surface, ready to serve:
@@ -53,13 +62,25 @@ pub(crate) struct AppState {
 /// - `GET /.well-known/jwks.json` (no auth), `POST /api/v1/auth/{login,refresh,logout}`,
 ///   `GET|POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/keys/rotate`:
 ///   see [`crate::identity`]
+/// - `GET /api/v1/me`: the caller and its permissions; `GET|POST /api/v1/api-keys`,
+///   `POST /api/v1/api-keys/{id}/revoke`: partner API keys, see [`crate::api_keys`]
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
-/// throttling sees client addresses. Every response carries `x-request-id` (the client's own if
-/// it sent a usable one, else a new UUID), which is also in the request's tracing span.
+/// throttling sees client addresses (behind a reverse proxy, name it in
+/// [`RouterOptions::trusted_proxies`] so the address comes from its `X-Forwarded-For`).
+/// Every response carries `x-request-id` (the client's own if it sent a usable one, else a
+/// new UUID), which is also in the request's tracing span.
 pub fn router(api: Arc<dyn HubApi>) -> Router {
-    let state = AppState { api };
+    router_with(api, RouterOptions::default())
+}
+
+/// [`router`] with [`RouterOptions`].
+pub fn router_with(api: Arc<dyn HubApi>, options: RouterOptions) -> Router {
+    let state = AppState {
+        api,
+        trusted_proxies: Arc::new(options.trusted_proxies),
+    };
     routed()
         .merge(crate::console::router())
         .fallback(not_found)
@@ -167,6 +188,10 @@ endpoints! {
     GET "/api/v1/users" => crate::identity_routes::list_users,
     POST "/api/v1/users" => crate::identity_routes::create_user,
     PATCH "/api/v1/users/{username}" => crate::identity_routes::update_user,
+    GET "/api/v1/me" => crate::api_keys::me,
+    GET "/api/v1/api-keys" => crate::api_keys::list_api_keys,
+    POST "/api/v1/api-keys" => crate::api_keys::create_api_key,
+    POST "/api/v1/api-keys/{id}/revoke" => crate::api_keys::revoke_api_key,
 }
 
 /// Runs a hub call on the blocking pool, inside the current request's span.
@@ -259,7 +284,12 @@ pub(crate) async fn metrics(
 ) -> Result<Response, ApiError> {
     // Without connect info (a router called directly) the client is not known to be local.
     let loopback = client.is_some_and(|ip| ip.to_canonical().is_loopback());
-    require(loopback || principal.as_ref().is_some_and(Principal::may_read_metrics))?;
+    require(
+        loopback
+            || principal
+                .as_ref()
+                .is_some_and(|p| p.allows(Permission::MetricsRead)),
+    )?;
     let text = blocking(&state.api, |api| api.metrics_text()).await?;
     Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
 }
@@ -284,7 +314,7 @@ fn check_tenant(principal: &Principal, agent: &AgentView) -> Result<(), ApiError
     }
 }
 
-/// The tenant's enrolled agents with their sync state (owner or admin).
+/// The tenant's enrolled agents with their sync state (`agents:read`).
 #[utoipa::path(
     get,
     path = "/api/v1/agents",
@@ -300,7 +330,7 @@ pub(crate) async fn list_agents(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<AgentList>, ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::AgentsRead))?;
     let tenant = principal.tenant.clone();
     let agents = blocking(&state.api, move |api| api.list_agents(&tenant)).await?;
     for agent in &agents {
@@ -310,7 +340,7 @@ pub(crate) async fn list_agents(
 }
 
 /// Revokes an agent: its certificate is refused from now on and a live connection is closed
-/// (owner or admin).
+/// (`agents:write`).
 #[utoipa::path(
     post,
     path = "/api/v1/agents/{id}/revoke",
@@ -331,7 +361,7 @@ pub(crate) async fn revoke_agent(
     Auth(principal): Auth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AgentView>, ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::AgentsWrite))?;
     let id = AgentId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let tenant = principal.tenant.clone();
     let agent = blocking(&state.api, move |api| api.revoke_agent(&tenant, &id)).await?;
@@ -340,7 +370,7 @@ pub(crate) async fn revoke_agent(
     Ok(Json(agent))
 }
 
-/// Makes a one-time enrollment token for an agent of a site and role (owner or admin).
+/// Makes a one-time enrollment token for an agent of a site and role (`agents:write`).
 #[utoipa::path(
     post,
     path = "/api/v1/enrollment-tokens",
@@ -360,7 +390,7 @@ pub(crate) async fn create_token(
     Auth(principal): Auth,
     ApiJson(mut req): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    require(principal.may_administer())?;
+    require(principal.allows(Permission::AgentsWrite))?;
     req.ttl_secs = Some(req.ttl_secs_checked()?);
     let tenant = principal.tenant.clone();
     let asked = req.clone();
@@ -407,7 +437,7 @@ pub(crate) async fn list_stock(
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<StockQuery>,
 ) -> Result<Json<StockPage>, ApiError> {
-    require(principal.may_read())?;
+    require(principal.allows(Permission::StockRead))?;
     let query = query.validated()?;
     let limit = query.limit.unwrap_or_default() as usize;
     let page = blocking(&state.api, move |api| api.list_stock(&principal, &query)).await?;
@@ -441,7 +471,7 @@ pub(crate) async fn dashboard(
     Auth(principal): Auth,
     ApiQuery(query): ApiQuery<DashboardQuery>,
 ) -> Result<Json<Dashboard>, ApiError> {
-    require(principal.may_read())?;
+    require(principal.allows(Permission::DashboardRead))?;
     let minutes = query.minutes_checked()?;
     let tenant = principal.tenant.clone();
     let board = blocking(&state.api, move |api| api.dashboard(&principal, minutes)).await?;

@@ -191,6 +191,7 @@ impl LocalHub {
             quic,
             http,
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
+            trusted_proxies: Vec::new(),
         })
         .await
         .context("starting the hub")?;

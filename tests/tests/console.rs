@@ -628,7 +628,6 @@ async fn walk_dashboard_and_keys(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs /api/v1/dashboard and /api/v1/api-keys from the other branches"]
 async fn console_dashboard_and_api_keys() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;

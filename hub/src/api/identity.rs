@@ -49,6 +49,7 @@ impl HttpApi {
                 tenant: claims.tenant,
                 subject: u.id,
                 kind: PrincipalKind::User,
+                username: Some(claims.preferred_username),
                 roles: u.roles,
                 warehouses: u.warehouses,
                 scopes: Vec::new(),
@@ -192,7 +193,7 @@ impl HttpApi {
         username: &str,
         patch: &UserPatch,
     ) -> Result<UserView, ApiError> {
-        let owner_caller = principal.may_rotate_keys();
+        let owner_caller = principal.is_owner();
         let updated = self
             .hub
             .store

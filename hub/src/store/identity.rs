@@ -1,7 +1,9 @@
 //! Identity tables: users, signing keys, refresh tokens and their families.
 
 use super::{Store, StoreError, dec, enc};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 use xt_mobile_api::Role;
 use xt_shared::ids::{TenantId, WarehouseCode};
@@ -74,6 +76,14 @@ struct FamilyRecord {
     tenant: TenantId,
     created_at: UtcMillis,
     revoked_at: Option<UtcMillis>,
+}
+
+/// What one sweep pass deleted; `more` when a batch was full (call again).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshSweep {
+    pub tokens: usize,
+    pub families: usize,
+    pub more: bool,
 }
 
 /// What presenting a refresh token did.
@@ -352,5 +362,84 @@ impl Store {
         };
         txn.commit()?;
         Ok(found)
+    }
+
+    /// Deletes, in one write transaction each, at most `batch_max` refresh tokens that can
+    /// never be accepted again — expired at `now`, or of a revoked or missing family — and then
+    /// at most `batch_max` families no token refers to any more.
+    ///
+    /// Rotated-out tokens stay until they expire: presenting one after the grace window is how
+    /// a stolen token's replay is detected (it revokes the family), and a deleted one would be
+    /// merely unknown.
+    pub fn sweep_refresh(
+        &self,
+        now: UtcMillis,
+        batch_max: usize,
+    ) -> Result<RefreshSweep, StoreError> {
+        let (dead_tokens, dead_families) = {
+            let txn = self.db.begin_read()?;
+            let tokens = txn.open_table(REFRESH_TOKENS)?;
+            let families = txn.open_table(REFRESH_FAMILIES)?;
+            let mut dead_tokens = Vec::new();
+            let mut referenced = std::collections::HashSet::new();
+            for item in tokens.iter()? {
+                let (hash, value) = item?;
+                let record: RefreshRecord = dec("refresh_tokens", value.value())?;
+                let family = families
+                    .get(record.family.as_str())?
+                    .map(|f| dec::<FamilyRecord>("refresh_families", f.value()))
+                    .transpose()?;
+                let live =
+                    record.expires_at > now && family.is_some_and(|f| f.revoked_at.is_none());
+                if !live && dead_tokens.len() < batch_max {
+                    dead_tokens.push(hash.value().to_vec());
+                } else {
+                    // Kept (or left for the next batch): its family stays too.
+                    referenced.insert(record.family);
+                }
+            }
+            let mut dead_families = Vec::new();
+            for item in families.iter()? {
+                let (id, _) = item?;
+                if dead_families.len() >= batch_max {
+                    break;
+                }
+                if !referenced.contains(id.value()) {
+                    dead_families.push(id.value().to_owned());
+                }
+            }
+            (dead_tokens, dead_families)
+        };
+        if dead_tokens.is_empty() && dead_families.is_empty() {
+            return Ok(RefreshSweep::default());
+        }
+        // Nothing found dead can come back to life in between: expiry only passes, revocation
+        // is final, and a family without tokens can get none (rotation needs one of its own).
+        let txn = self.db.begin_write()?;
+        {
+            let mut tokens = txn.open_table(REFRESH_TOKENS)?;
+            for hash in &dead_tokens {
+                tokens.remove(hash.as_slice())?;
+            }
+            let mut families = txn.open_table(REFRESH_FAMILIES)?;
+            for id in &dead_families {
+                families.remove(id.as_str())?;
+            }
+        }
+        txn.commit()?;
+        Ok(RefreshSweep {
+            tokens: dead_tokens.len(),
+            families: dead_families.len(),
+            more: dead_tokens.len() == batch_max || dead_families.len() == batch_max,
+        })
+    }
+
+    /// How many refresh tokens and families are stored (for tests and diagnostics).
+    pub fn refresh_counts(&self) -> Result<(u64, u64), StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok((
+            txn.open_table(REFRESH_TOKENS)?.len()?,
+            txn.open_table(REFRESH_FAMILIES)?.len()?,
+        ))
     }
 }

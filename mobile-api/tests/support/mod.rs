@@ -96,6 +96,7 @@ impl HubApi for FakeHub {
         Ok(Some(Principal::api_key(
             tenant(tenant_id),
             format!("key-{tenant_id}"),
+            vec![xt_mobile_api::Scope::Owner],
         )))
     }
 
