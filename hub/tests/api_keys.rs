@@ -1,76 +1,15 @@
 //! Scoped API keys and `GET /api/v1/me` over the real hub: the router called directly with the
 //! hub's `HttpApi` over a freshly initialized data directory (real redb in a temp dir).
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt as _;
+mod support;
+
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use tower::ServiceExt as _;
-use xt_hub::api::HttpApi;
-use xt_hub::hub::{DB_FILE, Hub, HubSettings, now_ms};
-use xt_hub::store::{ApiKeyRecord, ApiKeyRecordV1, enc_key_v1};
-use xt_mobile_api::Scope;
-use xt_shared::ids::TenantId;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Env {
-    _dir: tempfile::TempDir,
-    hub: Arc<Hub>,
-    router: Router,
-    key: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    body: Value,
-    text: String,
-}
-
-fn acme() -> TenantId {
-    TenantId::new("acme").unwrap()
-}
-
-fn env_over(dir: tempfile::TempDir, key: String) -> Env {
-    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub.clone())));
-    Env {
-        _dir: dir,
-        hub,
-        router,
-        key,
-    }
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
-    env_over(dir, made.admin_key)
-}
+use support::{Env, Reply, acme, env};
+use xt_hub::hub::{DB_FILE, HubSettings, now_ms};
+use xt_hub::store::{ApiKeyRecordV1, enc_key_v1};
 
 impl Env {
-    async fn call(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> Reply {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {bearer}"));
-        let req = match body {
-            Some(v) => req
-                .header("content-type", "application/json")
-                .body(Body::from(v.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, body, text }
-    }
-
     /// Makes a key with `scopes` using `bearer`; returns (key id, secret).
     async fn make_key(&self, bearer: &str, scopes: &[&str]) -> (String, String) {
         let r = self
@@ -84,13 +23,19 @@ impl Env {
     }
 
     async fn create(&self, bearer: &str, body: Value) -> Reply {
-        self.call(Method::POST, "/api/v1/api-keys", bearer, Some(body))
+        self.call(Method::POST, "/api/v1/api-keys", Some(bearer), Some(body))
             .await
+    }
+
+    /// `POST /api/v1/api-keys/{id}/revoke` with `bearer`.
+    async fn revoke(&self, bearer: &str, id: &str) -> Reply {
+        let path = format!("/api/v1/api-keys/{id}/revoke");
+        self.call(Method::POST, &path, Some(bearer), None).await
     }
 
     async fn list(&self) -> Reply {
         let r = self
-            .call(Method::GET, "/api/v1/api-keys", &self.key, None)
+            .call(Method::GET, "/api/v1/api-keys", Some(&self.key), None)
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r
@@ -106,32 +51,15 @@ impl Env {
             .unwrap_or_else(|| panic!("{id} not listed: {}", r.text))
             .clone()
     }
-
-    async fn user_token(&self, username: &str, roles: &[&str]) -> String {
-        let body = json!({"username": username, "password": PASSWORD, "roles": roles});
-        let r = self
-            .call(Method::POST, "/api/v1/users", &self.key, Some(body))
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        let login = json!({"tenant": "acme", "username": username, "password": PASSWORD});
-        let req = Request::builder()
-            .method(Method::POST)
-            .uri("/api/v1/auth/login")
-            .header("content-type", "application/json")
-            .body(Body::from(login.to_string()))
-            .unwrap();
-        let response = self.router.clone().oneshot(req).await.unwrap();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).unwrap();
-        body["access_token"].as_str().unwrap().to_owned()
-    }
 }
 
 #[tokio::test]
 async fn stock_read_key_reads_stock_and_nothing_else() {
     let env = env();
     let (_, secret) = env.make_key(&env.key, &["stock:read"]).await;
-    let r = env.call(Method::GET, "/api/v1/stock", &secret, None).await;
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&secret), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     for (method, path, body) in [
         (Method::GET, "/api/v1/agents", None),
@@ -150,7 +78,7 @@ async fn stock_read_key_reads_stock_and_nothing_else() {
             Some(json!({"name": "more", "scopes": ["stock:read"]})),
         ),
     ] {
-        let r = env.call(method.clone(), path, &secret, body).await;
+        let r = env.call(method.clone(), path, Some(&secret), body).await;
         assert_eq!(
             r.status,
             StatusCode::FORBIDDEN,
@@ -159,7 +87,9 @@ async fn stock_read_key_reads_stock_and_nothing_else() {
         );
         assert_eq!(r.body["error"]["code"], "forbidden");
     }
-    let me = env.call(Method::GET, "/api/v1/me", &secret, None).await;
+    let me = env
+        .call(Method::GET, "/api/v1/me", Some(&secret), None)
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["kind"], "api_key");
     assert_eq!(me.body["tenant"], "acme");
@@ -172,8 +102,10 @@ async fn stock_read_key_reads_stock_and_nothing_else() {
 #[tokio::test]
 async fn me_of_the_owner_user_lists_every_permission() {
     let env = env();
-    let owner = env.user_token("boss", &["owner"]).await;
-    let me = env.call(Method::GET, "/api/v1/me", &owner, None).await;
+    let owner = env.user_token("boss", &["owner"], &[]).await;
+    let me = env
+        .call(Method::GET, "/api/v1/me", Some(&owner), None)
+        .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["kind"], "user");
     assert_eq!(me.body["username"], "boss");
@@ -183,8 +115,10 @@ async fn me_of_the_owner_user_lists_every_permission() {
     assert_eq!(perms.len(), xt_mobile_api::Permission::ALL.len());
     assert!(perms.contains(&json!("keys:rotate")));
     assert!(perms.contains(&json!("metrics:read")));
-    let manager = env.user_token("mgr", &["manager"]).await;
-    let me = env.call(Method::GET, "/api/v1/me", &manager, None).await;
+    let manager = env.user_token("mgr", &["manager"], &[]).await;
+    let me = env
+        .call(Method::GET, "/api/v1/me", Some(&manager), None)
+        .await;
     assert_eq!(
         me.body["permissions"],
         json!([
@@ -202,25 +136,19 @@ async fn me_of_the_owner_user_lists_every_permission() {
 async fn revoked_key_is_refused_and_revoking_again_changes_nothing() {
     let env = env();
     let (id, secret) = env.make_key(&env.key, &["stock:read"]).await;
-    let path = format!("/api/v1/api-keys/{id}/revoke");
-    let r = env.call(Method::POST, &path, &env.key, None).await;
+    let r = env.revoke(&env.key, &id).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["id"], id.as_str());
     let revoked_at = r.body["revoked_at"].clone();
     assert!(revoked_at.is_string(), "{}", r.text);
-    let r = env.call(Method::GET, "/api/v1/stock", &secret, None).await;
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&secret), None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let again = env.call(Method::POST, &path, &env.key, None).await;
+    let again = env.revoke(&env.key, &id).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["revoked_at"], revoked_at);
-    let r = env
-        .call(
-            Method::POST,
-            "/api/v1/api-keys/key-nope/revoke",
-            &env.key,
-            None,
-        )
-        .await;
+    let r = env.revoke(&env.key, "key-nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -229,7 +157,9 @@ async fn last_used_at_is_set_after_use() {
     let env = env();
     let (id, secret) = env.make_key(&env.key, &["stock:read"]).await;
     assert_eq!(env.listed(&id).await["last_used_at"], Value::Null);
-    let r = env.call(Method::GET, "/api/v1/stock", &secret, None).await;
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&secret), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let listed = env.listed(&id).await;
     let used = xt_mobile_api::utc::parse(listed["last_used_at"].as_str().unwrap()).unwrap();
@@ -256,7 +186,7 @@ async fn secret_and_hash_never_appear_in_the_list() {
     assert_eq!(keys[1]["created_by"], "init");
     assert_eq!(
         keys[0]["created_by"],
-        env.call(Method::GET, "/api/v1/me", &env.key, None)
+        env.call(Method::GET, "/api/v1/me", Some(&env.key), None)
             .await
             .body["subject"]
     );
@@ -265,7 +195,7 @@ async fn secret_and_hash_never_appear_in_the_list() {
 #[tokio::test]
 async fn old_format_record_reads_as_an_owner_key() {
     let dir = tempfile::tempdir().unwrap();
-    xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
     // Write a key the way hubs before scopes did: version 1, no entry in the id index.
     let secret = "xtk_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     {
@@ -289,35 +219,37 @@ async fn old_format_record_reads_as_an_owner_key() {
         }
         txn.commit().unwrap();
     }
-    let env = env_over(dir, secret.to_owned());
-    let me = env.call(Method::GET, "/api/v1/me", secret, None).await;
+    let env = Env::over(
+        dir,
+        secret.to_owned(),
+        made.owner_password,
+        HubSettings::default(),
+    );
+    let me = env
+        .call(Method::GET, "/api/v1/me", Some(secret), None)
+        .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["scopes"], json!(["owner"]));
     assert_eq!(me.body["roles"], json!(["owner"]));
     let r = env
-        .call(Method::POST, "/api/v1/keys/rotate", secret, None)
+        .call(Method::POST, "/api/v1/keys/rotate", Some(secret), None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let listed = env.listed("key-old").await;
     assert_eq!(listed["created_by"], "init");
     assert_eq!(listed["scopes"], json!(["owner"]));
-    let r = env
-        .call(
-            Method::POST,
-            "/api/v1/api-keys/key-old/revoke",
-            secret,
-            None,
-        )
-        .await;
+    let r = env.revoke(secret, "key-old").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = env.call(Method::GET, "/api/v1/me", secret, None).await;
+    let r = env
+        .call(Method::GET, "/api/v1/me", Some(secret), None)
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn non_owner_admin_cannot_grant_owner() {
     let env = env();
-    let admin = env.user_token("ops", &["admin"]).await;
+    let admin = env.user_token("ops", &["admin"], &[]).await;
     let r = env
         .create(&admin, json!({"name": "root", "scopes": ["owner"]}))
         .await;
@@ -350,7 +282,7 @@ async fn missing_scope_is_forbidden() {
         .make_key(&env.key, &["orders:read", "shipments:write"])
         .await;
     for path in ["/api/v1/stock", "/api/v1/agents", "/api/v1/users"] {
-        let r = env.call(Method::GET, path, &secret, None).await;
+        let r = env.call(Method::GET, path, Some(&secret), None).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text);
     }
 }
@@ -394,49 +326,19 @@ async fn bad_create_requests_are_400_with_a_reason() {
 async fn another_tenants_key_id_is_not_found() {
     let env = env();
     let (id, secret) = env.make_key(&env.key, &["stock:read"]).await;
-    let beta = TenantId::new("beta").unwrap();
-    env.hub.store.create_tenant(&beta, now_ms()).unwrap();
-    let beta_secret = "xtk_beta";
-    env.hub
-        .store
-        .insert_api_key(
-            beta_secret,
-            &ApiKeyRecord {
-                id: "key-beta".into(),
-                tenant: beta,
-                name: "beta-owner".into(),
-                scopes: vec![Scope::Owner],
-                created_at: now_ms(),
-                created_by: "init".into(),
-                last_used_at: None,
-                revoked_at: None,
-            },
-        )
-        .unwrap();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/v1/api-keys/{id}/revoke"),
-            beta_secret,
-            None,
-        )
-        .await;
+    let beta_secret = env.add_beta();
+    let r = env.revoke(&beta_secret, &id).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let r = env
-        .call(Method::GET, "/api/v1/api-keys", beta_secret, None)
+        .call(Method::GET, "/api/v1/api-keys", Some(&beta_secret), None)
         .await;
     assert_eq!(r.body["keys"].as_array().unwrap().len(), 1, "{}", r.text);
     assert!(!r.text.contains(&id));
-    let r = env.call(Method::GET, "/api/v1/stock", &secret, None).await;
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&secret), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     // The same id in another tenant is another key.
-    let r = env
-        .call(
-            Method::POST,
-            "/api/v1/api-keys/key-beta/revoke",
-            &env.key,
-            None,
-        )
-        .await;
+    let r = env.revoke(&env.key, "key-beta").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

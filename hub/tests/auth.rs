@@ -1,121 +1,22 @@
 //! Identity and access over the real hub: the router called directly (tower `oneshot`) with the
 //! hub's `HttpApi` over a freshly initialized data directory (real redb in a temp dir).
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+mod support;
+
+use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt as _;
-use xt_hub::api::HttpApi;
+use support::{Env, PASSWORD, Reply, acme, apply, env, register_agent, stock};
 use xt_hub::auth::jwt::{self, Claims};
 use xt_hub::auth::throttle::LOGIN_ACCOUNT_BURST;
-use xt_hub::hub::{Hub, HubSettings, now_ms};
-use xt_hub::store::{AgentRecord, SigningKeyRecord, UserRecord};
+use xt_hub::hub::{HubSettings, now_ms};
+use xt_hub::store::{SigningKeyRecord, UserRecord};
 use xt_mobile_api::Role;
-use xt_shared::change::{Body as ChangeBody, SourceChange};
-use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
-use xt_shared::model::{StockLevel, UtcMillis};
-use xt_shared::protocol::AgentRole;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Env {
-    _dir: tempfile::TempDir,
-    hub: Arc<Hub>,
-    router: Router,
-    key: String,
-    owner_password: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-fn acme() -> TenantId {
-    TenantId::new("acme").unwrap()
-}
-
-fn env_with(settings: HubSettings) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
-    let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub.clone())));
-    Env {
-        _dir: dir,
-        hub,
-        router,
-        key: made.admin_key,
-        owner_password: made.owner_password,
-    }
-}
-
-fn env() -> Env {
-    env_with(HubSettings::default())
-}
+use xt_shared::ids::TenantId;
 
 impl Env {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let req = match body {
-            Some(v) => req
-                .header("content-type", "application/json")
-                .body(Body::from(v.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn login(&self, tenant: &str, username: &str, password: &str) -> Reply {
-        let body = json!({"tenant": tenant, "username": username, "password": password});
-        self.call(Method::POST, "/api/v1/auth/login", None, Some(body))
-            .await
-    }
-
-    /// Signs in and returns (access token, refresh token).
-    async fn tokens(&self, tenant: &str, username: &str, password: &str) -> (String, String) {
-        let r = self.login(tenant, username, password).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        (
-            r.body["access_token"].as_str().unwrap().to_owned(),
-            r.body["refresh_token"].as_str().unwrap().to_owned(),
-        )
-    }
-
-    async fn add_user(&self, username: &str, roles: &[&str], warehouses: &[&str]) {
-        let body = json!({"username": username, "password": PASSWORD, "roles": roles,
-            "warehouses": warehouses});
-        let r = self
-            .call(Method::POST, "/api/v1/users", Some(&self.key), Some(body))
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    }
-
     async fn refresh(&self, token: &str) -> Reply {
         self.call(
             Method::POST,
@@ -165,65 +66,13 @@ impl Env {
     }
 
     fn seed_stock(&self, rows: &[(&str, &str, i64)]) {
-        let agent = AgentId::new("ag-wh").unwrap();
-        self.add_agent(&acme(), &agent);
+        let who = register_agent(&self.hub, &acme(), "ag-wh", "s1");
         let changes = rows
             .iter()
             .enumerate()
-            .map(|(i, (w, s, n))| SourceChange {
-                seq: i as u64 + 1,
-                version: 1,
-                body: ChangeBody::Stock(StockLevel {
-                    warehouse: WarehouseCode::new(*w).unwrap(),
-                    sku: Sku::new(*s).unwrap(),
-                    on_hand: *n,
-                }),
-            })
+            .map(|(i, (w, s, n))| stock(i as u64 + 1, 1, w, s, *n))
             .collect();
-        self.hub
-            .store
-            .apply_batch(
-                &acme(),
-                &agent,
-                AgentRole::Warehouse,
-                &SourceName::new("wms").unwrap(),
-                changes,
-                now_ms(),
-            )
-            .unwrap()
-            .unwrap();
-    }
-
-    fn add_agent(&self, tenant: &TenantId, agent: &AgentId) {
-        let (secret, _) = self
-            .hub
-            .create_token(
-                tenant,
-                &SiteId::new("s1").unwrap(),
-                AgentRole::Warehouse,
-                Duration::from_secs(60),
-            )
-            .unwrap();
-        self.hub
-            .store
-            .redeem_token(
-                &secret,
-                agent,
-                |t| AgentRecord {
-                    tenant: t.tenant.clone(),
-                    site: t.site.clone(),
-                    role: t.role,
-                    enrolled_at: now_ms(),
-                    cert_serial: "01".into(),
-                    cert_not_after: UtcMillis(now_ms().0 + 3_600_000),
-                    prev_cert_serial: None,
-                    revoked_at: None,
-                    last_seen: None,
-                },
-                now_ms(),
-            )
-            .unwrap()
-            .unwrap();
+        apply(&self.hub, &who, "wms", changes);
     }
 }
 
@@ -345,8 +194,7 @@ async fn tampered_payload_is_refused() {
 #[tokio::test]
 async fn token_of_tenant_b_cannot_touch_tenant_a() {
     let env = env();
-    let a_agent = AgentId::new("ag-a").unwrap();
-    env.add_agent(&acme(), &a_agent);
+    let a_agent = register_agent(&env.hub, &acme(), "ag-a", "s1").agent;
     let beta = TenantId::new("beta").unwrap();
     env.hub.store.create_tenant(&beta, now_ms()).unwrap();
     env.hub
@@ -384,7 +232,7 @@ async fn token_of_tenant_b_cannot_touch_tenant_a() {
 
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
-    let env = env_with(HubSettings {
+    let env = Env::with_settings(HubSettings {
         refresh_grace: Duration::ZERO,
         ..HubSettings::default()
     });

@@ -3,142 +3,28 @@
 //! counts changes in their minute and carries gauges, the query is validated, and another
 //! tenant's data never appears.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt as _;
+mod support;
+
+use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tower::ServiceExt as _;
-use xt_hub::api::HttpApi;
-use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
-use xt_hub::store::{AgentRecord, ApiKeyRecord, MINUTE_MS, TokenRecord, minute_of};
+use support::{Env, apply, env, register_agent, stock};
+use xt_hub::hub::{Authorized, now_ms};
+use xt_hub::store::{MINUTE_MS, minute_of};
 use xt_mobile_api::{DASHBOARD_MINUTES_DEFAULT, DASHBOARD_MINUTES_MAX, Principal, Scope};
-use xt_shared::change::{Body as ChangeBody, SourceChange};
-use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
-use xt_shared::model::{StockLevel, UtcMillis};
-use xt_shared::protocol::{AgentRole, SourceStatus};
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Env {
-    _dir: tempfile::TempDir,
-    hub: Arc<Hub>,
-    router: Router,
-    key: String,
-    /// An API key of a second tenant, `beta`.
-    key_b: String,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
-    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
-    let beta = TenantId::new("beta").unwrap();
-    hub.store.create_tenant(&beta, UtcMillis(0)).unwrap();
-    let key_b = "xtk_beta_test_key".to_owned();
-    hub.store
-        .insert_api_key(
-            &key_b,
-            &ApiKeyRecord {
-                id: "kb".into(),
-                tenant: beta,
-                name: "beta".into(),
-                scopes: vec![Scope::Owner],
-                created_at: UtcMillis(0),
-                created_by: "test".into(),
-                last_used_at: None,
-                revoked_at: None,
-            },
-        )
-        .unwrap();
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
-    Env {
-        _dir: dir,
-        hub,
-        router,
-        key: made.admin_key,
-        key_b,
-    }
-}
+use xt_shared::ids::{SourceName, TenantId};
+use xt_shared::model::UtcMillis;
+use xt_shared::protocol::SourceStatus;
 
 impl Env {
     /// Registers an agent of `tenant` at `site` as enrollment does (token redeemed).
     fn agent(&self, tenant: &str, agent: &str, site: &str) -> Authorized {
-        let secret = format!("xte_{agent}");
-        let token = TokenRecord {
-            tenant: TenantId::new(tenant).unwrap(),
-            site: SiteId::new(site).unwrap(),
-            role: AgentRole::Warehouse,
-            created_at: UtcMillis(0),
-            expires_at: UtcMillis(i64::MAX),
-            used_by: None,
-        };
-        self.hub.store.insert_token(&secret, &token).unwrap();
-        let id = AgentId::new(agent).unwrap();
-        let record = self
-            .hub
-            .store
-            .redeem_token(
-                &secret,
-                &id,
-                |t| AgentRecord {
-                    tenant: t.tenant.clone(),
-                    site: t.site.clone(),
-                    role: t.role,
-                    enrolled_at: UtcMillis(0),
-                    cert_serial: "01".into(),
-                    cert_not_after: UtcMillis(i64::MAX),
-                    prev_cert_serial: None,
-                    revoked_at: None,
-                    last_seen: None,
-                },
-                now_ms(),
-            )
-            .unwrap()
-            .unwrap();
-        Authorized { agent: id, record }
+        register_agent(&self.hub, &TenantId::new(tenant).unwrap(), agent, site)
     }
 
     async fn get(&self, path: &str, bearer: Option<&str>) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(Method::GET).uri(path);
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let r = self.call(Method::GET, path, bearer, None).await;
+        (r.status, r.body)
     }
 
     async fn dashboard(&self, bearer: &str) -> Value {
@@ -147,48 +33,29 @@ impl Env {
         body
     }
 
+    /// Records the status `who` reported of one of its sources at `at`.
+    fn report(&self, who: &Authorized, status: SourceStatus, at: UtcMillis) {
+        self.hub
+            .store
+            .record_status(&who.agent, &[status], at)
+            .unwrap();
+    }
+
     /// A signed-in warehouse user bound to `warehouses`; returns its access token.
     async fn warehouse_user(&self, username: &str, warehouses: &[&str]) -> String {
-        let (status, body) = self
-            .post(
-                "/api/v1/users",
-                Some(&self.key),
-                json!({"username": username, "password": PASSWORD, "roles": ["warehouse"],
-                    "warehouses": warehouses}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"tenant": "acme", "username": username, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["access_token"].as_str().unwrap().to_owned()
+        self.user_token(username, &["warehouse"], warehouses).await
     }
 }
 
-fn stock(seq: u64, version: i64, warehouse: &str, sku: &str, on_hand: i64) -> SourceChange {
-    SourceChange {
-        seq,
-        version,
-        body: ChangeBody::Stock(StockLevel {
-            warehouse: WarehouseCode::new(warehouse).unwrap(),
-            sku: Sku::new(sku).unwrap(),
-            on_hand,
-        }),
+/// A status of source `inventory` with `backlog` changes unacknowledged and nothing else.
+fn inventory(backlog: u64) -> SourceStatus {
+    SourceStatus {
+        source: SourceName::new("inventory").unwrap(),
+        durable_seq: 0,
+        backlog,
+        quarantined: 0,
+        last_error: None,
     }
-}
-
-fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChange>) -> u64 {
-    let outcome = hub
-        .apply_batch(who, &SourceName::new(source).unwrap(), changes)
-        .unwrap()
-        .unwrap();
-    assert!(outcome.rejected.is_empty());
-    outcome.applied
 }
 
 /// `(warehouse, skus, on_hand)` of a dashboard.
@@ -244,20 +111,13 @@ fn seed(env: &Env) -> Authorized {
 async fn totals_per_warehouse_equal_what_was_applied() {
     let env = env();
     let who = seed(&env);
-    env.hub
-        .store
-        .record_status(
-            &who.agent,
-            &[SourceStatus {
-                source: SourceName::new("inventory").unwrap(),
-                durable_seq: 9,
-                backlog: 4,
-                quarantined: 3,
-                last_error: Some("bad row 17".into()),
-            }],
-            UtcMillis(now_ms().0 - 30_000),
-        )
-        .unwrap();
+    let status = SourceStatus {
+        durable_seq: 9,
+        quarantined: 3,
+        last_error: Some("bad row 17".into()),
+        ..inventory(4)
+    };
+    env.report(&who, status, UtcMillis(now_ms().0 - 30_000));
     let board = env.dashboard(&env.key).await;
     assert_eq!(board["tenant"], "acme");
     // WH-SH: A = 8 (version 20 beat 15), B = 7; WH-BJ: A = 100 (version 5 lost), C = -2.
@@ -337,20 +197,7 @@ async fn series_counts_changes_in_their_minute_and_carries_gauges() {
             .unwrap()
             .unwrap();
     };
-    env.hub
-        .store
-        .record_status(
-            &who.agent,
-            &[SourceStatus {
-                source: SourceName::new("inventory").unwrap(),
-                durable_seq: 0,
-                backlog: 12,
-                quarantined: 0,
-                last_error: None,
-            }],
-            at(base, 0),
-        )
-        .unwrap();
+    env.report(&who, inventory(12), at(base, 0));
     env.hub.sample_gauges(at(base, 1)).unwrap();
     apply_at(1, 3, at(base, 2));
     apply_at(4, 2, at(base, 59));
@@ -428,8 +275,9 @@ async fn the_query_is_validated() {
 #[tokio::test]
 async fn another_tenants_data_never_appears() {
     let env = env();
+    let key_b = env.add_beta();
     seed(&env);
-    let board = env.dashboard(&env.key_b).await;
+    let board = env.dashboard(&key_b).await;
     assert_eq!(board["tenant"], "beta");
     assert_eq!(totals(&board), []);
     assert_eq!(board["sources"], json!([]));
@@ -454,7 +302,7 @@ async fn another_tenants_data_never_appears() {
     );
     assert_eq!(acme["sources"].as_array().unwrap().len(), 2);
     assert_eq!(changes_total(&acme), 7);
-    let board = env.dashboard(&env.key_b).await;
+    let board = env.dashboard(&key_b).await;
     assert_eq!(totals(&board), [("WH-SH".into(), 1, 50)]);
     assert_eq!(board["sources"][0]["agent"], "beta-agent");
 }
@@ -463,20 +311,7 @@ async fn another_tenants_data_never_appears() {
 async fn the_ticker_samples_gauges_into_the_current_minute() {
     let env = env();
     let who = env.agent("acme", "wh-agent-1", "sh");
-    env.hub
-        .store
-        .record_status(
-            &who.agent,
-            &[SourceStatus {
-                source: SourceName::new("inventory").unwrap(),
-                durable_seq: 0,
-                backlog: 5,
-                quarantined: 0,
-                last_error: None,
-            }],
-            now_ms(),
-        )
-        .unwrap();
+    env.report(&who, inventory(5), now_ms());
     let ticker =
         xt_hub::dashboard::spawn_ticker(Arc::clone(&env.hub), std::time::Duration::from_millis(20));
     let tenant = TenantId::new("acme").unwrap();

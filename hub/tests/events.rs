@@ -1,69 +1,29 @@
 //! `GET /api/v1/events` over the real hub: the router called directly (tower `oneshot`), the
 //! Server-Sent Events body read frame by frame while batches are applied.
 
-use axum::Router;
+mod support;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{Env, PASSWORD, apply, env, request, stock};
 use tower::ServiceExt as _;
-use xt_hub::api::HttpApi;
-use xt_hub::hub::{Authorized, Hub, HubSettings};
-use xt_hub::store::{AgentLogged, AgentRecord, ApiKeyRecord};
-use xt_shared::change::{Body as ChangeBody, SourceChange};
-use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
-use xt_shared::model::{StockLevel, UtcMillis};
+use xt_hub::hub::Authorized;
+use xt_hub::store::{AgentLogged, AgentRecord};
+use xt_shared::ids::{AgentId, SiteId, TenantId};
+use xt_shared::model::UtcMillis;
 use xt_shared::protocol::AgentRole;
 
-const PASSWORD: &str = "correct horse battery";
 /// How long to wait for events that should not come.
 const QUIET: Duration = Duration::from_millis(700);
 /// How long to wait for events that should come.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-struct Env {
-    _dir: tempfile::TempDir,
-    hub: Arc<Hub>,
-    router: Router,
-    key: String,
-    /// An API key of a second tenant, `beta`.
-    key_b: String,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
-    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
-    let beta = TenantId::new("beta").unwrap();
-    hub.store.create_tenant(&beta, UtcMillis(0)).unwrap();
-    let key_b = "xtk_beta_test_key".to_owned();
-    hub.store
-        .insert_api_key(
-            &key_b,
-            &ApiKeyRecord {
-                id: "kb".into(),
-                tenant: beta,
-                name: "beta".into(),
-                scopes: vec![xt_mobile_api::Scope::Owner],
-                created_at: UtcMillis(0),
-                created_by: "test".into(),
-                last_used_at: None,
-                revoked_at: None,
-            },
-        )
-        .unwrap();
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
-    Env {
-        _dir: dir,
-        hub,
-        router,
-        key: made.admin_key,
-        key_b,
-    }
-}
-
+/// An agent as the hub knows it after authorizing its certificate (not registered in the store:
+/// these tests read the change log only).
 fn who(tenant: &str, agent: &str) -> Authorized {
     Authorized {
         agent: AgentId::new(agent).unwrap(),
@@ -79,26 +39,6 @@ fn who(tenant: &str, agent: &str) -> Authorized {
             last_seen: None,
         },
     }
-}
-
-fn stock(seq: u64, warehouse: &str, sku: &str, on_hand: i64) -> SourceChange {
-    SourceChange {
-        seq,
-        version: seq as i64,
-        body: ChangeBody::Stock(StockLevel {
-            warehouse: WarehouseCode::new(warehouse).unwrap(),
-            sku: Sku::new(sku).unwrap(),
-            on_hand,
-        }),
-    }
-}
-
-fn apply(hub: &Hub, who: &Authorized, changes: Vec<SourceChange>) {
-    let outcome = hub
-        .apply_batch(who, &SourceName::new("wms").unwrap(), changes)
-        .unwrap()
-        .unwrap();
-    assert!(outcome.rejected.is_empty());
 }
 
 /// One parsed event: its id and JSON data.
@@ -152,21 +92,25 @@ impl Stream {
     }
 }
 
+/// A GET of the event stream with `bearer`, sending `Last-Event-ID: last_id` if given.
+fn events_request(bearer: &str, last_id: Option<&str>, query: &str) -> Request<Body> {
+    let mut req = request(
+        Method::GET,
+        &format!("/api/v1/events{query}"),
+        Some(bearer),
+        None,
+    );
+    if let Some(id) = last_id {
+        req.headers_mut()
+            .insert("last-event-id", id.parse().unwrap());
+    }
+    req
+}
+
 impl Env {
     async fn open(&self, bearer: &str, last_id: Option<&str>, query: &str) -> Stream {
-        let mut req = Request::builder()
-            .method(Method::GET)
-            .uri(format!("/api/v1/events{query}"))
-            .header("authorization", format!("Bearer {bearer}"));
-        if let Some(id) = last_id {
-            req = req.header("last-event-id", id);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let req = events_request(bearer, last_id, query);
+        let response = self.router.clone().oneshot(req).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let ct = response.headers()["content-type"].to_str().unwrap();
         assert!(ct.starts_with("text/event-stream"), "{ct}");
@@ -174,24 +118,6 @@ impl Env {
             body: response.into_body(),
             buf: String::new(),
         }
-    }
-
-    async fn call(&self, method: Method, path: &str, bearer: Option<&str>, body: Value) -> Value {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&bytes).unwrap()
     }
 }
 
@@ -214,13 +140,14 @@ fn skus(ev: &Ev) -> Vec<String> {
 async fn replays_in_order_and_resumes_after_an_id() {
     let env = env();
     let a = who("acme", "ag-1");
-    apply(&env.hub, &a, vec![stock(1, "WH1", "A", 5)]);
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 5)]);
     apply(
         &env.hub,
         &a,
-        vec![stock(2, "WH2", "B", 6), stock(3, "WH1", "C", 7)],
+        "wms",
+        vec![stock(2, 2, "WH2", "B", 6), stock(3, 3, "WH1", "C", 7)],
     );
-    apply(&env.hub, &a, vec![stock(4, "WH1", "D", 8)]);
+    apply(&env.hub, &a, "wms", vec![stock(4, 4, "WH1", "D", 8)]);
 
     let mut s = env.open(&env.key, Some("0"), "").await;
     let evs = s.events(3, PATIENCE).await;
@@ -254,14 +181,21 @@ async fn replays_in_order_and_resumes_after_an_id() {
 #[tokio::test]
 async fn a_tenant_sees_none_of_another_tenants_events() {
     let env = env();
+    let key_b = env.add_beta();
     apply(
         &env.hub,
         &who("acme", "ag-1"),
-        vec![stock(1, "WH1", "A", 5)],
+        "wms",
+        vec![stock(1, 1, "WH1", "A", 5)],
     );
-    apply(&env.hub, &who("beta", "ag-2"), vec![stock(1, "WB", "Z", 1)]);
+    apply(
+        &env.hub,
+        &who("beta", "ag-2"),
+        "wms",
+        vec![stock(1, 1, "WB", "Z", 1)],
+    );
 
-    let mut b = env.open(&env.key_b, Some("0"), "").await;
+    let mut b = env.open(&key_b, Some("0"), "").await;
     let evs = b.events(2, QUIET).await;
     assert_eq!(evs.len(), 1, "{evs:?}");
     assert_eq!(evs[0].data["agent"], "ag-2");
@@ -275,28 +209,17 @@ async fn a_tenant_sees_none_of_another_tenants_events() {
 #[tokio::test]
 async fn a_warehouse_user_sees_only_its_warehouses_rows() {
     let env = env();
-    let body = json!({"username": "wh1", "password": PASSWORD, "roles": ["warehouse"],
-        "warehouses": ["WH1"]});
-    let r = env
-        .call(Method::POST, "/api/v1/users", Some(&env.key), body)
-        .await;
-    assert_eq!(r["username"], "wh1", "{r}");
-    let r = env
-        .call(
-            Method::POST,
-            "/api/v1/auth/login",
-            None,
-            json!({"tenant": "acme", "username": "wh1", "password": PASSWORD}),
-        )
-        .await;
-    let token = r["access_token"].as_str().unwrap().to_owned();
+    let user = env.add_user("wh1", &["warehouse"], &["WH1"]).await;
+    assert_eq!(user["username"], "wh1", "{user}");
+    let (token, _) = env.tokens("acme", "wh1", PASSWORD).await;
 
     let a = who("acme", "ag-1");
-    apply(&env.hub, &a, vec![stock(1, "WH2", "X", 1)]);
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH2", "X", 1)]);
     apply(
         &env.hub,
         &a,
-        vec![stock(2, "WH1", "A", 2), stock(3, "WH2", "Y", 3)],
+        "wms",
+        vec![stock(2, 2, "WH1", "A", 2), stock(3, 3, "WH2", "Y", 3)],
     );
     env.hub
         .store
@@ -331,7 +254,7 @@ async fn a_warehouse_user_sees_only_its_warehouses_rows() {
 async fn live_events_follow_and_old_ones_are_not_replayed_without_an_id() {
     let env = env();
     let a = who("acme", "ag-1");
-    apply(&env.hub, &a, vec![stock(1, "WH1", "OLD", 1)]);
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "OLD", 1)]);
 
     let mut s = env.open(&env.key, None, "").await;
     assert!(s.events(1, Duration::from_millis(300)).await.is_empty());
@@ -339,7 +262,7 @@ async fn live_events_follow_and_old_ones_are_not_replayed_without_an_id() {
     let hub = Arc::clone(&env.hub);
     let writer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        apply(&hub, &a, vec![stock(2, "WH1", "NEW", 2)]);
+        apply(&hub, &a, "wms", vec![stock(2, 2, "WH1", "NEW", 2)]);
     });
     let evs = s.events(1, PATIENCE).await;
     writer.await.unwrap();
@@ -368,26 +291,8 @@ async fn live_events_follow_and_old_ones_are_not_replayed_without_an_id() {
 #[tokio::test]
 async fn a_bad_last_event_id_or_credential_is_refused() {
     let env = env();
-    let send = |bearer: &str, id: &str| {
-        Request::builder()
-            .uri("/api/v1/events")
-            .header("authorization", format!("Bearer {bearer}"))
-            .header("last-event-id", id)
-            .body(Body::empty())
-            .unwrap()
-    };
-    let r = env
-        .router
-        .clone()
-        .oneshot(send(&env.key, "x1"))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = env
-        .router
-        .clone()
-        .oneshot(send("xtk_nope", "1"))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = env.send(events_request(&env.key, Some("x1"), "")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = env.send(events_request("xtk_nope", Some("1"), "")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }

@@ -1,100 +1,20 @@
 //! `GET /metrics` over the real hub: the router called directly (tower `oneshot`) with the hub's
 //! `HttpApi` over a freshly initialized data directory.
 
-use axum::Router;
-use axum::body::Body;
+mod support;
+
 use axum::extract::ConnectInfo;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt as _;
-use serde_json::{Value, json};
+use axum::http::{Method, StatusCode};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tower::ServiceExt as _;
-use xt_hub::api::HttpApi;
-use xt_hub::hub::{Hub, HubSettings};
-use xt_shared::ids::TenantId;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Env {
-    _dir: tempfile::TempDir,
-    router: Router,
-    key: String,
-    owner_password: String,
-}
-
-fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
-    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(hub)));
-    Env {
-        _dir: dir,
-        router,
-        key: made.admin_key,
-        owner_password: made.owner_password,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-}
+use support::{Env, Reply, env, request};
 
 impl Env {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-        client: Option<SocketAddr>,
-    ) -> Reply {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let mut req = match body {
-            Some(v) => req
-                .header("content-type", "application/json")
-                .body(Body::from(v.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .unwrap();
+    async fn metrics(&self, bearer: Option<&str>, client: Option<SocketAddr>) -> Reply {
+        let mut req = request(Method::GET, "/metrics", bearer, None);
         if let Some(addr) = client {
             req.extensions_mut().insert(ConnectInfo(addr));
         }
-        let response = self.router.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            content_type,
-            text: String::from_utf8(bytes.to_vec()).unwrap(),
-        }
-    }
-
-    async fn metrics(&self, bearer: Option<&str>, client: Option<SocketAddr>) -> Reply {
-        self.call(Method::GET, "/metrics", bearer, None, client)
-            .await
-    }
-
-    async fn login(&self, username: &str, password: &str) -> Reply {
-        let body = json!({"tenant": "acme", "username": username, "password": password});
-        self.call(Method::POST, "/api/v1/auth/login", None, Some(body), None)
-            .await
+        self.send(req).await
     }
 }
 
@@ -111,16 +31,15 @@ const BAD_CREDENTIALS: &str = "xt_login_failures_total{reason=\"bad_credentials\
 async fn owner_key_reads_metrics_with_http_and_login_series() {
     let env = env();
     let r = env
-        .call(Method::GET, "/api/v1/agents", Some(&env.key), None, None)
+        .call(Method::GET, "/api/v1/agents", Some(&env.key), None)
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    env.call(Method::GET, "/healthz", None, None, None).await;
-    env.call(Method::GET, "/no/such/path", None, None, None)
-        .await;
+    env.call(Method::GET, "/healthz", None, None).await;
+    env.call(Method::GET, "/no/such/path", None, None).await;
 
     let r = env.metrics(Some(&env.key), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(r.content_type.starts_with("application/openmetrics-text"));
+    assert!(r.content_type().starts_with("application/openmetrics-text"));
     assert!(r.text.contains("xt_http_request_duration_seconds"));
     assert!(r.text.contains(
         "xt_http_request_duration_seconds_count{method=\"GET\",route=\"/api/v1/agents\",status=\"2xx\"} 1"
@@ -143,7 +62,7 @@ async fn owner_key_reads_metrics_with_http_and_login_series() {
     let before = sample(&r.text, BAD_CREDENTIALS);
 
     assert_eq!(
-        env.login("admin", "wrong password").await.status,
+        env.login("acme", "admin", "wrong password").await.status,
         StatusCode::UNAUTHORIZED
     );
     let r = env.metrics(Some(&env.key), None).await;
@@ -155,7 +74,9 @@ async fn throttled_sign_ins_are_counted() {
     let env = env();
     let mut throttled = false;
     for _ in 0..20 {
-        if env.login("admin", "wrong password").await.status == StatusCode::TOO_MANY_REQUESTS {
+        if env.login("acme", "admin", "wrong password").await.status
+            == StatusCode::TOO_MANY_REQUESTS
+        {
             throttled = true;
             break;
         }
@@ -176,7 +97,7 @@ async fn access_needs_loopback_or_an_owner() {
     // No connect info and no credential: refused.
     let r = env.metrics(None, None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.json()["error"]["code"], "forbidden", "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "forbidden", "{}", r.text);
     // A remote client without a credential: refused.
     let remote: SocketAddr = "192.0.2.7:40000".parse().unwrap();
     assert_eq!(
@@ -186,7 +107,7 @@ async fn access_needs_loopback_or_an_owner() {
     // A bad credential: 401.
     let r = env.metrics(Some("xtk_not_a_key"), Some(remote)).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.json()["error"]["code"], "unauthorized", "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "unauthorized", "{}", r.text);
     // Loopback (IPv4, IPv6, IPv4-mapped) without a credential: allowed.
     for addr in ["127.0.0.1:9000", "[::1]:9000", "[::ffff:127.0.0.1]:9000"] {
         let r = env.metrics(None, Some(addr.parse().unwrap())).await;
@@ -194,28 +115,16 @@ async fn access_needs_loopback_or_an_owner() {
         assert!(r.text.contains("xt_agents_connected"));
     }
     // The owner user's access token: allowed.
-    let r = env.login("admin", &env.owner_password).await;
+    let r = env.login("acme", "admin", &env.owner_password).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let owner = r.json()["access_token"].as_str().unwrap().to_owned();
+    let owner = r.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
         env.metrics(Some(&owner), Some(remote)).await.status,
         StatusCode::OK
     );
     // A manager: 403.
-    let body = json!({"username": "mgr", "password": PASSWORD, "roles": ["manager"]});
-    let r = env
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            Some(&env.key),
-            Some(body),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = env.login("mgr", PASSWORD).await;
-    let manager = r.json()["access_token"].as_str().unwrap().to_owned();
+    let manager = env.user_token("mgr", &["manager"], &[]).await;
     let r = env.metrics(Some(&manager), Some(remote)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.json()["error"]["code"], "forbidden", "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "forbidden", "{}", r.text);
 }

@@ -6,19 +6,15 @@
 //! take a path parameter or a body this file does not know yet, which fails with a message
 //! saying what to add.
 
+mod support;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::{PASSWORD, apply, register_agent, stock};
 use xt_hub::cli::{Running, ServeArgs, add_tenant, init_hub, start};
-use xt_hub::hub::now_ms;
-use xt_hub::store::AgentRecord;
-use xt_shared::change::{Body as ChangeBody, SourceChange};
-use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
-use xt_shared::model::{StockLevel, UtcMillis};
-use xt_shared::protocol::AgentRole;
-
-const PASSWORD: &str = "correct horse battery";
+use xt_shared::ids::{AgentId, TenantId};
 /// Most bytes of an event stream read while waiting for A's own first event.
 const STREAM_BYTES_MAX: usize = 64 * 1024;
 
@@ -51,66 +47,6 @@ struct World {
     a_refresh: String,
     b_key: String,
     b_key_id: String,
-}
-
-fn stock(tenant: &TenantId, agent: &AgentId, warehouse: &str, sku: &str, running: &Running) {
-    let change = SourceChange {
-        seq: 1,
-        version: 1,
-        body: ChangeBody::Stock(StockLevel {
-            warehouse: WarehouseCode::new(warehouse).unwrap(),
-            sku: Sku::new(sku).unwrap(),
-            on_hand: 7,
-        }),
-    };
-    running
-        .hub
-        .store
-        .apply_batch(
-            tenant,
-            agent,
-            AgentRole::Warehouse,
-            &SourceName::new("wms").unwrap(),
-            vec![change],
-            now_ms(),
-        )
-        .unwrap()
-        .unwrap();
-}
-
-fn register_agent(running: &Running, tenant: &TenantId, agent: &str) -> AgentId {
-    let agent = AgentId::new(agent).unwrap();
-    let (secret, _) = running
-        .hub
-        .create_token(
-            tenant,
-            &SiteId::new("s1").unwrap(),
-            AgentRole::Warehouse,
-            Duration::from_secs(60),
-        )
-        .unwrap();
-    running
-        .hub
-        .store
-        .redeem_token(
-            &secret,
-            &agent,
-            |t| AgentRecord {
-                tenant: t.tenant.clone(),
-                site: t.site.clone(),
-                role: t.role,
-                enrolled_at: now_ms(),
-                cert_serial: "01".into(),
-                cert_not_after: UtcMillis(now_ms().0 + 3_600_000),
-                prev_cert_serial: None,
-                revoked_at: None,
-                last_seen: None,
-            },
-            now_ms(),
-        )
-        .unwrap()
-        .unwrap();
-    agent
 }
 
 impl World {
@@ -158,10 +94,20 @@ impl World {
         .unwrap();
         let b_made = add_tenant(&running.hub.store, &b).unwrap();
         // B's data first, so a leak into A's event stream would come before A's own events.
-        let b_agent = register_agent(&running, &b, B_AGENT);
-        stock(&b, &b_agent, B_WAREHOUSE, B_SKU, &running);
-        let a_agent = register_agent(&running, &a, A_AGENT);
-        stock(&a, &a_agent, "WH1", A_SKU, &running);
+        let b_agent = register_agent(&running.hub, &b, B_AGENT, "s1");
+        apply(
+            &running.hub,
+            &b_agent,
+            "wms",
+            vec![stock(1, 1, B_WAREHOUSE, B_SKU, 7)],
+        );
+        let a_agent = register_agent(&running.hub, &a, A_AGENT, "s1");
+        apply(
+            &running.hub,
+            &a_agent,
+            "wms",
+            vec![stock(1, 1, "WH1", A_SKU, 7)],
+        );
         let mut world = World {
             base: format!("http://{}", running.http_addr),
             _dir: dir,

@@ -2,28 +2,27 @@
 //! TCP peer is a trusted proxy: the hub's router over a temp redb, with the peer address
 //! supplied as connect info.
 
+mod support;
+
 use axum::Router;
-use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use support::{Env, env, request};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
 use xt_hub::auth::throttle::{LoginThrottle, ThrottleLimits};
-use xt_hub::hub::{Hub, HubSettings};
 use xt_mobile_api::{RouterOptions, TrustedProxies};
-use xt_shared::ids::TenantId;
 
 /// Sign-in attempts per client address before it is throttled, in these tests.
 const LOGIN_CLIENT_BURST: u32 = 3;
 
-fn router(peer: &str, trusted: &[&str]) -> (tempfile::TempDir, Router) {
-    let dir = tempfile::tempdir().unwrap();
-    xt_hub::cli::init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
-    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+/// A router over a fresh hub (kept alive by the returned `Env`) whose TCP peer is `peer`.
+fn router(peer: &str, trusted: &[&str]) -> (Env, Router) {
+    let env = env();
     let options = RouterOptions {
         trusted_proxies: TrustedProxies::new(
             trusted
@@ -40,27 +39,23 @@ fn router(peer: &str, trusted: &[&str]) -> (tempfile::TempDir, Router) {
         client_burst: LOGIN_CLIENT_BURST,
         client_refill: Duration::from_secs(3600),
     });
-    let api = HttpApi::with_throttle(hub, throttle);
+    let api = HttpApi::with_throttle(Arc::clone(&env.hub), throttle);
     let router = xt_mobile_api::router_with(Arc::new(api), options).layer(MockConnectInfo(peer));
-    (dir, router)
+    (env, router)
 }
 
 /// A wrong sign-in of a fresh username (so only the per-address budget is spent).
 async fn wrong_login(router: &Router, n: u32, forwarded_for: &str) -> StatusCode {
     let body = json!({"tenant": "acme", "username": format!("nobody{n}"), "password": "wrong"});
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/v1/auth/login")
-        .header("content-type", "application/json")
-        .header("x-forwarded-for", forwarded_for)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut req = request(Method::POST, "/api/v1/auth/login", None, Some(body));
+    req.headers_mut()
+        .insert("x-forwarded-for", forwarded_for.parse().unwrap());
     router.clone().oneshot(req).await.unwrap().status()
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled() {
-    let (_dir, router) = router("10.0.0.2", &["10.0.0.0/8"]);
+    let (_env, router) = router("10.0.0.2", &["10.0.0.0/8"]);
     for n in 0..LOGIN_CLIENT_BURST {
         let status = wrong_login(&router, n, "198.51.100.1").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}");
@@ -82,7 +77,7 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_throttled() {
 
 #[tokio::test]
 async fn an_untrusted_peers_forwarded_for_is_ignored() {
-    let (_dir, router) = router("192.0.2.50", &["10.0.0.0/8"]);
+    let (_env, router) = router("192.0.2.50", &["10.0.0.0/8"]);
     for n in 0..LOGIN_CLIENT_BURST {
         let status = wrong_login(&router, n, &format!("198.51.100.{n}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {n}");

@@ -1,0 +1,255 @@
+//! What the hub's integration tests share: a hub over a freshly initialized data directory (real
+//! redb in a temp dir) with its router called directly (tower `oneshot`), requests and their
+//! replies, users and their sign-in, agents and the stock changes they apply.
+//!
+//! Each test binary uses only part of this, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt as _;
+use xt_hub::api::HttpApi;
+use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
+use xt_hub::store::{AgentRecord, ApiKeyRecord};
+use xt_mobile_api::Scope;
+use xt_shared::change::{Body as ChangeBody, SourceChange};
+use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
+use xt_shared::model::{StockLevel, UtcMillis};
+use xt_shared::protocol::AgentRole;
+
+/// The password of every user the tests make.
+pub const PASSWORD: &str = "correct horse battery";
+/// The owner API key of tenant `beta` made by [`Env::add_beta`].
+pub const BETA_KEY: &str = "xtk_beta_test_key";
+
+/// The tenant `init` made.
+pub fn acme() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+/// A hub initialized for `acme` (an owner API key and the owner user `admin`) and its router.
+pub struct Env {
+    _dir: tempfile::TempDir,
+    pub hub: Arc<Hub>,
+    pub router: Router,
+    /// The owner API key `init` made.
+    pub key: String,
+    /// The password of `admin`, the owner user `init` made.
+    pub owner_password: String,
+}
+
+/// A fresh hub with default settings.
+pub fn env() -> Env {
+    Env::with_settings(HubSettings::default())
+}
+
+/// A request to the router; `bearer` goes in `Authorization`, `body` is sent as JSON.
+pub fn request(
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    let req = match body {
+        Some(v) => req
+            .header("content-type", "application/json")
+            .body(Body::from(v.to_string())),
+        None => req.body(Body::empty()),
+    };
+    req.unwrap()
+}
+
+/// A whole response: status, headers, the body as text and as JSON (`Null` if it is not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `Content-Type` header, empty if there is none.
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+impl Env {
+    /// A fresh hub with `settings`.
+    pub fn with_settings(settings: HubSettings) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
+        Env::over(dir, made.admin_key, made.owner_password, settings)
+    }
+
+    /// The hub over `dir`, already initialized, whose owner key and password are given.
+    pub fn over(
+        dir: tempfile::TempDir,
+        key: String,
+        owner_password: String,
+        settings: HubSettings,
+    ) -> Env {
+        let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
+        let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
+        Env {
+            _dir: dir,
+            hub,
+            router,
+            key,
+            owner_password,
+        }
+    }
+
+    /// Makes a second tenant, `beta`, with an owner API key; returns the key ([`BETA_KEY`]).
+    pub fn add_beta(&self) -> String {
+        let beta = TenantId::new("beta").unwrap();
+        self.hub.store.create_tenant(&beta, UtcMillis(0)).unwrap();
+        self.hub
+            .store
+            .insert_api_key(
+                BETA_KEY,
+                &ApiKeyRecord {
+                    id: "key-beta".into(),
+                    tenant: beta,
+                    name: "beta-owner".into(),
+                    scopes: vec![Scope::Owner],
+                    created_at: UtcMillis(0),
+                    created_by: "init".into(),
+                    last_used_at: None,
+                    revoked_at: None,
+                },
+            )
+            .unwrap();
+        BETA_KEY.to_owned()
+    }
+
+    /// Sends `req` through the router and reads the whole response.
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).expect("a UTF-8 response body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.send(request(method, path, bearer, body)).await
+    }
+
+    pub async fn login(&self, tenant: &str, username: &str, password: &str) -> Reply {
+        let body = json!({"tenant": tenant, "username": username, "password": password});
+        self.call(Method::POST, "/api/v1/auth/login", None, Some(body))
+            .await
+    }
+
+    /// Signs in and returns (access token, refresh token).
+    pub async fn tokens(&self, tenant: &str, username: &str, password: &str) -> (String, String) {
+        let r = self.login(tenant, username, password).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        (
+            r.body["access_token"].as_str().unwrap().to_owned(),
+            r.body["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Makes an `acme` user with [`PASSWORD`] using the owner key; returns the user as created.
+    pub async fn add_user(&self, username: &str, roles: &[&str], warehouses: &[&str]) -> Value {
+        let body = json!({"username": username, "password": PASSWORD, "roles": roles,
+            "warehouses": warehouses});
+        let r = self
+            .call(Method::POST, "/api/v1/users", Some(&self.key), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body
+    }
+
+    /// Makes an `acme` user (as [`Env::add_user`]) and signs it in; returns its access token.
+    pub async fn user_token(&self, username: &str, roles: &[&str], warehouses: &[&str]) -> String {
+        self.add_user(username, roles, warehouses).await;
+        self.tokens("acme", username, PASSWORD).await.0
+    }
+}
+
+/// Registers agent `agent` of `tenant` at `site` as enrollment does (an enrollment token made
+/// and redeemed), with the warehouse role.
+pub fn register_agent(hub: &Hub, tenant: &TenantId, agent: &str, site: &str) -> Authorized {
+    let agent = AgentId::new(agent).unwrap();
+    let (secret, _) = hub
+        .create_token(
+            tenant,
+            &SiteId::new(site).unwrap(),
+            AgentRole::Warehouse,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let record = hub
+        .store
+        .redeem_token(
+            &secret,
+            &agent,
+            |t| AgentRecord {
+                tenant: t.tenant.clone(),
+                site: t.site.clone(),
+                role: t.role,
+                enrolled_at: now_ms(),
+                cert_serial: "01".into(),
+                cert_not_after: UtcMillis(now_ms().0 + 3_600_000),
+                prev_cert_serial: None,
+                revoked_at: None,
+                last_seen: None,
+            },
+            now_ms(),
+        )
+        .unwrap()
+        .unwrap();
+    Authorized { agent, record }
+}
+
+/// A stock level change.
+pub fn stock(seq: u64, version: i64, warehouse: &str, sku: &str, on_hand: i64) -> SourceChange {
+    SourceChange {
+        seq,
+        version,
+        body: ChangeBody::Stock(StockLevel {
+            warehouse: WarehouseCode::new(warehouse).unwrap(),
+            sku: Sku::new(sku).unwrap(),
+            on_hand,
+        }),
+    }
+}
+
+/// Applies one batch of `who` from `source` as the sync driver does; none may be rejected.
+/// Returns how many changes were applied.
+pub fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChange>) -> u64 {
+    let outcome = hub
+        .apply_batch(who, &SourceName::new(source).unwrap(), changes)
+        .unwrap()
+        .unwrap();
+    assert!(outcome.rejected.is_empty());
+    outcome.applied
+}
