@@ -378,6 +378,8 @@ mod tests {
                 tenant: tenant.clone(),
                 site: req.site.clone(),
                 role: req.role,
+                quic_port: 4433,
+                agent_address: None,
             })
         }
         fn list_stock(&self, _: &Principal, _: &StockQuery) -> Result<StockPage, ApiError> {

@@ -30,6 +30,16 @@ pub struct HttpApi {
     hub: Arc<Hub>,
     throttle: LoginThrottle,
     key_uses: keys::KeyUses,
+    agents_dial: AgentsDial,
+}
+
+/// Where agents reach this hub, as told to whoever makes an enrollment token.
+#[derive(Debug, Clone, Default)]
+pub struct AgentsDial {
+    /// The UDP port QUIC is bound to (0 = not serving QUIC, e.g. a router under test).
+    pub quic_port: u16,
+    /// `host:port` agents should dial, when the operator said (`serve --agent-address`).
+    pub address: Option<String>,
 }
 
 impl HttpApi {
@@ -43,7 +53,14 @@ impl HttpApi {
             hub,
             throttle,
             key_uses: keys::KeyUses::default(),
+            agents_dial: AgentsDial::default(),
         }
+    }
+
+    /// Tells enrollment-token makers where agents reach this hub.
+    pub fn with_agents_dial(mut self, dial: AgentsDial) -> HttpApi {
+        self.agents_dial = dial;
+        self
     }
 }
 
@@ -202,6 +219,8 @@ impl HubApi for HttpApi {
             tenant: tenant.clone(),
             site: req.site.clone(),
             role: req.role,
+            quic_port: self.agents_dial.quic_port,
+            agent_address: self.agents_dial.address.clone(),
         })
     }
 

@@ -262,6 +262,25 @@ pub struct ServeArgs {
     /// sign-in throttling per address; other peers' `X-Forwarded-For` is ignored.
     #[arg(long = "trusted-proxy", value_parser = xt_mobile_api::TrustedProxies::parse_entry)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The `host:port` agents dial to reach this hub (a public name or NAT address), shown with
+    /// every new enrollment token; without it the console uses its own host and the QUIC port.
+    #[arg(long, value_parser = parse_agent_address)]
+    pub agent_address: Option<String>,
+}
+
+/// `host:port` with a non-empty host of printable characters and a non-zero port.
+fn parse_agent_address(s: &str) -> Result<String, String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not host:port"))?;
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok =
+        !host.is_empty() && host.len() <= 253 && host.bytes().all(|b| b.is_ascii_graphic());
+    if port_ok && host_ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not host:port"))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -489,16 +508,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"token": created.token, "ca_fingerprint": created.ca_fingerprint})
+                    serde_json::json!({"token": created.token, "ca_fingerprint": created.ca_fingerprint,
+                        "quic_port": created.quic_port, "agent_address": created.agent_address})
                 );
             } else {
                 println!("token:          {}", created.token);
                 println!("ca fingerprint: {}", created.ca_fingerprint);
                 println!("expires at:     {}", created.expires_at);
                 println!();
+                // The hub says where agents dial it when its operator told it; else its host is
+                // whatever name the agent machine knows it by.
+                let hub = created.agent_address.clone().unwrap_or_else(|| {
+                    let port = if created.quic_port == 0 {
+                        4433
+                    } else {
+                        created.quic_port
+                    };
+                    format!("HUB_HOST:{port}")
+                });
                 println!("on the agent machine:");
                 println!(
-                    "  xt-agent enroll --hub HUB_HOST:4433 --token {} --ca-fingerprint {} --data /var/lib/xt-agent",
+                    "  xt-agent enroll --hub {hub} --token {} --ca-fingerprint {} --data /var/lib/xt-agent",
                     created.token, created.ca_fingerprint
                 );
             }
@@ -666,7 +696,11 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let options = xt_mobile_api::RouterOptions {
         trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
     };
-    let router = xt_mobile_api::router_with(Arc::new(HttpApi::new(hub.clone())), options)
+    let api = HttpApi::new(hub.clone()).with_agents_dial(crate::api::AgentsDial {
+        quic_port: quic_addr.port(),
+        address: args.agent_address.clone(),
+    });
+    let router = xt_mobile_api::router_with(Arc::new(api), options)
         .into_make_service_with_connect_info::<SocketAddr>();
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -735,6 +769,30 @@ pub fn main_entry() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn agent_addresses_are_host_and_port() {
+        for ok in [
+            "hub.example.cn:4433",
+            "203.0.113.7:443",
+            "[2001:db8::1]:4433",
+        ] {
+            assert_eq!(super::parse_agent_address(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "hub.example.cn",
+            ":4433",
+            "hub:0",
+            "hub:99999",
+            "hub :4433",
+            "",
+        ] {
+            assert!(super::parse_agent_address(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -89,6 +89,7 @@ impl World {
             http: "127.0.0.1:0".parse().unwrap(),
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
             trusted_proxies: Vec::new(),
+            agent_address: None,
         })
         .await
         .unwrap();

@@ -289,10 +289,11 @@ const ttlChoices = () => [
   [7 * 86400, t("agents.ttl_7d")],
 ];
 
-// The command IT runs on the agent machine (see deploy/INSTALL.md). The hub's QUIC port is not
-// known to the page; 4433 is the default.
+// The command IT runs on the agent machine (see deploy/INSTALL.md): the hub says where agents
+// dial it (`serve --agent-address`), else this page's host on the hub's QUIC port.
 function enrollCommand(token) {
-  return `xt-agent enroll --hub ${location.hostname}:4433 --token ${token.token} --ca-fingerprint ${token.ca_fingerprint} --data /var/lib/xt-agent`;
+  const hub = token.agent_address || `${location.hostname}:${token.quic_port}`;
+  return `xt-agent enroll --hub ${hub} --token ${token.token} --ca-fingerprint ${token.ca_fingerprint} --data /var/lib/xt-agent`;
 }
 
 function tokenResult(token) {

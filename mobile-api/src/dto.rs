@@ -146,6 +146,14 @@ pub struct TokenCreated {
     pub site: SiteId,
     #[schema(value_type = AgentRoleSchema)]
     pub role: AgentRole,
+    /// The UDP port the hub listens on for agents (what `xt-agent enroll --hub host:port` needs).
+    /// (Defaults to 0 = unknown when read from an older hub.)
+    #[serde(default)]
+    pub quic_port: u16,
+    /// The address agents should dial (`host:port`), when the hub was told it
+    /// (`xt-hub serve --agent-address`); `null` = dial this hub's host on [`Self::quic_port`].
+    #[serde(default)]
+    pub agent_address: Option<String>,
 }
 
 /// `GET /api/v1/stock` query string.

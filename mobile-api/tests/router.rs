@@ -190,7 +190,9 @@ async fn token_creation_is_201_with_the_tenant_of_the_key() {
             "expires_at",
             "tenant",
             "site",
-            "role"
+            "role",
+            "quic_port",
+            "agent_address"
         ])
     );
     assert_eq!(reply.body["tenant"], "a");

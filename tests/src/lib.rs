@@ -192,6 +192,7 @@ impl LocalHub {
             http,
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
             trusted_proxies: Vec::new(),
+            agent_address: None,
         })
         .await
         .context("starting the hub")?;

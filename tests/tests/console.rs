@@ -361,9 +361,10 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     b.until(
         "the enroll command",
         &format!(
-            "document.getElementById('enroll-command').textContent.includes('xt-agent enroll --hub ') && \
+            "document.getElementById('enroll-command').textContent.includes('xt-agent enroll --hub 127.0.0.1:{} ') && \
              document.getElementById('enroll-command').textContent.includes('--ca-fingerprint {}') && \
              document.querySelector('#enroll-command + button')",
+            hub.running.quic_addr.port(),
             hub.ca_fingerprint
         ),
     )

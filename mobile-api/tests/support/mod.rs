@@ -138,6 +138,8 @@ impl HubApi for FakeHub {
             tenant: tenant.clone(),
             site: req.site.clone(),
             role: req.role,
+            quic_port: 4433,
+            agent_address: None,
         })
     }
 
