@@ -1,6 +1,8 @@
 //! Enrollment tokens made over HTTP tell IT where agents dial the hub: the QUIC port the hub is
 //! really bound to, and the operator's `--agent-address` when there is one.
 
+mod support;
+
 use serde_json::{Value, json};
 use xt_hub::cli::{ServeArgs, init_hub, start};
 use xt_shared::ids::TenantId;
@@ -9,12 +11,8 @@ async fn token_from_a_hub_serving(agent_address: Option<&str>) -> (u16, Value) {
     let dir = tempfile::tempdir().unwrap();
     let made = init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
     let running = start(&ServeArgs {
-        data: dir.path().to_owned(),
-        quic: "127.0.0.1:0".parse().unwrap(),
-        http: "127.0.0.1:0".parse().unwrap(),
-        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
-        trusted_proxies: Vec::new(),
         agent_address: agent_address.map(str::to_owned),
+        ..support::loopback_serve_args(dir.path())
     })
     .await
     .unwrap();

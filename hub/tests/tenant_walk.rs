@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::{PASSWORD, apply, register_agent, stock};
-use xt_hub::cli::{Running, ServeArgs, add_tenant, init_hub, start};
+use xt_hub::cli::{Running, add_tenant, init_hub, start};
 use xt_shared::ids::{AgentId, TenantId};
 /// Most bytes of an event stream read while waiting for A's own first event.
 const STREAM_BYTES_MAX: usize = 64 * 1024;
@@ -83,16 +83,9 @@ impl World {
         let a = TenantId::new("alpha").unwrap();
         let b = TenantId::new("beta").unwrap();
         let a_made = init_hub(dir.path(), &a).unwrap();
-        let running = start(&ServeArgs {
-            data: dir.path().to_owned(),
-            quic: "127.0.0.1:0".parse().unwrap(),
-            http: "127.0.0.1:0".parse().unwrap(),
-            agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
-            trusted_proxies: Vec::new(),
-            agent_address: None,
-        })
-        .await
-        .unwrap();
+        let running = start(&support::loopback_serve_args(dir.path()))
+            .await
+            .unwrap();
         let b_made = add_tenant(&running.hub.store, &b).unwrap();
         // B's data first, so a leak into A's event stream would come before A's own events.
         let b_agent = register_agent(&running.hub, &b, B_AGENT, "s1");

@@ -253,3 +253,15 @@ pub fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChang
     assert!(outcome.rejected.is_empty());
     outcome.applied
 }
+
+/// `xt-hub serve` arguments for a hub over `data` on ephemeral loopback ports.
+pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
+    xt_hub::cli::ServeArgs {
+        data: data.to_owned(),
+        quic: "127.0.0.1:0".parse().unwrap(),
+        http: "127.0.0.1:0".parse().unwrap(),
+        agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
+        trusted_proxies: Vec::new(),
+        agent_address: None,
+    }
+}
