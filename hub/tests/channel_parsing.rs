@@ -249,8 +249,8 @@ proptest! {
 #[test]
 fn a_nineteen_digit_tid_stays_exact_without_tid_str() {
     let order = taobao::parse_order(&taobao_trade("1.00")).unwrap();
-    assert_eq!(order.platform_order_no, "4012345678901234567");
-    assert_eq!(order.lines[0].line_id, "4012345678901234568");
+    assert_eq!(order.platform_order_no.as_str(), "4012345678901234567");
+    assert_eq!(order.lines[0].line_id.as_str(), "4012345678901234568");
 }
 
 #[test]

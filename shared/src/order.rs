@@ -5,7 +5,7 @@
 //! The tenant and the shop are not part of it: capture knows them and puts them in the `Change`
 //! envelope's origin. Platform ids stay strings so a 19-digit Taobao `tid` is kept exact.
 
-use crate::ids::Sku;
+use crate::ids::{DocNo, Sku};
 use crate::model::UtcMillis;
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
@@ -168,7 +168,7 @@ pub struct OrderFlags {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     /// Taobao `oid`, Shopify/WooCommerce line item id, JD `skuId` (JD lines have no own id).
-    pub line_id: String,
+    pub line_id: DocNo,
     /// The platform's SKU or variant id.
     pub platform_sku_id: Option<String>,
     /// The merchant's SKU code (`outer_sku_id`, `outerSkuId`, `sku`): the key for SKU mapping.
@@ -190,8 +190,8 @@ pub struct OrderLine {
 pub struct StandardOrder {
     pub platform: Platform,
     /// The platform's order number, exactly as given (Taobao `tid_str`, JD `orderId`, Shopify
-    /// `id`, WooCommerce `id`).
-    pub platform_order_no: String,
+    /// `id`, WooCommerce `id`), validated as a document number (at most 64 bytes).
+    pub platform_order_no: DocNo,
     pub status: OrderState,
     /// The platform's own status text(s) the standard status came from, for display and audit.
     pub platform_status: String,
@@ -218,7 +218,7 @@ mod tests {
         let yuan = |minor| Money::new(minor, Currency::CNY);
         let order = StandardOrder {
             platform: Platform::Tmall,
-            platform_order_no: "4012345678901234567".into(),
+            platform_order_no: DocNo::new("4012345678901234567").unwrap(),
             status: OrderState::Paid,
             platform_status: "WAIT_SELLER_SEND_GOODS".into(),
             buyer: Buyer {
@@ -250,7 +250,7 @@ mod tests {
             seller_memo: None,
             flags: OrderFlags::default(),
             lines: vec![OrderLine {
-                line_id: "4012345678901234568".into(),
+                line_id: DocNo::new("4012345678901234568").unwrap(),
                 platform_sku_id: None,
                 merchant_sku: Some(Sku::new("A-1").unwrap()),
                 title: "杯".into(),

@@ -36,7 +36,7 @@ const CNY: Currency = Currency::CNY;
 
 pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     let o = Obj::root(Platform::Jd, raw)?;
-    let platform_order_no = o.id("orderId")?;
+    let platform_order_no = o.doc_no("orderId")?;
     let status_text = o.str("orderState")?;
     let status = o.status("orderState", ORDER_STATES)?;
 
@@ -57,7 +57,7 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     }
     let mut lines = Vec::with_capacity(items.len());
     for item in &items {
-        let sku_id = item.id("skuId")?;
+        let sku_id = item.doc_no("skuId")?;
         let discount = sum(
             CNY,
             coupons
@@ -73,8 +73,9 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
         })?;
         lines.push(OrderLine {
             // JD items have no line id of their own; the SKU is unique within an order.
-            line_id: sku_id.clone(),
-            platform_sku_id: Some(sku_id),
+            platform_sku_id: Some(sku_id.as_str().to_owned()),
+            // JD items have no line id of their own; the SKU is unique within an order.
+            line_id: sku_id,
             // JD documents `outerSkuId` as "not guaranteed"; an empty one stays unmapped.
             merchant_sku: item.opt_sku("outerSkuId")?,
             title: item.opt_string("skuName")?.unwrap_or_default(),

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::macros::{format_description, offset};
 use time::{OffsetDateTime, PrimitiveDateTime};
-use xt_shared::ids::{IdError, Sku};
+use xt_shared::ids::{DocNo, IdError, Sku};
 use xt_shared::model::UtcMillis;
 use xt_shared::money::{Currency, Money, MoneyError};
 use xt_shared::order::{ORDER_LINES_MAX, Platform, StandardOrder};
@@ -137,14 +137,22 @@ impl<'a> Obj<'a> {
             None => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Ok(Some(n.to_string())),
-            Some(_) => Err(self.err(key, Reason::WrongType("an integer id"))),
+            Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+            Some(_) => Err(self.err(
+                key,
+                Reason::WrongType("a string or non-negative integer id"),
+            )),
         }
     }
 
     pub(crate) fn id(&self, key: &str) -> Result<String, ParseError> {
         self.opt_id(key)?
             .ok_or_else(|| self.err(key, Reason::Missing))
+    }
+
+    /// An id that is an order or line number: present, and a valid [`DocNo`].
+    pub(crate) fn doc_no(&self, key: &str) -> Result<DocNo, ParseError> {
+        DocNo::new(self.id(key)?).map_err(|e| self.err(key, e.into()))
     }
 
     /// A count given as an integer or a decimal-digit string (JD gives strings).

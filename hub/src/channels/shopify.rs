@@ -78,7 +78,7 @@ pub fn standard_status(
 
 pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     let o = Obj::root(Platform::Shopify, raw)?;
-    let platform_order_no = o.id("id")?;
+    let platform_order_no = o.doc_no("id")?;
     let currency_text = o.str("currency")?;
     let currency = Currency::new(currency_text).map_err(|e| o.err("currency", Reason::Money(e)))?;
 
@@ -115,7 +115,7 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     }
     let mut lines = Vec::with_capacity(items.len());
     for item in &items {
-        let line_id = item.id("id")?;
+        let line_id = item.doc_no("id")?;
         let quantity = item.quantity("quantity")?;
         let unit_price = item.money("price", currency)?;
         let discount = item.money_or_zero("total_discount", currency)?;
@@ -125,7 +125,7 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
             .and_then(|gross| gross.checked_sub(discount.minor))
             .map(|minor| Money::new(minor, currency))
             .ok_or_else(|| item.err("price", Reason::Invalid("line total overflows".into())))?;
-        let refund = match refunded_qty.get(&line_id).copied().unwrap_or(0) {
+        let refund = match refunded_qty.get(line_id.as_str()).copied().unwrap_or(0) {
             0 => RefundState::None,
             n if n < u64::from(quantity) => RefundState::PartiallyRefunded,
             _ => RefundState::Refunded,

@@ -52,8 +52,8 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     let t = Obj::root(Platform::Taobao, raw)?;
     // `tid_str` is the exact text of `tid`; prefer it when a JSON layer may have rounded `tid`.
     let platform_order_no = match t.opt_id("tid_str")? {
-        Some(tid) => tid,
-        None => t.id("tid")?,
+        Some(_) => t.doc_no("tid_str")?,
+        None => t.doc_no("tid")?,
     };
     let status_text = t.str("status")?;
     let status = t.status("status", TRADE_STATUSES)?;
@@ -143,7 +143,7 @@ fn parse_line(o: &Obj<'_>) -> Result<OrderLine, ParseError> {
         None => o.opt_money("payment", CNY)?,
     };
     Ok(OrderLine {
-        line_id: o.id("oid")?,
+        line_id: o.doc_no("oid")?,
         platform_sku_id: o.opt_id("sku_id")?,
         merchant_sku,
         title: o.opt_string("title")?.unwrap_or_default(),

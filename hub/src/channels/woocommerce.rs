@@ -29,7 +29,7 @@ const PAYMENT_METHOD_COD: &str = "cod";
 
 pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
     let o = Obj::root(Platform::Woocommerce, raw)?;
-    let platform_order_no = o.id("id")?;
+    let platform_order_no = o.doc_no("id")?;
     let status_text = o.str("status")?;
     let status = o.status("status", ORDER_STATUSES)?;
     let currency_text = o.str("currency")?;
@@ -55,7 +55,7 @@ pub fn parse_order(raw: &Value) -> Result<StandardOrder, ParseError> {
         let unit_minor = (subtotal.minor + q / 2).div_euclid(q);
         let variation = item.opt_id("variation_id")?.filter(|v| v != "0");
         lines.push(OrderLine {
-            line_id: item.id("id")?,
+            line_id: item.doc_no("id")?,
             platform_sku_id: match variation {
                 Some(v) => Some(v),
                 None => item.opt_id("product_id")?,
