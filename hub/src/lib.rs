@@ -5,6 +5,7 @@ pub mod admin_client;
 pub mod api;
 pub mod auth;
 pub mod ca;
+pub mod channels;
 pub mod cli;
 pub mod dashboard;
 pub mod frames;

@@ -12,5 +12,6 @@ pub mod change;
 pub mod ids;
 pub mod model;
 pub mod money;
+pub mod order;
 pub mod protocol;
 pub mod sync;
