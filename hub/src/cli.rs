@@ -581,6 +581,7 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
         );
     }
     let ca = Ca::create(data, tenant.as_str())?;
+    crate::master_key::MasterKey::load_or_create(data)?;
     let store = Store::open(&data.join(DB_FILE))?;
     let made = add_tenant(&store, tenant)?;
     crate::auth::jwt::rotate(&store, now_ms())?;
