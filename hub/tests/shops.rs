@@ -272,3 +272,60 @@ async fn managers_read_shops_and_only_owners_and_admins_bind_them() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
 }
+
+#[tokio::test]
+async fn the_admin_client_binds_lists_enables_and_disables_shops() {
+    use xt_hub::admin_client::AdminClient;
+    use xt_hub::cli::{init_hub, start};
+    let dir = tempfile::tempdir().unwrap();
+    let made = init_hub(dir.path(), &support::acme()).unwrap();
+    let running = start(&support::loopback_serve_args(dir.path()))
+        .await
+        .unwrap();
+    let client =
+        AdminClient::new(&format!("http://{}", running.http_addr), &made.admin_key).unwrap();
+    let req: xt_mobile_api::ShopCreate = serde_json::from_value(bodies().remove(3)).unwrap();
+    let shop = client.create_shop(&req).await.unwrap();
+    assert_eq!(shop.credentials.consumer_key.as_deref(), Some("ck…89"));
+    let off = xt_mobile_api::ShopPatch {
+        enabled: Some(false),
+        ..Default::default()
+    };
+    assert!(!client.update_shop(&shop.id, &off).await.unwrap().enabled);
+    let listed = client.list_shops().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].enabled);
+    let err = client.update_shop("../x", &off).await.unwrap_err();
+    assert!(err.to_string().contains("invalid shop id"), "{err}");
+    let err = client.update_shop("shop-none", &off).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    running.shutdown().await;
+}
+
+#[test]
+fn shop_secrets_given_to_the_cli_are_not_in_its_debug_output() {
+    use clap::Parser;
+    let cli = xt_hub::cli::Cli::try_parse_from([
+        "xt-hub",
+        "shops",
+        "add",
+        "--key",
+        "xtk_test",
+        "--platform",
+        "taobao",
+        "--name",
+        "t",
+        "--api-base-url",
+        "http://127.0.0.1:9",
+        "--app-key",
+        "12345678",
+        "--app-secret",
+        SECRETS[0],
+        "--session",
+        SECRETS[1],
+    ])
+    .unwrap();
+    let debug = format!("{cli:?}");
+    assert!(debug.contains("12345678"), "{debug}");
+    assert_no_secret("the cli's debug output", &debug);
+}
