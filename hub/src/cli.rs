@@ -163,7 +163,7 @@ pub enum ApiKeysCommand {
         name: String,
         /// owner | agents:read | agents:write | stock:read | events:read | dashboard:read |
         /// users:read | users:write | api_keys:write | orders:read | orders:write |
-        /// shipments:read | shipments:write (repeatable)
+        /// shipments:read | shipments:write | shops:read | shops:write (repeatable)
         #[arg(long = "scope", required = true)]
         scopes: Vec<Scope>,
         /// Print JSON: {"key": …, "secret": …}.

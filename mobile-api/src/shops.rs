@@ -182,33 +182,26 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Checks an API base URL: an absolute `http` or `https` URL with a host, no credentials,
+/// Checks an API base URL: an absolute `http` or `https` URL with a host, no user info,
 /// query or fragment, at most [`SHOP_URL_BYTES_MAX`] bytes.
 pub fn check_url(raw: &str) -> Result<(), ApiError> {
     let bad = |why: &str| ApiError::BadRequest(format!("api_base_url {why}"));
     if raw.len() > SHOP_URL_BYTES_MAX {
         return Err(bad(&format!("is longer than {SHOP_URL_BYTES_MAX} bytes")));
     }
-    let rest = raw
-        .strip_prefix("https://")
-        .or_else(|| raw.strip_prefix("http://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() {
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(bad("has no host"));
     }
-    if authority.contains('@') || raw.contains('?') || raw.contains('#') {
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(bad("must not hold credentials, a query or a fragment"));
-    }
-    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(bad("must not hold spaces or control characters"));
-    }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, Some(p)),
-        _ => (authority, None),
-    };
-    if host.is_empty() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
-        return Err(bad("has a bad host or port"));
     }
     Ok(())
 }
