@@ -329,3 +329,34 @@ fn shop_secrets_given_to_the_cli_are_not_in_its_debug_output() {
     assert!(debug.contains("12345678"), "{debug}");
     assert_no_secret("the cli's debug output", &debug);
 }
+
+#[test]
+fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_secrets() {
+    use std::sync::Arc;
+    use xt_hub::api::HttpApi;
+    use xt_hub::hub::{Hub, HubSettings};
+    use xt_hub::master_key::MASTER_KEY_FILE;
+    use xt_mobile_api::HubApi;
+    let dir = tempfile::tempdir().unwrap();
+    xt_hub::cli::init_hub(dir.path(), &support::acme()).unwrap();
+    let key_file = dir.path().join(MASTER_KEY_FILE);
+    assert_eq!(std::fs::read(&key_file).unwrap().len(), 32);
+    let req: xt_mobile_api::ShopCreate = serde_json::from_value(bodies().remove(0)).unwrap();
+    let id = {
+        let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+        let api = HttpApi::new(hub);
+        let shop = api
+            .create_shop(&support::acme(), &req.validated().unwrap())
+            .unwrap();
+        shop.view.id
+    };
+    // Another hub's key (or a lost one, remade on open): the record is kept and still shown,
+    // its secrets are refused with an error naming the master key.
+    std::fs::remove_file(&key_file).unwrap();
+    let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+    let record = hub.store.shop(&support::acme(), &id).unwrap().unwrap();
+    let err = record.open_secrets(&hub.master_key).unwrap_err();
+    assert!(err.to_string().contains("master key"), "{err}");
+    let api = HttpApi::new(hub);
+    assert_eq!(api.list_shops(&support::acme()).unwrap().len(), 1);
+}
