@@ -15,6 +15,7 @@ use xt_mobile_api::{
     AgentList, AgentView, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, ErrorBody,
     TokenCreated, TokenRequest,
 };
+use xt_mobile_api::{ShopCreate, ShopList, ShopPatch, ShopView};
 use xt_shared::ids::AgentId;
 
 /// Longest the client waits for a TCP connection to the hub.
@@ -139,6 +140,34 @@ impl AdminClient {
         }
         let url = format!("{}/api/v1/api-keys/{id}/revoke", self.base);
         self.send(self.http.post(url)).await
+    }
+
+    /// Every shop of the key's tenant, oldest first (`GET /api/v1/shops`), without secrets.
+    pub async fn list_shops(&self) -> anyhow::Result<Vec<ShopView>> {
+        let url = format!("{}/api/v1/shops", self.base);
+        let list: ShopList = self.send(self.http.get(url)).await?;
+        Ok(list.shops)
+    }
+
+    /// Binds a shop (`POST /api/v1/shops`); the answer never holds its secrets.
+    pub async fn create_shop(&self, req: &ShopCreate) -> anyhow::Result<ShopView> {
+        let url = format!("{}/api/v1/shops", self.base);
+        self.send(self.http.post(url).json(req)).await
+    }
+
+    /// Changes a shop (`PATCH /api/v1/shops/{id}`).
+    pub async fn update_shop(&self, id: &str, patch: &ShopPatch) -> anyhow::Result<ShopView> {
+        let ok = !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(anyhow!(
+                "invalid shop id {id:?}: expected shop-… (letters, digits, '-', '_')"
+            ));
+        }
+        let url = format!("{}/api/v1/shops/{id}", self.base);
+        self.send(self.http.patch(url).json(patch)).await
     }
 
     async fn send<T: DeserializeOwned>(&self, req: RequestBuilder) -> anyhow::Result<T> {

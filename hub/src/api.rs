@@ -16,14 +16,17 @@ use xt_mobile_api::{
     StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
 };
 use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
+use xt_mobile_api::{ShopNew, ShopOwned, ShopPatch};
 use xt_shared::change::{Body, Origin};
 use xt_shared::ids::{AgentId, Sku, TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
 mod identity;
 mod keys;
+mod shops;
 
 pub use keys::{KEY_USE_WRITE_INTERVAL_MS, new_key_id};
+pub use shops::new_shop_id;
 
 /// [`HubApi`] over a [`Hub`], with the sign-in throttle (which lives as long as the server).
 pub struct HttpApi {
@@ -130,6 +133,27 @@ impl HubApi for HttpApi {
 
     fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
         self.drop_key(tenant, id)
+    }
+
+    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
+        self.shops(tenant)
+    }
+
+    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
+        self.one_shop(tenant, id)
+    }
+
+    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError> {
+        self.add_shop(tenant, shop)
+    }
+
+    fn update_shop(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &ShopPatch,
+    ) -> Result<ShopOwned, ApiError> {
+        self.patch_shop(tenant, id, patch)
     }
 
     fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {

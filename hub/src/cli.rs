@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::identity::{UserCreate, UserPatch, UserView};
-use xt_mobile_api::{ApiKeyCreate, ApiKeyView, Role, Scope, TokenRequest};
+use xt_mobile_api::{
+    ApiKeyCreate, ApiKeyView, CredentialsInput, Role, Scope, ShopCreate, ShopPatch, ShopView,
+    TokenRequest,
+};
 use xt_shared::ids::{AgentId, SiteId, TenantId, WarehouseCode};
 use xt_shared::protocol::AgentRole;
 
@@ -68,6 +71,11 @@ pub enum Command {
     ApiKeys {
         #[command(subcommand)]
         command: ApiKeysCommand,
+    },
+    /// Shops of the sales platforms bound to the tenant (店铺绑定).
+    Shops {
+        #[command(subcommand)]
+        command: ShopsCommand,
     },
     /// The keys access tokens are signed with.
     Keys {
@@ -155,7 +163,7 @@ pub enum ApiKeysCommand {
         name: String,
         /// owner | agents:read | agents:write | stock:read | events:read | dashboard:read |
         /// users:read | users:write | api_keys:write | orders:read | orders:write |
-        /// shipments:read | shipments:write (repeatable)
+        /// shipments:read | shipments:write | shops:read | shops:write (repeatable)
         #[arg(long = "scope", required = true)]
         scopes: Vec<Scope>,
         /// Print JSON: {"key": …, "secret": …}.
@@ -231,6 +239,189 @@ async fn api_keys(command: ApiKeysCommand) -> anyhow::Result<()> {
                 .await?;
             print_api_key(&key);
         }
+    }
+    Ok(())
+}
+
+/// A credential secret from a flag or the environment: never printed, not even by `Debug`.
+#[derive(Clone)]
+pub struct SecretArg(pub String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<SecretArg, Self::Err> {
+        Ok(SecretArg(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretArg(..)")
+    }
+}
+
+/// A shop's credentials on the command line: the fields of its platform (taobao/tmall:
+/// app key, app secret, session; jd: app key, app secret, access token; shopify: shop domain,
+/// access token, webhook secret; woocommerce: consumer key, consumer secret, webhook secret).
+/// Secrets are best given in the environment, so they stay out of the shell history.
+#[derive(Args, Debug)]
+pub struct ShopCredentialArgs {
+    #[arg(long)]
+    pub app_key: Option<String>,
+    #[arg(long, env = "XT_SHOP_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<SecretArg>,
+    #[arg(long, env = "XT_SHOP_SESSION", hide_env_values = true)]
+    pub session: Option<SecretArg>,
+    #[arg(long, env = "XT_SHOP_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<SecretArg>,
+    #[arg(long)]
+    pub shop_domain: Option<String>,
+    #[arg(long, env = "XT_SHOP_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<SecretArg>,
+    #[arg(long)]
+    pub consumer_key: Option<String>,
+    #[arg(long, env = "XT_SHOP_CONSUMER_SECRET", hide_env_values = true)]
+    pub consumer_secret: Option<SecretArg>,
+}
+
+impl ShopCredentialArgs {
+    fn input(self) -> CredentialsInput {
+        let s = |v: Option<SecretArg>| v.map(|v| v.0);
+        CredentialsInput {
+            app_key: self.app_key,
+            app_secret: s(self.app_secret),
+            session: s(self.session),
+            access_token: s(self.access_token),
+            shop_domain: self.shop_domain,
+            webhook_secret: s(self.webhook_secret),
+            consumer_key: self.consumer_key,
+            consumer_secret: s(self.consumer_secret),
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+// Parsed once per process: the size of `Add` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+pub enum ShopsCommand {
+    /// Bind a shop; its secrets are stored encrypted and never printed.
+    Add {
+        #[command(flatten)]
+        remote: Remote,
+        /// taobao | tmall | jd | shopify | woocommerce
+        #[arg(long)]
+        platform: String,
+        /// A name to recognise it by (1 to 64 characters).
+        #[arg(long)]
+        name: String,
+        /// Where the platform's API is reached (http or https; a sandbox or simulator works).
+        #[arg(long)]
+        api_base_url: String,
+        /// Bind it disabled (no capture until `shops enable`).
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        credentials: ShopCredentialArgs,
+        /// Print the shop as JSON (without secrets).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's shops, oldest first (never their secrets).
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a shop.
+    Enable {
+        #[command(flatten)]
+        remote: Remote,
+        /// The shop id (`shop-…`).
+        id: String,
+    },
+    /// Disable a shop.
+    Disable {
+        #[command(flatten)]
+        remote: Remote,
+        /// The shop id (`shop-…`).
+        id: String,
+    },
+}
+
+fn print_shop(shop: &ShopView) {
+    let id = [
+        &shop.credentials.app_key,
+        &shop.credentials.shop_domain,
+        &shop.credentials.consumer_key,
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    .map_or("-", String::as_str);
+    println!(
+        "{}\t{}\t{}\t{}\t{}\t{}",
+        shop.id,
+        shop.platform,
+        shop.name,
+        shop.api_base_url,
+        id,
+        if shop.enabled { "enabled" } else { "disabled" },
+    );
+}
+
+async fn set_shop_enabled(remote: &Remote, id: &str, enabled: bool) -> anyhow::Result<()> {
+    let patch = ShopPatch {
+        enabled: Some(enabled),
+        ..ShopPatch::default()
+    };
+    let shop = AdminClient::new(&remote.url, &remote.key)?
+        .update_shop(id, &patch)
+        .await?;
+    print_shop(&shop);
+    Ok(())
+}
+
+async fn shops(command: ShopsCommand) -> anyhow::Result<()> {
+    match command {
+        ShopsCommand::Add {
+            remote,
+            platform,
+            name,
+            api_base_url,
+            disabled,
+            credentials,
+            json,
+        } => {
+            let req = ShopCreate {
+                platform,
+                name,
+                api_base_url,
+                enabled: Some(!disabled),
+                credentials: credentials.input(),
+            };
+            let shop = AdminClient::new(&remote.url, &remote.key)?
+                .create_shop(&req)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shop)?);
+            } else {
+                print_shop(&shop);
+            }
+        }
+        ShopsCommand::List { remote, json } => {
+            let shops = AdminClient::new(&remote.url, &remote.key)?
+                .list_shops()
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&shops)?);
+            } else {
+                shops.iter().for_each(print_shop);
+            }
+        }
+        ShopsCommand::Enable { remote, id } => set_shop_enabled(&remote, &id, true).await?,
+        ShopsCommand::Disable { remote, id } => set_shop_enabled(&remote, &id, false).await?,
     }
     Ok(())
 }
@@ -435,6 +626,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Users { command } => users(command).await,
         Command::ApiKeys { command } => api_keys(command).await,
+        Command::Shops { command } => shops(command).await,
         Command::Tenants {
             command: TenantsCommand::Add { data, tenant, json },
         } => {
@@ -581,6 +773,7 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
         );
     }
     let ca = Ca::create(data, tenant.as_str())?;
+    crate::master_key::MasterKey::load_or_create(data)?;
     let store = Store::open(&data.join(DB_FILE))?;
     let made = add_tenant(&store, tenant)?;
     crate::auth::jwt::rotate(&store, now_ms())?;

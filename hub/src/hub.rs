@@ -70,6 +70,8 @@ pub struct Hub {
     pub settings: HubSettings,
     /// Prometheus metrics, served at `GET /metrics`.
     pub metrics: Metrics,
+    /// Seals shop credentials (see [`crate::master_key`]).
+    pub master_key: crate::master_key::MasterKey,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
     /// The newest change-log key, to wake event streams up.
@@ -88,6 +90,8 @@ impl Hub {
         })?;
         let store = Store::open(&data_dir.join(DB_FILE))
             .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?;
+        // Made here too for hubs initialized before shops existed.
+        let master_key = crate::master_key::MasterKey::load_or_create(data_dir)?;
         let last = store
             .last_log_key()
             .with_context(|| "cannot read the change log")?;
@@ -97,6 +101,7 @@ impl Hub {
             ca,
             settings,
             metrics: Metrics::new(),
+            master_key,
             data_dir: data_dir.to_owned(),
             live: Mutex::new(HashMap::new()),
         })

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dashboard;
 pub mod frames;
 pub mod hub;
+pub mod master_key;
 pub mod metrics;
 pub mod quic;
 pub mod store;

@@ -366,6 +366,7 @@ impl Store {
             txn.open_table(REJECTS)?;
             txn.open_table(CHANGE_LOG)?;
             identity::create_tables(&txn)?;
+            shops::create_tables(&txn)?;
         }
         dashboard::create_tables(&txn)?;
         txn.commit()?;
@@ -823,8 +824,10 @@ pub use dashboard::{
 };
 mod api_keys;
 mod identity;
+mod shops;
 pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
+pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
 
 #[cfg(test)]
 mod dashboard_tests;

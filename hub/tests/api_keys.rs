@@ -127,7 +127,8 @@ async fn me_of_the_owner_user_lists_every_permission() {
             "events:read",
             "dashboard:read",
             "orders:read",
-            "shipments:read"
+            "shipments:read",
+            "shops:read"
         ])
     );
 }

@@ -26,6 +26,8 @@ const B_USERNAME: &str = "beta-only-zq7";
 const B_WAREHOUSE: &str = "WH-BETA-ZQ7";
 const B_SKU: &str = "SKU-BETA-ZQ7";
 const B_KEY_NAME: &str = "beta-partner-zq7";
+const B_SHOP_NAME: &str = "beta-shop-zq7";
+const B_SHOP_URL: &str = "http://127.0.0.1:9/beta-zq7";
 
 /// Routes not walked with B's ids, and why. Each must exist in the document.
 const NOT_WALKED_WITH_B: &[(&str, &str, &str)] = &[
@@ -47,6 +49,7 @@ struct World {
     a_refresh: String,
     b_key: String,
     b_key_id: String,
+    b_shop_id: String,
 }
 
 impl World {
@@ -112,6 +115,7 @@ impl World {
             a_refresh: String::new(),
             b_key: b_made.admin_key,
             b_key_id: String::new(),
+            b_shop_id: String::new(),
         };
         let b_key = world.b_key.clone();
         world
@@ -132,6 +136,18 @@ impl World {
             )
             .await;
         world.b_key_id = made["key"]["id"].as_str().unwrap().to_owned();
+        let shop = world
+            .json(
+                Method::POST,
+                "/api/v1/shops",
+                &b_key,
+                Some(json!({"platform": "shopify", "name": B_SHOP_NAME,
+                    "api_base_url": B_SHOP_URL, "credentials": {
+                        "shop_domain": "beta-zq7.myshopify.com", "access_token": "shpat_beta",
+                        "webhook_secret": "whsec_beta"}})),
+            )
+            .await;
+        world.b_shop_id = shop["id"].as_str().unwrap().to_owned();
         let login = json!({"tenant": "alpha", "username": a_made.owner_user,
             "password": a_made.owner_password});
         let r = world
@@ -152,6 +168,9 @@ impl World {
             B_SKU,
             B_KEY_NAME,
             &self.b_key_id,
+            B_SHOP_NAME,
+            B_SHOP_URL,
+            &self.b_shop_id,
             "beta",
         ]
     }
@@ -161,6 +180,7 @@ impl World {
         match (name, path) {
             ("id", p) if p.starts_with("/api/v1/agents/") => B_AGENT.to_owned(),
             ("id", p) if p.starts_with("/api/v1/api-keys/") => self.b_key_id.clone(),
+            ("id", p) if p.starts_with("/api/v1/shops/") => self.b_shop_id.clone(),
             ("username", p) if p.starts_with("/api/v1/users/") => B_USERNAME.to_owned(),
             _ => panic!(
                 "the tenant walk does not know path parameter {{{name}}} of {path}: add tenant \
@@ -179,6 +199,11 @@ impl World {
                 json!({"disabled": true, "roles": ["owner"]})
             }
             ("post", "/api/v1/api-keys") => json!({"name": "walker", "scopes": ["owner"]}),
+            ("post", "/api/v1/shops") => json!({"platform": "jd", "name": "walker",
+                "api_base_url": "http://127.0.0.1:9", "credentials": {"app_key": "walker-key",
+                "app_secret": "walker-secret", "access_token": "walker-token"}}),
+            ("patch", "/api/v1/shops/{id}") => json!({"name": "walked", "enabled": false,
+                "api_base_url": "http://127.0.0.1:9/walked"}),
             ("post", "/api/v1/auth/login") => json!({"tenant": "alpha", "username": "admin",
                 "password": "not the password"}),
             ("post", "/api/v1/auth/refresh" | "/api/v1/auth/logout") => {
@@ -307,6 +332,18 @@ async fn tenant_a_gets_nothing_of_tenant_b_on_any_route() {
     let keys = world.running.hub.store.api_keys(&b).unwrap();
     let key = keys.iter().find(|k| k.id == world.b_key_id).unwrap();
     assert!(key.revoked_at.is_none());
+    let shop = world
+        .running
+        .hub
+        .store
+        .shop(&b, &world.b_shop_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (shop.name.as_str(), shop.api_base_url.as_str(), shop.enabled),
+        (B_SHOP_NAME, B_SHOP_URL, true)
+    );
+    assert_eq!(shop.created_at, shop.updated_at);
     let stock = world
         .json(Method::GET, "/api/v1/stock", &world.b_key, None)
         .await;

@@ -207,6 +207,8 @@ const SCOPES = [
   "orders:write",
   "shipments:read",
   "shipments:write",
+  "shops:read",
+  "shops:write",
   "events:read",
   "dashboard:read",
   "agents:read",

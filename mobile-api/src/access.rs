@@ -45,6 +45,12 @@ pub enum Permission {
     ShipmentsRead,
     #[serde(rename = "shipments:write")]
     ShipmentsWrite,
+    /// See the tenant's shops (never their secrets).
+    #[serde(rename = "shops:read")]
+    ShopsRead,
+    /// Bind shops and change them, credentials included.
+    #[serde(rename = "shops:write")]
+    ShopsWrite,
 }
 
 impl Permission {
@@ -64,6 +70,8 @@ impl Permission {
         Permission::OrdersWrite,
         Permission::ShipmentsRead,
         Permission::ShipmentsWrite,
+        Permission::ShopsRead,
+        Permission::ShopsWrite,
     ];
 }
 
@@ -100,6 +108,10 @@ pub enum Scope {
     ShipmentsRead,
     #[serde(rename = "shipments:write")]
     ShipmentsWrite,
+    #[serde(rename = "shops:read")]
+    ShopsRead,
+    #[serde(rename = "shops:write")]
+    ShopsWrite,
 }
 
 impl Scope {
@@ -118,6 +130,8 @@ impl Scope {
         Scope::OrdersWrite,
         Scope::ShipmentsRead,
         Scope::ShipmentsWrite,
+        Scope::ShopsRead,
+        Scope::ShopsWrite,
     ];
 
     /// The scope → permissions table: `owner` is the owner role, every other scope grants
@@ -138,6 +152,8 @@ impl Scope {
             Scope::OrdersWrite => &[P::OrdersWrite],
             Scope::ShipmentsRead => &[P::ShipmentsRead],
             Scope::ShipmentsWrite => &[P::ShipmentsWrite],
+            Scope::ShopsRead => &[P::ShopsRead],
+            Scope::ShopsWrite => &[P::ShopsWrite],
         }
     }
 
@@ -156,6 +172,8 @@ impl Scope {
             Scope::OrdersWrite => "orders:write",
             Scope::ShipmentsRead => "shipments:read",
             Scope::ShipmentsWrite => "shipments:write",
+            Scope::ShopsRead => "shops:read",
+            Scope::ShopsWrite => "shops:write",
         }
     }
 }
@@ -188,7 +206,7 @@ impl Role {
     /// |-----------|--------------------------------------------------------------------|
     /// | owner     | everything                                                         |
     /// | admin     | everything but `keys:rotate` and `metrics:read`                    |
-    /// | manager   | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read |
+    /// | manager   | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read, shops:read |
     /// | warehouse | stock:read, events:read, dashboard:read, shipments:read, shipments:write (stock of its warehouses only) |
     /// | finance   | stock:read, events:read, dashboard:read, orders:read               |
     pub fn permissions(self) -> &'static [Permission] {
@@ -208,6 +226,8 @@ impl Role {
                 P::OrdersWrite,
                 P::ShipmentsRead,
                 P::ShipmentsWrite,
+                P::ShopsRead,
+                P::ShopsWrite,
             ],
             Role::Manager => &[
                 P::AgentsRead,
@@ -216,6 +236,7 @@ impl Role {
                 P::DashboardRead,
                 P::OrdersRead,
                 P::ShipmentsRead,
+                P::ShopsRead,
             ],
             Role::Warehouse => &[
                 P::StockRead,

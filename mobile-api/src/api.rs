@@ -6,6 +6,7 @@ use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, Toke
 use crate::error::ApiError;
 use crate::events::EventPage;
 use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
+use crate::shops::{ShopNew, ShopOwned, ShopPatch};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
@@ -169,6 +170,39 @@ pub trait HubApi: Send + Sync + 'static {
         Err(ApiError::NotFound(format!("api key {id:?} not found")))
     }
 
+    /// The shops of `tenant`, oldest first.
+    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Shop `id` of `tenant`. `NotFound` if it is not this tenant's.
+    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
+        let _ = tenant;
+        Err(ApiError::NotFound(format!("shop {id:?} not found")))
+    }
+
+    /// Binds a shop of `tenant` (validated by the router), its secrets stored encrypted.
+    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError> {
+        let _ = (tenant, shop);
+        Err(ApiError::NotFound(
+            "shops are not available on this hub".into(),
+        ))
+    }
+
+    /// Changes shop `id` of `tenant`; the router checked name and URL, the hub checks the
+    /// credentials against the shop's platform (`BadRequest` naming the field). `NotFound` if it
+    /// is not this tenant's.
+    fn update_shop(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &ShopPatch,
+    ) -> Result<ShopOwned, ApiError> {
+        let _ = (tenant, patch);
+        Err(ApiError::NotFound(format!("shop {id:?} not found")))
+    }
+
     /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.
     fn latest_event_id(&self) -> u64 {
         0
@@ -204,7 +238,7 @@ pub trait HubApi: Send + Sync + 'static {
 /// |---------------------|--------------------------------------------------------------------|
 /// | owner role, `owner` scope | everything                                                   |
 /// | admin               | everything but `keys:rotate` and `metrics:read`                    |
-/// | manager             | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read |
+/// | manager             | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read, shops:read |
 /// | warehouse           | stock:read, events:read, dashboard:read, shipments:read, shipments:write; stock of its warehouses only ([`Principal::stock_scope`]) |
 /// | finance             | stock:read, events:read, dashboard:read, orders:read               |
 /// | any other key scope | exactly the permission of the same name (`api_keys:write` = `api_keys:write`) |

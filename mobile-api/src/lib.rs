@@ -33,6 +33,7 @@ pub mod identity;
 mod identity_routes;
 pub mod openapi;
 mod routes;
+pub mod shops;
 pub mod utc;
 
 pub use access::{Permission, Scope};
@@ -51,6 +52,10 @@ pub use routes::{
     ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
     REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, RouterOptions, router,
     router_with,
+};
+pub use shops::{
+    Credentials, CredentialsInput, CredentialsView, SecretSet, ShopCreate, ShopHealth, ShopList,
+    ShopNew, ShopOwned, ShopPatch, ShopView,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

@@ -53,6 +53,10 @@ pub(crate) const BEARER: &str = "bearer";
         crate::api_keys::list_api_keys,
         crate::api_keys::create_api_key,
         crate::api_keys::revoke_api_key,
+        crate::shops::list_shops,
+        crate::shops::create_shop,
+        crate::shops::get_shop,
+        crate::shops::update_shop,
     ),
     components(schemas(
         Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
@@ -62,7 +66,10 @@ pub(crate) const BEARER: &str = "bearer";
         DashboardSource, DashboardWarehouse, DashboardSeries, DashboardPoint,
         crate::api_keys::ApiKeyView, crate::api_keys::ApiKeyList, crate::api_keys::ApiKeyCreate,
         crate::api_keys::ApiKeyCreated, crate::api_keys::MeView, crate::access::Scope,
-        crate::access::Permission, crate::api::PrincipalKind,
+        crate::access::Permission, crate::api::PrincipalKind, crate::shops::ShopCreate,
+        crate::shops::ShopPatch, crate::shops::CredentialsInput, crate::shops::CredentialsView,
+        crate::shops::SecretSet, crate::shops::ShopHealth, crate::shops::ShopView,
+        crate::shops::ShopList,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -75,6 +82,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "users", description = "The tenant's users"),
         (name = "keys", description = "The hub's token signing keys"),
         (name = "api-keys", description = "Scoped API keys for partners and integrations"),
+        (name = "shops", description = "Bound shops of the sales platforms, secrets never shown"),
     )
 )]
 pub struct ApiDoc;

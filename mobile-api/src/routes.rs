@@ -64,6 +64,7 @@ pub struct RouterOptions {
 ///   see [`crate::identity`]
 /// - `GET /api/v1/me`: the caller and its permissions; `GET|POST /api/v1/api-keys`,
 ///   `POST /api/v1/api-keys/{id}/revoke`: partner API keys, see [`crate::api_keys`]
+/// - `GET|POST /api/v1/shops`, `GET|PATCH /api/v1/shops/{id}`: bound shops, see [`crate::shops`]
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
@@ -192,6 +193,10 @@ endpoints! {
     GET "/api/v1/api-keys" => crate::api_keys::list_api_keys,
     POST "/api/v1/api-keys" => crate::api_keys::create_api_key,
     POST "/api/v1/api-keys/{id}/revoke" => crate::api_keys::revoke_api_key,
+    GET "/api/v1/shops" => crate::shops::list_shops,
+    POST "/api/v1/shops" => crate::shops::create_shop,
+    GET "/api/v1/shops/{id}" => crate::shops::get_shop,
+    PATCH "/api/v1/shops/{id}" => crate::shops::update_shop,
 }
 
 /// Runs a hub call on the blocking pool, inside the current request's span.

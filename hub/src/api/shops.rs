@@ -1,0 +1,119 @@
+//! Shops over the store: ids, sealing the secrets with the master key, views without secrets.
+
+use super::{HttpApi, internal, utc};
+use crate::store::{ShopHealthRecord, ShopRecord, StoreError};
+use xt_mobile_api::shops::{CredentialsView, ShopHealth};
+use xt_mobile_api::{ApiError, ShopNew, ShopOwned, ShopPatch, ShopView};
+use xt_shared::ids::TenantId;
+
+/// A new shop id: `shop-` and 16 random hex digits.
+pub fn new_shop_id() -> String {
+    format!("shop-{}", hex::encode(rand::random::<[u8; 8]>()))
+}
+
+fn owned(r: ShopRecord) -> ShopOwned {
+    let h = &r.health;
+    let health = ShopHealth {
+        last_poll_ok_at: h.last_poll_ok_at.map(utc),
+        capture_lag_ms: h.capture_lag_ms,
+        error_count: h.error_count,
+        last_error: h.last_error.clone(),
+        token_expires_at: h.token_expires_at.map(utc),
+        rate_limited_until: h.rate_limited_until.map(utc),
+    };
+    ShopOwned {
+        view: ShopView {
+            credentials: CredentialsView::of(r.platform, &r.credential_id),
+            id: r.id,
+            platform: r.platform,
+            name: r.name,
+            api_base_url: r.api_base_url,
+            enabled: r.enabled,
+            health,
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+        },
+        tenant: r.tenant,
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!("shop {id:?} not found"))
+}
+
+/// Lets [`crate::store::Store::change_shop`] carry a refusal of the patch.
+enum PatchError {
+    Store(StoreError),
+    Api(ApiError),
+}
+
+impl From<StoreError> for PatchError {
+    fn from(e: StoreError) -> PatchError {
+        PatchError::Store(e)
+    }
+}
+
+impl HttpApi {
+    pub(super) fn shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
+        let shops = self.hub.store.shops(tenant).map_err(internal)?;
+        Ok(shops.into_iter().map(owned).collect())
+    }
+
+    pub(super) fn one_shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
+        let shop = self.hub.store.shop(tenant, id).map_err(internal)?;
+        shop.map(owned).ok_or_else(|| not_found(id))
+    }
+
+    pub(super) fn add_shop(&self, tenant: &TenantId, new: &ShopNew) -> Result<ShopOwned, ApiError> {
+        let now = crate::hub::now_ms();
+        let mut record = ShopRecord {
+            id: new_shop_id(),
+            tenant: tenant.clone(),
+            platform: new.platform,
+            name: new.name.clone(),
+            api_base_url: new.api_base_url.clone(),
+            enabled: new.enabled,
+            created_at: now,
+            updated_at: now,
+            credential_id: new.credentials.id.clone(),
+            secrets_sealed: Vec::new(),
+            health: ShopHealthRecord::default(),
+        };
+        record.seal_secrets(&self.hub.master_key, &new.credentials.secrets);
+        self.hub.store.insert_shop(&record).map_err(internal)?;
+        Ok(owned(record))
+    }
+
+    pub(super) fn patch_shop(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &ShopPatch,
+    ) -> Result<ShopOwned, ApiError> {
+        let key = &self.hub.master_key;
+        let changed = self.hub.store.change_shop(tenant, id, |r| {
+            if let Some(input) = &patch.credentials {
+                let credentials = input.validated(r.platform).map_err(PatchError::Api)?;
+                r.credential_id = credentials.id;
+                r.seal_secrets(key, &credentials.secrets);
+            }
+            if let Some(name) = &patch.name {
+                r.name = name.clone();
+            }
+            if let Some(url) = &patch.api_base_url {
+                r.api_base_url = url.clone();
+            }
+            if let Some(enabled) = patch.enabled {
+                r.enabled = enabled;
+            }
+            r.updated_at = crate::hub::now_ms();
+            Ok(())
+        });
+        match changed {
+            Ok(Some(r)) => Ok(owned(r)),
+            Ok(None) => Err(not_found(id)),
+            Err(PatchError::Api(e)) => Err(e),
+            Err(PatchError::Store(e)) => Err(internal(e)),
+        }
+    }
+}
