@@ -90,7 +90,17 @@ impl Hub {
         })?;
         let store = Store::open(&data_dir.join(DB_FILE))
             .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?;
-        // Made here too for hubs initialized before shops existed.
+        // Made here too for hubs initialized before shops existed; but a missing key with shops
+        // already sealed under it is a lost key (a restore without it?): making a new one would
+        // only make every shop's credentials unreadable, so refuse and say what to do.
+        let key_file = data_dir.join(crate::master_key::MASTER_KEY_FILE);
+        if !key_file.exists() && store.any_shop().context("cannot read the shops")? {
+            anyhow::bail!(
+                "{} is missing but shops' credentials are sealed with it: restore it from the \
+                 backup taken with {DB_FILE} (see deploy/INSTALL.md)",
+                key_file.display()
+            );
+        }
         let master_key = crate::master_key::MasterKey::load_or_create(data_dir)?;
         let last = store
             .last_log_key()

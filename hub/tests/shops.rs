@@ -350,9 +350,18 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
             .unwrap();
         shop.view.id
     };
-    // Another hub's key (or a lost one, remade on open): the record is kept and still shown,
-    // its secrets are refused with an error naming the master key.
+    // A lost key is not silently remade while shops are sealed with it.
     std::fs::remove_file(&key_file).unwrap();
+    let refused = Hub::open(dir.path(), HubSettings::default())
+        .err()
+        .expect("a hub whose master key is lost must not open");
+    assert!(
+        format!("{refused:#}").contains("restore it from the backup"),
+        "{refused:#}"
+    );
+    // Another hub's key: the record is kept and still shown, its secrets are refused with an
+    // error naming the master key.
+    std::fs::write(&key_file, [7u8; 32]).unwrap();
     let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
     let record = hub.store.shop(&support::acme(), &id).unwrap().unwrap();
     let err = record.open_secrets(&hub.master_key).unwrap_err();

@@ -112,6 +112,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether any tenant has bound a shop (whose secrets the master key seals).
+    pub fn any_shop(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        let shops = txn.open_table(SHOPS)?;
+        Ok(shops.first()?.is_some())
+    }
+
     /// Shop `id` of `tenant`.
     pub fn shop(&self, tenant: &TenantId, id: &str) -> Result<Option<ShopRecord>, StoreError> {
         let txn = self.db.begin_read()?;
