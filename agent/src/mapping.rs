@@ -136,7 +136,7 @@ pub fn fields(entity: EntityKind) -> Option<&'static [FieldSpec]> {
         EntityKind::Shipment => Some(SHIPMENT),
         EntityKind::PosSale => Some(POS_SALE),
         EntityKind::PaymentFlow => Some(PAYMENT_FLOW),
-        EntityKind::Order => None,
+        EntityKind::Order | EntityKind::Refund => None,
     }
 }
 
@@ -456,7 +456,7 @@ impl Mapping {
                     occurred_at: r.timestamp("occurred_at")?,
                 })
             }
-            EntityKind::Order => {
+            EntityKind::Order | EntityKind::Refund => {
                 return Err(RowError::NotMapped { field: "entity" });
             }
         };

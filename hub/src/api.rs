@@ -376,7 +376,10 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
             if total == 0 {
                 return None;
             }
-            let Origin::Agent { agent, source } = batch.origin;
+            // Only agents write stock; a shop's batch holds orders and refunds.
+            let Origin::Agent { agent, source } = batch.origin else {
+                return None;
+            };
             Some(EventData::StockChanged {
                 agent: agent.to_string(),
                 source: source.to_string(),

@@ -4,6 +4,7 @@ use crate::ids::{AgentId, DocNo, Sku, SourceName, WarehouseCode};
 use crate::model::{
     OrderSkeleton, PaymentFlow, PosSale, ShipmentConfirmation, StockLevel, StockMovement,
 };
+use crate::order::{StandardOrder, StandardRefund};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -13,12 +14,16 @@ pub enum Origin {
     /// One `[[source]]` of one enrolled agent. The agent id comes from its certificate, never
     /// from what the agent says.
     Agent { agent: AgentId, source: SourceName },
+    /// A bound sales-platform shop (店铺): its capture loop and its webhooks. Appended after
+    /// `Agent`, so the wire encoding of older variants is unchanged.
+    Shop { shop: DocNo },
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Agent { agent, source } => write!(f, "{agent}/{source}"),
+            Origin::Shop { shop } => write!(f, "shop/{shop}"),
         }
     }
 }
@@ -49,6 +54,11 @@ pub enum EntityKey {
         shop: DocNo,
         platform_order_no: DocNo,
     },
+    /// A platform refund, kept beside its order.
+    Refund {
+        shop: DocNo,
+        refund_id: DocNo,
+    },
 }
 
 impl EntityKey {
@@ -61,6 +71,7 @@ impl EntityKey {
             EntityKey::PosSale { .. } => EntityKind::PosSale,
             EntityKey::PaymentFlow { .. } => EntityKind::PaymentFlow,
             EntityKey::Order { .. } => EntityKind::Order,
+            EntityKey::Refund { .. } => EntityKind::Refund,
         }
     }
 }
@@ -86,6 +97,7 @@ impl fmt::Display for EntityKey {
             } => {
                 write!(f, "order/{shop}/{platform_order_no}")
             }
+            EntityKey::Refund { shop, refund_id } => write!(f, "refund/{shop}/{refund_id}"),
         }
     }
 }
@@ -100,6 +112,7 @@ pub enum EntityKind {
     PosSale,
     PaymentFlow,
     Order,
+    Refund,
 }
 
 impl EntityKind {
@@ -111,6 +124,7 @@ impl EntityKind {
             EntityKind::PosSale => "pos_sale",
             EntityKind::PaymentFlow => "payment_flow",
             EntityKind::Order => "order",
+            EntityKind::Refund => "refund",
         }
     }
 }
@@ -124,6 +138,17 @@ pub enum Body {
     PosSale(PosSale),
     PaymentFlow(PaymentFlow),
     Order(OrderSkeleton),
+    /// A sales-platform order captured from `shop`, already parsed into the standard order.
+    /// Appended: the variants above keep their wire encoding.
+    PlatformOrder {
+        shop: DocNo,
+        order: Box<StandardOrder>,
+    },
+    /// A platform refund captured from `shop`.
+    PlatformRefund {
+        shop: DocNo,
+        refund: StandardRefund,
+    },
 }
 
 impl Body {
@@ -152,6 +177,14 @@ impl Body {
             Body::Order(o) => EntityKey::Order {
                 shop: o.shop.clone(),
                 platform_order_no: o.platform_order_no.clone(),
+            },
+            Body::PlatformOrder { shop, order } => EntityKey::Order {
+                shop: shop.clone(),
+                platform_order_no: order.platform_order_no.clone(),
+            },
+            Body::PlatformRefund { shop, refund } => EntityKey::Refund {
+                shop: shop.clone(),
+                refund_id: refund.refund_id.clone(),
             },
         }
     }

@@ -205,6 +205,31 @@ pub struct StandardOrder {
     pub lines: Vec<OrderLine>,
 }
 
+/// An after-sales refund as a platform reports it on its own (Taobao `refunds.receive.get`, JD
+/// `afs.soa.refundapply`, a Shopify refund): it may arrive before the order it refunds, and is
+/// kept beside the order rather than folded into it, so the order's own fields stay exactly what
+/// the platform said about the order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandardRefund {
+    pub platform: Platform,
+    /// The platform's refund id (Taobao `refund_id`, JD `id`, Shopify refund `id`).
+    pub refund_id: DocNo,
+    /// The order it refunds.
+    pub platform_order_no: DocNo,
+    /// The line it refunds, when the platform names one (Taobao `oid`).
+    pub line_id: Option<DocNo>,
+    pub state: RefundState,
+    /// The platform's own status text, for display and audit.
+    pub platform_status: String,
+    /// What goes (or went) back to the buyer.
+    pub amount: Money,
+    pub reason: Option<String>,
+    pub created: UtcMillis,
+    /// The platform's last change of this refund; a refund with an older `modified` never
+    /// overwrites a newer one.
+    pub modified: UtcMillis,
+}
+
 /// Most lines one order may have; more is a malformed payload, not a real basket.
 pub const ORDER_LINES_MAX: usize = 1000;
 
