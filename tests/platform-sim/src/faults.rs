@@ -14,8 +14,9 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Per page after the first: the page starts with 1..=3 rows of the previous page again.
     pub repeat_rows: f64,
-    /// Per update: the order's new modified time is `now - late_by_secs` instead of `now`, so
-    /// it lands in a window a poller may already have passed.
+    /// Per update: the order's new modified time is `now - late_by_secs` instead of `now`
+    /// (but never before its previous one), so it lands in a window a poller may already have
+    /// passed.
     pub late_updates: f64,
     pub late_by_secs: u64,
     /// Orders of the shop that the parser refuses (3-decimal money or a status outside the
@@ -27,8 +28,8 @@ pub struct Faults {
     pub webhook_reorder: f64,
     /// Per webhook: never delivered.
     pub webhook_drop: f64,
-    /// Webhooks with a wrong signature (an altered body signed with another key), one after
-    /// each of the shop's first real deliveries until this many have been sent.
+    /// Webhooks with a wrong signature (the body with a byte added, signed with another key):
+    /// one after each of the shop's first webhook-worthy updates until this many were sent.
     pub webhook_forged: usize,
 }
 

@@ -285,8 +285,10 @@ impl SimOrder {
             .sum()
     }
 
+    /// Records a change at `at`. A late change may carry a time in the past, but never one
+    /// before the order's last change: platforms never move `modified` backwards.
     fn touch(&mut self, at: OffsetDateTime) {
-        self.modified = at.max(self.created);
+        self.modified = at.max(self.modified);
     }
 }
 
@@ -663,9 +665,14 @@ pub(crate) fn update(
             _ => RefundStage::Success,
         };
         order.refunds[r].stage = next;
-        order.refunds[r].modified = at.max(order.refunds[r].created);
+        order.refunds[r].modified = at.max(order.refunds[r].modified);
         if next == RefundStage::Success && (0..order.lines.len()).all(|l| order.line_refunded(l)) {
-            order.stage = Stage::Refunded;
+            // JD has no refunded state: a refund of everything cancels the order.
+            order.stage = if family.supports(Stage::Refunded) {
+                Stage::Refunded
+            } else {
+                Stage::Cancelled
+            };
         }
         order.touch(at);
         return Some((i, Change::Updated));
@@ -748,4 +755,91 @@ pub(crate) fn update(
         _ => Change::Updated,
     };
     Some((i, change))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const FAMILIES: [Family; 4] = [Family::Top, Family::Jd, Family::Shopify, Family::Woo];
+
+    fn check(order: &SimOrder, family: Family) {
+        let lines_paid: i64 = (0..order.lines.len()).map(|i| order.line_paid(i)).sum();
+        assert_eq!(lines_paid + order.freight, order.paid(), "{order:?}");
+        assert!(
+            order.paid() > 0 && order.refunded() <= order.paid(),
+            "{order:?}"
+        );
+        assert!(family.supports(order.stage), "{family:?} {order:?}");
+        assert!(order.created <= order.modified);
+        assert!(order.paid_at.is_none_or(|p| order.created <= p));
+        for r in &order.refunds {
+            assert!(r.line < order.lines.len() && r.created <= r.modified);
+            assert_eq!(r.amount, order.line_paid(r.line));
+        }
+        let refunded_lines = (0..order.lines.len())
+            .filter(|i| order.line_refunded(*i))
+            .count();
+        if order.stage == Stage::Refunded {
+            assert_eq!(refunded_lines, order.lines.len(), "{order:?}");
+        }
+        if matches!(
+            order.stage,
+            Stage::Shipped | Stage::Delivered | Stage::Completed
+        ) {
+            assert!(order.lines.iter().all(|l| l.shipped));
+        }
+    }
+
+    #[test]
+    fn generated_and_updated_orders_keep_their_invariants() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        for family in FAMILIES {
+            let mut ids = Ids::new(family, &mut rng);
+            let mut orders =
+                generate_shop(family, &mut ids, &mut rng, 300, 0, now, Duration::days(2));
+            for step in 0..600 {
+                let at = now + Duration::seconds(step);
+                update(&mut orders, family, &mut ids, &mut rng, at);
+            }
+            for order in &orders {
+                check(order, family);
+            }
+            let mut nos: Vec<u64> = orders.iter().map(|o| o.id).collect();
+            nos.sort_unstable();
+            nos.dedup();
+            assert_eq!(nos.len(), orders.len(), "{family:?}: order ids repeat");
+        }
+    }
+
+    #[test]
+    fn a_late_update_never_moves_modified_backwards() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let mut ids = Ids::new(Family::Shopify, &mut rng);
+        let mut orders = generate_shop(
+            Family::Shopify,
+            &mut ids,
+            &mut rng,
+            5,
+            0,
+            now,
+            Duration::hours(1),
+        );
+        let before: Vec<OffsetDateTime> = orders.iter().map(|o| o.modified).collect();
+        for _ in 0..50 {
+            update(
+                &mut orders,
+                Family::Shopify,
+                &mut ids,
+                &mut rng,
+                now - Duration::hours(2),
+            );
+        }
+        for (order, before) in orders.iter().zip(before) {
+            assert!(order.modified >= before);
+        }
+    }
 }

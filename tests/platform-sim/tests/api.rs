@@ -112,6 +112,17 @@ async fn every_order_of_every_platform_parses_as_the_truth_says() {
             .map(|o| parse_order(spec.platform, &o.raw).unwrap())
             .collect();
         assert!(orders.iter().any(|o| o.lines.len() > 1), "{}", spec.key);
+        for o in &orders {
+            let a = &o.amounts;
+            assert_eq!(
+                a.goods.minor - a.discount.minor + a.freight.minor,
+                a.paid.minor,
+                "{} order {}: amounts do not add up",
+                spec.key,
+                o.platform_order_no.as_str()
+            );
+            assert!(a.refunded.minor <= a.paid.minor);
+        }
         if spec.platform == Platform::Tmall {
             assert!(orders.iter().all(|o| o.platform == Platform::Tmall));
         }
