@@ -609,6 +609,8 @@ pub(crate) fn generate_shop(
     let mut indexes: Vec<usize> = (0..orders.len()).collect();
     indexes.shuffle(rng);
     for (n, i) in indexes.into_iter().take(malformed).enumerate() {
+        // No refunds: the refund APIs then serve nothing that the truth leaves out.
+        orders[i].refunds.clear();
         orders[i].malformed = Some(if n.is_multiple_of(2) {
             Malformation::Money
         } else {
