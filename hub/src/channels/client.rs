@@ -2,7 +2,7 @@
 //! platform's API by modified-time window, page by page, and verifying its webhooks.
 //!
 //! Each platform's wire format (paths, signing, envelopes, pagination, errors) follows the wire
-//! contract shared with the platform simulator; the shared HTTP layer ([`super::http`]) does rate
+//! contract shared with the platform simulator; the shared HTTP layer (`http.rs`) does rate
 //! limiting, timeouts and retries. Every order or refund of a page becomes its own [`Captured`]:
 //! one that does not parse is [`Captured::Malformed`] with its raw text and the reason, and the
 //! rest of the page goes on.
