@@ -16,9 +16,11 @@
 //! A worker is restarted when its shop changes (credentials, URL) and stopped when the shop is
 //! disabled.
 
+use crate::channels::{
+    Captured, Channel, ChannelConfig, FetchError, PageCursor, Window, channel_for,
+};
 use crate::hub::{Hub, now_ms};
 use crate::store::{CaptureState, ShopItem, ShopRecord, StoreError};
-use crate::channels::{Captured, Channel, ChannelConfig, FetchError, Window, channel_for};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,9 +115,9 @@ pub fn shop_channel(
     shop: &ShopRecord,
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
-    let secrets = shop.open_secrets(&hub.master_key).map_err(|e| {
-        FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}"))
-    })?;
+    let secrets = shop
+        .open_secrets(&hub.master_key)
+        .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
     channel_for(
         shop.platform,
         &shop.api_base_url,
@@ -195,10 +197,29 @@ pub async fn poll_once(
     if result.is_ok()
         && let Some((_, to, next)) = state.backfill
     {
-        result = run_range(hub, tenant, shop, channel, Stream::Orders, next.0, to.0, true).await;
+        result = run_range(
+            hub,
+            tenant,
+            shop,
+            channel,
+            Stream::Orders,
+            next.0,
+            to.0,
+            true,
+        )
+        .await;
         if result.is_ok() {
-            result = run_range(hub, tenant, shop, channel, Stream::Refunds, next.0, to.0, false)
-                .await;
+            result = run_range(
+                hub,
+                tenant,
+                shop,
+                channel,
+                Stream::Refunds,
+                next.0,
+                to.0,
+                false,
+            )
+            .await;
             let (t, s) = (tenant.clone(), shop.to_owned());
             let _ = blocking(hub, move |hub| {
                 hub.store
@@ -241,7 +262,7 @@ async fn run_range(
     let mut w_from = from;
     while w_from <= to {
         let w_to = (w_from + step - 1_000).min(to);
-        let window = Window {
+        let mut window = Window {
             from: UtcMillis(w_from),
             to: UtcMillis(w_to),
         };
@@ -251,32 +272,53 @@ async fn run_range(
                 Stream::Orders => channel.fetch_orders(&window, cursor.as_ref()).await?,
                 Stream::Refunds => channel.fetch_refunds(&window, cursor.as_ref()).await?,
             };
+            // Narrow the window to the newest `modified` seen (keyset paging) instead of
+            // asking for page n+1: if an order of an earlier page is modified meanwhile, it leaves
+            // the window and page numbers shift, which would skip a row. Narrowing cannot skip;
+            // the rows of that second come again and are duplicates the store ignores.
+            let newest = page
+                .items
+                .iter()
+                .filter_map(|c| match c {
+                    Captured::Order { order, .. } => Some(order.times.modified.0),
+                    Captured::Refund { refund, .. } => Some(refund.modified.0),
+                    Captured::Malformed { .. } => None,
+                })
+                .max()
+                .map(|m| m - m.rem_euclid(1_000));
             let items = page.items.into_iter().map(item).collect::<Vec<_>>();
             if !items.is_empty() {
                 let (t, s) = (tenant.clone(), shop.to_owned());
-                blocking(hub, move |hub| hub.store.apply_shop_items(&t, &s, items, now_ms()))
-                    .await
-                    .map_err(|e| FetchError::Fatal(format!("cannot apply: {e}")))?;
+                blocking(hub, move |hub| {
+                    hub.store.apply_shop_items(&t, &s, items, now_ms())
+                })
+                .await
+                .map_err(|e| FetchError::Fatal(format!("cannot apply: {e}")))?;
             }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
+            match (page.next, newest) {
+                (None, _) => break,
+                (Some(PageCursor::Page(_)), Some(m)) if m > window.from.0 => {
+                    window.from = UtcMillis(m);
+                    cursor = None;
+                }
+                (Some(next), _) => cursor = Some(next),
             }
         }
         let (t, s) = (tenant.clone(), shop.to_owned());
         blocking(hub, move |hub| {
-            hub.store.update_capture_state(&t, &s, |c: &mut CaptureState| {
-                let end = Some(UtcMillis(w_to));
-                match (stream, backfill) {
-                    (_, true) => {
-                        if let Some(b) = &mut c.backfill {
-                            b.2 = UtcMillis(w_to + 1);
+            hub.store
+                .update_capture_state(&t, &s, |c: &mut CaptureState| {
+                    let end = Some(UtcMillis(w_to));
+                    match (stream, backfill) {
+                        (_, true) => {
+                            if let Some(b) = &mut c.backfill {
+                                b.2 = UtcMillis(w_to + 1);
+                            }
                         }
+                        (Stream::Orders, false) => c.orders_cursor = c.orders_cursor.max(end),
+                        (Stream::Refunds, false) => c.refunds_cursor = c.refunds_cursor.max(end),
                     }
-                    (Stream::Orders, false) => c.orders_cursor = c.orders_cursor.max(end),
-                    (Stream::Refunds, false) => c.refunds_cursor = c.refunds_cursor.max(end),
-                }
-            })
+                })
         })
         .await
         .map_err(|e| FetchError::Fatal(format!("cannot move the cursor: {e}")))?;
