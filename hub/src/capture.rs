@@ -69,7 +69,9 @@ enum Stream {
 /// one, restarts workers whose shop changed and stops those of disabled or removed shops.
 pub fn spawn(hub: Arc<Hub>, args: CaptureArgs) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut workers: HashMap<(String, String), (UtcMillis, JoinHandle<()>)> = HashMap::new();
+        // Owned by this task: when the supervisor is aborted (hub shutdown) the map is dropped
+        // and every worker with it.
+        let mut workers: HashMap<(String, String), (UtcMillis, Worker)> = HashMap::new();
         loop {
             let shops = {
                 let hub = hub.clone();
@@ -83,23 +85,15 @@ pub fn spawn(hub: Arc<Hub>, args: CaptureArgs) -> JoinHandle<()> {
                         seen.push(key.clone());
                         let current = workers
                             .get(&key)
-                            .is_some_and(|(at, h)| *at == shop.updated_at && !h.is_finished());
+                            .is_some_and(|(at, w)| *at == shop.updated_at && !w.0.is_finished());
                         if !current {
-                            if let Some((_, old)) = workers.remove(&key) {
-                                old.abort();
-                            }
                             let at = shop.updated_at;
                             let handle = tokio::spawn(worker(hub.clone(), shop, args.clone()));
-                            workers.insert(key, (at, handle));
+                            // Replacing drops (aborts) the old worker.
+                            workers.insert(key, (at, Worker(handle)));
                         }
                     }
-                    workers.retain(|k, (_, h)| {
-                        let keep = seen.contains(k);
-                        if !keep {
-                            h.abort();
-                        }
-                        keep
-                    });
+                    workers.retain(|k, _| seen.contains(k));
                 }
                 Ok(Err(e)) => tracing::error!(error = %e, "capture: cannot list shops"),
                 Err(e) => tracing::error!(error = %e, "capture: shop listing failed"),
@@ -107,6 +101,15 @@ pub fn spawn(hub: Arc<Hub>, args: CaptureArgs) -> JoinHandle<()> {
             tokio::time::sleep(args.capture_poll).await;
         }
     })
+}
+
+/// A shop's worker task, aborted when dropped.
+struct Worker(JoinHandle<()>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The channel of a shop, built from its sealed credentials.

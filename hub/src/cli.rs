@@ -865,8 +865,11 @@ pub struct Running {
 impl Running {
     pub async fn shutdown(self) {
         self.endpoint.close(0u32.into(), b"hub shutting down");
-        for t in self.tasks {
+        for t in &self.tasks {
             t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
         }
         self.endpoint.wait_idle().await;
     }
