@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::free_addr;
 use xt_tests::demo::{CSV_WAREHOUSE, Demo, SQLITE_WAREHOUSE, TENANT};
-use xt_tests::wait_for;
+use xt_tests::{LocalHub, wait_for};
 
 /// How long the page may take to reach a state the test waits for (a liveness bound, not a
 /// speed assertion: a healthy run takes a fraction of it).
@@ -241,6 +241,20 @@ impl Browser {
 
     async fn goto_page(&self, page: &str) -> anyhow::Result<()> {
         let link = format!("#nav a[data-page=\"{page}\"]");
+        // On a phone the pages that do not fit the bottom bar are behind "more".
+        let folded = self
+            .js(&format!(
+                "return document.querySelector('{link}').getClientRects().length === 0;"
+            ))
+            .await?;
+        if folded.as_bool() == Some(true) {
+            self.click("#nav-more").await?;
+            self.until(
+                "the more menu",
+                "document.getElementById('nav').classList.contains('more-open')",
+            )
+            .await?;
+        }
         self.click(&link).await?;
         self.until(
             &format!("the {page} page"),
@@ -540,8 +554,10 @@ async fn create_user(
     Ok(())
 }
 
-async fn run_sizes<F>(
-    demo: &mut Demo,
+/// Runs `steps` in a fresh browser session at each size, against the console at `base`.
+async fn run_sizes<T, F>(
+    ctx: &mut T,
+    base: &str,
     label: &str,
     sizes: &[Size],
     mut steps: F,
@@ -549,7 +565,7 @@ async fn run_sizes<F>(
 where
     F: for<'a> FnMut(
         &'a mut Browser,
-        &'a mut Demo,
+        &'a mut T,
         &'a str,
         usize,
     ) -> std::pin::Pin<
@@ -558,11 +574,10 @@ where
 {
     let shots = screenshot_dir();
     let driver = start_driver(&shots.join("chromedriver.log")).await?;
-    let base = format!("http://{}/", demo.hub.running.http_addr);
     for (i, size) in sizes.iter().enumerate() {
         let prefix = format!("{label}{}", size.name);
         let mut browser = Browser::open(&driver, *size, prefix).await?;
-        let result = steps(&mut browser, demo, &base, i).await;
+        let result = steps(&mut browser, ctx, base, i).await;
         if result.is_err() {
             // The page as it was when the step failed, for whoever reads the failure.
             let _ = browser.shot("FAILED").await;
@@ -573,6 +588,10 @@ where
     Ok(())
 }
 
+fn console_url(hub: &LocalHub) -> String {
+    format!("http://{}/", hub.running.http_addr)
+}
+
 async fn start_demo(dir: &Path) -> anyhow::Result<Demo> {
     Demo::start(dir, free_addr(), free_addr(), DEMO_SKUS).await
 }
@@ -581,9 +600,14 @@ async fn start_demo(dir: &Path) -> anyhow::Result<Demo> {
 async fn console_on_phone_and_desktop() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, "", &[PHONE, DESKTOP], |b, demo, base, i| {
-        Box::pin(walk(b, demo, base, 7001 + i as i64))
-    })
+    let base = console_url(&demo.hub);
+    let result = run_sizes(
+        &mut demo,
+        &base,
+        "",
+        &[PHONE, DESKTOP],
+        |b, demo, base, i| Box::pin(walk(b, demo, base, 7001 + i as i64)),
+    )
     .await;
     demo.stop().await;
     result
@@ -632,10 +656,179 @@ async fn walk_dashboard_and_keys(
 async fn console_dashboard_and_api_keys() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, "full-", &[PHONE, DESKTOP], |b, demo, base, _| {
-        Box::pin(walk_dashboard_and_keys(b, demo, base))
-    })
+    let base = console_url(&demo.hub);
+    let result = run_sizes(
+        &mut demo,
+        &base,
+        "full-",
+        &[PHONE, DESKTOP],
+        |b, demo, base, _| Box::pin(walk_dashboard_and_keys(b, demo, base)),
+    )
     .await;
     demo.stop().await;
+    result
+}
+
+/// Secret credential values typed into the shop form: none may ever be in the page again.
+const SHOP_SECRETS: [&str; 2] = ["TOP-APP-SECRET-console-zq9", "TOP-SESSION-console-zq9"];
+
+/// Neither secret in the page: not in its markup, not left in an input.
+async fn no_secret_in_page(b: &Browser) -> anyhow::Result<()> {
+    let text = b
+        .js("return document.documentElement.outerHTML + '\\n' + \
+             [...document.querySelectorAll('input')].map(i => i.value).join('\\n');")
+        .await?;
+    let text = text.as_str().unwrap_or_default();
+    for secret in SHOP_SECRETS {
+        anyhow::ensure!(!text.contains(secret), "the page shows the secret {secret}");
+    }
+    Ok(())
+}
+
+/// The shops page: bind a Taobao shop through the form, see it with its credentials only as
+/// "已设置", disable it and enable it again.
+async fn walk_shops(b: &mut Browser, hub: &mut LocalHub, base: &str) -> anyhow::Result<()> {
+    b.log_in(base, &hub.owner_user, &hub.owner_password).await?;
+    b.until(
+        "the console shell",
+        "!document.getElementById('shell').hidden",
+    )
+    .await?;
+    b.goto_page("shops").await?;
+    b.until(
+        "the shops list",
+        "document.querySelector('#shops-list > :not(.state-loading)')",
+    )
+    .await?;
+    let name = format!("淘宝旗舰店 {}", b.size.name);
+    b.click("#shop-new-toggle").await?;
+    // Taobao is the first platform; its fields are an app key and two secrets.
+    b.until(
+        "the Taobao credential fields",
+        "document.getElementById('shop-platform').value === 'taobao' && \
+         document.getElementById('shop-cred-app_secret').type === 'password' && \
+         document.getElementById('shop-cred-session').type === 'password'",
+    )
+    .await?;
+    b.type_into("#shop-name", &name).await?;
+    b.type_into("#shop-url", "http://127.0.0.1:9/top").await?;
+    b.type_into("#shop-cred-app_key", "12345678").await?;
+    b.type_into("#shop-cred-app_secret", SHOP_SECRETS[0])
+        .await?;
+    b.type_into("#shop-cred-session", SHOP_SECRETS[1]).await?;
+    b.shot("shop-form").await?;
+    b.click("#shop-submit").await?;
+    // The shop's card, found by its name.
+    let card_of = |rest: &str| {
+        format!(
+            "[...document.querySelectorAll('#shops-list [data-shop]')]\
+             .find(c => c.querySelector('.card-title').textContent === {name:?}){rest}"
+        )
+    };
+    b.until(
+        "the new shop with its secrets set",
+        &format!(
+            "{c}?.querySelector('[data-cred=app_secret]').textContent.includes('已设置') && \
+             {c}.querySelector('[data-cred=session]').textContent.includes('已设置') && \
+             {c}.querySelector('[data-cred=app_key]').textContent.includes('12…78') && \
+             {c}.dataset.enabled === 'true' && {c}.textContent.includes('未开始')",
+            c = card_of("")
+        ),
+    )
+    .await?;
+    no_secret_in_page(b).await?;
+    let id = b
+        .js(&format!("return {};", card_of(".dataset.shop")))
+        .await?;
+    let id = id.as_str().context("the shop card's id")?.to_owned();
+    b.shot("shop-added").await?;
+
+    // Disable (two clicks: arm, confirm), then enable again.
+    let sel = format!("[data-shop=\"{id}\"]");
+    b.click(&format!("{sel} .card-actions .btn-danger")).await?;
+    b.click(&format!("{sel} .card-actions .btn-danger")).await?;
+    b.until(
+        "the shop disabled",
+        &format!(
+            "document.querySelector('{sel}[data-enabled=\"false\"]')?.textContent.includes('已停用')"
+        ),
+    )
+    .await?;
+    b.shot("shop-disabled").await?;
+    b.click(&format!("{sel} .card-actions .btn-primary"))
+        .await?;
+    b.until(
+        "the shop enabled",
+        &format!("document.querySelector('{sel}[data-enabled=\"true\"]')"),
+    )
+    .await?;
+    no_secret_in_page(b).await?;
+
+    // The hub agrees.
+    let api = hub.api();
+    let shop: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/shops/{id}", api.base))
+        .bearer_auth(&api.key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    assert_eq!(shop["enabled"], true, "{shop}");
+    assert_eq!(shop["name"], name.as_str(), "{shop}");
+
+    // English: the credential states are translated too.
+    b.click("#lang-toggle").await?;
+    b.until(
+        "the shops page in English",
+        &format!(
+            "document.documentElement.lang === 'en' && \
+             document.querySelector('{sel} [data-cred=app_secret]').textContent.includes('Set')"
+        ),
+    )
+    .await?;
+    b.shot("shops-english").await?;
+    b.click("#lang-toggle").await?;
+    b.until("Chinese again", "document.documentElement.lang === 'zh-CN'")
+        .await?;
+
+    if b.size.phone {
+        // The pages that do not fit the bottom bar open from "more".
+        b.click("#nav-more").await?;
+        b.until(
+            "the more menu open",
+            "document.querySelector('#nav a[data-page=\"keys\"]').getClientRects().length > 0",
+        )
+        .await?;
+        b.shot("more-menu").await?;
+        b.click("#nav a[data-page=\"keys\"]").await?;
+        b.until(
+            "the keys page, the menu closed",
+            "document.getElementById('main').dataset.page === 'keys' && \
+             !document.getElementById('nav').classList.contains('more-open')",
+        )
+        .await?;
+    }
+    no_problems(b).await?;
+    b.click("#logout").await?;
+    b.until("the login page", "!document.getElementById('login').hidden")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shops() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let result = run_sizes(
+        &mut hub,
+        &base,
+        "shops-",
+        &[PHONE, DESKTOP],
+        |b, hub, base, _| Box::pin(walk_shops(b, hub, base)),
+    )
+    .await;
+    hub.running.shutdown().await;
     result
 }
