@@ -22,8 +22,14 @@ use xt_shared::ids::{AgentId, Sku, TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
 mod identity;
+use xt_mobile_api::orders::{
+    CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
+    SkuMappingView,
+};
 mod keys;
+mod orders;
 mod shops;
+pub(crate) use shops::shop_view;
 
 pub use keys::{KEY_USE_WRITE_INTERVAL_MS, new_key_id};
 pub use shops::new_shop_id;
@@ -67,7 +73,7 @@ impl HttpApi {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
@@ -154,6 +160,51 @@ impl HubApi for HttpApi {
         patch: &ShopPatch,
     ) -> Result<ShopOwned, ApiError> {
         self.patch_shop(tenant, id, patch)
+    }
+
+    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
+        self.order_page(tenant, query)
+    }
+
+    fn order(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<OrderDetail, ApiError> {
+        self.order_detail(tenant, shop, order_no)
+    }
+
+    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError> {
+        self.member_detail(tenant, id)
+    }
+
+    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
+        self.mappings(tenant)
+    }
+
+    fn create_sku_mapping(
+        &self,
+        tenant: &TenantId,
+        new: &SkuMappingNew,
+    ) -> Result<SkuMappingView, ApiError> {
+        self.add_mapping(tenant, new)
+    }
+
+    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        self.drop_mapping(tenant, id)
+    }
+
+    fn capture_errors(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Vec<CaptureErrorView>, ApiError> {
+        self.shop_capture_errors(tenant, id)
+    }
+
+    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
+        self.schedule_backfill(tenant, id, from, to)
     }
 
     fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {

@@ -139,7 +139,31 @@ pub fn build(
         });
     }
 
+    let shops = hub
+        .store
+        .shops(tenant)
+        .map_err(crate::api::internal)?
+        .into_iter()
+        .map(|r| {
+            let c = hub
+                .store
+                .capture_state(tenant, &r.id)
+                .map_err(crate::api::internal)?;
+            let view = crate::api::shop_view(r, &c);
+            Ok(xt_mobile_api::dto::DashboardShop {
+                id: view.id,
+                name: view.name,
+                platform: view.platform,
+                enabled: view.enabled,
+                health: view.health,
+                orders: view.orders,
+                held: view.held,
+                capture_errors: view.capture_errors,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Dashboard {
+        shops,
         tenant: tenant.clone(),
         generated_at: utc(now),
         agents,

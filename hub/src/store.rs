@@ -367,6 +367,7 @@ impl Store {
             txn.open_table(CHANGE_LOG)?;
             identity::create_tables(&txn)?;
             shops::create_tables(&txn)?;
+            orders::create_tables(&txn)?;
         }
         dashboard::create_tables(&txn)?;
         txn.commit()?;
@@ -824,12 +825,19 @@ pub use dashboard::{
 };
 mod api_keys;
 mod identity;
+mod orders;
 mod shops;
 pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
+pub use orders::{
+    CaptureErrorRecord, CaptureState, Identity, MemberRecord, OrderCursor, OrderFilter,
+    OrderRecord, Provenance, RefundRecord, ShopItem, ShopOutcome, SkuMapping, new_mapping_id,
+};
 pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
 
 #[cfg(test)]
 mod dashboard_tests;
+#[cfg(test)]
+mod orders_tests;
 #[cfg(test)]
 mod tests;

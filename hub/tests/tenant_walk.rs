@@ -28,6 +28,22 @@ const B_SKU: &str = "SKU-BETA-ZQ7";
 const B_KEY_NAME: &str = "beta-partner-zq7";
 const B_SHOP_NAME: &str = "beta-shop-zq7";
 const B_SHOP_URL: &str = "http://127.0.0.1:9/beta-zq7";
+const B_ORDER_NO: &str = "7700990011223";
+const B_RECEIVER: &str = "beta-receiver-zq7";
+
+/// An order of B's shop, with markers in the fields a listing shows.
+fn b_order() -> xt_shared::order::StandardOrder {
+    let raw: Value = serde_json::from_str(include_str!(
+        "fixtures/channels/shopify/paid-unfulfilled-multi-line.json"
+    ))
+    .unwrap();
+    let mut order =
+        xt_hub::channels::parse_order(xt_shared::order::Platform::Shopify, &raw).unwrap();
+    order.platform_order_no = xt_shared::ids::DocNo::new(B_ORDER_NO).unwrap();
+    order.receiver.name = Some(B_RECEIVER.to_owned());
+    order.buyer.email_sha256 = Some("beta-email-hash-zq7".to_owned());
+    order
+}
 
 /// Routes not walked with B's ids, and why. Each must exist in the document.
 const NOT_WALKED_WITH_B: &[(&str, &str, &str)] = &[
@@ -50,6 +66,9 @@ struct World {
     b_key: String,
     b_key_id: String,
     b_shop_id: String,
+    b_order_no: String,
+    b_member_id: String,
+    b_mapping_id: String,
 }
 
 impl World {
@@ -116,6 +135,9 @@ impl World {
             b_key: b_made.admin_key,
             b_key_id: String::new(),
             b_shop_id: String::new(),
+            b_order_no: B_ORDER_NO.to_owned(),
+            b_member_id: String::new(),
+            b_mapping_id: String::new(),
         };
         let b_key = world.b_key.clone();
         world
@@ -148,6 +170,39 @@ impl World {
             )
             .await;
         world.b_shop_id = shop["id"].as_str().unwrap().to_owned();
+        let b_order = b_order();
+        world
+            .running
+            .hub
+            .store
+            .apply_shop_items(
+                &TenantId::new("beta").unwrap(),
+                &world.b_shop_id,
+                vec![xt_hub::store::ShopItem::Order(Box::new(b_order))],
+                xt_hub::hub::now_ms(),
+            )
+            .unwrap();
+        let stored = world
+            .running
+            .hub
+            .store
+            .order(
+                &TenantId::new("beta").unwrap(),
+                &world.b_shop_id,
+                B_ORDER_NO,
+            )
+            .unwrap()
+            .unwrap();
+        world.b_member_id = stored.member.expect("B's buyer is a member");
+        let mapping = world
+            .json(
+                Method::POST,
+                "/api/v1/sku-mappings",
+                &b_key,
+                Some(json!({"platform": "shopify", "merchant_sku": B_SKU, "sku": B_SKU})),
+            )
+            .await;
+        world.b_mapping_id = mapping["id"].as_str().unwrap().to_owned();
         let login = json!({"tenant": "alpha", "username": a_made.owner_user,
             "password": a_made.owner_password});
         let r = world
@@ -171,6 +226,10 @@ impl World {
             B_SHOP_NAME,
             B_SHOP_URL,
             &self.b_shop_id,
+            B_ORDER_NO,
+            B_RECEIVER,
+            &self.b_member_id,
+            &self.b_mapping_id,
             "beta",
         ]
     }
@@ -181,6 +240,13 @@ impl World {
             ("id", p) if p.starts_with("/api/v1/agents/") => B_AGENT.to_owned(),
             ("id", p) if p.starts_with("/api/v1/api-keys/") => self.b_key_id.clone(),
             ("id", p) if p.starts_with("/api/v1/shops/") => self.b_shop_id.clone(),
+            ("id", p) if p.starts_with("/api/v1/orders/") => {
+                format!("{}:{}", self.b_shop_id, self.b_order_no)
+            }
+            ("id", p) if p.starts_with("/api/v1/members/") => self.b_member_id.clone(),
+            ("id", p) if p.starts_with("/api/v1/sku-mappings/") => self.b_mapping_id.clone(),
+            ("platform", p) if p.starts_with("/api/v1/webhooks/") => "shopify".to_owned(),
+            ("shop", p) if p.starts_with("/api/v1/webhooks/") => self.b_shop_id.clone(),
             ("username", p) if p.starts_with("/api/v1/users/") => B_USERNAME.to_owned(),
             _ => panic!(
                 "the tenant walk does not know path parameter {{{name}}} of {path}: add tenant \
@@ -202,6 +268,14 @@ impl World {
             ("post", "/api/v1/shops") => json!({"platform": "jd", "name": "walker",
                 "api_base_url": "http://127.0.0.1:9", "credentials": {"app_key": "walker-key",
                 "app_secret": "walker-secret", "access_token": "walker-token"}}),
+            ("post", "/api/v1/sku-mappings") => {
+                json!({"platform": "jd", "merchant_sku": "WALK-1", "sku": "WALK-1"})
+            }
+            ("post", "/api/v1/shops/{id}/backfill") => {
+                json!({"from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z"})
+            }
+            // The webhook's credential is the signature over this body (none here).
+            ("post", "/api/v1/webhooks/{platform}/{shop}") => json!({"id": 1}),
             ("patch", "/api/v1/shops/{id}") => json!({"name": "walked", "enabled": false,
                 "api_base_url": "http://127.0.0.1:9/walked"}),
             ("post", "/api/v1/auth/login") => json!({"tenant": "alpha", "username": "admin",
@@ -300,8 +374,12 @@ async fn tenant_a_gets_nothing_of_tenant_b_on_any_route() {
                         .await;
                     let status = r.status();
                     let text = r.text().await.unwrap();
+                    // A webhook's credential is the platform's signature, not A's bearer: on B's
+                    // shop without B's signature it is refused before anything is read.
+                    let signed_route = path.starts_with("/api/v1/webhooks/");
                     assert!(
-                        matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                        matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
+                            || (signed_route && status == StatusCode::UNAUTHORIZED),
                         "{method} {concrete} as {who} answered {status}: {text}"
                     );
                 }

@@ -6,10 +6,15 @@ use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, Toke
 use crate::error::ApiError;
 use crate::events::EventPage;
 use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
+use crate::orders::{
+    CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
+    SkuMappingView, WebhookAck,
+};
 use crate::shops::{ShopNew, ShopOwned, ShopPatch};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
+use xt_shared::order::Platform;
 
 /// The hub as the HTTP surface sees it.
 ///
@@ -201,6 +206,85 @@ pub trait HubApi: Send + Sync + 'static {
     ) -> Result<ShopOwned, ApiError> {
         let _ = (tenant, patch);
         Err(ApiError::NotFound(format!("shop {id:?} not found")))
+    }
+
+    /// Orders of `tenant` (the router checked the query).
+    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
+        let _ = (tenant, query);
+        Ok(OrderPage {
+            orders: Vec::new(),
+            next_cursor: None,
+        })
+    }
+
+    /// Order `order_no` of shop `shop` of `tenant`. `NotFound` if it is not this tenant's.
+    fn order(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<OrderDetail, ApiError> {
+        let _ = (tenant, shop);
+        Err(ApiError::NotFound(format!("order {order_no:?} not found")))
+    }
+
+    /// Member `id` of `tenant`. `NotFound` if it is not this tenant's.
+    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError> {
+        let _ = tenant;
+        Err(ApiError::NotFound(format!("member {id:?} not found")))
+    }
+
+    /// The SKU mapping table of `tenant`.
+    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
+        let _ = tenant;
+        Ok(Vec::new())
+    }
+
+    /// Adds a mapping; `Conflict` if its platform key is already mapped.
+    fn create_sku_mapping(
+        &self,
+        tenant: &TenantId,
+        new: &SkuMappingNew,
+    ) -> Result<SkuMappingView, ApiError> {
+        let _ = (tenant, new);
+        Err(ApiError::NotFound(
+            "SKU mappings are not available on this hub".into(),
+        ))
+    }
+
+    /// Deletes mapping `id` of `tenant`. `NotFound` if it is not this tenant's.
+    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        let _ = tenant;
+        Err(ApiError::NotFound(format!("mapping {id:?} not found")))
+    }
+
+    /// The newest capture errors of shop `id` of `tenant`. `NotFound` if it is not this tenant's.
+    fn capture_errors(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Vec<CaptureErrorView>, ApiError> {
+        let _ = tenant;
+        Err(ApiError::NotFound(format!("shop {id:?} not found")))
+    }
+
+    /// Schedules a backfill of shop `id` of `tenant` over `[from, to]` (ms).
+    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
+        let _ = (tenant, from, to);
+        Err(ApiError::NotFound(format!("shop {id:?} not found")))
+    }
+
+    /// A platform webhook for `shop`: verify the signature over `body` with the shop's webhook
+    /// secret (`Unauthorized` if it does not match), then capture its order.
+    fn webhook(
+        &self,
+        platform: Platform,
+        shop: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError> {
+        let _ = (headers, body);
+        Err(ApiError::NotFound(format!("no {platform} shop {shop:?}")))
     }
 
     /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.

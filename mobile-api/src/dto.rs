@@ -315,6 +315,23 @@ pub struct Dashboard {
     /// warehouses.
     pub warehouses: Vec<DashboardWarehouse>,
     pub series: DashboardSeries,
+    /// Capture health of every bound shop, oldest shop first.
+    #[serde(default)]
+    pub shops: Vec<DashboardShop>,
+}
+
+/// One shop's capture health on the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DashboardShop {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = String, example = "taobao")]
+    pub platform: xt_shared::order::Platform,
+    pub enabled: bool,
+    pub health: crate::shops::ShopHealth,
+    pub orders: u64,
+    pub held: u64,
+    pub capture_errors: u64,
 }
 
 /// The tenant's agents by state.

@@ -32,6 +32,7 @@ mod extract;
 pub mod identity;
 mod identity_routes;
 pub mod openapi;
+pub mod orders;
 mod routes;
 pub mod shops;
 pub mod utc;

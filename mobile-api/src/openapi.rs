@@ -57,6 +57,15 @@ pub(crate) const BEARER: &str = "bearer";
         crate::shops::create_shop,
         crate::shops::get_shop,
         crate::shops::update_shop,
+        crate::orders::list_capture_errors,
+        crate::orders::backfill_shop,
+        crate::orders::list_orders,
+        crate::orders::get_order,
+        crate::orders::get_member,
+        crate::orders::list_sku_mappings,
+        crate::orders::create_sku_mapping,
+        crate::orders::delete_sku_mapping,
+        crate::orders::webhook,
     ),
     components(schemas(
         Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
@@ -69,7 +78,14 @@ pub(crate) const BEARER: &str = "bearer";
         crate::access::Permission, crate::api::PrincipalKind, crate::shops::ShopCreate,
         crate::shops::ShopPatch, crate::shops::CredentialsInput, crate::shops::CredentialsView,
         crate::shops::SecretSet, crate::shops::ShopHealth, crate::shops::ShopView,
-        crate::shops::ShopList,
+        crate::shops::ShopList, crate::orders::MoneyView, crate::dto::DashboardShop, crate::orders::OrderSummary,
+        crate::orders::OrderPage, crate::orders::BuyerView, crate::orders::ReceiverView,
+        crate::orders::AmountsView, crate::orders::FlagsView, crate::orders::OrderLineView,
+        crate::orders::RefundView, crate::orders::ProvenanceView, crate::orders::OrderDetail,
+        crate::orders::IdentityView, crate::orders::MemberView, crate::orders::SkuMappingView,
+        crate::orders::SkuMappingList, crate::orders::SkuMappingCreate,
+        crate::orders::CaptureErrorView, crate::orders::CaptureErrorList,
+        crate::orders::BackfillRequest, crate::orders::WebhookAck,
     )),
     modifiers(&BearerScheme),
     tags(
@@ -83,6 +99,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "keys", description = "The hub's token signing keys"),
         (name = "api-keys", description = "Scoped API keys for partners and integrations"),
         (name = "shops", description = "Bound shops of the sales platforms, secrets never shown"),
+        (name = "orders", description = "Captured platform orders, members, SKU mappings and webhooks"),
     )
 )]
 pub struct ApiDoc;

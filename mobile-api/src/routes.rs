@@ -65,6 +65,10 @@ pub struct RouterOptions {
 /// - `GET /api/v1/me`: the caller and its permissions; `GET|POST /api/v1/api-keys`,
 ///   `POST /api/v1/api-keys/{id}/revoke`: partner API keys, see [`crate::api_keys`]
 /// - `GET|POST /api/v1/shops`, `GET|PATCH /api/v1/shops/{id}`: bound shops, see [`crate::shops`]
+/// - `GET /api/v1/shops/{id}/capture-errors`, `POST /api/v1/shops/{id}/backfill`,
+///   `GET /api/v1/orders`, `GET /api/v1/orders/{id}`, `GET /api/v1/members/{id}`,
+///   `GET|POST /api/v1/sku-mappings`, `DELETE /api/v1/sku-mappings/{id}`,
+///   `POST /api/v1/webhooks/{platform}/{shop}`: see [`crate::orders`]
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
@@ -197,6 +201,15 @@ endpoints! {
     POST "/api/v1/shops" => crate::shops::create_shop,
     GET "/api/v1/shops/{id}" => crate::shops::get_shop,
     PATCH "/api/v1/shops/{id}" => crate::shops::update_shop,
+    GET "/api/v1/shops/{id}/capture-errors" => crate::orders::list_capture_errors,
+    POST "/api/v1/shops/{id}/backfill" => crate::orders::backfill_shop,
+    GET "/api/v1/orders" => crate::orders::list_orders,
+    GET "/api/v1/orders/{id}" => crate::orders::get_order,
+    GET "/api/v1/members/{id}" => crate::orders::get_member,
+    GET "/api/v1/sku-mappings" => crate::orders::list_sku_mappings,
+    POST "/api/v1/sku-mappings" => crate::orders::create_sku_mapping,
+    DELETE "/api/v1/sku-mappings/{id}" => crate::orders::delete_sku_mapping,
+    POST "/api/v1/webhooks/{platform}/{shop}" => crate::orders::webhook,
 }
 
 /// Runs a hub call on the blocking pool, inside the current request's span.

@@ -359,6 +359,15 @@ pub struct ShopView {
     pub enabled: bool,
     pub credentials: CredentialsView,
     pub health: ShopHealth,
+    /// Orders captured from the shop (distinct platform orders).
+    #[serde(default)]
+    pub orders: u64,
+    /// Of those, orders held (e.g. an unmapped SKU).
+    #[serde(default)]
+    pub held: u64,
+    /// Payloads capture could not use (see `/api/v1/shops/{id}/capture-errors`).
+    #[serde(default)]
+    pub capture_errors: u64,
     #[serde(with = "crate::utc")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,

@@ -1,7 +1,7 @@
 //! Shops over the store: ids, sealing the secrets with the master key, views without secrets.
 
 use super::{HttpApi, internal, utc};
-use crate::store::{ShopHealthRecord, ShopRecord, StoreError};
+use crate::store::{CaptureState, ShopHealthRecord, ShopRecord, StoreError};
 use xt_mobile_api::shops::{CredentialsView, ShopHealth};
 use xt_mobile_api::{ApiError, ShopNew, ShopOwned, ShopPatch, ShopView};
 use xt_shared::ids::TenantId;
@@ -11,7 +11,12 @@ pub fn new_shop_id() -> String {
     format!("shop-{}", hex::encode(rand::random::<[u8; 8]>()))
 }
 
-fn owned(r: ShopRecord) -> ShopOwned {
+/// The view of a shop with its capture counters.
+pub(crate) fn shop_view(r: ShopRecord, capture: &CaptureState) -> ShopView {
+    owned(r, capture).view
+}
+
+fn owned(r: ShopRecord, capture: &CaptureState) -> ShopOwned {
     let h = &r.health;
     let health = ShopHealth {
         last_poll_ok_at: h.last_poll_ok_at.map(utc),
@@ -30,6 +35,9 @@ fn owned(r: ShopRecord) -> ShopOwned {
             api_base_url: r.api_base_url,
             enabled: r.enabled,
             health,
+            orders: capture.orders,
+            held: capture.held,
+            capture_errors: capture.capture_errors,
             created_at: utc(r.created_at),
             updated_at: utc(r.updated_at),
         },
@@ -54,14 +62,24 @@ impl From<StoreError> for PatchError {
 }
 
 impl HttpApi {
+    fn with_capture(&self, r: ShopRecord) -> Result<ShopOwned, ApiError> {
+        let capture = self
+            .hub
+            .store
+            .capture_state(&r.tenant, &r.id)
+            .map_err(internal)?;
+        Ok(owned(r, &capture))
+    }
+
     pub(super) fn shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
         let shops = self.hub.store.shops(tenant).map_err(internal)?;
-        Ok(shops.into_iter().map(owned).collect())
+        shops.into_iter().map(|r| self.with_capture(r)).collect()
     }
 
     pub(super) fn one_shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
         let shop = self.hub.store.shop(tenant, id).map_err(internal)?;
-        shop.map(owned).ok_or_else(|| not_found(id))
+        shop.map(|r| self.with_capture(r))
+            .ok_or_else(|| not_found(id))?
     }
 
     pub(super) fn add_shop(&self, tenant: &TenantId, new: &ShopNew) -> Result<ShopOwned, ApiError> {
@@ -81,7 +99,7 @@ impl HttpApi {
         };
         record.seal_secrets(&self.hub.master_key, &new.credentials.secrets);
         self.hub.store.insert_shop(&record).map_err(internal)?;
-        Ok(owned(record))
+        self.with_capture(record)
     }
 
     pub(super) fn patch_shop(
@@ -110,7 +128,7 @@ impl HttpApi {
             Ok(())
         });
         match changed {
-            Ok(Some(r)) => Ok(owned(r)),
+            Ok(Some(r)) => self.with_capture(r),
             Ok(None) => Err(not_found(id)),
             Err(PatchError::Api(e)) => Err(e),
             Err(PatchError::Store(e)) => Err(internal(e)),

@@ -6,10 +6,27 @@
 //! outside the table is an error naming it, never a silent default. Money is parsed exactly from
 //! the platforms' decimal strings; JSON numbers are refused for money, since they may be floats.
 
+pub mod client;
+mod http;
 pub mod jd;
+pub mod jd_api;
+pub mod refunds;
 pub mod shopify;
+pub mod shopify_api;
+pub mod sign;
 pub mod taobao;
+pub mod taobao_api;
+pub mod webhook;
+mod wire;
 pub mod woocommerce;
+pub mod woocommerce_api;
+
+pub use client::{
+    BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
+    WebhookRefusal, Window, channel_for,
+};
+pub use refunds::{parse_jd_refund, parse_taobao_refund, refunds_in_order};
+pub use webhook::parse_webhook_order;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

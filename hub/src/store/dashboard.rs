@@ -135,6 +135,25 @@ pub(super) fn apply_totals(
     Ok(())
 }
 
+/// The warehouses `tenant` has stock in, from the totals (one row per warehouse).
+pub(super) fn warehouses(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+) -> Result<Vec<String>, StoreError> {
+    let table = txn.open_table(STOCK_TOTALS)?;
+    let t = tenant.as_str();
+    let mut out = Vec::new();
+    for item in table.range((t, "")..)? {
+        let (k, _) = item?;
+        let (kt, w) = k.value();
+        if kt != t {
+            break;
+        }
+        out.push(w.to_owned());
+    }
+    Ok(out)
+}
+
 /// Counts `changes` applied changes into the tenant's bucket of `now`'s minute.
 pub(super) fn count_changes(
     txn: &WriteTransaction,

@@ -1,0 +1,398 @@
+//! Taobao / Tmall TOP: `POST {base}/router/rest`, form-encoded, signed with MD5 over the sorted
+//! parameters. Orders from `taobao.trades.sold.increment.get`, refunds from
+//! `taobao.refunds.receive.get`, both by modified time (≤ 1 day), paged with `page_no` and
+//! `has_next`. Errors come as `error_response` with HTTP 200.
+
+use super::client::{
+    BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
+    WebhookRefusal, Window,
+};
+use super::http::{Http, Limiter, Reply, now_millis, seconds, snippet};
+use super::refunds::parse_taobao_refund;
+use super::sign::{Params, md5_sign};
+use super::wire::{beijing, bounds_seconds, capture_orders, capture_refund, check_span, envelope};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::time::Duration;
+use xt_shared::order::Platform;
+
+pub const ORDERS_METHOD: &str = "taobao.trades.sold.increment.get";
+pub const REFUNDS_METHOD: &str = "taobao.refunds.receive.get";
+const ORDERS_RESPONSE: &str = "trades_sold_increment_get_response";
+const REFUNDS_RESPONSE: &str = "refunds_receive_get_response";
+const PAGE_SIZE: u32 = 100;
+const WINDOW_SECONDS_MAX: i64 = 24 * 3600;
+/// How long to wait when code 7 does not say.
+const BAN_DEFAULT: Duration = Duration::from_secs(1);
+
+/// The trade fields the order parser reads (`orders` brings the sub-orders).
+pub const TRADE_FIELDS: &str = "tid,tid_str,status,type,step_trade_status,cod,seller_type,\
+buyer_nick,buyer_open_uid,buyer_message,buyer_memo,seller_memo,total_fee,payment,discount_fee,\
+post_fee,created,pay_time,modified,receiver_name,receiver_mobile,receiver_phone,receiver_country,\
+receiver_state,receiver_city,receiver_district,receiver_town,receiver_address,receiver_zip,orders";
+
+/// The refund fields the refund parser reads, and the ones kept for audit.
+pub const REFUND_FIELDS: &str = "refund_id,tid,oid,total_fee,refund_fee,payment,status,reason,\
+created,modified,order_status,good_status,has_good_return,refund_phase";
+
+pub struct TaobaoChannel {
+    platform: Platform,
+    url: String,
+    app_key: String,
+    app_secret: String,
+    session: String,
+    http: Http,
+    orders: Limiter,
+    refunds: Limiter,
+}
+
+impl TaobaoChannel {
+    pub(crate) fn new(
+        platform: Platform,
+        base: &str,
+        app_key: &str,
+        app_secret: String,
+        session: String,
+        config: ChannelConfig,
+    ) -> Result<Self, FetchError> {
+        let http = Http::new(platform, config)?;
+        Ok(TaobaoChannel {
+            platform,
+            url: format!("{base}/router/rest"),
+            app_key: app_key.to_owned(),
+            app_secret,
+            session,
+            orders: http.limiter(),
+            refunds: http.limiter(),
+            http,
+        })
+    }
+
+    /// The signed form of one call, with a fresh timestamp.
+    fn signed(&self, method: &str, business: &[(&str, String)]) -> Result<Params, FetchError> {
+        let mut params: Params = business
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        for (k, v) in [
+            ("method", method.to_owned()),
+            ("app_key", self.app_key.clone()),
+            ("session", self.session.clone()),
+            ("timestamp", beijing(now_millis().0.div_euclid(1000))?),
+            ("format", "json".to_owned()),
+            ("v", "2.0".to_owned()),
+            ("sign_method", "md5".to_owned()),
+        ] {
+            params.insert(k.to_owned(), v);
+        }
+        let sign = md5_sign(&params, &self.app_secret);
+        params.insert("sign".to_owned(), sign);
+        Ok(params)
+    }
+
+    /// One page of a `*.get` list call: the items and whether there are more.
+    async fn list(
+        &self,
+        limiter: &Limiter,
+        method: &str,
+        fields: &str,
+        w: &Window,
+        cursor: Option<&PageCursor>,
+        (response_key, list_key, item_key): (&str, &str, &str),
+    ) -> Result<(u32, bool, Vec<Box<RawValue>>), FetchError> {
+        let bounds = bounds_seconds(w)?;
+        check_span(self.platform, bounds, WINDOW_SECONDS_MAX)?;
+        let page_no = page_number(cursor)?;
+        let business = [
+            ("fields", fields.to_owned()),
+            ("start_modified", beijing(bounds.0)?),
+            ("end_modified", beijing(bounds.1)?),
+            ("page_no", page_no.to_string()),
+            ("page_size", PAGE_SIZE.to_string()),
+            ("use_has_next", "true".to_owned()),
+        ];
+        let (has_next, items) = self
+            .http
+            .call(
+                limiter,
+                || {
+                    let form = self.signed(method, &business)?;
+                    Ok(self.http.client().post(&self.url).form(&form))
+                },
+                |reply| top_list(self.platform, reply, response_key, list_key, item_key),
+            )
+            .await?;
+        Ok((page_no, has_next, items))
+    }
+}
+
+impl Channel for TaobaoChannel {
+    fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    fn max_window(&self) -> Duration {
+        Duration::from_secs(WINDOW_SECONDS_MAX as u64)
+    }
+
+    fn fetch_orders<'a>(
+        &'a self,
+        w: &'a Window,
+        cursor: Option<&'a PageCursor>,
+    ) -> BoxFuture<'a, Result<Page, FetchError>> {
+        Box::pin(async move {
+            let keys = (ORDERS_RESPONSE, "trades", "trade");
+            let (page_no, has_next, raws) = self
+                .list(&self.orders, ORDERS_METHOD, TRADE_FIELDS, w, cursor, keys)
+                .await?;
+            Ok(Page {
+                next: next_page(page_no, has_next, raws.is_empty()),
+                items: capture_orders(self.platform, &raws),
+            })
+        })
+    }
+
+    fn fetch_refunds<'a>(
+        &'a self,
+        w: &'a Window,
+        cursor: Option<&'a PageCursor>,
+    ) -> BoxFuture<'a, Result<Page, FetchError>> {
+        Box::pin(async move {
+            let keys = (REFUNDS_RESPONSE, "refunds", "refund");
+            let (page_no, has_next, raws) = self
+                .list(
+                    &self.refunds,
+                    REFUNDS_METHOD,
+                    REFUND_FIELDS,
+                    w,
+                    cursor,
+                    keys,
+                )
+                .await?;
+            let items: Vec<Captured> = raws
+                .iter()
+                .map(|raw| capture_refund(raw.get(), "tid", parse_taobao_refund))
+                .collect();
+            Ok(Page {
+                next: next_page(page_no, has_next, raws.is_empty()),
+                items,
+            })
+        })
+    }
+
+    fn verify_webhook(&self, _: &HeaderMap, _: &[u8]) -> Result<(), WebhookRefusal> {
+        Err(WebhookRefusal::Unsupported(self.platform))
+    }
+
+    fn stats(&self) -> ChannelStats {
+        self.http.stats()
+    }
+}
+
+/// The page a cursor names; the first page without one.
+pub(crate) fn page_number(cursor: Option<&PageCursor>) -> Result<u32, FetchError> {
+    match cursor {
+        None => Ok(1),
+        Some(PageCursor::Page(n)) if *n >= 1 => Ok(*n),
+        Some(other) => Err(FetchError::Fatal(format!(
+            "cursor {other:?} is not a page number"
+        ))),
+    }
+}
+
+/// The next page, unless this one was the last (or empty: a platform saying "more" with an
+/// empty page would otherwise loop forever).
+pub(crate) fn next_page(page_no: u32, more: bool, empty: bool) -> Option<PageCursor> {
+    (more && !empty).then(|| PageCursor::Page(page_no + 1))
+}
+
+#[derive(Deserialize)]
+struct TopError {
+    code: serde_json::Value,
+    #[serde(default)]
+    msg: Option<String>,
+    #[serde(default)]
+    sub_code: Option<String>,
+    #[serde(default)]
+    sub_msg: Option<String>,
+}
+
+/// Reads one list response: `{response_key: {has_next, list_key: {item_key: [...]}}}`, or the
+/// `error_response` as a [`FetchError`].
+fn top_list(
+    platform: Platform,
+    reply: &Reply,
+    response_key: &str,
+    list_key: &str,
+    item_key: &str,
+) -> Result<(bool, Vec<Box<RawValue>>), FetchError> {
+    let broken = |what: String| {
+        FetchError::Transient(format!(
+            "{platform} response {what}: {}",
+            snippet(&reply.body)
+        ))
+    };
+    let top: HashMap<String, Box<RawValue>> = envelope(platform, &reply.body)?;
+    if let Some(error) = top.get("error_response") {
+        let error: TopError = serde_json::from_str(error.get())
+            .map_err(|e| broken(format!("has an unreadable error_response ({e})")))?;
+        return Err(top_error(error));
+    }
+    let response = top
+        .get(response_key)
+        .ok_or_else(|| broken(format!("has no {response_key}")))?;
+    let mut response: HashMap<String, Box<RawValue>> = serde_json::from_str(response.get())
+        .map_err(|e| broken(format!("{response_key} is not an object ({e})")))?;
+    let has_next = match response.get("has_next") {
+        None => false,
+        Some(v) => serde_json::from_str::<bool>(v.get())
+            .map_err(|_| broken(format!("{response_key}.has_next is not a boolean")))?,
+    };
+    let items = match response.remove(list_key) {
+        None => Vec::new(),
+        Some(list) => {
+            let mut list: HashMap<String, Vec<Box<RawValue>>> = serde_json::from_str(list.get())
+                .map_err(|e| {
+                    broken(format!(
+                        "{response_key}.{list_key} is not a list object ({e})"
+                    ))
+                })?;
+            list.remove(item_key).unwrap_or_default()
+        }
+    };
+    Ok((has_next, items))
+}
+
+/// TOP error codes (wire contract): 7 rate limited, 25 bad signature, 27 session expired,
+/// 15 and `isp.*` transient; the rest (bad parameters, missing permissions) fatal.
+fn top_error(e: TopError) -> FetchError {
+    let code = match &e.code {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    let text = format!(
+        "top error {}: {} ({}: {})",
+        e.code,
+        e.msg.as_deref().unwrap_or(""),
+        e.sub_code.as_deref().unwrap_or(""),
+        e.sub_msg.as_deref().unwrap_or("")
+    );
+    let isp = e.sub_code.as_deref().is_some_and(|s| s.starts_with("isp."));
+    match code {
+        Some(7) => FetchError::RateLimited {
+            retry_after: e
+                .sub_msg
+                .as_deref()
+                .and_then(|m| number_after(m, "for"))
+                .unwrap_or(BAN_DEFAULT),
+        },
+        Some(25) => FetchError::Auth(text),
+        Some(27) => FetchError::TokenExpired(text),
+        Some(15) => FetchError::Transient(text),
+        _ if isp => FetchError::Transient(text),
+        _ => FetchError::Fatal(text),
+    }
+}
+
+/// The seconds after the word `word` in a platform's message ("This ban will last for 12 more
+/// seconds", "retry after 3 seconds").
+pub(crate) fn number_after(message: &str, word: &str) -> Option<Duration> {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|pair| pair[0].eq_ignore_ascii_case(word))
+        .and_then(|pair| seconds(pair[1].trim_end_matches([',', '.'])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    fn reply(body: &str) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn list(body: &str) -> Result<(bool, Vec<Box<RawValue>>), FetchError> {
+        top_list(
+            Platform::Taobao,
+            &reply(body),
+            ORDERS_RESPONSE,
+            "trades",
+            "trade",
+        )
+    }
+
+    #[test]
+    fn envelopes_with_and_without_trades() {
+        let (more, items) = list(
+            r#"{"trades_sold_increment_get_response":{"has_next":true,"trades":{"trade":[{"tid":1},{"tid":2}]},"request_id":"r"}}"#,
+        )
+        .unwrap();
+        assert!(more);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].get(), r#"{"tid":2}"#);
+        let (more, items) =
+            list(r#"{"trades_sold_increment_get_response":{"has_next":false,"request_id":"r"}}"#)
+                .unwrap();
+        assert!(!more);
+        assert!(items.is_empty());
+    }
+
+    #[test]
+    fn broken_envelopes_are_transient() {
+        for body in [
+            "<html>",
+            r#"{"other_response":{}}"#,
+            r#"{"trades_sold_increment_get_response":{"has_next":"yes"}}"#,
+        ] {
+            assert!(
+                matches!(list(body), Err(FetchError::Transient(_))),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_codes_map_to_fetch_errors() {
+        let err = |code: &str, sub_msg: &str| {
+            list(&format!(
+                r#"{{"error_response":{{"code":{code},"msg":"m","sub_code":"s","sub_msg":"{sub_msg}","request_id":"r"}}}}"#
+            ))
+            .unwrap_err()
+        };
+        assert_eq!(
+            err("7", "This ban will last for 12 more seconds"),
+            FetchError::RateLimited {
+                retry_after: Duration::from_secs(12)
+            }
+        );
+        assert_eq!(
+            err("7", "go away"),
+            FetchError::RateLimited {
+                retry_after: BAN_DEFAULT
+            }
+        );
+        assert!(matches!(err("25", "x"), FetchError::Auth(_)));
+        assert!(matches!(err("27", "x"), FetchError::TokenExpired(_)));
+        assert!(matches!(err("15", "x"), FetchError::Transient(_)));
+        assert!(matches!(err("41", "x"), FetchError::Fatal(_)));
+    }
+
+    #[test]
+    fn pages_follow_has_next() {
+        assert_eq!(page_number(None).unwrap(), 1);
+        assert_eq!(page_number(Some(&PageCursor::Page(3))).unwrap(), 3);
+        assert!(page_number(Some(&PageCursor::PageInfo("x".into()))).is_err());
+        assert_eq!(next_page(1, true, false), Some(PageCursor::Page(2)));
+        assert_eq!(next_page(1, false, false), None);
+        assert_eq!(next_page(1, true, true), None);
+    }
+}

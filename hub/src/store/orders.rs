@@ -1,0 +1,1018 @@
+//! Sales-platform orders and refunds captured from bound shops, with per-field provenance; the
+//! SKU mapping table, members (buyer identities linked across channels), each shop's capture
+//! state (durable cursors, counters) and its capture errors (malformed payloads with reasons).
+//!
+//! Everything a shop sends goes through [`Store::apply_shop_items`], the shop's counterpart of
+//! `apply_batch`: one write transaction reduces the items into the tables, appends the applied
+//! ones to the change log under `Origin::Shop` and counts them. Orders are idempotent by
+//! (shop, platform order no); an order whose platform `modified` is older than the stored one
+//! never overwrites it, so pages repeated, webhooks duplicated and events out of order converge.
+
+use super::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard, dec, enc};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::ops::Bound;
+use xt_shared::change::{Body, Origin, SourceChange};
+use xt_shared::ids::{DocNo, TenantId};
+use xt_shared::model::UtcMillis;
+use xt_shared::order::{Platform, StandardOrder, StandardRefund};
+
+/// Key: (tenant, shop, platform order no).
+const ORDERS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("orders");
+/// Key: (tenant, platform modified ms, shop, order no): the listing order.
+const ORDERS_BY_MODIFIED: TableDefinition<(&str, i64, &str, &str), ()> =
+    TableDefinition::new("orders_by_modified");
+/// Key: (tenant, shop, order no) of orders held (an unmapped line).
+const HELD: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("orders_held");
+/// Key: (tenant, shop, refund id).
+const REFUNDS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("refunds");
+/// Key: (tenant, shop, order no, refund id).
+const REFUNDS_BY_ORDER: TableDefinition<(&str, &str, &str, &str), ()> =
+    TableDefinition::new("refunds_by_order");
+/// Key: (tenant, platform, "id" | "code", value) → mapping.
+const SKU_MAPS: TableDefinition<(&str, &str, &str, &str), &[u8]> =
+    TableDefinition::new("sku_mappings");
+/// Key: (tenant, mapping id) → the mapping's key in [`SKU_MAPS`].
+const SKU_MAP_IDS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sku_mapping_ids");
+/// Key: (tenant, scope, kind, value) → member id. The scope is the shop for ids a platform
+/// issues per shop or app (open uid, customer id), `*` for a hashed email (the same person
+/// everywhere).
+const IDENTITIES: TableDefinition<(&str, &str, &str, &str), &str> =
+    TableDefinition::new("member_identities");
+/// Key: (tenant, member id).
+const MEMBERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("members");
+/// Key: (tenant, member id, shop, order no).
+const MEMBER_ORDERS: TableDefinition<(&str, &str, &str, &str), ()> =
+    TableDefinition::new("member_orders");
+/// Key: (tenant, shop) → [`CaptureState`].
+const CAPTURE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("shop_capture");
+/// Key: (tenant, shop, error no).
+const CAPTURE_ERRORS: TableDefinition<(&str, &str, u64), &[u8]> =
+    TableDefinition::new("capture_errors");
+
+/// Capture errors kept per shop; older ones are dropped (the count keeps growing).
+pub const CAPTURE_ERRORS_KEPT: u64 = 1000;
+/// Longest raw payload kept with a capture error.
+pub const RAW_KEPT_MAX: usize = 64 * 1024;
+
+pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(ORDERS)?;
+    txn.open_table(ORDERS_BY_MODIFIED)?;
+    txn.open_table(HELD)?;
+    txn.open_table(REFUNDS)?;
+    txn.open_table(REFUNDS_BY_ORDER)?;
+    txn.open_table(SKU_MAPS)?;
+    txn.open_table(SKU_MAP_IDS)?;
+    txn.open_table(IDENTITIES)?;
+    txn.open_table(MEMBERS)?;
+    txn.open_table(MEMBER_ORDERS)?;
+    txn.open_table(CAPTURE)?;
+    txn.open_table(CAPTURE_ERRORS)?;
+    Ok(())
+}
+
+/// What a shop's capture (poll page or webhook) hands the store.
+#[derive(Debug, Clone)]
+pub enum ShopItem {
+    Order(Box<StandardOrder>),
+    Refund(Box<StandardRefund>),
+    /// A payload that did not parse: kept with its reason, never silently dropped.
+    Malformed {
+        raw: String,
+        order_no: Option<String>,
+        reason: String,
+    },
+}
+
+/// Who last set one field group of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `status`, `buyer`, `receiver`, `amounts`, `times`, `memos`, `flags`, `lines[i]`.
+    pub field: String,
+    pub origin: String,
+    pub version: i64,
+    pub at: UtcMillis,
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub shop: String,
+    pub order: StandardOrder,
+    /// The platform `modified` (ms) of the stored order.
+    pub version: i64,
+    pub provenance: Vec<Provenance>,
+    /// The internal SKU of each line, `None` while unmapped.
+    pub internal_skus: Vec<Option<String>>,
+    /// Why the order is held, if it is.
+    pub held: Option<String>,
+    pub member: Option<String>,
+    pub first_seen: UtcMillis,
+    pub updated_at: UtcMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRecord {
+    pub refund: StandardRefund,
+    pub origin: String,
+    pub updated_at: UtcMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkuMapping {
+    pub id: String,
+    pub platform: Platform,
+    pub platform_sku_id: Option<String>,
+    pub merchant_sku: Option<String>,
+    pub sku: String,
+    pub created_at: UtcMillis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub platform: Platform,
+    /// The shop id, or `*` for identities that hold across shops (hashed email).
+    pub scope: String,
+    /// `open_uid`, `customer_id`, `email_sha256`.
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub id: String,
+    pub identities: Vec<Identity>,
+    pub first_seen: UtcMillis,
+    pub last_seen: UtcMillis,
+}
+
+/// A shop's capture state: the per-origin seq of its changes, its durable cursors and counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureState {
+    pub seq: u64,
+    /// Orders with platform `modified` up to here are applied.
+    pub orders_cursor: Option<UtcMillis>,
+    pub refunds_cursor: Option<UtcMillis>,
+    /// A backfill asked for and not finished: (from, to, next window start).
+    pub backfill: Option<(UtcMillis, UtcMillis, UtcMillis)>,
+    pub orders: u64,
+    pub held: u64,
+    pub refunds: u64,
+    pub capture_errors: u64,
+    pub stale: u64,
+    pub duplicates: u64,
+    pub last_applied_at: Option<UtcMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureErrorRecord {
+    pub at: UtcMillis,
+    pub order_no: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+/// What applying a shop's items did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShopOutcome {
+    pub applied: u64,
+    /// Older than what is stored: not applied.
+    pub stale: u64,
+    /// The same version and content as stored: not applied again.
+    pub duplicates: u64,
+    pub errors: u64,
+}
+
+/// Filters of an order listing.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub shop: Option<String>,
+    pub platform: Option<Platform>,
+    pub status: Option<xt_shared::order::OrderState>,
+    pub modified_from: Option<i64>,
+    pub modified_to: Option<i64>,
+    pub order_no: Option<String>,
+    /// A substring of the receiver's name or phone.
+    pub receiver: Option<String>,
+    pub held_only: bool,
+}
+
+/// A listing position: (modified, shop, order no) of the last row shown.
+pub type OrderCursor = (i64, String, String);
+
+fn hash16(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// The field groups of an order, each encoded so two versions compare cheaply.
+fn field_groups(o: &StandardOrder) -> Vec<(String, Vec<u8>)> {
+    let e = |v: &dyn erased::Enc| v.bytes();
+    let mut out = vec![
+        ("status".to_owned(), e(&(&o.status, &o.platform_status))),
+        ("buyer".to_owned(), e(&o.buyer)),
+        ("receiver".to_owned(), e(&o.receiver)),
+        ("amounts".to_owned(), e(&o.amounts)),
+        ("times".to_owned(), e(&o.times)),
+        ("memos".to_owned(), e(&(&o.buyer_memo, &o.seller_memo))),
+        ("flags".to_owned(), e(&o.flags)),
+    ];
+    for (i, line) in o.lines.iter().enumerate() {
+        out.push((format!("lines[{i}]"), e(line)));
+    }
+    out
+}
+
+mod erased {
+    /// Postcard bytes of any serializable value, behind a trait object so the field list above
+    /// stays one table.
+    pub trait Enc {
+        fn bytes(&self) -> Vec<u8>;
+    }
+    impl<T: serde::Serialize> Enc for T {
+        fn bytes(&self) -> Vec<u8> {
+            postcard::to_allocvec(self).expect("plain data encodes")
+        }
+    }
+}
+
+/// The provenance of `new` given the stored record (if any): groups that changed are set by
+/// `origin` at `version`; the others keep who set them before.
+fn provenance(
+    old: Option<&OrderRecord>,
+    new: &StandardOrder,
+    origin: &str,
+    version: i64,
+    now: UtcMillis,
+) -> Vec<Provenance> {
+    let old_groups: Vec<(String, Vec<u8>)> =
+        old.map(|r| field_groups(&r.order)).unwrap_or_default();
+    field_groups(new)
+        .into_iter()
+        .map(|(field, bytes)| {
+            let unchanged = old_groups.iter().any(|(f, b)| *f == field && *b == bytes);
+            let kept = unchanged
+                .then(|| old.and_then(|r| r.provenance.iter().find(|p| p.field == field)))
+                .flatten();
+            match kept {
+                Some(p) => p.clone(),
+                None => Provenance {
+                    field,
+                    origin: origin.to_owned(),
+                    version,
+                    at: now,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The SKU-mapping scope of a platform: Taobao and Tmall share one item catalogue.
+fn sku_platform(p: Platform) -> &'static str {
+    match p {
+        Platform::Tmall => Platform::Taobao.as_str(),
+        other => other.as_str(),
+    }
+}
+
+/// Maps each line to an internal SKU: an explicit mapping by platform SKU id, then by merchant
+/// code, then a merchant code that is itself a SKU the tenant stocks. Returns the SKUs and the
+/// hold reason when a line stays unmapped.
+fn map_lines(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    order: &StandardOrder,
+) -> Result<(Vec<Option<String>>, Option<String>), StoreError> {
+    let maps = txn.open_table(SKU_MAPS)?;
+    let stock = txn.open_table(STOCK)?;
+    let warehouses = dashboard::warehouses(txn, tenant)?;
+    let p = sku_platform(order.platform);
+    let mut skus = Vec::with_capacity(order.lines.len());
+    let mut unmapped = Vec::new();
+    for line in &order.lines {
+        let mut found = None;
+        if let Some(id) = &line.platform_sku_id
+            && let Some(v) = maps.get((tenant.as_str(), p, "id", id.as_str()))?
+        {
+            found = Some(dec::<SkuMapping>("sku_mappings", v.value())?.sku);
+        }
+        if found.is_none()
+            && let Some(code) = &line.merchant_sku
+        {
+            if let Some(v) = maps.get((tenant.as_str(), p, "code", code.as_str()))? {
+                found = Some(dec::<SkuMapping>("sku_mappings", v.value())?.sku);
+            } else {
+                for w in &warehouses {
+                    if stock
+                        .get((tenant.as_str(), w.as_str(), code.as_str()))?
+                        .is_some()
+                    {
+                        found = Some(code.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        if found.is_none() {
+            unmapped.push(format!(
+                "line {} (platform SKU {}, merchant code {})",
+                line.line_id,
+                line.platform_sku_id.as_deref().unwrap_or("—"),
+                line.merchant_sku.as_ref().map_or("—", |s| s.as_str()),
+            ));
+        }
+        skus.push(found);
+    }
+    let held = (!unmapped.is_empty()).then(|| format!("unmapped SKU: {}", unmapped.join("; ")));
+    Ok((skus, held))
+}
+
+/// The buyer's identities, scoped as [`IDENTITIES`] says.
+fn identities(shop: &str, order: &StandardOrder) -> Vec<Identity> {
+    let b = &order.buyer;
+    let mut out = Vec::new();
+    let mut push = |scope: &str, kind: &str, v: &Option<String>| {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            out.push(Identity {
+                platform: order.platform,
+                scope: scope.to_owned(),
+                kind: kind.to_owned(),
+                value: v.to_owned(),
+            });
+        }
+    };
+    push(shop, "open_uid", &b.open_uid);
+    push(shop, "customer_id", &b.customer_id);
+    push("*", "email_sha256", &b.email_sha256);
+    out
+}
+
+/// Links the order's buyer to a member: the member of any known identity, else a new one whose
+/// id derives from the first identity (so a replay yields the same ids). New identities are
+/// added to that member.
+fn link_member(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    shop: &str,
+    order: &StandardOrder,
+    now: UtcMillis,
+) -> Result<Option<String>, StoreError> {
+    let ids = identities(shop, order);
+    let Some(first) = ids.first() else {
+        return Ok(None);
+    };
+    let mut index = txn.open_table(IDENTITIES)?;
+    let mut member_id = None;
+    for i in &ids {
+        let key = (
+            tenant.as_str(),
+            i.scope.as_str(),
+            i.kind.as_str(),
+            i.value.as_str(),
+        );
+        if let Some(m) = index.get(key)? {
+            member_id = Some(m.value().to_owned());
+            break;
+        }
+    }
+    let member_id = member_id.unwrap_or_else(|| {
+        format!(
+            "mem-{}",
+            hash16(&[tenant.as_str(), &first.scope, &first.kind, &first.value])
+        )
+    });
+    let mut members = txn.open_table(MEMBERS)?;
+    let mut record = match members.get((tenant.as_str(), member_id.as_str()))? {
+        Some(v) => dec::<MemberRecord>("members", v.value())?,
+        None => MemberRecord {
+            id: member_id.clone(),
+            identities: Vec::new(),
+            first_seen: now,
+            last_seen: now,
+        },
+    };
+    let mut changed = false;
+    for i in ids {
+        let key = (
+            tenant.as_str(),
+            i.scope.as_str(),
+            i.kind.as_str(),
+            i.value.as_str(),
+        );
+        if index.get(key)?.is_none() {
+            index.insert(key, member_id.as_str())?;
+            record.identities.push(i);
+            changed = true;
+        }
+    }
+    if changed || record.last_seen < now {
+        record.last_seen = record.last_seen.max(now);
+        members.insert(
+            (tenant.as_str(), member_id.as_str()),
+            enc(&record).as_slice(),
+        )?;
+    }
+    Ok(Some(member_id))
+}
+
+fn capture_state(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    shop: &str,
+) -> Result<CaptureState, StoreError> {
+    Ok(
+        match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
+            Some(v) => dec("shop_capture", v.value())?,
+            None => CaptureState::default(),
+        },
+    )
+}
+
+fn clip(raw: &str) -> String {
+    if raw.len() <= RAW_KEPT_MAX {
+        return raw.to_owned();
+    }
+    let mut end = RAW_KEPT_MAX;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…(truncated, {} bytes)", &raw[..end], raw.len())
+}
+
+impl Store {
+    /// Applies what a shop's capture fetched, in one durable write transaction (see the module
+    /// docs). Malformed items are kept as capture errors; the rest go on.
+    pub fn apply_shop_items(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        items: Vec<ShopItem>,
+        now: UtcMillis,
+    ) -> Result<ShopOutcome, StoreError> {
+        let shop_no = DocNo::new(shop).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let origin = Origin::Shop {
+            shop: shop_no.clone(),
+        };
+        let origin_text = origin.to_string();
+        let txn = self.db.begin_write()?;
+        let mut outcome = ShopOutcome::default();
+        {
+            let mut state = capture_state(&txn, tenant, shop)?;
+            let mut logged = Vec::new();
+            for item in items {
+                match item {
+                    ShopItem::Malformed {
+                        raw,
+                        order_no,
+                        reason,
+                    } => {
+                        let mut errors = txn.open_table(CAPTURE_ERRORS)?;
+                        let n = state.capture_errors;
+                        errors.insert(
+                            (tenant.as_str(), shop, n),
+                            enc(&CaptureErrorRecord {
+                                at: now,
+                                order_no,
+                                reason,
+                                raw: clip(&raw),
+                            })
+                            .as_slice(),
+                        )?;
+                        if n >= CAPTURE_ERRORS_KEPT {
+                            errors.remove((tenant.as_str(), shop, n - CAPTURE_ERRORS_KEPT))?;
+                        }
+                        state.capture_errors += 1;
+                        outcome.errors += 1;
+                    }
+                    ShopItem::Order(order) => {
+                        let version = order.times.modified.0;
+                        match self.put_order(
+                            &txn,
+                            tenant,
+                            shop,
+                            &origin_text,
+                            *order,
+                            now,
+                            &mut state,
+                        )? {
+                            Put::Applied(order) => {
+                                state.seq += 1;
+                                logged.push(SourceChange {
+                                    seq: state.seq,
+                                    version,
+                                    body: Body::PlatformOrder {
+                                        shop: shop_no.clone(),
+                                        order: Box::new(order),
+                                    },
+                                });
+                            }
+                            Put::Stale => outcome.stale += 1,
+                            Put::Duplicate => outcome.duplicates += 1,
+                        }
+                    }
+                    ShopItem::Refund(refund) => {
+                        let version = refund.modified.0;
+                        match put_refund(
+                            &txn,
+                            tenant,
+                            shop,
+                            &origin_text,
+                            *refund,
+                            now,
+                            &mut state,
+                        )? {
+                            Put::Applied(refund) => {
+                                state.seq += 1;
+                                logged.push(SourceChange {
+                                    seq: state.seq,
+                                    version,
+                                    body: Body::PlatformRefund {
+                                        shop: shop_no.clone(),
+                                        refund,
+                                    },
+                                });
+                            }
+                            Put::Stale => outcome.stale += 1,
+                            Put::Duplicate => outcome.duplicates += 1,
+                        }
+                    }
+                }
+            }
+            outcome.applied = logged.len() as u64;
+            state.stale += outcome.stale;
+            state.duplicates += outcome.duplicates;
+            if !logged.is_empty() {
+                state.last_applied_at = Some(now);
+                dashboard::count_changes(&txn, tenant, now, outcome.applied)?;
+                let mut log = txn.open_table(super::CHANGE_LOG)?;
+                let log_seq = log.last()?.map_or(0, |(k, _)| k.value());
+                let entry = LogEntry::Batch(LoggedBatch {
+                    tenant: tenant.clone(),
+                    origin,
+                    applied_at: now,
+                    changes: logged,
+                });
+                log.insert(log_seq + 1, enc(&entry).as_slice())?;
+            }
+            txn.open_table(CAPTURE)?
+                .insert((tenant.as_str(), shop), enc(&state).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_order(
+        &self,
+        txn: &WriteTransaction,
+        tenant: &TenantId,
+        shop: &str,
+        origin: &str,
+        order: StandardOrder,
+        now: UtcMillis,
+        state: &mut CaptureState,
+    ) -> Result<Put<StandardOrder>, StoreError> {
+        let no = order.platform_order_no.to_string();
+        let key = (tenant.as_str(), shop, no.as_str());
+        let version = order.times.modified.0;
+        let old: Option<OrderRecord> = match txn.open_table(ORDERS)?.get(key)? {
+            Some(v) => Some(dec("orders", v.value())?),
+            None => None,
+        };
+        if let Some(old) = &old {
+            if old.version > version {
+                return Ok(Put::Stale);
+            }
+            if old.version == version && old.order == order {
+                return Ok(Put::Duplicate);
+            }
+        }
+        let (internal_skus, held) = map_lines(txn, tenant, &order)?;
+        let member = link_member(txn, tenant, shop, &order, now)?;
+        let record = OrderRecord {
+            shop: shop.to_owned(),
+            provenance: provenance(old.as_ref(), &order, origin, version, now),
+            version,
+            internal_skus,
+            held,
+            member,
+            first_seen: old.as_ref().map_or(now, |o| o.first_seen),
+            updated_at: now,
+            order,
+        };
+        let mut by_modified = txn.open_table(ORDERS_BY_MODIFIED)?;
+        let mut held_t = txn.open_table(HELD)?;
+        let mut member_orders = txn.open_table(MEMBER_ORDERS)?;
+        match &old {
+            None => state.orders += 1,
+            Some(old) => {
+                by_modified.remove((tenant.as_str(), old.version, shop, no.as_str()))?;
+                if old.held.is_some() {
+                    held_t.remove(key)?;
+                    state.held -= 1;
+                }
+                if let Some(m) = old
+                    .member
+                    .as_deref()
+                    .filter(|m| Some(*m) != record.member.as_deref())
+                {
+                    member_orders.remove((tenant.as_str(), m, shop, no.as_str()))?;
+                }
+            }
+        }
+        by_modified.insert((tenant.as_str(), version, shop, no.as_str()), ())?;
+        if record.held.is_some() {
+            held_t.insert(key, ())?;
+            state.held += 1;
+        }
+        if let Some(m) = &record.member {
+            member_orders.insert((tenant.as_str(), m.as_str(), shop, no.as_str()), ())?;
+        }
+        txn.open_table(ORDERS)?
+            .insert(key, enc(&record).as_slice())?;
+        Ok(Put::Applied(record.order))
+    }
+
+    /// One order of `tenant` by shop and platform order no.
+    pub fn order(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ORDERS)?;
+        table
+            .get((tenant.as_str(), shop, order_no))?
+            .map(|v| dec("orders", v.value()))
+            .transpose()
+    }
+
+    /// The refunds of one order, by refund id.
+    pub fn order_refunds(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<Vec<RefundRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(REFUNDS_BY_ORDER)?;
+        let refunds = txn.open_table(REFUNDS)?;
+        let mut out = Vec::new();
+        let t = tenant.as_str();
+        for item in index.range((t, shop, order_no, "")..)? {
+            let (k, _) = item?;
+            let (kt, ks, ko, id) = k.value();
+            if (kt, ks, ko) != (t, shop, order_no) {
+                break;
+            }
+            if let Some(v) = refunds.get((t, shop, id))? {
+                out.push(dec("refunds", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Orders of `tenant`, newest platform `modified` first, after `after`, filtered.
+    pub fn orders_page(
+        &self,
+        tenant: &TenantId,
+        filter: &OrderFilter,
+        after: Option<&OrderCursor>,
+        limit: usize,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(ORDERS_BY_MODIFIED)?;
+        let orders = txn.open_table(ORDERS)?;
+        let t = tenant.as_str();
+        let lo = (t, filter.modified_from.unwrap_or(i64::MIN), "", "");
+        let hi_modified = filter.modified_to.unwrap_or(i64::MAX);
+        let upper = match after {
+            Some((m, s, o)) if *m <= hi_modified => {
+                Bound::Excluded((t, *m, s.as_str(), o.as_str()))
+            }
+            _ if hi_modified == i64::MAX => Bound::Excluded((t, i64::MAX, "", "")),
+            _ => Bound::Excluded((t, hi_modified + 1, "", "")),
+        };
+        let mut out = Vec::new();
+        for item in index
+            .range::<(&str, i64, &str, &str)>((Bound::Included(lo), upper))?
+            .rev()
+        {
+            let (k, _) = item?;
+            let (_, _, shop, no) = k.value();
+            if filter.shop.as_deref().is_some_and(|want| want != shop)
+                || filter.order_no.as_deref().is_some_and(|want| want != no)
+            {
+                continue;
+            }
+            let Some(v) = orders.get((t, shop, no))? else {
+                continue;
+            };
+            let r: OrderRecord = dec("orders", v.value())?;
+            if filter.platform.is_some_and(|p| p != r.order.platform)
+                || filter.status.is_some_and(|s| s != r.order.status)
+                || (filter.held_only && r.held.is_none())
+                || filter.receiver.as_deref().is_some_and(|want| {
+                    let rc = &r.order.receiver;
+                    ![&rc.name, &rc.phone]
+                        .iter()
+                        .any(|f| f.as_deref().is_some_and(|f| f.contains(want)))
+                })
+            {
+                continue;
+            }
+            out.push(r);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn member(&self, tenant: &TenantId, id: &str) -> Result<Option<MemberRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        txn.open_table(MEMBERS)?
+            .get((tenant.as_str(), id))?
+            .map(|v| dec("members", v.value()))
+            .transpose()
+    }
+
+    /// The orders of a member, at most `limit`, by (shop, order no).
+    pub fn member_orders(
+        &self,
+        tenant: &TenantId,
+        member: &str,
+        limit: usize,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(MEMBER_ORDERS)?;
+        let orders = txn.open_table(ORDERS)?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for item in index.range((t, member, "", "")..)? {
+            let (k, _) = item?;
+            let (kt, km, shop, no) = k.value();
+            if (kt, km) != (t, member) || out.len() >= limit {
+                break;
+            }
+            if let Some(v) = orders.get((t, shop, no))? {
+                out.push(dec("orders", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn capture_state(&self, tenant: &TenantId, shop: &str) -> Result<CaptureState, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(
+            match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
+                Some(v) => dec("shop_capture", v.value())?,
+                None => CaptureState::default(),
+            },
+        )
+    }
+
+    /// Changes a shop's capture state (cursors, backfill) in its own transaction.
+    pub fn update_capture_state<R>(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        f: impl FnOnce(&mut CaptureState) -> R,
+    ) -> Result<R, StoreError> {
+        let txn = self.db.begin_write()?;
+        let out = {
+            let mut state = capture_state(&txn, tenant, shop)?;
+            let out = f(&mut state);
+            txn.open_table(CAPTURE)?
+                .insert((tenant.as_str(), shop), enc(&state).as_slice())?;
+            out
+        };
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// The newest capture errors of a shop, newest first.
+    pub fn capture_errors(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        limit: usize,
+    ) -> Result<Vec<CaptureErrorRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CAPTURE_ERRORS)?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for item in table.range((t, shop, 0)..=(t, shop, u64::MAX))?.rev() {
+            out.push(dec("capture_errors", item?.1.value())?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMapping>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SKU_MAPS)?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for item in table.range((t, "", "", "")..)? {
+            let (k, v) = item?;
+            if k.value().0 != t {
+                break;
+            }
+            out.push(dec("sku_mappings", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Adds a mapping (refusing a second one for the same platform SKU id or merchant code),
+    /// then re-maps the tenant's held orders: those it completes are released.
+    pub fn add_sku_mapping(
+        &self,
+        tenant: &TenantId,
+        mapping: &SkuMapping,
+    ) -> Result<u64, StoreError> {
+        let (kind, value) = match (&mapping.platform_sku_id, &mapping.merchant_sku) {
+            (Some(id), _) => ("id", id.as_str()),
+            (None, Some(code)) => ("code", code.as_str()),
+            (None, None) => {
+                return Err(StoreError::Conflict(
+                    "a mapping needs a platform SKU id or a merchant code".into(),
+                ));
+            }
+        };
+        let p = sku_platform(mapping.platform);
+        let t = tenant.as_str();
+        let txn = self.db.begin_write()?;
+        let released = {
+            let mut maps = txn.open_table(SKU_MAPS)?;
+            if maps.get((t, p, kind, value))?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "{p} {} {value:?} is already mapped",
+                    if kind == "id" {
+                        "platform SKU id"
+                    } else {
+                        "merchant code"
+                    }
+                )));
+            }
+            maps.insert((t, p, kind, value), enc(mapping).as_slice())?;
+            let key = postcard::to_allocvec(&(p, kind, value)).expect("strings encode");
+            txn.open_table(SKU_MAP_IDS)?
+                .insert((t, mapping.id.as_str()), key.as_slice())?;
+            drop(maps);
+            remap_held(&txn, tenant)?
+        };
+        txn.commit()?;
+        Ok(released)
+    }
+
+    /// Deletes a mapping; `false` if the tenant has none with that id. Orders already mapped
+    /// keep their SKUs (they may be dispatched); new orders are held again.
+    pub fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let t = tenant.as_str();
+        let txn = self.db.begin_write()?;
+        let found = {
+            let mut ids = txn.open_table(SKU_MAP_IDS)?;
+            let key = ids.remove((t, id))?.map(|v| v.value().to_vec());
+            match key {
+                Some(key) => {
+                    let (p, kind, value): (String, String, String) = postcard::from_bytes(&key)
+                        .map_err(|e| StoreError::Corrupt {
+                            table: "sku_mapping_ids",
+                            reason: e.to_string(),
+                        })?;
+                    txn.open_table(SKU_MAPS)?.remove((
+                        t,
+                        p.as_str(),
+                        kind.as_str(),
+                        value.as_str(),
+                    ))?;
+                    true
+                }
+                None => false,
+            }
+        };
+        txn.commit()?;
+        Ok(found)
+    }
+}
+
+enum Put<T> {
+    Applied(T),
+    Stale,
+    Duplicate,
+}
+
+fn put_refund(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    shop: &str,
+    origin: &str,
+    refund: StandardRefund,
+    now: UtcMillis,
+    state: &mut CaptureState,
+) -> Result<Put<StandardRefund>, StoreError> {
+    let id = refund.refund_id.to_string();
+    let key = (tenant.as_str(), shop, id.as_str());
+    let mut table = txn.open_table(REFUNDS)?;
+    let old: Option<RefundRecord> = match table.get(key)? {
+        Some(v) => Some(dec("refunds", v.value())?),
+        None => None,
+    };
+    if let Some(old) = &old {
+        if old.refund.modified > refund.modified {
+            return Ok(Put::Stale);
+        }
+        if old.refund == refund {
+            return Ok(Put::Duplicate);
+        }
+    }
+    let mut index = txn.open_table(REFUNDS_BY_ORDER)?;
+    match &old {
+        None => state.refunds += 1,
+        Some(old) => {
+            index.remove((
+                tenant.as_str(),
+                shop,
+                old.refund.platform_order_no.as_str(),
+                id.as_str(),
+            ))?;
+        }
+    }
+    index.insert(
+        (
+            tenant.as_str(),
+            shop,
+            refund.platform_order_no.as_str(),
+            id.as_str(),
+        ),
+        (),
+    )?;
+    let record = RefundRecord {
+        refund,
+        origin: origin.to_owned(),
+        updated_at: now,
+    };
+    table.insert(key, enc(&record).as_slice())?;
+    Ok(Put::Applied(record.refund))
+}
+
+/// Re-maps every held order of `tenant`; returns how many were released.
+fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreError> {
+    let t = tenant.as_str();
+    let held: Vec<(String, String)> = {
+        let table = txn.open_table(HELD)?;
+        let mut v = Vec::new();
+        for item in table.range((t, "", "")..)? {
+            let (k, _) = item?;
+            let (kt, s, o) = k.value();
+            if kt != t {
+                break;
+            }
+            v.push((s.to_owned(), o.to_owned()));
+        }
+        v
+    };
+    let mut released = 0;
+    for (shop, no) in held {
+        let key = (t, shop.as_str(), no.as_str());
+        let Some(bytes) = txn
+            .open_table(ORDERS)?
+            .get(key)?
+            .map(|v| v.value().to_vec())
+        else {
+            continue;
+        };
+        let mut record: OrderRecord = dec("orders", &bytes)?;
+        let (skus, reason) = map_lines(txn, tenant, &record.order)?;
+        record.internal_skus = skus;
+        record.held = reason;
+        if record.held.is_none() {
+            txn.open_table(HELD)?.remove(key)?;
+            let mut capture = txn.open_table(CAPTURE)?;
+            let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
+            if let Some(b) = state_bytes {
+                let mut state: CaptureState = dec("shop_capture", &b)?;
+                state.held = state.held.saturating_sub(1);
+                capture.insert((t, shop.as_str()), enc(&state).as_slice())?;
+            }
+            released += 1;
+        }
+        txn.open_table(ORDERS)?
+            .insert(key, enc(&record).as_slice())?;
+    }
+    Ok(released)
+}
+
+/// A new SKU mapping id: `map-` and 16 random hex digits.
+pub fn new_mapping_id() -> String {
+    format!("map-{}", hex::encode(rand::random::<[u8; 8]>()))
+}

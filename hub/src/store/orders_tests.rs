@@ -1,0 +1,482 @@
+//! The orders store: idempotency, ordering by platform `modified`, provenance, holds and SKU
+//! mappings, members, malformed payloads, listing — on a real redb file.
+
+use super::*;
+use xt_shared::ids::{DocNo, Sku};
+use xt_shared::money::{Currency, Money};
+use xt_shared::order::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hub.redb")).unwrap();
+    (dir, store)
+}
+
+fn acme() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn yuan(minor: i64) -> Money {
+    Money::new(minor, Currency::CNY)
+}
+
+fn order(no: &str, modified: i64, status: OrderState, email: Option<&str>) -> StandardOrder {
+    StandardOrder {
+        platform: Platform::Taobao,
+        platform_order_no: DocNo::new(no).unwrap(),
+        status,
+        platform_status: format!("{status:?}"),
+        buyer: Buyer {
+            platform: Platform::Taobao,
+            open_uid: Some(format!("uid-{no}")),
+            customer_id: None,
+            email_sha256: email.map(str::to_owned),
+            nick: None,
+        },
+        receiver: Receiver {
+            name: Some("张**".into()),
+            phone: Some("138****1234".into()),
+            masked: true,
+            ..Receiver::default()
+        },
+        amounts: Amounts {
+            goods: yuan(1000),
+            discount: yuan(0),
+            freight: yuan(0),
+            paid: yuan(1000),
+            cod_receivable: yuan(0),
+            refunded: yuan(0),
+        },
+        times: OrderTimes {
+            created: UtcMillis(1),
+            paid: None,
+            modified: UtcMillis(modified),
+        },
+        buyer_memo: None,
+        seller_memo: None,
+        flags: OrderFlags::default(),
+        lines: vec![OrderLine {
+            line_id: DocNo::new(format!("{no}-1")).unwrap(),
+            platform_sku_id: Some("9001".into()),
+            merchant_sku: Some(Sku::new("CUP-1").unwrap()),
+            title: "杯".into(),
+            quantity: 1,
+            unit_price: yuan(1000),
+            discount: yuan(0),
+            paid: Some(yuan(1000)),
+            status: None,
+            refund: None,
+        }],
+    }
+}
+
+fn apply(store: &Store, shop: &str, items: Vec<ShopItem>, now: i64) -> ShopOutcome {
+    store
+        .apply_shop_items(&acme(), shop, items, UtcMillis(now))
+        .unwrap()
+}
+
+fn orders(store: &Store) -> Vec<OrderRecord> {
+    store
+        .orders_page(&acme(), &OrderFilter::default(), None, usize::MAX)
+        .unwrap()
+}
+
+#[test]
+fn the_same_order_twice_is_one_order_and_one_logged_change() {
+    let (_d, store) = store();
+    let o = order("1001", 10, OrderState::Paid, None);
+    let first = apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(o.clone()))],
+        100,
+    );
+    let again = apply(
+        &store,
+        "shop-a",
+        vec![
+            ShopItem::Order(Box::new(o.clone())),
+            ShopItem::Order(Box::new(o)),
+        ],
+        200,
+    );
+    assert_eq!((first.applied, again.applied, again.duplicates), (1, 0, 2));
+    assert_eq!(orders(&store).len(), 1);
+    let logged = store.change_log().unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].1.origin.to_string(), "shop/shop-a");
+    let state = store.capture_state(&acme(), "shop-a").unwrap();
+    assert_eq!((state.orders, state.seq, state.duplicates), (1, 1, 2));
+}
+
+#[test]
+fn events_in_any_order_converge_on_the_newest_modified() {
+    let versions = [
+        order("1001", 10, OrderState::PendingPayment, None),
+        order("1001", 20, OrderState::Paid, None),
+        order("1001", 30, OrderState::Cancelled, None),
+    ];
+    let perms = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for perm in perms {
+        let (_d, store) = store();
+        for (n, i) in perm.iter().enumerate() {
+            apply(
+                &store,
+                "shop-a",
+                vec![ShopItem::Order(Box::new(versions[*i].clone()))],
+                n as i64,
+            );
+        }
+        let all = orders(&store);
+        assert_eq!(all.len(), 1, "{perm:?}");
+        assert_eq!(all[0].order.status, OrderState::Cancelled, "{perm:?}");
+        assert_eq!(all[0].version, 30);
+    }
+}
+
+#[test]
+fn provenance_records_who_set_each_field_group() {
+    let (_d, store) = store();
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(order(
+            "1001",
+            10,
+            OrderState::Paid,
+            None,
+        )))],
+        100,
+    );
+    let mut later = order("1001", 20, OrderState::Shipped, None);
+    later.seller_memo = Some("加急".into());
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(later))],
+        200,
+    );
+    let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
+    let prov = |f: &str| r.provenance.iter().find(|p| p.field == f).unwrap().clone();
+    assert_eq!(
+        (prov("status").version, prov("status").at),
+        (20, UtcMillis(200))
+    );
+    assert_eq!(prov("memos").version, 20);
+    assert_eq!(
+        (prov("receiver").version, prov("receiver").at),
+        (10, UtcMillis(100))
+    );
+    assert_eq!(prov("lines[0]").version, 10);
+    assert_eq!(prov("times").version, 20, "modified is in times");
+    assert!(r.provenance.iter().all(|p| p.origin == "shop/shop-a"));
+}
+
+#[test]
+fn an_unmapped_line_holds_the_order_until_a_mapping_releases_it() {
+    let (_d, store) = store();
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(order(
+            "1001",
+            10,
+            OrderState::Paid,
+            None,
+        )))],
+        1,
+    );
+    let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
+    assert!(r.held.as_deref().unwrap().contains("CUP-1"), "{:?}", r.held);
+    assert_eq!(r.internal_skus, [None]);
+    let held = OrderFilter {
+        held_only: true,
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        store.orders_page(&acme(), &held, None, 10).unwrap().len(),
+        1
+    );
+    let mapping = SkuMapping {
+        id: new_mapping_id(),
+        platform: Platform::Tmall,
+        platform_sku_id: None,
+        merchant_sku: Some("CUP-1".into()),
+        sku: "SKU-CUP".into(),
+        created_at: UtcMillis(2),
+    };
+    assert_eq!(
+        store.add_sku_mapping(&acme(), &mapping).unwrap(),
+        1,
+        "tmall shares taobao's catalogue"
+    );
+    let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
+    assert_eq!(
+        (r.held, r.internal_skus),
+        (None, vec![Some("SKU-CUP".to_owned())])
+    );
+    assert_eq!(store.capture_state(&acme(), "shop-a").unwrap().held, 0);
+    assert!(
+        store
+            .add_sku_mapping(
+                &acme(),
+                &SkuMapping {
+                    id: new_mapping_id(),
+                    ..mapping.clone()
+                }
+            )
+            .is_err()
+    );
+    // Another tenant neither sees nor uses acme's mapping.
+    let beta = TenantId::new("beta").unwrap();
+    assert!(store.sku_mappings(&beta).unwrap().is_empty());
+    assert!(!store.delete_sku_mapping(&beta, &mapping.id).unwrap());
+    assert!(store.delete_sku_mapping(&acme(), &mapping.id).unwrap());
+    assert!(store.sku_mappings(&acme()).unwrap().is_empty());
+}
+
+#[test]
+fn a_merchant_code_the_tenant_stocks_maps_to_itself() {
+    let (_d, store) = store();
+    let stock = SourceChange {
+        seq: 1,
+        version: 1,
+        body: Body::Stock(xt_shared::model::StockLevel {
+            warehouse: xt_shared::ids::WarehouseCode::new("WH1").unwrap(),
+            sku: Sku::new("CUP-1").unwrap(),
+            on_hand: 5,
+        }),
+    };
+    let agent = AgentId::new("ag-1").unwrap();
+    let source = SourceName::new("wms").unwrap();
+    store
+        .apply_batch(
+            &acme(),
+            &agent,
+            AgentRole::Warehouse,
+            &source,
+            vec![stock],
+            UtcMillis(0),
+        )
+        .unwrap()
+        .unwrap();
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(order(
+            "1001",
+            10,
+            OrderState::Paid,
+            None,
+        )))],
+        1,
+    );
+    let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
+    assert_eq!(
+        (r.held, r.internal_skus),
+        (None, vec![Some("CUP-1".to_owned())])
+    );
+}
+
+#[test]
+fn a_hashed_email_links_buyers_of_two_shops_into_one_member() {
+    let (_d, store) = store();
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(order(
+            "1001",
+            10,
+            OrderState::Paid,
+            Some("e1"),
+        )))],
+        1,
+    );
+    apply(
+        &store,
+        "shop-b",
+        vec![ShopItem::Order(Box::new(order(
+            "2002",
+            10,
+            OrderState::Paid,
+            Some("e1"),
+        )))],
+        2,
+    );
+    apply(
+        &store,
+        "shop-b",
+        vec![ShopItem::Order(Box::new(order(
+            "3003",
+            10,
+            OrderState::Paid,
+            Some("e2"),
+        )))],
+        3,
+    );
+    let a = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
+    let b = store.order(&acme(), "shop-b", "2002").unwrap().unwrap();
+    let c = store.order(&acme(), "shop-b", "3003").unwrap().unwrap();
+    assert_eq!(a.member, b.member);
+    assert_ne!(a.member, c.member);
+    let m = store
+        .member(&acme(), a.member.as_deref().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.identities.len(), 3, "{:?}", m.identities);
+    let orders = store.member_orders(&acme(), &m.id, 10).unwrap();
+    assert_eq!(orders.len(), 2);
+    assert!(
+        store
+            .member(&TenantId::new("beta").unwrap(), &m.id)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_malformed_payload_is_kept_with_its_reason_and_the_rest_goes_on() {
+    let (_d, store) = store();
+    let out = apply(
+        &store,
+        "shop-a",
+        vec![
+            ShopItem::Order(Box::new(order("1001", 10, OrderState::Paid, None))),
+            ShopItem::Malformed {
+                raw: r#"{"tid":"1002","payment":"1.005"}"#.into(),
+                order_no: Some("1002".into()),
+                reason: "amount has more than 2 decimal places".into(),
+            },
+            ShopItem::Order(Box::new(order("1003", 11, OrderState::Paid, None))),
+        ],
+        5,
+    );
+    assert_eq!((out.applied, out.errors), (2, 1));
+    let errors = store.capture_errors(&acme(), "shop-a", 10).unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].raw.contains("1.005") && errors[0].reason.contains("decimal"));
+    assert_eq!(
+        store
+            .capture_state(&acme(), "shop-a")
+            .unwrap()
+            .capture_errors,
+        1
+    );
+}
+
+#[test]
+fn listing_is_newest_first_paged_filtered_and_per_tenant() {
+    let (_d, store) = store();
+    let items = (0..25)
+        .map(|i| {
+            let status = if i % 2 == 0 {
+                OrderState::Paid
+            } else {
+                OrderState::Shipped
+            };
+            ShopItem::Order(Box::new(order(
+                &format!("{}", 1000 + i),
+                100 + i,
+                status,
+                None,
+            )))
+        })
+        .collect();
+    apply(&store, "shop-a", items, 1);
+    let f = OrderFilter::default();
+    let mut seen = Vec::new();
+    let mut after: Option<OrderCursor> = None;
+    loop {
+        let page = store.orders_page(&acme(), &f, after.as_ref(), 10).unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((
+            last.version,
+            last.shop.clone(),
+            last.order.platform_order_no.to_string(),
+        ));
+        seen.extend(page.into_iter().map(|r| r.version));
+    }
+    assert_eq!(seen, (100..125).rev().collect::<Vec<_>>());
+    let shipped = OrderFilter {
+        status: Some(OrderState::Shipped),
+        modified_from: Some(110),
+        modified_to: Some(119),
+        ..OrderFilter::default()
+    };
+    let got: Vec<i64> = store
+        .orders_page(&acme(), &shipped, None, 100)
+        .unwrap()
+        .iter()
+        .map(|r| r.version)
+        .collect();
+    assert_eq!(got, [119, 117, 115, 113, 111]);
+    let by_no = OrderFilter {
+        order_no: Some("1007".into()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        store.orders_page(&acme(), &by_no, None, 100).unwrap().len(),
+        1
+    );
+    let beta = TenantId::new("beta").unwrap();
+    assert!(store.orders_page(&beta, &f, None, 100).unwrap().is_empty());
+    assert!(store.order(&beta, "shop-a", "1007").unwrap().is_none());
+}
+
+#[test]
+fn a_refund_before_its_order_is_kept_and_an_older_one_never_overwrites() {
+    let (_d, store) = store();
+    let refund = |modified, state| StandardRefund {
+        platform: Platform::Taobao,
+        refund_id: DocNo::new("r-1").unwrap(),
+        platform_order_no: DocNo::new("1001").unwrap(),
+        line_id: None,
+        state,
+        platform_status: "x".into(),
+        amount: yuan(500),
+        reason: None,
+        created: UtcMillis(1),
+        modified: UtcMillis(modified),
+    };
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Refund(Box::new(refund(
+            20,
+            RefundState::Refunded,
+        )))],
+        1,
+    );
+    let out = apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Refund(Box::new(refund(
+            10,
+            RefundState::Requested,
+        )))],
+        2,
+    );
+    assert_eq!(out.stale, 1);
+    apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Order(Box::new(order(
+            "1001",
+            5,
+            OrderState::Paid,
+            None,
+        )))],
+        3,
+    );
+    let refunds = store.order_refunds(&acme(), "shop-a", "1001").unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].refund.state, RefundState::Refunded);
+}
