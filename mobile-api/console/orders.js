@@ -107,7 +107,7 @@ export function ordersPage(main) {
         "td",
         {},
         h("strong", { class: "mono" }, o.order_no),
-        h("div", { class: "muted small" }, o.shop_name, " · ", platformName(o.platform)),
+        h("div", { class: "muted small" }, o.shop_name || o.shop_id, " · ", platformName(o.platform)),
         h("div", { class: "muted small show-phone" }, formatTime(o.modified_at)),
       ),
       h("td", {}, statusBadge(o.status), o.held ? h("div", {}, badge(t("orders.held"), "error")) : null),
@@ -291,7 +291,7 @@ function orderDrawer() {
               h(
                 "tr",
                 { class: "clickable", dataset: { order: o.id }, onclick: () => open(o.id) },
-                h("td", {}, h("strong", { class: "mono" }, o.order_no), h("div", { class: "muted small" }, o.shop_name)),
+                h("td", {}, h("strong", { class: "mono" }, o.order_no), h("div", { class: "muted small" }, o.shop_name || o.shop_id)),
                 h("td", {}, statusBadge(o.status)),
                 h("td", { class: "num" }, formatMoney(o.paid)),
               ),
@@ -331,7 +331,7 @@ function orderDetail(o, showMember) {
       ),
       o.held ? h("p", { class: "alert alert-error", id: "order-held" }, t("orders.held_reason"), " ", o.held) : null,
       facts([
-        [t("orders.shop"), `${o.shop_name} · ${platformName(o.platform)}`],
+        [t("orders.shop"), `${o.shop_name || o.shop_id} · ${platformName(o.platform)}`],
         [t("orders.order_no"), h("span", { class: "mono" }, o.order_no)],
         [
           t("orders.member"),

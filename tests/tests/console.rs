@@ -832,3 +832,220 @@ async fn console_shops() -> anyhow::Result<()> {
     hub.running.shutdown().await;
     result
 }
+
+/// Taobao payloads from the hub's channel fixtures, captured into the browser tests' shop.
+const ORDER_FIXTURES: [&str; 4] = [
+    "multi-line-tmall",
+    "cod-signed-county-city",
+    "refund-partial",
+    "presale-step",
+];
+
+/// A Taobao shop bound through the API, with the fixture orders applied to it as its capture
+/// would; returns the shop id.
+async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
+    let api = hub.api();
+    let shop: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/shops", api.base))
+        .bearer_auth(&api.key)
+        .json(&serde_json::json!({
+            "platform": "taobao", "name": "天猫旗舰店", "api_base_url": "http://127.0.0.1:9/top",
+            "credentials": {"app_key": "12345678", "app_secret": "s3cr3t-s", "session": "s3ss-s"},
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = shop["id"].as_str().context("the shop id")?.to_owned();
+    let mut items = Vec::new();
+    for name in ORDER_FIXTURES {
+        let path = format!(
+            "{}/../hub/tests/fixtures/channels/taobao/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
+            .with_context(|| format!("parsing {path}"))?;
+        items.push(xt_hub::store::ShopItem::Order(Box::new(order)));
+    }
+    hub.running.hub.store.apply_shop_items(
+        &hub.tenant,
+        &id,
+        items,
+        xt_shared::model::UtcMillis(1_000),
+    )?;
+    Ok(id)
+}
+
+/// GET with the hub's admin key.
+async fn api_get(hub: &LocalHub, path: &str) -> anyhow::Result<serde_json::Value> {
+    let api = hub.api();
+    Ok(reqwest::Client::new()
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(&api.key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Orders captured from a shop: the list, a status filter, one order's detail with its
+/// provenance, a SKU mapping added from an unmapped line (phone) or by hand (desktop), and the
+/// shop's row on the dashboard.
+async fn walk_orders(
+    b: &mut Browser,
+    ctx: &mut (LocalHub, String),
+    base: &str,
+) -> anyhow::Result<()> {
+    let (hub, shop) = (&ctx.0, ctx.1.as_str());
+    b.log_in(base, &hub.owner_user, &hub.owner_password).await?;
+    b.until(
+        "the dashboard's shop row",
+        &format!(
+            "document.querySelector('#main .shops-health tr[data-shop=\"{shop}\"] .status-dot')"
+        ),
+    )
+    .await?;
+    b.shot("dashboard-shops").await?;
+
+    b.goto_page("orders").await?;
+    let all = ORDER_FIXTURES.len();
+    b.until(
+        "every captured order listed",
+        &format!("document.querySelectorAll('#order-rows tr[data-order]').length === {all}"),
+    )
+    .await?;
+    b.shot("orders").await?;
+
+    // Filter by status: the rows the hub answers for it, and only those.
+    let paid = api_get(hub, "/api/v1/orders?status=paid").await?;
+    let paid = paid["orders"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(paid > 0, "the fixtures hold a paid order");
+    b.client
+        .find(Locator::Css("#orders-status"))
+        .await?
+        .select_by_value("paid")
+        .await?;
+    b.until(
+        "only paid orders",
+        &format!(
+            "document.querySelectorAll('#order-rows tr[data-order]').length === {paid} && \
+             [...document.querySelectorAll('#order-rows tr[data-order]')].every(r => r.dataset.status === 'paid') && \
+             document.querySelector('#order-rows .badge[data-status=paid]').textContent === '已付款'"
+        ),
+    )
+    .await?;
+    b.shot("orders-paid").await?;
+
+    // One order's detail, with where each field group came from.
+    b.click("#order-rows tr[data-order]").await?;
+    b.until(
+        "the order detail with its provenance",
+        "document.querySelector('#order-detail .provenance tr[data-field=\"status\"]')?.textContent.includes('shop/shop-') && \
+         document.querySelector('#order-detail .provenance tr[data-field=\"lines[0]\"]') && \
+         document.querySelector('#order-detail [data-group=\"status\"]').title.includes('shop/shop-') && \
+         document.querySelectorAll('#order-detail tr[data-line]').length > 0",
+    )
+    .await?;
+    b.shot("order-detail").await?;
+    b.click("#order-close").await?;
+    b.until(
+        "the detail closed",
+        "document.querySelector('#main .drawer').hidden",
+    )
+    .await?;
+    b.client
+        .find(Locator::Css("#orders-status"))
+        .await?
+        .select_by_value("")
+        .await?;
+
+    let before = api_get(hub, "/api/v1/sku-mappings").await?;
+    let before = before["mappings"].as_array().map_or(0, Vec::len);
+    if b.size.phone {
+        // From a held order's unmapped line straight to a prefilled mapping form.
+        b.click("#orders-held").await?;
+        b.until(
+            "held orders",
+            "document.querySelectorAll('#order-rows tr[data-order]').length > 0 && \
+             [...document.querySelectorAll('#order-rows tr[data-order]')].every(r => r.textContent.includes('已挂起'))",
+        )
+        .await?;
+        b.click("#order-rows tr[data-order]").await?;
+        b.until(
+            "an unmapped line",
+            "document.querySelector('#order-detail tr[data-mapped=\"false\"] .map-link')",
+        )
+        .await?;
+        b.click("#order-detail tr[data-mapped=\"false\"] .map-link")
+            .await?;
+        b.until(
+            "the prefilled mapping form",
+            "document.getElementById('main').dataset.page === 'sku-mappings' && \
+             document.getElementById('map-key').value.length > 0",
+        )
+        .await?;
+    } else {
+        b.goto_page("sku-mappings").await?;
+        b.click("#map-new-toggle").await?;
+        b.client
+            .find(Locator::Css("#map-kind"))
+            .await?
+            .select_by_value("merchant_sku")
+            .await?;
+        b.type_into("#map-key", "GIFT-BOX-01").await?;
+    }
+    let sku = format!("SKU-{}", b.size.name.to_uppercase());
+    b.type_into("#map-sku", &sku).await?;
+    b.shot("mapping-form").await?;
+    b.click("#map-submit").await?;
+    b.until(
+        "the new mapping listed",
+        &format!(
+            "[...document.querySelectorAll('#mappings-list tr[data-mapping]')].some(r => r.textContent.includes('{sku}'))"
+        ),
+    )
+    .await?;
+    b.shot("mappings").await?;
+    let after = api_get(hub, "/api/v1/sku-mappings").await?;
+    let mappings = after["mappings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(mappings.len(), before + 1, "{after}");
+    assert!(mappings.iter().any(|m| m["sku"] == sku.as_str()), "{after}");
+
+    // The shop page counts its orders.
+    b.goto_page("shops").await?;
+    b.until(
+        "the shop's order count",
+        &format!(
+            "document.querySelector('[data-shop=\"{shop}\"]')?.textContent.includes('订单数') && \
+             [...document.querySelectorAll('[data-shop=\"{shop}\"] dd')].some(d => d.textContent === '{all}')"
+        ),
+    )
+    .await?;
+    no_problems(b).await?;
+    b.click("#logout").await?;
+    b.until("the login page", "!document.getElementById('login').hidden")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_orders_and_sku_mappings() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let shop = shop_with_orders(&hub).await?;
+    let mut ctx = (hub, shop);
+    let result = run_sizes(
+        &mut ctx,
+        &base,
+        "orders-",
+        &[PHONE, DESKTOP],
+        |b, ctx, base, _| Box::pin(walk_orders(b, ctx, base)),
+    )
+    .await;
+    ctx.0.running.shutdown().await;
+    result
+}
