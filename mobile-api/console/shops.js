@@ -155,6 +155,33 @@ function captureErrors(shop) {
   return [button, box];
 }
 
+// Days a backfill may reach back, offered as choices.
+const BACKFILL_DAYS = [1, 7, 30];
+
+// Capture again every order modified in the last n days (the hub schedules it).
+function backfillControl(shop) {
+  const days = h(
+    "select",
+    { class: "backfill-days", "aria-label": t("shops.backfill_range") },
+    BACKFILL_DAYS.map((n) => h("option", { value: String(n), selected: n === 7 }, t("shops.backfill_days", { n }))),
+  );
+  const button = h("button", { class: "btn btn-small backfill", type: "button" }, t("shops.backfill"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const to = new Date();
+    const from = new Date(to.getTime() - Number(days.value) * 86400_000);
+    try {
+      await call("POST", `/api/v1/shops/${encodeURIComponent(shop.id)}/backfill`, { from: from.toISOString(), to: to.toISOString() });
+      toast(t("shops.backfill_toast", { name: shop.name }), "ok");
+    } catch (e) {
+      toast(describeError(e), "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "backfill-control" }, days, button);
+}
+
 function shopCard(shop, admin, reload) {
   const hl = shop.health || {};
   const [state] = shopState(shop);
@@ -205,7 +232,7 @@ function shopCard(shop, admin, reload) {
     ),
     hl.last_error ? h("p", { class: "alert alert-error small last-error" }, t("shops.last_error"), " ", hl.last_error) : null,
     credentialsView(shop),
-    h("div", { class: "card-actions" }, errorsButton, toggle),
+    h("div", { class: "card-actions" }, admin && shop.enabled ? backfillControl(shop) : null, errorsButton, toggle),
     errorsBox,
   );
 }
@@ -279,6 +306,8 @@ function addShopCard(onCreated) {
       // The secrets leave the page as soon as the hub has them.
       form.reset();
       fields();
+      // Folded again, so the new shop's card is what the page shows next.
+      form.closest("details").open = false;
       onCreated();
     } catch (err) {
       error.textContent = describeError(err);

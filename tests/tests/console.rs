@@ -763,6 +763,14 @@ async fn walk_shops(b: &mut Browser, hub: &mut LocalHub, base: &str) -> anyhow::
     )
     .await?;
     no_secret_in_page(b).await?;
+    // A backfill of the last days is scheduled by the hub.
+    b.click(&format!("{sel} .backfill")).await?;
+    b.until(
+        "the backfill scheduled",
+        "!document.getElementById('toast').hidden && \
+         document.getElementById('toast').textContent.includes('补采')",
+    )
+    .await?;
 
     // The hub agrees.
     let api = hub.api();
@@ -950,6 +958,13 @@ async fn walk_orders(
     )
     .await?;
     b.shot("order-detail").await?;
+    // The buyer as a member, with their orders.
+    b.click("#order-member").await?;
+    b.until(
+        "the member with their orders",
+        "document.querySelector('#member-detail tr[data-order]')",
+    )
+    .await?;
     b.click("#order-close").await?;
     b.until(
         "the detail closed",
