@@ -24,7 +24,7 @@ use xt_shared::model::UtcMillis;
 mod identity;
 use xt_mobile_api::orders::{
     CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
-    SkuMappingView,
+    SkuMappingView, WebhookAck,
 };
 mod keys;
 mod orders;
@@ -205,6 +205,16 @@ impl HubApi for HttpApi {
 
     fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
         self.schedule_backfill(tenant, id, from, to)
+    }
+
+    fn webhook(
+        &self,
+        platform: xt_shared::order::Platform,
+        shop: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError> {
+        self.take_webhook(platform, shop, headers, body)
     }
 
     fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {

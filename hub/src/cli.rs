@@ -457,6 +457,8 @@ pub struct ServeArgs {
     /// every new enrollment token; without it the console uses its own host and the QUIC port.
     #[arg(long, value_parser = parse_agent_address)]
     pub agent_address: Option<String>,
+    #[command(flatten)]
+    pub capture: crate::capture::CaptureArgs,
 }
 
 /// `host:port` with a non-empty host of printable characters and a non-zero port.
@@ -902,12 +904,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     });
     let ticker = crate::dashboard::spawn_ticker(hub.clone(), crate::dashboard::GAUGE_TICK);
     let sweep_task = tokio::spawn(crate::auth::refresh::sweep_periodically(hub.clone()));
+    let capture_task = crate::capture::spawn(hub.clone(), args.capture.clone());
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
         endpoint,
-        tasks: vec![quic_task, http_task, ticker, sweep_task],
+        tasks: vec![quic_task, http_task, ticker, sweep_task, capture_task],
     })
 }
 

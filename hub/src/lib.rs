@@ -5,6 +5,7 @@ pub mod admin_client;
 pub mod api;
 pub mod auth;
 pub mod ca;
+pub mod capture;
 pub mod channels;
 pub mod cli;
 pub mod dashboard;

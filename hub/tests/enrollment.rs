@@ -12,6 +12,7 @@ async fn token_from_a_hub_serving(agent_address: Option<&str>) -> (u16, Value) {
     let made = init_hub(dir.path(), &TenantId::new("acme").unwrap()).unwrap();
     let running = start(&ServeArgs {
         agent_address: agent_address.map(str::to_owned),
+        capture: Default::default(),
         ..support::loopback_serve_args(dir.path())
     })
     .await

@@ -193,6 +193,7 @@ impl LocalHub {
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
             trusted_proxies: Vec::new(),
             agent_address: None,
+            capture: Default::default(),
         })
         .await
         .context("starting the hub")?;

@@ -10,11 +10,12 @@ use xt_mobile_api::ApiError;
 use xt_mobile_api::orders::{
     AmountsView, BuyerView, CaptureErrorView, FlagsView, IdentityView, MemberView, MoneyView,
     OrderCursor, OrderDetail, OrderLineView, OrderPage, OrderQueryChecked, OrderSummary,
-    ProvenanceView, ReceiverView, RefundView, SkuMappingNew, SkuMappingView,
+    ProvenanceView, ReceiverView, RefundView, SkuMappingNew, SkuMappingView, WebhookAck,
 };
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::money::Money;
+use xt_shared::order::Platform;
 
 /// Most orders a member view lists.
 const MEMBER_ORDERS_MAX: usize = 200;
@@ -304,6 +305,51 @@ impl HttpApi {
             .capture_errors(tenant, id, 100)
             .map_err(internal)?;
         Ok(errors.into_iter().map(capture_error_view).collect())
+    }
+
+    /// A webhook delivery: find the shop, check the signature over the raw body with its
+    /// webhook secret (constant time), then capture the order like a poll would.
+    pub(super) fn take_webhook(
+        &self,
+        platform: Platform,
+        shop_id: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError> {
+        use crate::channels::webhook::{SHOPIFY_SIGNATURE_HEADER, WOOCOMMERCE_SIGNATURE_HEADER};
+        let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
+        let header = match platform {
+            Platform::Shopify => SHOPIFY_SIGNATURE_HEADER,
+            Platform::Woocommerce => WOOCOMMERCE_SIGNATURE_HEADER,
+            _ => return Err(not_found()),
+        };
+        let shop = self.hub.store.shop_by_id(shop_id).map_err(internal)?;
+        let shop = shop
+            .filter(|s| s.platform == platform)
+            .ok_or_else(not_found)?;
+        let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
+        if let Err(refusal) = crate::channels::webhook::verify_hmac_sha256(
+            secrets.get(1).map(String::as_str),
+            header,
+            headers,
+            body,
+        ) {
+            tracing::warn!(shop = %shop.id, %refusal, "webhook refused");
+            return Err(ApiError::Unauthorized);
+        }
+        if !shop.enabled {
+            tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
+            return Ok(WebhookAck { accepted: false });
+        }
+        let items = crate::channels::parse_webhook_order(platform, body)
+            .into_iter()
+            .map(crate::capture::item)
+            .collect();
+        self.hub
+            .store
+            .apply_shop_items(&shop.tenant, &shop.id, items, crate::hub::now_ms())
+            .map_err(internal)?;
+        Ok(WebhookAck { accepted: true })
     }
 
     pub(super) fn schedule_backfill(

@@ -2,7 +2,7 @@
 //! platform's API by modified-time window, page by page, and verifying its webhooks.
 //!
 //! Each platform's wire format (paths, signing, envelopes, pagination, errors) follows the wire
-//! contract shared with the platform simulator; the shared HTTP layer ([`super::http`]) does rate
+//! contract shared with the platform simulator; the shared HTTP layer (`http.rs`) does rate
 //! limiting, timeouts and retries. Every order or refund of a page becomes its own [`Captured`]:
 //! one that does not parse is [`Captured::Malformed`] with its raw text and the reason, and the
 //! rest of the page goes on.
@@ -26,6 +26,33 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Window {
     pub from: UtcMillis,
     pub to: UtcMillis,
+}
+
+impl Window {
+    /// Cuts the window into consecutive pieces of at most `max` (a channel's
+    /// [`Channel::max_window`]), the first starting at `from` rounded down to a whole second, so
+    /// each piece still fits `max` once a platform rounds it to seconds. Adjacent pieces do not
+    /// overlap in milliseconds (a platform rounding to seconds may return an order at a boundary
+    /// twice: capture deduplicates).
+    pub fn pieces(&self, max: Duration) -> impl Iterator<Item = Window> + use<> {
+        let step = i64::try_from(max.as_millis()).unwrap_or(i64::MAX).max(1000);
+        let to = self.to;
+        let mut start = (self.from.0.div_euclid(1000) * 1000).min(to.0);
+        let mut done = self.from.0 > self.to.0;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let end = start.saturating_add(step - 1).min(to.0);
+            let piece = Window {
+                from: UtcMillis(start),
+                to: UtcMillis(end),
+            };
+            done = end >= to.0;
+            start = end + 1;
+            Some(piece)
+        })
+    }
 }
 
 /// One item of a fetched page.
@@ -297,4 +324,81 @@ pub fn channel_for(
             config,
         )?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(from: i64, to: i64) -> Window {
+        Window {
+            from: UtcMillis(from),
+            to: UtcMillis(to),
+        }
+    }
+
+    #[test]
+    fn pieces_cover_the_window_without_gaps_and_fit_after_rounding() {
+        let day = Duration::from_secs(86_400);
+        let day_ms = 86_400_000;
+        let pieces: Vec<_> = w(1_500, 3 * day_ms).pieces(day).collect();
+        assert_eq!(
+            pieces,
+            [
+                w(1_000, day_ms + 999),
+                w(day_ms + 1_000, 2 * day_ms + 999),
+                w(2 * day_ms + 1_000, 3 * day_ms),
+            ]
+        );
+        for p in &pieces {
+            let (from, to) = (p.from.0.div_euclid(1000), (p.to.0 + 999).div_euclid(1000));
+            assert!(to - from <= 86_400);
+        }
+        assert_eq!(
+            w(5_000, 5_000).pieces(day).collect::<Vec<_>>(),
+            [w(5_000, 5_000)]
+        );
+        assert_eq!(w(2, 1).pieces(day).count(), 0);
+    }
+
+    #[test]
+    fn errors_say_what_failed_without_the_credentials() {
+        let e = FetchError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            e.to_string(),
+            "rate limited by the platform, retry after 1.5s"
+        );
+        assert!(e.is_retryable());
+        assert!(!FetchError::Auth("x".into()).is_retryable());
+        assert!(!FetchError::TokenExpired("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn channels_need_their_secrets_and_an_http_base() {
+        let config = ChannelConfig::for_tests;
+        let err = |p, base: &str, secrets: &[String]| {
+            channel_for(p, base, "id", secrets, config()).err().unwrap()
+        };
+        assert_eq!(
+            err(Platform::Jd, "http://127.0.0.1:1", &["s".into()]),
+            FetchError::Auth("jd shop has no access_token".into())
+        );
+        assert!(matches!(
+            err(Platform::Shopify, "ftp://x", &["t".into()]),
+            FetchError::Fatal(_)
+        ));
+        let mut bad = config();
+        bad.rate_per_sec = 0;
+        assert!(channel_for(Platform::Woocommerce, "http://x", "ck", &["cs".into()], bad).is_err());
+        let ok = channel_for(
+            Platform::Shopify,
+            "http://127.0.0.1:1/",
+            "d",
+            &["t".into()],
+            config(),
+        );
+        assert_eq!(ok.unwrap().platform(), Platform::Shopify);
+    }
 }

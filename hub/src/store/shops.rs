@@ -119,6 +119,22 @@ impl Store {
         Ok(shops.first()?.is_some())
     }
 
+    /// Every shop of every tenant (the capture supervisor's list).
+    pub fn all_shops(&self) -> Result<Vec<ShopRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let shops = txn.open_table(SHOPS)?;
+        let mut out = Vec::new();
+        for item in shops.iter()? {
+            out.push(dec(item?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Shop `id` of any tenant (a webhook names only the shop; its signature proves the rest).
+    pub fn shop_by_id(&self, id: &str) -> Result<Option<ShopRecord>, StoreError> {
+        Ok(self.all_shops()?.into_iter().find(|s| s.id == id))
+    }
+
     /// Shop `id` of `tenant`.
     pub fn shop(&self, tenant: &TenantId, id: &str) -> Result<Option<ShopRecord>, StoreError> {
         let txn = self.db.begin_read()?;

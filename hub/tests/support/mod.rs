@@ -263,5 +263,6 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
         agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
         trusted_proxies: Vec::new(),
         agent_address: None,
+        capture: Default::default(),
     }
 }

@@ -38,6 +38,7 @@
 mod catalog;
 mod clock;
 mod faults;
+mod generate;
 mod jd;
 mod model;
 mod server;
@@ -45,6 +46,7 @@ mod shopify;
 pub mod sign;
 mod state;
 mod taobao;
+mod updates;
 mod webhooks;
 mod woo;
 

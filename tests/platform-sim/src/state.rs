@@ -100,7 +100,7 @@ impl Sim {
             .map(|spec| {
                 let family = Family::of(spec.platform);
                 let mut ids = model::Ids::new(family, &mut rng);
-                let orders = model::generate_shop(
+                let orders = crate::generate::generate_shop(
                     family,
                     &mut ids,
                     &mut rng,
@@ -187,7 +187,7 @@ impl Sim {
             // A few tries to find an order that can still move.
             let mut done = None;
             for _ in 0..8 {
-                done = model::update(
+                done = crate::updates::update(
                     &mut shop.orders,
                     shop.family,
                     &mut shop.ids,
@@ -201,7 +201,7 @@ impl Sim {
             let Some((i, change)) = done else { continue };
             state.stats.updates += 1;
             state.stats.late_updates += u64::from(late);
-            if change == model::Change::Created {
+            if change == crate::updates::Change::Created {
                 state.stats.orders_created += 1;
             }
             let shop = &state.shops[s];

@@ -1,9 +1,10 @@
 //! Webhooks (Shopify and WooCommerce) after each update round, with the shop's webhook faults:
 //! duplicates (same delivery id), reordering, drops and forged signatures.
 
-use crate::model::{Change, Family};
+use crate::model::Family;
 use crate::sign::webhook_hmac_sha256;
 use crate::state::{Sim, State};
+use crate::updates::Change;
 use rand::Rng;
 
 /// An update that wants a webhook.

@@ -14,6 +14,8 @@ impl Drop for Child {
     }
 }
 
+// Stopped with `kill -TERM`: Unix only.
+#[cfg(unix)]
 #[tokio::test]
 async fn the_binary_announces_its_shops_and_serves_them() {
     let mut child = Child(
@@ -59,4 +61,11 @@ async fn the_binary_announces_its_shops_and_serves_them() {
     assert_eq!(truth["malformed"].as_array().unwrap().len(), 3, "{truth}");
     // An update round a second may have added orders since.
     assert!(truth["orders"].as_array().unwrap().len() >= 5, "{truth}");
+
+    // SIGTERM stops it cleanly (exit code 0).
+    let pid = child.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -87,12 +87,30 @@ async fn main() -> anyhow::Result<()> {
     println!("{line}");
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
+    let stop = stopped()?;
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
             _ = tick.tick() => sim.update_round(args.updates_per_round).await,
         }
     }
     sim.shutdown().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (how scripts and service managers stop it).
+fn stopped() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
