@@ -157,7 +157,9 @@ export async function call(method, path, body) {
       continue;
     }
     if (!resp.ok) throw await readError(resp);
-    return resp.status === 204 ? null : resp.json();
+    // 202 and 204 answers may have no body at all.
+    const text = await resp.text();
+    return text ? JSON.parse(text) : null;
   }
 }
 

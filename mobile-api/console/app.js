@@ -2,23 +2,37 @@
 import { EventStream, login, logout, onSessionEnd, resume, savedTenant, session } from "./api.js";
 import { usersPage, keysPage } from "./admin.js";
 import { applyStatic, loadI18n, onLangChange, t, toggleLang } from "./i18n.js";
+import { mappingsPage, ordersPage } from "./orders.js";
 import { agentsPage, dashboardPage, stockPage } from "./pages.js";
+import { shopsPage } from "./shops.js";
 import { clear, errorState, h, roleName } from "./ui.js";
 
+const ADMINS = ["owner", "admin"];
+// Which roles see each page (none listed: everyone); the hub checks every call regardless.
 const PAGES = {
   dashboard: { render: dashboardPage },
+  orders: { render: ordersPage, roles: [...ADMINS, "manager", "finance"] },
   stock: { render: stockPage },
-  agents: { render: agentsPage, admin: true },
-  users: { render: usersPage, admin: true },
-  keys: { render: keysPage, admin: true },
+  shops: { render: shopsPage, roles: [...ADMINS, "manager"] },
+  "sku-mappings": { render: mappingsPage, roles: [...ADMINS, "manager", "finance"] },
+  agents: { render: agentsPage, roles: ADMINS },
+  users: { render: usersPage, roles: ADMINS },
+  keys: { render: keysPage, roles: ADMINS },
 };
 
 const $ = (id) => document.getElementById(id);
 let current = null;
 let stream = null;
 
-function isAdmin(claims) {
-  return (claims?.roles || []).some((r) => r === "owner" || r === "admin");
+function allowed(claims, page) {
+  const roles = PAGES[page].roles;
+  return !roles || (claims?.roles || []).some((r) => roles.includes(r));
+}
+
+// The phone's "more" menu: the links that do not fit in the bottom bar.
+function setMoreOpen(open) {
+  $("nav").classList.toggle("more-open", open);
+  $("nav-more").setAttribute("aria-expanded", String(open));
 }
 
 // Warehouse staff land on their stock; everyone else on the dashboard.
@@ -48,11 +62,13 @@ function route() {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  $("nav-more").classList.toggle("current", !!$("nav-more-panel").querySelector(`a[data-page="${page}"]`));
+  setMoreOpen(false);
   current?.dispose();
   current = null;
   const main = $("main");
   main.dataset.page = page;
-  if (PAGES[page].admin && !isAdmin(claims)) {
+  if (!allowed(claims, page)) {
     clear(main, errorState({ status: 403 }));
     return;
   }
@@ -69,7 +85,8 @@ function showShell(claims) {
   $("login").hidden = true;
   $("shell").hidden = false;
   showWho(claims);
-  for (const a of document.querySelectorAll("#nav [data-admin]")) a.hidden = !isAdmin(claims);
+  for (const a of document.querySelectorAll("#nav a[data-page]")) a.hidden = !allowed(claims, a.dataset.page);
+  $("nav-more").hidden = ![...$("nav-more-panel").querySelectorAll("a")].some((a) => !a.hidden);
   stream?.stop();
   stream = new EventStream((ev) => current?.onEvent(ev), setLive);
   stream.start();
@@ -143,6 +160,12 @@ async function boot() {
   $("login-form").addEventListener("submit", onLogin);
   for (const b of document.querySelectorAll("[data-lang-toggle]")) b.addEventListener("click", toggleLang);
   $("logout").addEventListener("click", () => logout());
+  $("nav-more").addEventListener("click", (e) => {
+    e.stopPropagation();
+    setMoreOpen(!$("nav").classList.contains("more-open"));
+  });
+  // Any other click (a link in the menu included) closes the menu.
+  document.addEventListener("click", () => setMoreOpen(false));
   onSessionEnd((reason) => showLogin(reason === "expired" ? t("login.expired") : null));
   onLangChange(() => {
     const claims = session();

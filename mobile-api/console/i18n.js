@@ -99,3 +99,22 @@ export function formatDuration(secs) {
   if (secs < 3600) return t("unit.mins", { n: formatNumber(Math.round(secs / 60)) });
   return t("unit.hours", { n: formatNumber(Math.round(secs / 360) / 10) });
 }
+
+// Money from the API ({minor, currency}) in the currency's own decimals.
+const moneyFormats = new Map();
+export function formatMoney(m) {
+  if (!m || typeof m.minor !== "number") return "—";
+  const key = lang + "\n" + m.currency;
+  let f = moneyFormats.get(key);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat(lang, { style: "currency", currency: m.currency });
+    } catch {
+      f = null;
+    }
+    moneyFormats.set(key, f);
+  }
+  if (!f) return `${m.minor} ${m.currency}`;
+  const digits = f.resolvedOptions().maximumFractionDigits;
+  return f.format(m.minor / 10 ** digits);
+}

@@ -2,6 +2,7 @@
 // into main and returns { onEvent(event), dispose() }.
 import { call, get, session } from "./api.js";
 import { areaChart, barChart } from "./charts.js";
+import { lagText, lastPollText, stateDot } from "./shops.js";
 import { formatAgo, formatDuration, formatNumber, formatTime, t } from "./i18n.js";
 import {
   badge,
@@ -19,6 +20,8 @@ import {
   roleName,
   toast,
   describeError,
+  platformName,
+  NONE,
 } from "./ui.js";
 
 // Re-fetch at most this often when events arrive.
@@ -98,6 +101,7 @@ export function dashboardPage(main) {
             : null,
         ),
       ),
+      d.shops ? shopsHealth(d.shops) : null,
       card(
         t("dash.sources"),
         sources.length
@@ -143,6 +147,46 @@ export function dashboardPage(main) {
       alive = false;
     },
   };
+}
+
+// One row per shop: how its order capture is doing (`shops` of /api/v1/dashboard).
+function shopsHealth(shops) {
+  return card(
+    t("dash.shops"),
+    shops.length
+      ? table(
+          [
+            [t("orders.platform"), "hide-phone"],
+            [t("shops.name")],
+            [t("agents.status")],
+            [t("shops.last_poll"), "hide-phone"],
+            [t("shops.lag")],
+            [t("shops.errors"), "num"],
+          ],
+          shops.map((s) => {
+            const hl = s.health || {};
+            return h(
+              "tr",
+              { dataset: { shop: s.id } },
+              h("td", { class: "hide-phone" }, platformName(s.platform)),
+              h(
+                "td",
+                {},
+                h("strong", {}, s.name),
+                h("div", { class: "muted small show-phone" }, platformName(s.platform)),
+                hl.last_error ? h("div", { class: "text-error small" }, hl.last_error) : null,
+                s.held ? h("div", { class: "small text-warn" }, t("dash.held_orders", { n: formatNumber(s.held) })) : null,
+              ),
+              h("td", {}, stateDot(s)),
+              h("td", { class: "hide-phone" }, lastPollText(hl.last_poll_ok_at)),
+              h("td", { class: "nowrap" }, lagText(hl.capture_lag_ms)),
+              h("td", { class: "num" }, hl.error_count === null || hl.error_count === undefined ? NONE : formatNumber(hl.error_count)),
+            );
+          }),
+          "shops-health",
+        )
+      : empty(t("dash.no_shops")),
+  );
 }
 
 // ---------------------------------------------------------------- stock

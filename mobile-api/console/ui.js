@@ -169,3 +169,91 @@ export function debounce(f, ms) {
     timer = setTimeout(() => f(...args), ms);
   };
 }
+
+// A table in a scrolling wrapper; headers: [[text, class]].
+export function dataTable(headers, rows, cls) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h("table", { class: "table " + (cls || "") }, h("thead", {}, h("tr", {}, headers.map(([text, c]) => h("th", { class: c }, text)))), h("tbody", {}, rows)),
+  );
+}
+
+// The placeholder for a value the hub does not know (yet).
+export const NONE = "—";
+
+export function isAdmin(claims) {
+  return (claims?.roles || []).some((r) => r === "owner" || r === "admin");
+}
+
+export function platformName(p) {
+  return (
+    {
+      taobao: t("platform.taobao"),
+      tmall: t("platform.tmall"),
+      jd: t("platform.jd"),
+      shopify: t("platform.shopify"),
+      woocommerce: t("platform.woocommerce"),
+    }[p] ?? p
+  );
+}
+
+export const PLATFORMS = ["taobao", "tmall", "jd", "shopify", "woocommerce"];
+
+export const ORDER_STATUSES = [
+  "pending_payment",
+  "payment_processing",
+  "payment_failed",
+  "paid",
+  "on_hold",
+  "partially_shipped",
+  "shipped",
+  "delivered",
+  "completed",
+  "cancelled",
+  "refunded",
+  "deleted",
+];
+
+export function orderStatusName(s) {
+  return (
+    {
+      pending_payment: t("order.status.pending_payment"),
+      payment_processing: t("order.status.payment_processing"),
+      payment_failed: t("order.status.payment_failed"),
+      paid: t("order.status.paid"),
+      on_hold: t("order.status.on_hold"),
+      partially_shipped: t("order.status.partially_shipped"),
+      shipped: t("order.status.shipped"),
+      delivered: t("order.status.delivered"),
+      completed: t("order.status.completed"),
+      cancelled: t("order.status.cancelled"),
+      refunded: t("order.status.refunded"),
+      deleted: t("order.status.deleted"),
+    }[s] ?? s
+  );
+}
+
+// The badge colour of an order status.
+export function orderStatusKind(s) {
+  if (["paid", "partially_shipped"].includes(s)) return "warn";
+  if (["shipped", "delivered", "completed"].includes(s)) return "ok";
+  if (["payment_failed", "on_hold"].includes(s)) return "error";
+  return "muted";
+}
+
+export function refundStateName(s) {
+  return (
+    {
+      none: t("refund.none"),
+      requested: t("refund.requested"),
+      awaiting_return: t("refund.awaiting_return"),
+      return_in_transit: t("refund.return_in_transit"),
+      refused: t("refund.refused"),
+      closed: t("refund.closed"),
+      partially_refunded: t("refund.partially_refunded"),
+      refunded: t("refund.refunded"),
+      exchanging: t("refund.exchanging"),
+    }[s] ?? s
+  );
+}

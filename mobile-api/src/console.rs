@@ -52,6 +52,8 @@ const ASSETS: &[Asset] = &[
     asset!("charts.js", JS),
     asset!("pages.js", JS),
     asset!("admin.js", JS),
+    asset!("shops.js", JS),
+    asset!("orders.js", JS),
     asset!("i18n.json", "application/json"),
     asset!("favicon.svg", "image/svg+xml"),
 ];

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::free_addr;
 use xt_tests::demo::{CSV_WAREHOUSE, Demo, SQLITE_WAREHOUSE, TENANT};
-use xt_tests::wait_for;
+use xt_tests::{LocalHub, wait_for};
 
 /// How long the page may take to reach a state the test waits for (a liveness bound, not a
 /// speed assertion: a healthy run takes a fraction of it).
@@ -241,6 +241,20 @@ impl Browser {
 
     async fn goto_page(&self, page: &str) -> anyhow::Result<()> {
         let link = format!("#nav a[data-page=\"{page}\"]");
+        // On a phone the pages that do not fit the bottom bar are behind "more".
+        let folded = self
+            .js(&format!(
+                "return document.querySelector('{link}').getClientRects().length === 0;"
+            ))
+            .await?;
+        if folded.as_bool() == Some(true) {
+            self.click("#nav-more").await?;
+            self.until(
+                "the more menu",
+                "document.getElementById('nav').classList.contains('more-open')",
+            )
+            .await?;
+        }
         self.click(&link).await?;
         self.until(
             &format!("the {page} page"),
@@ -540,8 +554,10 @@ async fn create_user(
     Ok(())
 }
 
-async fn run_sizes<F>(
-    demo: &mut Demo,
+/// Runs `steps` in a fresh browser session at each size, against the console at `base`.
+async fn run_sizes<T, F>(
+    ctx: &mut T,
+    base: &str,
     label: &str,
     sizes: &[Size],
     mut steps: F,
@@ -549,7 +565,7 @@ async fn run_sizes<F>(
 where
     F: for<'a> FnMut(
         &'a mut Browser,
-        &'a mut Demo,
+        &'a mut T,
         &'a str,
         usize,
     ) -> std::pin::Pin<
@@ -558,11 +574,10 @@ where
 {
     let shots = screenshot_dir();
     let driver = start_driver(&shots.join("chromedriver.log")).await?;
-    let base = format!("http://{}/", demo.hub.running.http_addr);
     for (i, size) in sizes.iter().enumerate() {
         let prefix = format!("{label}{}", size.name);
         let mut browser = Browser::open(&driver, *size, prefix).await?;
-        let result = steps(&mut browser, demo, &base, i).await;
+        let result = steps(&mut browser, ctx, base, i).await;
         if result.is_err() {
             // The page as it was when the step failed, for whoever reads the failure.
             let _ = browser.shot("FAILED").await;
@@ -573,6 +588,10 @@ where
     Ok(())
 }
 
+fn console_url(hub: &LocalHub) -> String {
+    format!("http://{}/", hub.running.http_addr)
+}
+
 async fn start_demo(dir: &Path) -> anyhow::Result<Demo> {
     Demo::start(dir, free_addr(), free_addr(), DEMO_SKUS).await
 }
@@ -581,9 +600,14 @@ async fn start_demo(dir: &Path) -> anyhow::Result<Demo> {
 async fn console_on_phone_and_desktop() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, "", &[PHONE, DESKTOP], |b, demo, base, i| {
-        Box::pin(walk(b, demo, base, 7001 + i as i64))
-    })
+    let base = console_url(&demo.hub);
+    let result = run_sizes(
+        &mut demo,
+        &base,
+        "",
+        &[PHONE, DESKTOP],
+        |b, demo, base, i| Box::pin(walk(b, demo, base, 7001 + i as i64)),
+    )
     .await;
     demo.stop().await;
     result
@@ -632,10 +656,411 @@ async fn walk_dashboard_and_keys(
 async fn console_dashboard_and_api_keys() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut demo = start_demo(dir.path()).await?;
-    let result = run_sizes(&mut demo, "full-", &[PHONE, DESKTOP], |b, demo, base, _| {
-        Box::pin(walk_dashboard_and_keys(b, demo, base))
-    })
+    let base = console_url(&demo.hub);
+    let result = run_sizes(
+        &mut demo,
+        &base,
+        "full-",
+        &[PHONE, DESKTOP],
+        |b, demo, base, _| Box::pin(walk_dashboard_and_keys(b, demo, base)),
+    )
     .await;
     demo.stop().await;
+    result
+}
+
+/// Secret credential values typed into the shop form: none may ever be in the page again.
+const SHOP_SECRETS: [&str; 2] = ["TOP-APP-SECRET-console-zq9", "TOP-SESSION-console-zq9"];
+
+/// Neither secret in the page: not in its markup, not left in an input.
+async fn no_secret_in_page(b: &Browser) -> anyhow::Result<()> {
+    let text = b
+        .js("return document.documentElement.outerHTML + '\\n' + \
+             [...document.querySelectorAll('input')].map(i => i.value).join('\\n');")
+        .await?;
+    let text = text.as_str().unwrap_or_default();
+    for secret in SHOP_SECRETS {
+        anyhow::ensure!(!text.contains(secret), "the page shows the secret {secret}");
+    }
+    Ok(())
+}
+
+/// The shops page: bind a Taobao shop through the form, see it with its credentials only as
+/// "已设置", disable it and enable it again.
+async fn walk_shops(b: &mut Browser, hub: &mut LocalHub, base: &str) -> anyhow::Result<()> {
+    b.log_in(base, &hub.owner_user, &hub.owner_password).await?;
+    b.until(
+        "the console shell",
+        "!document.getElementById('shell').hidden",
+    )
+    .await?;
+    b.goto_page("shops").await?;
+    b.until(
+        "the shops list",
+        "document.querySelector('#shops-list > :not(.state-loading)')",
+    )
+    .await?;
+    let name = format!("淘宝旗舰店 {}", b.size.name);
+    b.click("#shop-new-toggle").await?;
+    // Taobao is the first platform; its fields are an app key and two secrets.
+    b.until(
+        "the Taobao credential fields",
+        "document.getElementById('shop-platform').value === 'taobao' && \
+         document.getElementById('shop-cred-app_secret').type === 'password' && \
+         document.getElementById('shop-cred-session').type === 'password'",
+    )
+    .await?;
+    b.type_into("#shop-name", &name).await?;
+    b.type_into("#shop-url", "http://127.0.0.1:9/top").await?;
+    b.type_into("#shop-cred-app_key", "12345678").await?;
+    b.type_into("#shop-cred-app_secret", SHOP_SECRETS[0])
+        .await?;
+    b.type_into("#shop-cred-session", SHOP_SECRETS[1]).await?;
+    b.shot("shop-form").await?;
+    b.click("#shop-submit").await?;
+    // The shop's card, found by its name.
+    let card_of = |rest: &str| {
+        format!(
+            "[...document.querySelectorAll('#shops-list [data-shop]')]\
+             .find(c => c.querySelector('.card-title').textContent === {name:?}){rest}"
+        )
+    };
+    b.until(
+        "the new shop with its secrets set",
+        &format!(
+            "{c}?.querySelector('[data-cred=app_secret]').textContent.includes('已设置') && \
+             {c}.querySelector('[data-cred=session]').textContent.includes('已设置') && \
+             {c}.querySelector('[data-cred=app_key]').textContent.includes('12…78') && \
+             {c}.dataset.enabled === 'true' && {c}.textContent.includes('未开始')",
+            c = card_of("")
+        ),
+    )
+    .await?;
+    no_secret_in_page(b).await?;
+    let id = b
+        .js(&format!("return {};", card_of(".dataset.shop")))
+        .await?;
+    let id = id.as_str().context("the shop card's id")?.to_owned();
+    b.shot("shop-added").await?;
+
+    // Disable (two clicks: arm, confirm), then enable again.
+    let sel = format!("[data-shop=\"{id}\"]");
+    b.click(&format!("{sel} .card-actions .btn-danger")).await?;
+    b.click(&format!("{sel} .card-actions .btn-danger")).await?;
+    b.until(
+        "the shop disabled",
+        &format!(
+            "document.querySelector('{sel}[data-enabled=\"false\"]')?.textContent.includes('已停用')"
+        ),
+    )
+    .await?;
+    b.shot("shop-disabled").await?;
+    b.click(&format!("{sel} .card-actions .btn-primary"))
+        .await?;
+    b.until(
+        "the shop enabled",
+        &format!("document.querySelector('{sel}[data-enabled=\"true\"]')"),
+    )
+    .await?;
+    no_secret_in_page(b).await?;
+    // A backfill of the last days is scheduled by the hub.
+    b.click(&format!("{sel} .backfill")).await?;
+    b.until(
+        "the backfill scheduled",
+        "!document.getElementById('toast').hidden && \
+         document.getElementById('toast').textContent.includes('补采')",
+    )
+    .await?;
+
+    // The hub agrees.
+    let api = hub.api();
+    let shop: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/shops/{id}", api.base))
+        .bearer_auth(&api.key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    assert_eq!(shop["enabled"], true, "{shop}");
+    assert_eq!(shop["name"], name.as_str(), "{shop}");
+
+    // English: the credential states are translated too.
+    b.click("#lang-toggle").await?;
+    b.until(
+        "the shops page in English",
+        &format!(
+            "document.documentElement.lang === 'en' && \
+             document.querySelector('{sel} [data-cred=app_secret]').textContent.includes('Set')"
+        ),
+    )
+    .await?;
+    b.shot("shops-english").await?;
+    b.click("#lang-toggle").await?;
+    b.until("Chinese again", "document.documentElement.lang === 'zh-CN'")
+        .await?;
+
+    if b.size.phone {
+        // The pages that do not fit the bottom bar open from "more".
+        b.click("#nav-more").await?;
+        b.until(
+            "the more menu open",
+            "document.querySelector('#nav a[data-page=\"keys\"]').getClientRects().length > 0",
+        )
+        .await?;
+        b.shot("more-menu").await?;
+        b.click("#nav a[data-page=\"keys\"]").await?;
+        b.until(
+            "the keys page, the menu closed",
+            "document.getElementById('main').dataset.page === 'keys' && \
+             !document.getElementById('nav').classList.contains('more-open')",
+        )
+        .await?;
+    }
+    no_problems(b).await?;
+    b.click("#logout").await?;
+    b.until("the login page", "!document.getElementById('login').hidden")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shops() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let result = run_sizes(
+        &mut hub,
+        &base,
+        "shops-",
+        &[PHONE, DESKTOP],
+        |b, hub, base, _| Box::pin(walk_shops(b, hub, base)),
+    )
+    .await;
+    hub.running.shutdown().await;
+    result
+}
+
+/// Taobao payloads from the hub's channel fixtures, captured into the browser tests' shop.
+const ORDER_FIXTURES: [&str; 4] = [
+    "multi-line-tmall",
+    "cod-signed-county-city",
+    "refund-partial",
+    "presale-step",
+];
+
+/// A Taobao shop bound through the API, with the fixture orders applied to it as its capture
+/// would; returns the shop id.
+async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
+    let api = hub.api();
+    let shop: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/shops", api.base))
+        .bearer_auth(&api.key)
+        .json(&serde_json::json!({
+            "platform": "taobao", "name": "天猫旗舰店", "api_base_url": "http://127.0.0.1:9/top",
+            "credentials": {"app_key": "12345678", "app_secret": "s3cr3t-s", "session": "s3ss-s"},
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = shop["id"].as_str().context("the shop id")?.to_owned();
+    let mut items = Vec::new();
+    for name in ORDER_FIXTURES {
+        let path = format!(
+            "{}/../hub/tests/fixtures/channels/taobao/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
+            .with_context(|| format!("parsing {path}"))?;
+        items.push(xt_hub::store::ShopItem::Order(Box::new(order)));
+    }
+    hub.running.hub.store.apply_shop_items(
+        &hub.tenant,
+        &id,
+        items,
+        xt_shared::model::UtcMillis(1_000),
+    )?;
+    Ok(id)
+}
+
+/// GET with the hub's admin key.
+async fn api_get(hub: &LocalHub, path: &str) -> anyhow::Result<serde_json::Value> {
+    let api = hub.api();
+    Ok(reqwest::Client::new()
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(&api.key)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Orders captured from a shop: the list, a status filter, one order's detail with its
+/// provenance, a SKU mapping added from an unmapped line (phone) or by hand (desktop), and the
+/// shop's row on the dashboard.
+async fn walk_orders(
+    b: &mut Browser,
+    ctx: &mut (LocalHub, String),
+    base: &str,
+) -> anyhow::Result<()> {
+    let (hub, shop) = (&ctx.0, ctx.1.as_str());
+    b.log_in(base, &hub.owner_user, &hub.owner_password).await?;
+    b.until(
+        "the dashboard's shop row",
+        &format!(
+            "document.querySelector('#main .shops-health tr[data-shop=\"{shop}\"] .status-dot')"
+        ),
+    )
+    .await?;
+    b.shot("dashboard-shops").await?;
+
+    b.goto_page("orders").await?;
+    let all = ORDER_FIXTURES.len();
+    b.until(
+        "every captured order listed",
+        &format!("document.querySelectorAll('#order-rows tr[data-order]').length === {all}"),
+    )
+    .await?;
+    b.shot("orders").await?;
+
+    // Filter by status: the rows the hub answers for it, and only those.
+    let paid = api_get(hub, "/api/v1/orders?status=paid").await?;
+    let paid = paid["orders"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(paid > 0, "the fixtures hold a paid order");
+    b.client
+        .find(Locator::Css("#orders-status"))
+        .await?
+        .select_by_value("paid")
+        .await?;
+    b.until(
+        "only paid orders",
+        &format!(
+            "document.querySelectorAll('#order-rows tr[data-order]').length === {paid} && \
+             [...document.querySelectorAll('#order-rows tr[data-order]')].every(r => r.dataset.status === 'paid') && \
+             document.querySelector('#order-rows .badge[data-status=paid]').textContent === '已付款'"
+        ),
+    )
+    .await?;
+    b.shot("orders-paid").await?;
+
+    // One order's detail, with where each field group came from.
+    b.click("#order-rows tr[data-order]").await?;
+    b.until(
+        "the order detail with its provenance",
+        "document.querySelector('#order-detail .provenance tr[data-field=\"status\"]')?.textContent.includes('shop/shop-') && \
+         document.querySelector('#order-detail .provenance tr[data-field=\"lines[0]\"]') && \
+         document.querySelector('#order-detail [data-group=\"status\"]').title.includes('shop/shop-') && \
+         document.querySelectorAll('#order-detail tr[data-line]').length > 0",
+    )
+    .await?;
+    b.shot("order-detail").await?;
+    // The buyer as a member, with their orders.
+    b.click("#order-member").await?;
+    b.until(
+        "the member with their orders",
+        "document.querySelector('#member-detail tr[data-order]')",
+    )
+    .await?;
+    b.click("#order-close").await?;
+    b.until(
+        "the detail closed",
+        "document.querySelector('#main .drawer').hidden",
+    )
+    .await?;
+    b.client
+        .find(Locator::Css("#orders-status"))
+        .await?
+        .select_by_value("")
+        .await?;
+
+    let before = api_get(hub, "/api/v1/sku-mappings").await?;
+    let before = before["mappings"].as_array().map_or(0, Vec::len);
+    if b.size.phone {
+        // From a held order's unmapped line straight to a prefilled mapping form.
+        b.click("#orders-held").await?;
+        b.until(
+            "held orders",
+            "document.querySelectorAll('#order-rows tr[data-order]').length > 0 && \
+             [...document.querySelectorAll('#order-rows tr[data-order]')].every(r => r.textContent.includes('已挂起'))",
+        )
+        .await?;
+        b.click("#order-rows tr[data-order]").await?;
+        b.until(
+            "an unmapped line",
+            "document.querySelector('#order-detail tr[data-mapped=\"false\"] .map-link')",
+        )
+        .await?;
+        b.click("#order-detail tr[data-mapped=\"false\"] .map-link")
+            .await?;
+        b.until(
+            "the prefilled mapping form",
+            "document.getElementById('main').dataset.page === 'sku-mappings' && \
+             document.getElementById('map-key').value.length > 0",
+        )
+        .await?;
+    } else {
+        b.goto_page("sku-mappings").await?;
+        b.click("#map-new-toggle").await?;
+        b.client
+            .find(Locator::Css("#map-kind"))
+            .await?
+            .select_by_value("merchant_sku")
+            .await?;
+        b.type_into("#map-key", "GIFT-BOX-01").await?;
+    }
+    let sku = format!("SKU-{}", b.size.name.to_uppercase());
+    b.type_into("#map-sku", &sku).await?;
+    b.shot("mapping-form").await?;
+    b.click("#map-submit").await?;
+    b.until(
+        "the new mapping listed",
+        &format!(
+            "[...document.querySelectorAll('#mappings-list tr[data-mapping]')].some(r => r.textContent.includes('{sku}'))"
+        ),
+    )
+    .await?;
+    b.shot("mappings").await?;
+    let after = api_get(hub, "/api/v1/sku-mappings").await?;
+    let mappings = after["mappings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(mappings.len(), before + 1, "{after}");
+    assert!(mappings.iter().any(|m| m["sku"] == sku.as_str()), "{after}");
+
+    // The shop page counts its orders.
+    b.goto_page("shops").await?;
+    b.until(
+        "the shop's order count",
+        &format!(
+            "document.querySelector('[data-shop=\"{shop}\"]')?.textContent.includes('订单数') && \
+             [...document.querySelectorAll('[data-shop=\"{shop}\"] dd')].some(d => d.textContent === '{all}')"
+        ),
+    )
+    .await?;
+    no_problems(b).await?;
+    b.click("#logout").await?;
+    b.until("the login page", "!document.getElementById('login').hidden")
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_orders_and_sku_mappings() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let shop = shop_with_orders(&hub).await?;
+    let mut ctx = (hub, shop);
+    let result = run_sizes(
+        &mut ctx,
+        &base,
+        "orders-",
+        &[PHONE, DESKTOP],
+        |b, ctx, base, _| Box::pin(walk_orders(b, ctx, base)),
+    )
+    .await;
+    ctx.0.running.shutdown().await;
     result
 }
