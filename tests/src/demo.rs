@@ -104,6 +104,96 @@ impl Demo {
     }
 }
 
+/// The simulated sales platforms of the demo: one shop per platform, bound to the hub.
+pub struct DemoShops {
+    pub sim: xt_platform_sim::SimHandle,
+    /// (simulator key, hub shop id, platform) of each shop.
+    pub shops: Vec<(String, String, xt_shared::order::Platform)>,
+}
+
+/// Starts the platform simulator with one shop per platform (`orders` orders each, every fault
+/// knob on) and binds each to the hub through the shops API, with webhooks for Shopify and
+/// WooCommerce pointed at the hub; the hub's capture loop takes it from there.
+pub async fn bind_simulated_shops(hub: &LocalHub, orders: usize) -> anyhow::Result<DemoShops> {
+    use serde_json::json;
+    use xt_platform_sim::{Faults, ShopSpec, SimConfig};
+    use xt_shared::order::Platform;
+    let base = format!("http://{}", hub.running.http_addr);
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, url: String, body: serde_json::Value| {
+        let req = http
+            .request(method, url)
+            .bearer_auth(&hub.admin_key)
+            .json(&body);
+        async move {
+            let r = req.send().await?;
+            let status = r.status();
+            let v: serde_json::Value = r.json().await?;
+            anyhow::ensure!(status.is_success(), "{status}: {v}");
+            anyhow::Ok(v)
+        }
+    };
+    let mut specs = vec![
+        ShopSpec::new("tb-1", Platform::Taobao, orders),
+        ShopSpec::new("jd-1", Platform::Jd, orders),
+        ShopSpec::new("shopify-1", Platform::Shopify, orders),
+        ShopSpec::new("woo-1", Platform::Woocommerce, orders),
+    ];
+    let names = [
+        "天猫旗舰店（模拟）",
+        "京东自营店（模拟）",
+        "Shopify Global (sim)",
+        "WooCommerce EU (sim)",
+    ];
+    let mut shops = Vec::new();
+    for (spec, name) in specs.iter_mut().zip(names) {
+        let c = &spec.credentials;
+        let credentials = match spec.platform {
+            Platform::Taobao | Platform::Tmall => {
+                json!({"app_key": c[0], "app_secret": c[1], "session": c[2]})
+            }
+            Platform::Jd => json!({"app_key": c[0], "app_secret": c[1], "access_token": c[2]}),
+            Platform::Shopify => {
+                json!({"shop_domain": c[0], "access_token": c[1], "webhook_secret": c[2]})
+            }
+            Platform::Woocommerce => {
+                json!({"consumer_key": c[0], "consumer_secret": c[1], "webhook_secret": c[2]})
+            }
+        };
+        let shop = call(
+            reqwest::Method::POST,
+            format!("{base}/api/v1/shops"),
+            json!({"platform": spec.platform, "name": name, "enabled": false,
+                "api_base_url": "http://127.0.0.1:9", "credentials": credentials}),
+        )
+        .await?;
+        let id = shop["id"].as_str().unwrap_or_default().to_owned();
+        spec.faults = Faults::all();
+        if matches!(spec.platform, Platform::Shopify | Platform::Woocommerce) {
+            spec.webhook_url = Some(format!("{base}/api/v1/webhooks/{}/{id}", spec.platform));
+        }
+        shops.push((spec.key.clone(), id, spec.platform));
+    }
+    let sim = xt_platform_sim::start(
+        SimConfig {
+            seed: rand::rng().random(),
+            history: Duration::from_secs(6 * 3600),
+            shops: specs,
+        },
+        "127.0.0.1:0".parse()?,
+    )
+    .await?;
+    for (key, id, _) in &shops {
+        call(
+            reqwest::Method::PATCH,
+            format!("{base}/api/v1/shops/{id}"),
+            json!({"api_base_url": sim.base_url(key), "enabled": true}),
+        )
+        .await?;
+    }
+    Ok(DemoShops { sim, shops })
+}
+
 /// The Beijing WMS exports a full snapshot as GBK CSV.
 fn write_snapshot(drop: &Path, qty: &[i64], n: u64) -> anyhow::Result<()> {
     let rows: Vec<CsvRow> = qty

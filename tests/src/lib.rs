@@ -193,7 +193,11 @@ impl LocalHub {
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
             trusted_proxies: Vec::new(),
             agent_address: None,
-            capture: Default::default(),
+            // Shops bound here (the demo's simulated ones) are polled every two seconds.
+            capture: xt_hub::capture::CaptureArgs {
+                capture_poll: Duration::from_secs(2),
+                ..Default::default()
+            },
         })
         .await
         .context("starting the hub")?;

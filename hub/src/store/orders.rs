@@ -51,6 +51,11 @@ const CAPTURE: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("shop
 const CAPTURE_ERRORS: TableDefinition<(&str, &str, u64), &[u8]> =
     TableDefinition::new("capture_errors");
 
+/// Key: (tenant, shop, SHA-256 of the raw payload) of capture errors recorded: the same bad
+/// payload fetched again by the next overlapping poll is not recorded twice.
+const CAPTURE_ERROR_SEEN: TableDefinition<(&str, &str, &[u8]), ()> =
+    TableDefinition::new("capture_error_seen");
+
 /// Capture errors kept per shop; older ones are dropped (the count keeps growing).
 pub const CAPTURE_ERRORS_KEPT: u64 = 1000;
 /// Longest raw payload kept with a capture error.
@@ -69,6 +74,7 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(MEMBER_ORDERS)?;
     txn.open_table(CAPTURE)?;
     txn.open_table(CAPTURE_ERRORS)?;
+    txn.open_table(CAPTURE_ERROR_SEEN)?;
     Ok(())
 }
 
@@ -471,6 +477,15 @@ impl Store {
                         order_no,
                         reason,
                     } => {
+                        let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
+                        let mut seen = txn.open_table(CAPTURE_ERROR_SEEN)?;
+                        if seen
+                            .insert((tenant.as_str(), shop, digest.as_slice()), ())?
+                            .is_some()
+                        {
+                            outcome.duplicates += 1;
+                            continue;
+                        }
                         let mut errors = txn.open_table(CAPTURE_ERRORS)?;
                         let n = state.capture_errors;
                         errors.insert(

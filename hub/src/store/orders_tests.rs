@@ -360,6 +360,18 @@ fn a_malformed_payload_is_kept_with_its_reason_and_the_rest_goes_on() {
         5,
     );
     assert_eq!((out.applied, out.errors), (2, 1));
+    // The next overlapping poll fetches the same bad payload: it is not recorded twice.
+    let again = apply(
+        &store,
+        "shop-a",
+        vec![ShopItem::Malformed {
+            raw: r#"{"tid":"1002","payment":"1.005"}"#.into(),
+            order_no: Some("1002".into()),
+            reason: "amount has more than 2 decimal places".into(),
+        }],
+        6,
+    );
+    assert_eq!((again.errors, again.duplicates), (0, 1));
     let errors = store.capture_errors(&acme(), "shop-a", 10).unwrap();
     assert_eq!(errors.len(), 1);
     assert!(errors[0].raw.contains("1.005") && errors[0].reason.contains("decimal"));

@@ -32,6 +32,9 @@ struct Args {
     /// Seconds between stock changes in the legacy systems.
     #[arg(long, default_value_t = 3)]
     every: u64,
+    /// Orders each simulated shop (Taobao, JD, Shopify, WooCommerce) starts with.
+    #[arg(long, default_value_t = 200)]
+    orders: usize,
 }
 
 #[tokio::main]
@@ -54,6 +57,9 @@ async fn main() -> anyhow::Result<()> {
     let mut demo = Demo::start(&root, args.http, args.quic, args.skus)
         .await
         .context("pass --http/--quic to use other ports")?;
+    let shops = xt_tests::demo::bind_simulated_shops(&demo.hub, args.orders)
+        .await
+        .context("binding the simulated shops")?;
     let hub = &demo.hub;
     let running = &hub.running;
     let api = hub.api();
@@ -78,6 +84,12 @@ async fn main() -> anyhow::Result<()> {
         legacy_dir.join("wms.db").display(),
         demo.drop_dir.display()
     );
+    for (key, id, platform) in &shops.shops {
+        println!(
+            "  shop         {id} ({platform}) on the platform simulator at {}",
+            shops.sim.base_url(key)
+        );
+    }
     println!("  data         {}", root.display());
     println!();
     println!("  try:");
@@ -87,6 +99,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "    curl -s -H 'Authorization: Bearer {}' 'http://{}/api/v1/stock?warehouse={CSV_WAREHOUSE}&limit=5'",
+        hub.admin_key, running.http_addr
+    );
+    println!(
+        "    curl -s -H 'Authorization: Bearer {}' 'http://{}/api/v1/orders?limit=5'",
         hub.admin_key, running.http_addr
     );
     println!(
@@ -109,6 +125,25 @@ async fn main() -> anyhow::Result<()> {
                 demo.bj[i] = rand::rng().random_range(0..500);
             }
             demo.write_snapshot(snapshot)?;
+            // The platforms keep selling, paying, cancelling and refunding.
+            shops
+                .sim
+                .update_round(rand::rng().random_range(5..20))
+                .await;
+            let orders: u64 = shops
+                .shops
+                .iter()
+                .filter_map(|(_, id, _)| {
+                    demo.hub
+                        .running
+                        .hub
+                        .store
+                        .capture_state(&demo.hub.tenant, id)
+                        .ok()
+                })
+                .map(|c| c.orders)
+                .sum();
+            println!("  orders captured from the four simulated shops: {orders}");
             if let Ok(agents) = api.agents().await {
                 let line: Vec<String> = agents
                     .iter()
