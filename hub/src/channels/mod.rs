@@ -1,6 +1,8 @@
 //! Sales channels: each platform's order JSON, exactly as the platform sends it, parsed into the
-//! standard order ([`xt_shared::order::StandardOrder`]). Pure functions, no IO: capture (polling,
-//! webhooks) hands them a payload and records a [`ParseError`] with its reason when one fails.
+//! standard order ([`xt_shared::order::StandardOrder`]). The parsers are pure functions, no IO:
+//! capture (polling, webhooks) hands them a payload and records a [`ParseError`] with its reason
+//! when one fails. The clients that fetch those payloads from each platform ([`Channel`]) live
+//! in the `*_api` modules over one HTTP layer (rate limits, retries, timeouts).
 //!
 //! Every platform has a status mapping table covering each value the reference lists; a value
 //! outside the table is an error naming it, never a silent default. Money is parsed exactly from
