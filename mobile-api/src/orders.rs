@@ -24,6 +24,9 @@ use xt_shared::order::{OrderState, Platform, RefundState};
 /// Orders per page by default and at most.
 pub const ORDERS_LIMIT_DEFAULT: u32 = 50;
 pub const ORDERS_LIMIT_MAX: u32 = 500;
+/// Longest backfill: Taobao serves only the last three months, Shopify 60 days without
+/// `read_all_orders`.
+pub const BACKFILL_DAYS_MAX: i64 = 92;
 /// Longest id, filter or cursor accepted, in bytes.
 const TEXT_MAX: usize = 256;
 
@@ -648,6 +651,11 @@ pub(crate) async fn backfill_shop(
     let (from, to) = (some("from", &req.from)?, some("to", &req.to)?);
     if from >= to {
         return Err(ApiError::BadRequest("from must be before to".into()));
+    }
+    if to - from > BACKFILL_DAYS_MAX * 86_400_000 {
+        return Err(ApiError::BadRequest(format!(
+            "a backfill spans at most {BACKFILL_DAYS_MAX} days (the platforms keep no older orders)"
+        )));
     }
     let tenant = principal.tenant.clone();
     blocking(&state.api, move |api| api.backfill(&tenant, &id, from, to)).await?;

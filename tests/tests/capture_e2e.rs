@@ -305,3 +305,134 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
     running.shutdown().await;
     sim.shutdown().await;
 }
+
+/// Waits (bounded, as a safety net) until `done`.
+async fn wait(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_shops_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new("acme").unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &tenant).unwrap();
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let mut args = serve_args(dir.path(), loopback, loopback);
+    // The first poll reaches one hour back; the simulator's orders spread over three days.
+    args.capture.capture_lookback = Duration::from_secs(3600);
+    let running = start(&args).await;
+    let base = format!("http://{}", running.http_addr);
+    let http = reqwest::Client::new();
+    let specs = vec![
+        ShopSpec::new("jd-old", Platform::Jd, 300),
+        ShopSpec::new("tb-expired", Platform::Taobao, 10),
+    ];
+    let sim = xt_platform_sim::start(
+        SimConfig {
+            seed: 7,
+            history: Duration::from_secs(3 * 86_400),
+            shops: specs.clone(),
+        },
+        loopback,
+    )
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for spec in &specs {
+        let mut creds = credentials(spec);
+        if spec.key == "tb-expired" {
+            creds["session"] = json!("a-session-the-platform-expired");
+        }
+        let shop = call(
+            &http,
+            reqwest::Method::POST,
+            &format!("{base}/api/v1/shops"),
+            &made.admin_key,
+            json!({"platform": spec.platform, "name": spec.key,
+                "api_base_url": sim.base_url(&spec.key), "credentials": creds}),
+        )
+        .await;
+        ids.push(shop["id"].as_str().unwrap().to_owned());
+    }
+    let (jd, tb) = (&ids[0], &ids[1]);
+    let want = expected(Platform::Jd, &sim.truth("jd-old"));
+    // The first polls: only the last hour's orders, and the cursor is durable.
+    wait("the first poll", || {
+        running
+            .hub
+            .store
+            .capture_state(&tenant, jd)
+            .unwrap()
+            .orders_cursor
+            .is_some()
+    })
+    .await;
+    let recent = held(&running, &tenant, jd).len();
+    assert!(
+        recent < want.len(),
+        "{recent} of {} before the backfill",
+        want.len()
+    );
+
+    let r = http
+        .post(format!("{base}/api/v1/shops/{jd}/backfill"))
+        .bearer_auth(&made.admin_key)
+        .json(&json!({"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::BAD_REQUEST,
+        "a backfill longer than the platforms keep orders: {}",
+        r.text().await.unwrap()
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let from = (now - time::Duration::days(4))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let to = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/v1/shops/{jd}/backfill"))
+        .bearer_auth(&made.admin_key)
+        .json(&json!({"from": from, "to": to}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+    wait("the backfill", || held(&running, &tenant, jd) == want).await;
+    wait("the backfill's end", || {
+        running
+            .hub
+            .store
+            .capture_state(&tenant, jd)
+            .unwrap()
+            .backfill
+            .is_none()
+    })
+    .await;
+
+    // The Taobao shop's session is refused: its health says so and nothing is captured.
+    wait("the expired session in the health", || {
+        let shop = running.hub.store.shop(&tenant, tb).unwrap().unwrap();
+        shop.health.token_expires_at.is_some()
+    })
+    .await;
+    let shop = running.hub.store.shop(&tenant, tb).unwrap().unwrap();
+    let error = shop.health.last_error.clone().unwrap();
+    assert!(error.contains("expired"), "{error}");
+    assert!(!error.contains("a-session-the-platform-expired"), "{error}");
+    assert!(shop.health.error_count.unwrap() >= 1);
+    assert!(shop.health.last_poll_ok_at.is_none());
+    assert!(held(&running, &tenant, tb).is_empty());
+    running.shutdown().await;
+    sim.shutdown().await;
+}
