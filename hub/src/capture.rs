@@ -173,56 +173,42 @@ pub async fn poll_once(
             c.0 - ms(args.capture_overlap)
         })
     };
-    let mut result = run_range(
-        hub,
-        tenant,
-        shop,
-        channel,
-        Stream::Orders,
-        start(state.orders_cursor),
-        now.0,
-        false,
-    )
-    .await;
-    if result.is_ok() {
-        result = run_range(
-            hub,
-            tenant,
-            shop,
-            channel,
-            Stream::Refunds,
-            start(state.refunds_cursor),
-            now.0,
-            false,
-        )
-        .await;
-    }
-    if result.is_ok()
-        && let Some((_, to, next)) = state.backfill
-    {
-        result = run_range(
+    let range = |orders_from: i64, refunds_from: i64, to: i64, backfill: bool| async move {
+        run_range(
             hub,
             tenant,
             shop,
             channel,
             Stream::Orders,
-            next.0,
-            to.0,
-            true,
+            orders_from,
+            to,
+            backfill,
         )
-        .await;
+        .await?;
+        run_range(
+            hub,
+            tenant,
+            shop,
+            channel,
+            Stream::Refunds,
+            refunds_from,
+            to,
+            backfill,
+        )
+        .await
+    };
+    let mut result = range(
+        start(state.orders_cursor),
+        start(state.refunds_cursor),
+        now.0,
+        false,
+    )
+    .await;
+    if result.is_ok()
+        && let Some((_, to, next)) = state.backfill
+    {
+        result = range(next.0, next.0, to.0, true).await;
         if result.is_ok() {
-            result = run_range(
-                hub,
-                tenant,
-                shop,
-                channel,
-                Stream::Refunds,
-                next.0,
-                to.0,
-                false,
-            )
-            .await;
             let (t, s) = (tenant.clone(), shop.to_owned());
             let _ = blocking(hub, move |hub| {
                 hub.store

@@ -111,6 +111,25 @@ pub struct DemoShops {
     pub shops: Vec<(String, String, xt_shared::order::Platform)>,
 }
 
+/// A simulated shop's credentials as `POST /api/v1/shops` takes them.
+pub fn shop_credentials(spec: &xt_platform_sim::ShopSpec) -> serde_json::Value {
+    use serde_json::json;
+    use xt_shared::order::Platform;
+    let c = &spec.credentials;
+    match spec.platform {
+        Platform::Taobao | Platform::Tmall => {
+            json!({"app_key": c[0], "app_secret": c[1], "session": c[2]})
+        }
+        Platform::Jd => json!({"app_key": c[0], "app_secret": c[1], "access_token": c[2]}),
+        Platform::Shopify => {
+            json!({"shop_domain": c[0], "access_token": c[1], "webhook_secret": c[2]})
+        }
+        Platform::Woocommerce => {
+            json!({"consumer_key": c[0], "consumer_secret": c[1], "webhook_secret": c[2]})
+        }
+    }
+}
+
 /// Starts the platform simulator with one shop per platform (`orders` orders each, every fault
 /// knob on) and binds each to the hub through the shops API, with webhooks for Shopify and
 /// WooCommerce pointed at the hub; the hub's capture loop takes it from there.
@@ -147,19 +166,7 @@ pub async fn bind_simulated_shops(hub: &LocalHub, orders: usize) -> anyhow::Resu
     ];
     let mut shops = Vec::new();
     for (spec, name) in specs.iter_mut().zip(names) {
-        let c = &spec.credentials;
-        let credentials = match spec.platform {
-            Platform::Taobao | Platform::Tmall => {
-                json!({"app_key": c[0], "app_secret": c[1], "session": c[2]})
-            }
-            Platform::Jd => json!({"app_key": c[0], "app_secret": c[1], "access_token": c[2]}),
-            Platform::Shopify => {
-                json!({"shop_domain": c[0], "access_token": c[1], "webhook_secret": c[2]})
-            }
-            Platform::Woocommerce => {
-                json!({"consumer_key": c[0], "consumer_secret": c[1], "webhook_secret": c[2]})
-            }
-        };
+        let credentials = shop_credentials(spec);
         let shop = call(
             reqwest::Method::POST,
             format!("{base}/api/v1/shops"),

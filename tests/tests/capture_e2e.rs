@@ -59,22 +59,6 @@ async fn call(
     serde_json::from_str(&text).unwrap()
 }
 
-fn credentials(spec: &ShopSpec) -> Value {
-    let c = &spec.credentials;
-    match spec.platform {
-        Platform::Taobao | Platform::Tmall => {
-            json!({"app_key": c[0], "app_secret": c[1], "session": c[2]})
-        }
-        Platform::Jd => json!({"app_key": c[0], "app_secret": c[1], "access_token": c[2]}),
-        Platform::Shopify => {
-            json!({"shop_domain": c[0], "access_token": c[1], "webhook_secret": c[2]})
-        }
-        Platform::Woocommerce => {
-            json!({"consumer_key": c[0], "consumer_secret": c[1], "webhook_secret": c[2]})
-        }
-    }
-}
-
 /// (status, paid minor units) per order number.
 type Book = BTreeMap<String, (String, i64)>;
 
@@ -154,7 +138,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
             &format!("{base}/api/v1/shops"),
             &made.admin_key,
             json!({"platform": spec.platform, "name": spec.key, "enabled": false,
-                "api_base_url": "http://127.0.0.1:9", "credentials": credentials(spec)}),
+                "api_base_url": "http://127.0.0.1:9", "credentials": xt_tests::demo::shop_credentials(spec)}),
         )
         .await;
         let id = shop["id"].as_str().unwrap().to_owned();
@@ -345,7 +329,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
     .unwrap();
     let mut ids = Vec::new();
     for spec in &specs {
-        let mut creds = credentials(spec);
+        let mut creds = xt_tests::demo::shop_credentials(spec);
         if spec.key == "tb-expired" {
             creds["session"] = json!("a-session-the-platform-expired");
         }

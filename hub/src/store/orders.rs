@@ -471,7 +471,7 @@ impl Store {
             let mut state = capture_state(&txn, tenant, shop)?;
             let mut logged = Vec::new();
             for item in items {
-                match item {
+                let (version, put) = match item {
                     ShopItem::Malformed {
                         raw,
                         order_no,
@@ -503,10 +503,11 @@ impl Store {
                         }
                         state.capture_errors += 1;
                         outcome.errors += 1;
+                        continue;
                     }
                     ShopItem::Order(order) => {
                         let version = order.times.modified.0;
-                        match self.put_order(
+                        let put = self.put_order(
                             &txn,
                             tenant,
                             shop,
@@ -514,48 +515,39 @@ impl Store {
                             *order,
                             now,
                             &mut state,
-                        )? {
-                            Put::Applied(order) => {
-                                state.seq += 1;
-                                logged.push(SourceChange {
-                                    seq: state.seq,
-                                    version,
-                                    body: Body::PlatformOrder {
-                                        shop: shop_no.clone(),
-                                        order: Box::new(order),
-                                    },
-                                });
-                            }
-                            Put::Stale => outcome.stale += 1,
-                            Put::Duplicate => outcome.duplicates += 1,
-                        }
+                        )?;
+                        (
+                            version,
+                            put.map(|order| Body::PlatformOrder {
+                                shop: shop_no.clone(),
+                                order: Box::new(order),
+                            }),
+                        )
                     }
                     ShopItem::Refund(refund) => {
                         let version = refund.modified.0;
-                        match put_refund(
-                            &txn,
-                            tenant,
-                            shop,
-                            &origin_text,
-                            *refund,
-                            now,
-                            &mut state,
-                        )? {
-                            Put::Applied(refund) => {
-                                state.seq += 1;
-                                logged.push(SourceChange {
-                                    seq: state.seq,
-                                    version,
-                                    body: Body::PlatformRefund {
-                                        shop: shop_no.clone(),
-                                        refund,
-                                    },
-                                });
-                            }
-                            Put::Stale => outcome.stale += 1,
-                            Put::Duplicate => outcome.duplicates += 1,
-                        }
+                        let put =
+                            put_refund(&txn, tenant, shop, &origin_text, *refund, now, &mut state)?;
+                        (
+                            version,
+                            put.map(|refund| Body::PlatformRefund {
+                                shop: shop_no.clone(),
+                                refund,
+                            }),
+                        )
                     }
+                };
+                match put {
+                    Put::Applied(body) => {
+                        state.seq += 1;
+                        logged.push(SourceChange {
+                            seq: state.seq,
+                            version,
+                            body,
+                        });
+                    }
+                    Put::Stale => outcome.stale += 1,
+                    Put::Duplicate => outcome.duplicates += 1,
                 }
             }
             outcome.applied = logged.len() as u64;
@@ -924,6 +916,16 @@ enum Put<T> {
     Applied(T),
     Stale,
     Duplicate,
+}
+
+impl<T> Put<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Put<U> {
+        match self {
+            Put::Applied(t) => Put::Applied(f(t)),
+            Put::Stale => Put::Stale,
+            Put::Duplicate => Put::Duplicate,
+        }
+    }
 }
 
 fn put_refund(
