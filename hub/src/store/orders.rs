@@ -286,17 +286,50 @@ fn sku_platform(p: Platform) -> &'static str {
     }
 }
 
+/// The tables one apply touches, opened once per transaction (not once per order), and the
+/// tenant's warehouses (for merchant codes that are SKUs the tenant stocks).
+struct Tables<'t> {
+    orders: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    by_modified: redb::Table<'t, (&'static str, i64, &'static str, &'static str), ()>,
+    held: redb::Table<'t, (&'static str, &'static str, &'static str), ()>,
+    refunds: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    refunds_by_order: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+    maps: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), &'static [u8]>,
+    stock: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
+    identities:
+        redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), &'static str>,
+    members: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
+    member_orders: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+    warehouses: Vec<String>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction, tenant: &TenantId) -> Result<Tables<'t>, StoreError> {
+        Ok(Tables {
+            warehouses: dashboard::warehouses(txn, tenant)?,
+            orders: txn.open_table(ORDERS)?,
+            by_modified: txn.open_table(ORDERS_BY_MODIFIED)?,
+            held: txn.open_table(HELD)?,
+            refunds: txn.open_table(REFUNDS)?,
+            refunds_by_order: txn.open_table(REFUNDS_BY_ORDER)?,
+            maps: txn.open_table(SKU_MAPS)?,
+            stock: txn.open_table(STOCK)?,
+            identities: txn.open_table(IDENTITIES)?,
+            members: txn.open_table(MEMBERS)?,
+            member_orders: txn.open_table(MEMBER_ORDERS)?,
+        })
+    }
+}
+
 /// Maps each line to an internal SKU: an explicit mapping by platform SKU id, then by merchant
 /// code, then a merchant code that is itself a SKU the tenant stocks. Returns the SKUs and the
 /// hold reason when a line stays unmapped.
 fn map_lines(
-    txn: &WriteTransaction,
+    t: &Tables<'_>,
     tenant: &TenantId,
     order: &StandardOrder,
 ) -> Result<(Vec<Option<String>>, Option<String>), StoreError> {
-    let maps = txn.open_table(SKU_MAPS)?;
-    let stock = txn.open_table(STOCK)?;
-    let warehouses = dashboard::warehouses(txn, tenant)?;
+    let (maps, stock, warehouses) = (&t.maps, &t.stock, &t.warehouses);
     let p = sku_platform(order.platform);
     let mut skus = Vec::with_capacity(order.lines.len());
     let mut unmapped = Vec::new();
@@ -313,7 +346,7 @@ fn map_lines(
             if let Some(v) = maps.get((tenant.as_str(), p, "code", code.as_str()))? {
                 found = Some(dec::<SkuMapping>("sku_mappings", v.value())?.sku);
             } else {
-                for w in &warehouses {
+                for w in warehouses {
                     if stock
                         .get((tenant.as_str(), w.as_str(), code.as_str()))?
                         .is_some()
@@ -362,7 +395,7 @@ fn identities(shop: &str, order: &StandardOrder) -> Vec<Identity> {
 /// id derives from the first identity (so a replay yields the same ids). New identities are
 /// added to that member.
 fn link_member(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &TenantId,
     shop: &str,
     order: &StandardOrder,
@@ -372,7 +405,7 @@ fn link_member(
     let Some(first) = ids.first() else {
         return Ok(None);
     };
-    let mut index = txn.open_table(IDENTITIES)?;
+    let index = &mut t.identities;
     let mut member_id = None;
     for i in &ids {
         let key = (
@@ -392,7 +425,7 @@ fn link_member(
             hash16(&[tenant.as_str(), &first.scope, &first.kind, &first.value])
         )
     });
-    let mut members = txn.open_table(MEMBERS)?;
+    let members = &mut t.members;
     let mut record = match members.get((tenant.as_str(), member_id.as_str()))? {
         Some(v) => dec::<MemberRecord>("members", v.value())?,
         None => MemberRecord {
@@ -469,6 +502,7 @@ impl Store {
         let mut outcome = ShopOutcome::default();
         {
             let mut state = capture_state(&txn, tenant, shop)?;
+            let mut tables = Tables::open(&txn, tenant)?;
             let mut logged = Vec::new();
             for item in items {
                 let (version, put) = match item {
@@ -507,8 +541,8 @@ impl Store {
                     }
                     ShopItem::Order(order) => {
                         let version = order.times.modified.0;
-                        let put = self.put_order(
-                            &txn,
+                        let put = put_order(
+                            &mut tables,
                             tenant,
                             shop,
                             &origin_text,
@@ -526,8 +560,15 @@ impl Store {
                     }
                     ShopItem::Refund(refund) => {
                         let version = refund.modified.0;
-                        let put =
-                            put_refund(&txn, tenant, shop, &origin_text, *refund, now, &mut state)?;
+                        let put = put_refund(
+                            &mut tables,
+                            tenant,
+                            shop,
+                            &origin_text,
+                            *refund,
+                            now,
+                            &mut state,
+                        )?;
                         (
                             version,
                             put.map(|refund| Body::PlatformRefund {
@@ -571,78 +612,6 @@ impl Store {
         }
         txn.commit()?;
         Ok(outcome)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn put_order(
-        &self,
-        txn: &WriteTransaction,
-        tenant: &TenantId,
-        shop: &str,
-        origin: &str,
-        order: StandardOrder,
-        now: UtcMillis,
-        state: &mut CaptureState,
-    ) -> Result<Put<StandardOrder>, StoreError> {
-        let no = order.platform_order_no.to_string();
-        let key = (tenant.as_str(), shop, no.as_str());
-        let version = order.times.modified.0;
-        let old: Option<OrderRecord> = match txn.open_table(ORDERS)?.get(key)? {
-            Some(v) => Some(dec("orders", v.value())?),
-            None => None,
-        };
-        if let Some(old) = &old {
-            if old.version > version {
-                return Ok(Put::Stale);
-            }
-            if old.version == version && old.order == order {
-                return Ok(Put::Duplicate);
-            }
-        }
-        let (internal_skus, held) = map_lines(txn, tenant, &order)?;
-        let member = link_member(txn, tenant, shop, &order, now)?;
-        let record = OrderRecord {
-            shop: shop.to_owned(),
-            provenance: provenance(old.as_ref(), &order, origin, version, now),
-            version,
-            internal_skus,
-            held,
-            member,
-            first_seen: old.as_ref().map_or(now, |o| o.first_seen),
-            updated_at: now,
-            order,
-        };
-        let mut by_modified = txn.open_table(ORDERS_BY_MODIFIED)?;
-        let mut held_t = txn.open_table(HELD)?;
-        let mut member_orders = txn.open_table(MEMBER_ORDERS)?;
-        match &old {
-            None => state.orders += 1,
-            Some(old) => {
-                by_modified.remove((tenant.as_str(), old.version, shop, no.as_str()))?;
-                if old.held.is_some() {
-                    held_t.remove(key)?;
-                    state.held -= 1;
-                }
-                if let Some(m) = old
-                    .member
-                    .as_deref()
-                    .filter(|m| Some(*m) != record.member.as_deref())
-                {
-                    member_orders.remove((tenant.as_str(), m, shop, no.as_str()))?;
-                }
-            }
-        }
-        by_modified.insert((tenant.as_str(), version, shop, no.as_str()), ())?;
-        if record.held.is_some() {
-            held_t.insert(key, ())?;
-            state.held += 1;
-        }
-        if let Some(m) = &record.member {
-            member_orders.insert((tenant.as_str(), m.as_str(), shop, no.as_str()), ())?;
-        }
-        txn.open_table(ORDERS)?
-            .insert(key, enc(&record).as_slice())?;
-        Ok(Put::Applied(record.order))
     }
 
     /// One order of `tenant` by shop and platform order no.
@@ -912,6 +881,80 @@ impl Store {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+fn put_order(
+    t: &mut Tables<'_>,
+    tenant: &TenantId,
+    shop: &str,
+    origin: &str,
+    order: StandardOrder,
+    now: UtcMillis,
+    state: &mut CaptureState,
+) -> Result<Put<StandardOrder>, StoreError> {
+    let no = order.platform_order_no.to_string();
+    let key = (tenant.as_str(), shop, no.as_str());
+    let version = order.times.modified.0;
+    let old: Option<OrderRecord> = match t.orders.get(key)? {
+        Some(v) => Some(dec("orders", v.value())?),
+        None => None,
+    };
+    if let Some(old) = &old {
+        if old.version > version {
+            return Ok(Put::Stale);
+        }
+        if old.version == version && old.order == order {
+            return Ok(Put::Duplicate);
+        }
+    }
+    let (internal_skus, held) = map_lines(t, tenant, &order)?;
+    let member = link_member(t, tenant, shop, &order, now)?;
+    let record = OrderRecord {
+        shop: shop.to_owned(),
+        provenance: provenance(old.as_ref(), &order, origin, version, now),
+        version,
+        internal_skus,
+        held,
+        member,
+        first_seen: old.as_ref().map_or(now, |o| o.first_seen),
+        updated_at: now,
+        order,
+    };
+    let Tables {
+        by_modified,
+        held: held_t,
+        member_orders,
+        orders,
+        ..
+    } = t;
+    match &old {
+        None => state.orders += 1,
+        Some(old) => {
+            by_modified.remove((tenant.as_str(), old.version, shop, no.as_str()))?;
+            if old.held.is_some() {
+                held_t.remove(key)?;
+                state.held -= 1;
+            }
+            if let Some(m) = old
+                .member
+                .as_deref()
+                .filter(|m| Some(*m) != record.member.as_deref())
+            {
+                member_orders.remove((tenant.as_str(), m, shop, no.as_str()))?;
+            }
+        }
+    }
+    by_modified.insert((tenant.as_str(), version, shop, no.as_str()), ())?;
+    if record.held.is_some() {
+        held_t.insert(key, ())?;
+        state.held += 1;
+    }
+    if let Some(m) = &record.member {
+        member_orders.insert((tenant.as_str(), m.as_str(), shop, no.as_str()), ())?;
+    }
+    orders.insert(key, enc(&record).as_slice())?;
+    Ok(Put::Applied(record.order))
+}
+
 enum Put<T> {
     Applied(T),
     Stale,
@@ -929,7 +972,7 @@ impl<T> Put<T> {
 }
 
 fn put_refund(
-    txn: &WriteTransaction,
+    t: &mut Tables<'_>,
     tenant: &TenantId,
     shop: &str,
     origin: &str,
@@ -939,7 +982,7 @@ fn put_refund(
 ) -> Result<Put<StandardRefund>, StoreError> {
     let id = refund.refund_id.to_string();
     let key = (tenant.as_str(), shop, id.as_str());
-    let mut table = txn.open_table(REFUNDS)?;
+    let table = &mut t.refunds;
     let old: Option<RefundRecord> = match table.get(key)? {
         Some(v) => Some(dec("refunds", v.value())?),
         None => None,
@@ -952,7 +995,7 @@ fn put_refund(
             return Ok(Put::Duplicate);
         }
     }
-    let mut index = txn.open_table(REFUNDS_BY_ORDER)?;
+    let index = &mut t.refunds_by_order;
     match &old {
         None => state.refunds += 1,
         Some(old) => {
@@ -978,7 +1021,7 @@ fn put_refund(
         origin: origin.to_owned(),
         updated_at: now,
     };
-    table.insert(key, enc(&record).as_slice())?;
+    t.refunds.insert(key, enc(&record).as_slice())?;
     Ok(Put::Applied(record.refund))
 }
 
@@ -999,22 +1042,19 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
         v
     };
     let mut released = 0;
+    let mut tables = Tables::open(txn, tenant)?;
+    let mut capture = txn.open_table(CAPTURE)?;
     for (shop, no) in held {
         let key = (t, shop.as_str(), no.as_str());
-        let Some(bytes) = txn
-            .open_table(ORDERS)?
-            .get(key)?
-            .map(|v| v.value().to_vec())
-        else {
+        let Some(bytes) = tables.orders.get(key)?.map(|v| v.value().to_vec()) else {
             continue;
         };
         let mut record: OrderRecord = dec("orders", &bytes)?;
-        let (skus, reason) = map_lines(txn, tenant, &record.order)?;
+        let (skus, reason) = map_lines(&tables, tenant, &record.order)?;
         record.internal_skus = skus;
         record.held = reason;
         if record.held.is_none() {
-            txn.open_table(HELD)?.remove(key)?;
-            let mut capture = txn.open_table(CAPTURE)?;
+            tables.held.remove(key)?;
             let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
             if let Some(b) = state_bytes {
                 let mut state: CaptureState = dec("shop_capture", &b)?;
@@ -1023,8 +1063,7 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
             }
             released += 1;
         }
-        txn.open_table(ORDERS)?
-            .insert(key, enc(&record).as_slice())?;
+        tables.orders.insert(key, enc(&record).as_slice())?;
     }
     Ok(released)
 }
