@@ -1,6 +1,7 @@
 //! Orders, members, SKU mappings and capture errors over the store, as API views.
 
 use super::{HttpApi, internal, utc};
+use crate::channels::WebhookRefusal;
 use crate::store::{
     CaptureErrorRecord, MemberRecord, OrderFilter, OrderRecord, RefundRecord, SkuMapping,
     StoreError, new_mapping_id,
@@ -316,26 +317,21 @@ impl HttpApi {
         headers: &axum::http::HeaderMap,
         body: &[u8],
     ) -> Result<WebhookAck, ApiError> {
-        use crate::channels::webhook::{SHOPIFY_SIGNATURE_HEADER, WOOCOMMERCE_SIGNATURE_HEADER};
         let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
-        let header = match platform {
-            Platform::Shopify => SHOPIFY_SIGNATURE_HEADER,
-            Platform::Woocommerce => WOOCOMMERCE_SIGNATURE_HEADER,
-            _ => return Err(not_found()),
-        };
         let shop = self.hub.store.shop_by_id(shop_id).map_err(internal)?;
         let shop = shop
             .filter(|s| s.platform == platform)
             .ok_or_else(not_found)?;
         let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
-        if let Err(refusal) = crate::channels::webhook::verify_hmac_sha256(
-            secrets.get(1).map(String::as_str),
-            header,
-            headers,
-            body,
-        ) {
-            tracing::warn!(shop = %shop.id, %refusal, "webhook refused");
-            return Err(ApiError::Unauthorized);
+        // The webhook secret is the platform's last credential field.
+        let secret = secrets.get(1).map(String::as_str);
+        match crate::channels::webhook::verify(platform, secret, headers, body) {
+            Ok(()) => {}
+            Err(WebhookRefusal::Unsupported(_)) => return Err(not_found()),
+            Err(refusal) => {
+                tracing::warn!(shop = %shop.id, %refusal, "webhook refused");
+                return Err(ApiError::Unauthorized);
+            }
         }
         if !shop.enabled {
             tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");

@@ -176,8 +176,8 @@ impl Channel for JdChannel {
         })
     }
 
-    fn verify_webhook(&self, _: &HeaderMap, _: &[u8]) -> Result<(), WebhookRefusal> {
-        Err(WebhookRefusal::Unsupported(Platform::Jd))
+    fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookRefusal> {
+        super::webhook::verify(Platform::Jd, None, headers, body)
     }
 
     fn stats(&self) -> ChannelStats {

@@ -8,7 +8,7 @@ use super::client::{
     Window,
 };
 use super::http::{Http, Limiter, Reply};
-use super::webhook::{SHOPIFY_SIGNATURE_HEADER, verify_hmac_sha256};
+use super::webhook;
 use super::wire::{bounds_seconds, capture_orders, envelope, rfc3339};
 use reqwest::header::{HeaderMap, LINK};
 use serde::Deserialize;
@@ -120,9 +120,9 @@ impl Channel for ShopifyChannel {
     }
 
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookRefusal> {
-        verify_hmac_sha256(
+        webhook::verify(
+            Platform::Shopify,
             self.webhook_secret.as_deref(),
-            SHOPIFY_SIGNATURE_HEADER,
             headers,
             body,
         )

@@ -182,8 +182,8 @@ impl Channel for TaobaoChannel {
         })
     }
 
-    fn verify_webhook(&self, _: &HeaderMap, _: &[u8]) -> Result<(), WebhookRefusal> {
-        Err(WebhookRefusal::Unsupported(self.platform))
+    fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookRefusal> {
+        super::webhook::verify(self.platform, None, headers, body)
     }
 
     fn stats(&self) -> ChannelStats {

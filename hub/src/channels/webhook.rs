@@ -13,7 +13,7 @@ pub const SHOPIFY_SIGNATURE_HEADER: &str = "x-shopify-hmac-sha256";
 pub const WOOCOMMERCE_SIGNATURE_HEADER: &str = "x-wc-webhook-signature";
 
 /// Checks `header` against base64(HMAC-SHA256(secret, body)) in constant time.
-pub(crate) fn verify_hmac_sha256(
+fn verify_hmac_sha256(
     secret: Option<&str>,
     header: &'static str,
     headers: &HeaderMap,
@@ -30,6 +30,25 @@ pub(crate) fn verify_hmac_sha256(
         .map_err(|_| WebhookRefusal::MalformedSignature(header))?;
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
     hmac::verify(&key, body, &tag).map_err(|_| WebhookRefusal::BadSignature(header))
+}
+
+/// Checks a webhook delivery of `platform` signed with the shop's webhook secret: Shopify's
+/// `X-Shopify-Hmac-Sha256`, WooCommerce's `X-WC-Webhook-Signature`; Taobao and JD send none.
+/// The one check both the channels and the hub's webhook route use.
+pub fn verify(
+    platform: Platform,
+    secret: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), WebhookRefusal> {
+    let header = match platform {
+        Platform::Shopify => SHOPIFY_SIGNATURE_HEADER,
+        Platform::Woocommerce => WOOCOMMERCE_SIGNATURE_HEADER,
+        Platform::Taobao | Platform::Tmall | Platform::Jd => {
+            return Err(WebhookRefusal::Unsupported(platform));
+        }
+    };
+    verify_hmac_sha256(secret, header, headers, body)
 }
 
 /// The signature header value for `body` under `secret` (what the platform sends).

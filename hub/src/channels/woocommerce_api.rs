@@ -9,7 +9,7 @@ use super::client::{
 };
 use super::http::{Http, Limiter, Reply};
 use super::taobao_api::{next_page, page_number};
-use super::webhook::{WOOCOMMERCE_SIGNATURE_HEADER, verify_hmac_sha256};
+use super::webhook;
 use super::wire::{bounds_seconds, capture_orders, envelope, gmt};
 use reqwest::header::HeaderMap;
 use serde_json::value::RawValue;
@@ -112,9 +112,9 @@ impl Channel for WooChannel {
     }
 
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookRefusal> {
-        verify_hmac_sha256(
+        webhook::verify(
+            Platform::Woocommerce,
             self.webhook_secret.as_deref(),
-            WOOCOMMERCE_SIGNATURE_HEADER,
             headers,
             body,
         )
