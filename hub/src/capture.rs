@@ -205,7 +205,7 @@ pub async fn poll_once(
     )
     .await;
     if result.is_ok()
-        && let Some((_, to, next)) = state.backfill
+        && let Some((to, next)) = state.backfill
     {
         result = range(next.0, next.0, to.0, true).await;
         if result.is_ok() {
@@ -301,7 +301,7 @@ async fn run_range(
                     match (stream, backfill) {
                         (_, true) => {
                             if let Some(b) = &mut c.backfill {
-                                b.2 = UtcMillis(w_to + 1);
+                                b.1 = UtcMillis(w_to + 1);
                             }
                         }
                         (Stream::Orders, false) => c.orders_cursor = c.orders_cursor.max(end),

@@ -210,7 +210,7 @@ impl HttpApi {
         rows.truncate(q.limit);
         let next_cursor = more.then(|| rows.last()).flatten().map(|r| {
             OrderCursor {
-                modified: r.version,
+                modified: r.version(),
                 shop: r.shop.clone(),
                 order_no: r.order.platform_order_no.to_string(),
             }
@@ -359,7 +359,7 @@ impl HttpApi {
         self.hub
             .store
             .update_capture_state(tenant, id, |s| {
-                s.backfill = Some((UtcMillis(from), UtcMillis(to), UtcMillis(from)));
+                s.backfill = Some((UtcMillis(to), UtcMillis(from)));
             })
             .map_err(internal)?;
         Ok(())

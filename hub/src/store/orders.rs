@@ -106,8 +106,6 @@ pub struct Provenance {
 pub struct OrderRecord {
     pub shop: String,
     pub order: StandardOrder,
-    /// The platform `modified` (ms) of the stored order.
-    pub version: i64,
     pub provenance: Vec<Provenance>,
     /// The internal SKU of each line, `None` while unmapped.
     pub internal_skus: Vec<Option<String>>,
@@ -116,6 +114,13 @@ pub struct OrderRecord {
     pub member: Option<String>,
     pub first_seen: UtcMillis,
     pub updated_at: UtcMillis,
+}
+
+impl OrderRecord {
+    /// The order's version: its platform `modified`, in ms.
+    pub fn version(&self) -> i64 {
+        self.order.times.modified.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,8 +165,8 @@ pub struct CaptureState {
     /// Orders with platform `modified` up to here are applied.
     pub orders_cursor: Option<UtcMillis>,
     pub refunds_cursor: Option<UtcMillis>,
-    /// A backfill asked for and not finished: (from, to, next window start).
-    pub backfill: Option<(UtcMillis, UtcMillis, UtcMillis)>,
+    /// A backfill asked for and not finished: (to, where the next window starts).
+    pub backfill: Option<(UtcMillis, UtcMillis)>,
     pub orders: u64,
     pub held: u64,
     pub refunds: u64,
@@ -300,6 +305,8 @@ struct Tables<'t> {
         redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), &'static str>,
     members: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
     member_orders: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+    errors: redb::Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
+    errors_seen: redb::Table<'t, (&'static str, &'static str, &'static [u8]), ()>,
     warehouses: Vec<String>,
 }
 
@@ -317,6 +324,8 @@ impl<'t> Tables<'t> {
             identities: txn.open_table(IDENTITIES)?,
             members: txn.open_table(MEMBERS)?,
             member_orders: txn.open_table(MEMBER_ORDERS)?,
+            errors: txn.open_table(CAPTURE_ERRORS)?,
+            errors_seen: txn.open_table(CAPTURE_ERROR_SEEN)?,
         })
     }
 }
@@ -503,6 +512,12 @@ impl Store {
         {
             let mut state = capture_state(&txn, tenant, shop)?;
             let mut tables = Tables::open(&txn, tenant)?;
+            let ctx = Ctx {
+                tenant,
+                shop,
+                origin: &origin_text,
+                now,
+            };
             let mut logged = Vec::new();
             for item in items {
                 let (version, put) = match item {
@@ -511,72 +526,30 @@ impl Store {
                         order_no,
                         reason,
                     } => {
-                        let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
-                        let mut seen = txn.open_table(CAPTURE_ERROR_SEEN)?;
-                        if seen
-                            .insert((tenant.as_str(), shop, digest.as_slice()), ())?
-                            .is_some()
-                        {
-                            outcome.duplicates += 1;
-                            continue;
+                        match put_error(&mut tables, &ctx, raw, order_no, reason, &mut state)? {
+                            Put::Applied(()) => outcome.errors += 1,
+                            Put::Stale | Put::Duplicate => outcome.duplicates += 1,
                         }
-                        let mut errors = txn.open_table(CAPTURE_ERRORS)?;
-                        let n = state.capture_errors;
-                        errors.insert(
-                            (tenant.as_str(), shop, n),
-                            enc(&CaptureErrorRecord {
-                                at: now,
-                                order_no,
-                                reason,
-                                raw: clip(&raw),
-                            })
-                            .as_slice(),
-                        )?;
-                        if n >= CAPTURE_ERRORS_KEPT {
-                            errors.remove((tenant.as_str(), shop, n - CAPTURE_ERRORS_KEPT))?;
-                        }
-                        state.capture_errors += 1;
-                        outcome.errors += 1;
                         continue;
                     }
-                    ShopItem::Order(order) => {
-                        let version = order.times.modified.0;
-                        let put = put_order(
-                            &mut tables,
-                            tenant,
-                            shop,
-                            &origin_text,
-                            *order,
-                            now,
-                            &mut state,
-                        )?;
-                        (
-                            version,
-                            put.map(|order| Body::PlatformOrder {
+                    ShopItem::Order(order) => (
+                        order.times.modified.0,
+                        put_order(&mut tables, &ctx, *order, &mut state)?.map(|order| {
+                            Body::PlatformOrder {
                                 shop: shop_no.clone(),
                                 order: Box::new(order),
-                            }),
-                        )
-                    }
-                    ShopItem::Refund(refund) => {
-                        let version = refund.modified.0;
-                        let put = put_refund(
-                            &mut tables,
-                            tenant,
-                            shop,
-                            &origin_text,
-                            *refund,
-                            now,
-                            &mut state,
-                        )?;
-                        (
-                            version,
-                            put.map(|refund| Body::PlatformRefund {
+                            }
+                        }),
+                    ),
+                    ShopItem::Refund(refund) => (
+                        refund.modified.0,
+                        put_refund(&mut tables, &ctx, *refund, &mut state)?.map(|refund| {
+                            Body::PlatformRefund {
                                 shop: shop_no.clone(),
                                 refund,
-                            }),
-                        )
-                    }
+                            }
+                        }),
+                    ),
                 };
                 match put {
                     Put::Applied(body) => {
@@ -881,16 +854,18 @@ impl Store {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn put_order(
     t: &mut Tables<'_>,
-    tenant: &TenantId,
-    shop: &str,
-    origin: &str,
+    ctx: &Ctx<'_>,
     order: StandardOrder,
-    now: UtcMillis,
     state: &mut CaptureState,
 ) -> Result<Put<StandardOrder>, StoreError> {
+    let Ctx {
+        tenant,
+        shop,
+        origin,
+        now,
+    } = *ctx;
     let no = order.platform_order_no.to_string();
     let key = (tenant.as_str(), shop, no.as_str());
     let version = order.times.modified.0;
@@ -899,10 +874,10 @@ fn put_order(
         None => None,
     };
     if let Some(old) = &old {
-        if old.version > version {
+        if old.version() > version {
             return Ok(Put::Stale);
         }
-        if old.version == version && old.order == order {
+        if old.version() == version && old.order == order {
             return Ok(Put::Duplicate);
         }
     }
@@ -911,7 +886,6 @@ fn put_order(
     let record = OrderRecord {
         shop: shop.to_owned(),
         provenance: provenance(old.as_ref(), &order, origin, version, now),
-        version,
         internal_skus,
         held,
         member,
@@ -929,7 +903,7 @@ fn put_order(
     match &old {
         None => state.orders += 1,
         Some(old) => {
-            by_modified.remove((tenant.as_str(), old.version, shop, no.as_str()))?;
+            by_modified.remove((tenant.as_str(), old.version(), shop, no.as_str()))?;
             if old.held.is_some() {
                 held_t.remove(key)?;
                 state.held -= 1;
@@ -955,6 +929,48 @@ fn put_order(
     Ok(Put::Applied(record.order))
 }
 
+/// Who is applying: the tenant, the shop, its origin text and the apply time.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    tenant: &'a TenantId,
+    shop: &'a str,
+    origin: &'a str,
+    now: UtcMillis,
+}
+
+/// Keeps a payload that did not parse, with its reason; the same payload twice is one error.
+fn put_error(
+    t: &mut Tables<'_>,
+    ctx: &Ctx<'_>,
+    raw: String,
+    order_no: Option<String>,
+    reason: String,
+    state: &mut CaptureState,
+) -> Result<Put<()>, StoreError> {
+    let (tenant, shop) = (ctx.tenant.as_str(), ctx.shop);
+    let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
+    if t.errors_seen
+        .insert((tenant, shop, digest.as_slice()), ())?
+        .is_some()
+    {
+        return Ok(Put::Duplicate);
+    }
+    let n = state.capture_errors;
+    let record = CaptureErrorRecord {
+        at: ctx.now,
+        order_no,
+        reason,
+        raw: clip(&raw),
+    };
+    t.errors
+        .insert((tenant, shop, n), enc(&record).as_slice())?;
+    if n >= CAPTURE_ERRORS_KEPT {
+        t.errors.remove((tenant, shop, n - CAPTURE_ERRORS_KEPT))?;
+    }
+    state.capture_errors += 1;
+    Ok(Put::Applied(()))
+}
+
 enum Put<T> {
     Applied(T),
     Stale,
@@ -973,13 +989,16 @@ impl<T> Put<T> {
 
 fn put_refund(
     t: &mut Tables<'_>,
-    tenant: &TenantId,
-    shop: &str,
-    origin: &str,
+    ctx: &Ctx<'_>,
     refund: StandardRefund,
-    now: UtcMillis,
     state: &mut CaptureState,
 ) -> Result<Put<StandardRefund>, StoreError> {
+    let Ctx {
+        tenant,
+        shop,
+        origin,
+        now,
+    } = *ctx;
     let id = refund.refund_id.to_string();
     let key = (tenant.as_str(), shop, id.as_str());
     let table = &mut t.refunds;

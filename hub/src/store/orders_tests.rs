@@ -138,7 +138,7 @@ fn events_in_any_order_converge_on_the_newest_modified() {
         let all = orders(&store);
         assert_eq!(all.len(), 1, "{perm:?}");
         assert_eq!(all[0].order.status, OrderState::Cancelled, "{perm:?}");
-        assert_eq!(all[0].version, 30);
+        assert_eq!(all[0].version(), 30);
     }
 }
 
@@ -410,11 +410,11 @@ fn listing_is_newest_first_paged_filtered_and_per_tenant() {
         let page = store.orders_page(&acme(), &f, after.as_ref(), 10).unwrap();
         let Some(last) = page.last() else { break };
         after = Some((
-            last.version,
+            last.version(),
             last.shop.clone(),
             last.order.platform_order_no.to_string(),
         ));
-        seen.extend(page.into_iter().map(|r| r.version));
+        seen.extend(page.into_iter().map(|r| r.version()));
     }
     assert_eq!(seen, (100..125).rev().collect::<Vec<_>>());
     let shipped = OrderFilter {
@@ -427,7 +427,7 @@ fn listing_is_newest_first_paged_filtered_and_per_tenant() {
         .orders_page(&acme(), &shipped, None, 100)
         .unwrap()
         .iter()
-        .map(|r| r.version)
+        .map(|r| r.version())
         .collect();
     assert_eq!(got, [119, 117, 115, 113, 111]);
     let by_no = OrderFilter {
