@@ -618,6 +618,7 @@ pub(crate) async fn list_capture_errors(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CaptureErrorList>, ApiError> {
     require(principal.allows(Permission::ShopsRead))?;
+    crate::shops::check_id(&id)?;
     let tenant = principal.tenant.clone();
     let errors = blocking(&state.api, move |api| api.capture_errors(&tenant, &id)).await?;
     Ok(Json(CaptureErrorList { errors }))
@@ -647,6 +648,7 @@ pub(crate) async fn backfill_shop(
     ApiJson(req): ApiJson<BackfillRequest>,
 ) -> Result<StatusCode, ApiError> {
     require(principal.allows(Permission::ShopsWrite))?;
+    crate::shops::check_id(&id)?;
     let some = |f: &str, v: &str| time_ms(f, &Some(v.to_owned())).map(|t| t.unwrap_or(0));
     let (from, to) = (some("from", &req.from)?, some("to", &req.to)?);
     if from >= to {

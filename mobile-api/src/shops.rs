@@ -399,7 +399,7 @@ fn check_tenant(tenant: &TenantId, shops: &[ShopOwned]) -> Result<(), ApiError> 
     }
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.len() > SHOP_ID_BYTES_MAX {
         return Err(ApiError::NotFound(format!("shop {id:?} not found")));
     }

@@ -77,7 +77,7 @@ fn expected(platform: Platform, truth: &xt_platform_sim::Truth) -> Book {
         .collect()
 }
 
-fn held(running: &Running, tenant: &TenantId, shop: &str) -> Book {
+fn hub_book(running: &Running, tenant: &TenantId, shop: &str) -> Book {
     let filter = OrderFilter {
         shop: Some(shop.to_owned()),
         ..OrderFilter::default()
@@ -193,7 +193,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
             .iter()
             .zip(&shop_ids)
             .zip(&want)
-            .all(|((_, id), want)| held(&running, &tenant, id) == *want);
+            .all(|((_, id), want)| hub_book(&running, &tenant, id) == *want);
         if matched {
             break;
         }
@@ -201,7 +201,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
     }
     let mut total = 0;
     for ((spec, id), want) in specs.iter().zip(&shop_ids).zip(&want) {
-        let got = held(&running, &tenant, id);
+        let got = hub_book(&running, &tenant, id);
         let missing: Vec<_> = want
             .keys()
             .filter(|k| !got.contains_key(*k))
@@ -357,7 +357,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
             .is_some()
     })
     .await;
-    let recent = held(&running, &tenant, jd).len();
+    let recent = hub_book(&running, &tenant, jd).len();
     assert!(
         recent < want.len(),
         "{recent} of {} before the backfill",
@@ -392,7 +392,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
-    wait("the backfill", || held(&running, &tenant, jd) == want).await;
+    wait("the backfill", || hub_book(&running, &tenant, jd) == want).await;
     wait("the backfill's end", || {
         running
             .hub
@@ -416,7 +416,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
     assert!(!error.contains("a-session-the-platform-expired"), "{error}");
     assert!(shop.health.error_count.unwrap() >= 1);
     assert!(shop.health.last_poll_ok_at.is_none());
-    assert!(held(&running, &tenant, tb).is_empty());
+    assert!(hub_book(&running, &tenant, tb).is_empty());
     running.shutdown().await;
     sim.shutdown().await;
 }
