@@ -13,6 +13,8 @@ use crate::identity::{
     UserPatch, UserView,
 };
 use crate::routes::Health;
+
+pub mod constraints;
 use axum::http::header;
 use axum::response::IntoResponse;
 use std::sync::OnceLock;
@@ -124,9 +126,17 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The OpenAPI document of this crate's router.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The OpenAPI document of this crate's router, as JSON: what the annotations generate, with the
+/// validators' constraints and the links between operations written in (see [`constraints`]).
+pub fn openapi() -> serde_json::Value {
+    // Serializing a document of plain strings and maps cannot fail.
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let missing = constraints::apply(&mut doc);
+    debug_assert!(
+        missing.is_empty(),
+        "constraints without a place: {missing:?}"
+    );
+    doc
 }
 
 /// The OpenAPI 3.1 description of this API.
@@ -138,9 +148,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 )]
 pub(crate) async fn openapi_json() -> impl IntoResponse {
     static JSON: OnceLock<String> = OnceLock::new();
-    let json = JSON.get_or_init(|| {
-        // Serializing a document of plain strings and maps cannot fail.
-        openapi().to_json().unwrap_or_default()
-    });
+    let json = JSON.get_or_init(|| openapi().to_string());
     ([(header::CONTENT_TYPE, "application/json")], json.as_str())
 }

@@ -28,7 +28,7 @@ pub const ORDERS_LIMIT_MAX: u32 = 500;
 /// `read_all_orders`.
 pub const BACKFILL_DAYS_MAX: i64 = 92;
 /// Longest id, filter or cursor accepted, in bytes.
-const TEXT_MAX: usize = 256;
+pub(crate) const TEXT_MAX: usize = 256;
 
 /// An amount in integer minor units of its currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

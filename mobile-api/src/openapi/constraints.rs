@@ -1,0 +1,903 @@
+//! What the router's validators enforce, written into the OpenAPI document: lengths, patterns,
+//! ranges and list sizes of every request field and parameter, and the links from an operation
+//! that creates something to the operations that read or change it. A generated client or a
+//! schema-driven fuzzer that keeps to the document sends requests the router accepts.
+//!
+//! The rules are built from the same constants the validators use, so they cannot drift apart;
+//! `tests` below checks the patterns against the validators themselves.
+
+use crate::api_keys::{API_KEY_ID_BYTES_MAX, API_KEY_NAME_CHARS_MAX, API_KEY_SCOPES_MAX};
+use crate::dto::{DASHBOARD_MINUTES_MAX, STOCK_LIMIT_MAX, TOKEN_TTL_SECS_MAX};
+use crate::identity::{
+    PASSWORD_BYTES_MAX, PASSWORD_CHARS_MIN, REFRESH_TOKEN_BYTES_MAX, USER_WAREHOUSES_MAX,
+    USERNAME_BYTES_MAX,
+};
+use crate::orders::{ORDERS_LIMIT_MAX, TEXT_MAX};
+use crate::shops::{
+    CREDENTIAL_BYTES_MAX, SHOP_ID_BYTES_MAX, SHOP_NAME_CHARS_MAX, SHOP_URL_BYTES_MAX,
+};
+use serde_json::{Value, json};
+use xt_shared::ids::ID_BYTES_MAX;
+
+/// A slug id (tenant, agent, site): ASCII letters, digits, `-`, `_`, `.`.
+pub const SLUG_PATTERN: &str = r"^[A-Za-z0-9._-]+$";
+/// A code (warehouse, SKU): no control characters, no whitespace at either end.
+pub const CODE_PATTERN: &str = r"^[^\s\u0000-\u001f\u007f-\u009f](?:[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f])?$";
+/// Text without control characters.
+pub const TEXT_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]+$";
+/// A username: ASCII letters, digits, `-`, `_`, `.`, `@`.
+pub const USERNAME_PATTERN: &str = r"^[A-Za-z0-9._@-]+$";
+/// A credential value: no whitespace, no control characters.
+pub const CREDENTIAL_PATTERN: &str = r"^[^\s\u0000-\u001f\u007f-\u009f]+$";
+/// An opaque cursor as the API hands it out (URL-safe base64 without padding).
+pub const CURSOR_PATTERN: &str = r"^[A-Za-z0-9_-]+$";
+/// An http(s) URL.
+pub const URL_PATTERN: &str = r"^https?://[^\s?#@]+$";
+
+/// What one string, number or list accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// A string of `min..=max` (characters, or bytes of UTF-8 where `bytes` says so: JSON
+    /// Schema counts characters, so the description says which) matching `pattern`.
+    Str {
+        min: usize,
+        max: usize,
+        bytes: bool,
+        pattern: Option<&'static str>,
+        format: Option<&'static str>,
+    },
+    /// An integer in `min..=max`.
+    Int { min: i64, max: i64 },
+    /// A list of `min..=max` items, each following `item` (if any).
+    List {
+        min: usize,
+        max: usize,
+        item: Option<&'static Rule>,
+    },
+}
+
+const fn text_bytes(max: usize, pattern: &'static str) -> Rule {
+    Rule::Str {
+        min: 1,
+        max,
+        bytes: true,
+        pattern: Some(pattern),
+        format: None,
+    }
+}
+
+const fn text_chars(max: usize) -> Rule {
+    Rule::Str {
+        min: 1,
+        max,
+        bytes: false,
+        pattern: Some(TEXT_PATTERN),
+        format: None,
+    }
+}
+
+const SLUG: Rule = text_bytes(ID_BYTES_MAX, SLUG_PATTERN);
+const CODE: Rule = text_bytes(ID_BYTES_MAX, CODE_PATTERN);
+const TEXT: Rule = text_bytes(TEXT_MAX, TEXT_PATTERN);
+const USERNAME: Rule = text_bytes(USERNAME_BYTES_MAX, USERNAME_PATTERN);
+const CREDENTIAL: Rule = text_bytes(CREDENTIAL_BYTES_MAX, CREDENTIAL_PATTERN);
+const TIME: Rule = Rule::Str {
+    min: 1,
+    max: 64,
+    bytes: true,
+    pattern: None,
+    format: Some("date-time"),
+};
+const fn cursor(max: usize) -> Rule {
+    text_bytes(max, CURSOR_PATTERN)
+}
+/// Every role at most once.
+const ROLES: Rule = Rule::List {
+    min: 1,
+    max: 5,
+    item: None,
+};
+const WAREHOUSES: Rule = Rule::List {
+    min: 0,
+    max: USER_WAREHOUSES_MAX,
+    item: Some(&CODE),
+};
+
+/// `(schema, property, rule)` for every constrained property of a request body.
+pub const PROPERTIES: &[(&str, &str, Rule)] = &[
+    ("TokenRequest", "site", SLUG),
+    (
+        "TokenRequest",
+        "ttl_secs",
+        Rule::Int {
+            min: 1,
+            max: TOKEN_TTL_SECS_MAX as i64,
+        },
+    ),
+    ("LoginRequest", "tenant", SLUG),
+    ("LoginRequest", "username", USERNAME),
+    (
+        "LoginRequest",
+        "password",
+        Rule::Str {
+            min: 1,
+            max: PASSWORD_BYTES_MAX,
+            bytes: true,
+            pattern: None,
+            format: Some("password"),
+        },
+    ),
+    (
+        "RefreshRequest",
+        "refresh_token",
+        Rule::Str {
+            min: 1,
+            max: REFRESH_TOKEN_BYTES_MAX,
+            bytes: true,
+            pattern: None,
+            format: None,
+        },
+    ),
+    ("UserCreate", "username", USERNAME),
+    (
+        "UserCreate",
+        "password",
+        Rule::Str {
+            min: PASSWORD_CHARS_MIN,
+            max: PASSWORD_BYTES_MAX,
+            bytes: true,
+            pattern: None,
+            format: Some("password"),
+        },
+    ),
+    ("UserCreate", "roles", ROLES),
+    ("UserCreate", "warehouses", WAREHOUSES),
+    ("UserPatch", "roles", ROLES),
+    ("UserPatch", "warehouses", WAREHOUSES),
+    ("ApiKeyCreate", "name", text_chars(API_KEY_NAME_CHARS_MAX)),
+    (
+        "ApiKeyCreate",
+        "scopes",
+        Rule::List {
+            min: 1,
+            max: API_KEY_SCOPES_MAX,
+            item: None,
+        },
+    ),
+    ("ShopCreate", "name", text_chars(SHOP_NAME_CHARS_MAX)),
+    (
+        "ShopCreate",
+        "api_base_url",
+        Rule::Str {
+            min: 1,
+            max: SHOP_URL_BYTES_MAX,
+            bytes: true,
+            pattern: Some(URL_PATTERN),
+            format: Some("uri"),
+        },
+    ),
+    ("ShopPatch", "name", text_chars(SHOP_NAME_CHARS_MAX)),
+    (
+        "ShopPatch",
+        "api_base_url",
+        Rule::Str {
+            min: 1,
+            max: SHOP_URL_BYTES_MAX,
+            bytes: true,
+            pattern: Some(URL_PATTERN),
+            format: Some("uri"),
+        },
+    ),
+    ("CredentialsInput", "app_key", CREDENTIAL),
+    ("CredentialsInput", "app_secret", CREDENTIAL),
+    ("CredentialsInput", "session", CREDENTIAL),
+    ("CredentialsInput", "access_token", CREDENTIAL),
+    ("CredentialsInput", "shop_domain", CREDENTIAL),
+    ("CredentialsInput", "webhook_secret", CREDENTIAL),
+    ("CredentialsInput", "consumer_key", CREDENTIAL),
+    ("CredentialsInput", "consumer_secret", CREDENTIAL),
+    ("SkuMappingCreate", "platform_sku_id", TEXT),
+    ("SkuMappingCreate", "merchant_sku", TEXT),
+    ("SkuMappingCreate", "sku", CODE),
+    ("BackfillRequest", "from", TIME),
+    ("BackfillRequest", "to", TIME),
+];
+
+/// `(path, parameter, rule)` for every constrained path or query parameter.
+pub const PARAMETERS: &[(&str, &str, Rule)] = &[
+    ("/api/v1/agents/{id}/revoke", "id", SLUG),
+    ("/api/v1/stock", "warehouse", CODE),
+    ("/api/v1/stock", "sku", CODE),
+    (
+        "/api/v1/stock",
+        "sku_prefix",
+        text_bytes(ID_BYTES_MAX, TEXT_PATTERN),
+    ),
+    ("/api/v1/stock", "cursor", cursor(512)),
+    (
+        "/api/v1/stock",
+        "limit",
+        Rule::Int {
+            min: 1,
+            max: STOCK_LIMIT_MAX as i64,
+        },
+    ),
+    (
+        "/api/v1/dashboard",
+        "minutes",
+        Rule::Int {
+            min: 1,
+            max: DASHBOARD_MINUTES_MAX as i64,
+        },
+    ),
+    (
+        "/api/v1/events",
+        "after",
+        Rule::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    (
+        "/api/v1/events",
+        "Last-Event-ID",
+        Rule::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    ("/api/v1/users/{username}", "username", USERNAME),
+    (
+        "/api/v1/api-keys/{id}/revoke",
+        "id",
+        text_bytes(API_KEY_ID_BYTES_MAX, TEXT_PATTERN),
+    ),
+    (
+        "/api/v1/shops/{id}",
+        "id",
+        text_bytes(SHOP_ID_BYTES_MAX, TEXT_PATTERN),
+    ),
+    (
+        "/api/v1/shops/{id}/capture-errors",
+        "id",
+        text_bytes(SHOP_ID_BYTES_MAX, TEXT_PATTERN),
+    ),
+    (
+        "/api/v1/shops/{id}/backfill",
+        "id",
+        text_bytes(SHOP_ID_BYTES_MAX, TEXT_PATTERN),
+    ),
+    ("/api/v1/orders", "shop", TEXT),
+    ("/api/v1/orders", "modified_from", TIME),
+    ("/api/v1/orders", "modified_to", TIME),
+    ("/api/v1/orders", "order_no", TEXT),
+    ("/api/v1/orders", "receiver", TEXT),
+    ("/api/v1/orders", "cursor", cursor(TEXT_MAX * 2)),
+    (
+        "/api/v1/orders",
+        "limit",
+        Rule::Int {
+            min: 1,
+            max: ORDERS_LIMIT_MAX as i64,
+        },
+    ),
+    (
+        "/api/v1/orders/{id}",
+        "id",
+        Rule::Str {
+            min: 3,
+            max: TEXT_MAX,
+            bytes: true,
+            pattern: Some(r"^[^:]+:.+$"),
+            format: None,
+        },
+    ),
+    ("/api/v1/members/{id}", "id", TEXT),
+    ("/api/v1/sku-mappings/{id}", "id", TEXT),
+    ("/api/v1/webhooks/{platform}/{shop}", "shop", TEXT),
+];
+
+/// `(path, parameter, values)`: parameters that take one of a fixed set of values.
+pub const PARAMETER_ENUMS: &[(&str, &str, &[&str])] = &[
+    ("/api/v1/orders", "platform", PLATFORMS),
+    ("/api/v1/orders", "status", ORDER_STATES),
+    (
+        "/api/v1/webhooks/{platform}/{shop}",
+        "platform",
+        &["shopify", "woocommerce"],
+    ),
+];
+
+/// `(schema, property, values)`: request properties that take one of a fixed set of values.
+pub const PROPERTY_ENUMS: &[(&str, &str, &[&str])] = &[
+    ("ShopCreate", "platform", PLATFORMS),
+    ("SkuMappingCreate", "platform", PLATFORMS),
+];
+
+const PLATFORMS: &[&str] = &["taobao", "tmall", "jd", "shopify", "woocommerce"];
+
+/// The standard order states as the API names them (checked against `OrderState` in `tests`).
+const ORDER_STATES: &[&str] = &[
+    "pending_payment",
+    "payment_processing",
+    "payment_failed",
+    "paid",
+    "on_hold",
+    "partially_shipped",
+    "shipped",
+    "delivered",
+    "completed",
+    "cancelled",
+    "refunded",
+    "deleted",
+];
+
+/// `(path, rule)` for request bodies that are not a schema of their own (raw text).
+pub const BODIES: &[(&str, Rule)] = &[(
+    "/api/v1/webhooks/{platform}/{shop}",
+    Rule::Str {
+        min: 1,
+        max: crate::routes::REQUEST_BODY_BYTES_MAX,
+        bytes: true,
+        pattern: None,
+        format: None,
+    },
+)];
+
+/// One link from a response to an operation that reads or changes what it holds.
+pub struct LinkSpec {
+    /// The operation answering (its `operationId`) and the status of the response.
+    pub from: (&'static str, u16),
+    /// The link's name in the response's `links`.
+    pub name: &'static str,
+    /// The linked operation's `operationId`.
+    pub to: &'static str,
+    /// `(parameter, runtime expression)` for the linked operation.
+    pub parameters: &'static [(&'static str, &'static str)],
+    pub description: &'static str,
+}
+
+/// Every creating operation links to the ones that read or change what it created.
+pub const LINKS: &[LinkSpec] = &[
+    LinkSpec {
+        from: ("create_user", 201),
+        name: "UpdateUser",
+        to: "update_user",
+        parameters: &[("username", "$response.body#/username")],
+        description: "Change the user's roles, warehouses or disabled flag",
+    },
+    LinkSpec {
+        from: ("create_user", 201),
+        name: "ListUsers",
+        to: "list_users",
+        parameters: &[],
+        description: "The new user in the tenant's users",
+    },
+    LinkSpec {
+        from: ("create_api_key", 201),
+        name: "RevokeApiKey",
+        to: "revoke_api_key",
+        parameters: &[("id", "$response.body#/key/id")],
+        description: "Revoke the key",
+    },
+    LinkSpec {
+        from: ("create_api_key", 201),
+        name: "ListApiKeys",
+        to: "list_api_keys",
+        parameters: &[],
+        description: "The new key in the tenant's keys",
+    },
+    LinkSpec {
+        from: ("create_shop", 201),
+        name: "GetShop",
+        to: "get_shop",
+        parameters: &[("id", "$response.body#/id")],
+        description: "The shop and its capture health",
+    },
+    LinkSpec {
+        from: ("create_shop", 201),
+        name: "UpdateShop",
+        to: "update_shop",
+        parameters: &[("id", "$response.body#/id")],
+        description: "Change the shop",
+    },
+    LinkSpec {
+        from: ("create_shop", 201),
+        name: "CaptureErrors",
+        to: "list_capture_errors",
+        parameters: &[("id", "$response.body#/id")],
+        description: "Payloads of the shop that could not be captured",
+    },
+    LinkSpec {
+        from: ("create_shop", 201),
+        name: "Backfill",
+        to: "backfill_shop",
+        parameters: &[("id", "$response.body#/id")],
+        description: "Capture an earlier range of the shop's orders",
+    },
+    LinkSpec {
+        from: ("update_shop", 200),
+        name: "GetShop",
+        to: "get_shop",
+        parameters: &[("id", "$response.body#/id")],
+        description: "The shop and its capture health",
+    },
+    LinkSpec {
+        from: ("create_sku_mapping", 201),
+        name: "DeleteSkuMapping",
+        to: "delete_sku_mapping",
+        parameters: &[("id", "$response.body#/id")],
+        description: "Delete the mapping",
+    },
+    LinkSpec {
+        from: ("create_sku_mapping", 201),
+        name: "ListSkuMappings",
+        to: "list_sku_mappings",
+        parameters: &[],
+        description: "The new mapping in the tenant's mappings",
+    },
+    LinkSpec {
+        from: ("create_token", 201),
+        name: "ListAgents",
+        to: "list_agents",
+        parameters: &[],
+        description: "The agent appears here once it has enrolled with the token",
+    },
+    LinkSpec {
+        from: ("list_orders", 200),
+        name: "GetOrder",
+        to: "get_order",
+        parameters: &[("id", "$response.body#/orders/0/id")],
+        description: "One order of the page with its lines, refunds and provenance",
+    },
+    LinkSpec {
+        from: ("login", 200),
+        name: "Refresh",
+        to: "refresh",
+        parameters: &[],
+        description: "Trade the refresh token for the next pair (body `{\"refresh_token\": …}`)",
+    },
+    LinkSpec {
+        from: ("login", 200),
+        name: "Me",
+        to: "me",
+        parameters: &[],
+        description: "Who the access token belongs to and what it may do",
+    },
+];
+
+/// Writes [`PROPERTIES`], [`PARAMETERS`], the enums and [`LINKS`] into `doc` (the document as
+/// JSON). Returns what it could not find, so a renamed field or operation fails the tests
+/// instead of silently dropping its constraint.
+pub fn apply(doc: &mut Value) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (schema, property, rule) in PROPERTIES {
+        match property_mut(doc, schema, property) {
+            Some(target) => set_rule(target, rule),
+            None => missing.push(format!("schema {schema}.{property}")),
+        }
+    }
+    for (schema, property, values) in PROPERTY_ENUMS {
+        match property_mut(doc, schema, property) {
+            Some(target) => set_enum(target, values),
+            None => missing.push(format!("schema {schema}.{property}")),
+        }
+    }
+    for (path, name, rule) in PARAMETERS {
+        let params = parameters_mut(doc, path, name);
+        if params.is_empty() {
+            missing.push(format!("parameter {name} of {path}"));
+        }
+        for schema in params {
+            set_rule(schema, rule);
+        }
+    }
+    for (path, name, values) in PARAMETER_ENUMS {
+        let params = parameters_mut(doc, path, name);
+        if params.is_empty() {
+            missing.push(format!("parameter {name} of {path}"));
+        }
+        for schema in params {
+            set_enum(schema, values);
+        }
+    }
+    for (path, rule) in BODIES {
+        let bodies: Vec<&mut Value> = doc
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(*path))
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|item| item.values_mut())
+            .filter_map(|op| op.pointer_mut("/requestBody/content"))
+            .filter_map(Value::as_object_mut)
+            .flat_map(|content| content.values_mut())
+            .filter_map(|media| media.get_mut("schema"))
+            .collect();
+        if bodies.is_empty() {
+            missing.push(format!("request body of {path}"));
+        }
+        for schema in bodies {
+            set_rule(schema, rule);
+        }
+    }
+    for link in LINKS {
+        let (operation, status) = link.from;
+        let Some(response) = operation_mut(doc, operation)
+            .and_then(|op| op.pointer_mut(&format!("/responses/{status}")))
+            .and_then(Value::as_object_mut)
+        else {
+            missing.push(format!("response {status} of {operation}"));
+            continue;
+        };
+        let parameters: serde_json::Map<String, Value> = link
+            .parameters
+            .iter()
+            .map(|(name, expr)| ((*name).to_owned(), json!(expr)))
+            .collect();
+        let mut object = json!({"operationId": link.to, "description": link.description});
+        if !parameters.is_empty() {
+            object["parameters"] = Value::Object(parameters);
+        }
+        let links = response
+            .entry("links")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(links) = links {
+            links.insert(link.name.to_owned(), object);
+        }
+    }
+    missing
+}
+
+/// The schema of `property` of component `schema`: the non-null branch when it is optional.
+fn property_mut<'a>(doc: &'a mut Value, schema: &str, property: &str) -> Option<&'a mut Value> {
+    let target = doc.pointer_mut(&format!(
+        "/components/schemas/{schema}/properties/{property}"
+    ))?;
+    Some(non_null(target))
+}
+
+/// `{"oneOf": [{"type": "null"}, X]}` → X; anything else as it is.
+fn non_null(schema: &mut Value) -> &mut Value {
+    let inline = schema
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .and_then(|branches| {
+            branches
+                .iter()
+                .position(|b| b.get("type") != Some(&json!("null")))
+        });
+    match inline {
+        Some(i) => &mut schema["oneOf"][i],
+        None => schema,
+    }
+}
+
+/// The schemas of every parameter `name` of every operation of `path`.
+fn parameters_mut<'a>(doc: &'a mut Value, path: &str, name: &str) -> Vec<&'a mut Value> {
+    let Some(item) = doc
+        .get_mut("paths")
+        .and_then(|p| p.get_mut(path))
+        .and_then(Value::as_object_mut)
+    else {
+        return Vec::new();
+    };
+    item.values_mut()
+        .filter_map(|op| op.get_mut("parameters").and_then(Value::as_array_mut))
+        .flat_map(|params| params.iter_mut())
+        .filter(|p| p.get("name") == Some(&json!(name)))
+        .filter_map(|p| p.get_mut("schema"))
+        .map(non_null)
+        .collect()
+}
+
+/// The operation whose `operationId` is `id`.
+fn operation_mut<'a>(doc: &'a mut Value, id: &str) -> Option<&'a mut Value> {
+    doc.get_mut("paths")?
+        .as_object_mut()?
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .find(|op| op.get("operationId") == Some(&json!(id)))
+}
+
+fn set_rule(target: &mut Value, rule: &Rule) {
+    let Some(object) = target.as_object_mut() else {
+        return;
+    };
+    match *rule {
+        Rule::Str {
+            min,
+            max,
+            bytes,
+            pattern,
+            format,
+        } => {
+            object.insert("minLength".into(), json!(min));
+            object.insert("maxLength".into(), json!(max));
+            if let Some(pattern) = pattern {
+                object.insert("pattern".into(), json!(pattern));
+            }
+            if let Some(format) = format {
+                object.insert("format".into(), json!(format));
+            }
+            if bytes {
+                // JSON Schema counts characters; the hub counts bytes of UTF-8.
+                let note =
+                    format!("At most {max} bytes of UTF-8 (fewer characters outside ASCII).");
+                let description = match object.get("description").and_then(Value::as_str) {
+                    Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                    _ => note,
+                };
+                object.insert("description".into(), json!(description));
+            }
+        }
+        Rule::Int { min, max } => {
+            object.insert("minimum".into(), json!(min));
+            object.insert("maximum".into(), json!(max));
+        }
+        Rule::List { min, max, item } => {
+            object.insert("minItems".into(), json!(min));
+            object.insert("maxItems".into(), json!(max));
+            if rule_needs_unique(rule) {
+                object.insert("uniqueItems".into(), json!(true));
+            }
+            if let (Some(item), Some(items)) = (item, object.get_mut("items")) {
+                set_rule(non_null(items), item);
+            }
+        }
+    }
+}
+
+/// Lists without an item rule are lists of enum values (roles, scopes): each at most once.
+fn rule_needs_unique(rule: &Rule) -> bool {
+    matches!(rule, Rule::List { item: None, .. })
+}
+
+fn set_enum(target: &mut Value, values: &[&str]) {
+    if let Some(object) = target.as_object_mut() {
+        object.insert("enum".into(), json!(values));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xt_shared::ids::{Sku, TenantId};
+
+    /// The patterns are ECMA-262 regular expressions; `regex-automata` reads the constructs
+    /// used here (classes, `\s`, `\uXXXX`, groups) the same way.
+    fn matches(pattern: &str, value: &str) -> bool {
+        regex_automata::meta::Regex::new(pattern)
+            .unwrap()
+            .is_match(value)
+    }
+
+    const SAMPLES: &[&str] = &[
+        "acme",
+        "WH-SH.1_a",
+        "仓库一",
+        " lead",
+        "trail ",
+        "in side",
+        "tab\there",
+        "nl\n",
+        "\u{85}next",
+        "a",
+        "a@b.c",
+        "-",
+        "x:y",
+        "",
+    ];
+
+    #[test]
+    fn order_states_are_every_state_the_api_takes() {
+        use xt_shared::order::OrderState as S;
+        // Exhaustive: a new state fails to compile here until the list has it.
+        let name = |s: S| match s {
+            S::PendingPayment
+            | S::PaymentProcessing
+            | S::PaymentFailed
+            | S::Paid
+            | S::OnHold
+            | S::PartiallyShipped
+            | S::Shipped
+            | S::Delivered
+            | S::Completed
+            | S::Cancelled
+            | S::Refunded
+            | S::Deleted => serde_json::to_value(s).unwrap(),
+        };
+        for value in ORDER_STATES {
+            let state: S = serde_json::from_value(json!(value)).unwrap();
+            assert_eq!(name(state), json!(value));
+        }
+        assert_eq!(ORDER_STATES.len(), 12);
+    }
+
+    #[test]
+    fn slug_pattern_agrees_with_slug_ids() {
+        for s in SAMPLES.iter().filter(|s| s.len() <= ID_BYTES_MAX) {
+            assert_eq!(matches(SLUG_PATTERN, s), TenantId::new(*s).is_ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn code_pattern_agrees_with_codes() {
+        for s in SAMPLES.iter().filter(|s| s.len() <= ID_BYTES_MAX) {
+            assert_eq!(matches(CODE_PATTERN, s), Sku::new(*s).is_ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn username_pattern_agrees_with_check_username() {
+        for s in SAMPLES {
+            assert_eq!(
+                matches(USERNAME_PATTERN, s),
+                crate::identity::check_username(s).is_ok(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_pattern_refuses_exactly_control_characters() {
+        for s in SAMPLES {
+            let valid = !s.is_empty() && !s.chars().any(char::is_control);
+            assert_eq!(matches(TEXT_PATTERN, s), valid, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_rule_and_link_finds_its_place_in_the_document() {
+        // `openapi()` has applied them already; applying again must find everything.
+        let mut doc = crate::openapi::openapi();
+        assert_eq!(apply(&mut doc), Vec::<String>::new());
+    }
+
+    /// Follows `$ref`s within the document.
+    fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or(schema),
+            None => schema,
+        }
+    }
+
+    fn types(schema: &Value) -> Vec<&str> {
+        match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every value `schema` accepts is bounded: strings by length or a set of values, numbers
+    /// by a range, lists by a size; objects by their properties'.
+    fn check_bounded(doc: &Value, schema: &Value, at: &str, problems: &mut Vec<String>) {
+        let schema = resolve(doc, schema);
+        for key in ["oneOf", "anyOf", "allOf"] {
+            if let Some(branches) = schema.get(key).and_then(Value::as_array) {
+                for b in branches {
+                    check_bounded(doc, b, at, problems);
+                }
+            }
+        }
+        if schema.get("enum").is_some() {
+            return;
+        }
+        for t in types(schema) {
+            match t {
+                "string" if schema.get("maxLength").is_none() => {
+                    problems.push(format!("{at}: string without maxLength"))
+                }
+                "integer" | "number"
+                    if schema.get("minimum").is_none() || schema.get("maximum").is_none() =>
+                {
+                    problems.push(format!("{at}: number without minimum and maximum"))
+                }
+                "array" => {
+                    if schema.get("maxItems").is_none() {
+                        problems.push(format!("{at}: list without maxItems"));
+                    }
+                    if let Some(items) = schema.get("items") {
+                        check_bounded(doc, items, &format!("{at}[]"), problems);
+                    }
+                }
+                "object" => {
+                    for (name, p) in schema
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                    {
+                        check_bounded(doc, p, &format!("{at}.{name}"), problems);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                out.push((path.clone(), method.clone(), op));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_request_field_and_parameter_is_bounded() {
+        let doc = crate::openapi::openapi();
+        let mut problems = Vec::new();
+        for (path, method, op) in operations(&doc) {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let at = format!("{method} {path} parameter {}", p["name"]);
+                check_bounded(&doc, &p["schema"], &at, &mut problems);
+            }
+            if let Some(content) = op
+                .pointer("/requestBody/content")
+                .and_then(Value::as_object)
+            {
+                for (kind, media) in content {
+                    let at = format!("{method} {path} body ({kind})");
+                    check_bounded(&doc, &media["schema"], &at, &mut problems);
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "unbounded input:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn creating_operations_link_to_what_reads_what_they_made() {
+        let doc = crate::openapi::openapi();
+        let ops = operations(&doc);
+        let by_id = |id: &str| {
+            ops.iter()
+                .find(|(_, _, op)| op["operationId"] == json!(id))
+                .map(|(_, _, op)| *op)
+        };
+        let mut creating = 0;
+        for (path, method, op) in &ops {
+            let Some(created) = op.pointer("/responses/201") else {
+                continue;
+            };
+            creating += 1;
+            let links = created["links"].as_object();
+            assert!(
+                links.is_some_and(|l| !l.is_empty()),
+                "{method} {path} creates something but links to nothing"
+            );
+        }
+        assert!(creating >= 4, "only {creating} creating operations found");
+        for (path, method, op) in &ops {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let to = link["operationId"].as_str().unwrap();
+                    let target = by_id(to).unwrap_or_else(|| {
+                        panic!("{method} {path} {status} link {name}: no operation {to}")
+                    });
+                    for param in link["parameters"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|p| p.0)
+                    {
+                        let known = target["parameters"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["name"] == json!(param));
+                        assert!(known, "link {name} to {to} names unknown parameter {param}");
+                    }
+                }
+            }
+        }
+    }
+}
