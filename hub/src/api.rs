@@ -40,6 +40,8 @@ pub struct HttpApi {
     throttle: LoginThrottle,
     key_uses: keys::KeyUses,
     agents_dial: AgentsDial,
+    /// See [`HttpApi::with_stock_delay`]; zero in a served hub.
+    stock_delay: Duration,
 }
 
 /// Where agents reach this hub, as told to whoever makes an enrollment token.
@@ -63,7 +65,15 @@ impl HttpApi {
             throttle,
             key_uses: keys::KeyUses::default(),
             agents_dial: AgentsDial::default(),
+            stock_delay: Duration::ZERO,
         }
+    }
+
+    /// For tests of the router's budgets: every stock listing first holds its blocking thread
+    /// this long, as a slow disk would. Never set by `serve`.
+    pub fn with_stock_delay(mut self, delay: Duration) -> HttpApi {
+        self.stock_delay = delay;
+        self
     }
 
     /// Tells enrollment-token makers where agents reach this hub.
@@ -244,12 +254,14 @@ impl HubApi for HttpApi {
     }
 
     fn jwks(&self) -> Result<Jwks, ApiError> {
-        crate::auth::jwt::jwks(&self.hub.store, crate::hub::now_ms()).map_err(internal)
+        let now = crate::hub::now_ms();
+        crate::auth::jwt::jwks(&self.hub.store, &self.hub.master_key, now).map_err(internal)
     }
 
     fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
-        let kid =
-            crate::auth::jwt::rotate(&self.hub.store, crate::hub::now_ms()).map_err(internal)?;
+        let now = crate::hub::now_ms();
+        let kid = crate::auth::jwt::rotate(&self.hub.store, &self.hub.master_key, now)
+            .map_err(internal)?;
         Ok(KeyRotated { kid })
     }
 
@@ -344,6 +356,9 @@ impl HubApi for HttpApi {
     }
 
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
+        if !self.stock_delay.is_zero() {
+            std::thread::sleep(self.stock_delay);
+        }
         let tenant = &principal.tenant;
         let limit = query.limit.unwrap_or(xt_mobile_api::STOCK_LIMIT_DEFAULT) as usize;
         let cursor = query

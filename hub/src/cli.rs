@@ -765,7 +765,8 @@ pub struct Initialized {
 /// Username of the owner `init` makes.
 pub const OWNER_USERNAME: &str = "admin";
 
-/// Makes the CA, the database, the first tenant and an admin API key in `data`.
+/// Makes the CA, the database, the first tenant and an admin API key in `data`, which is made
+/// owner-only (0700) whatever the umask; an existing directory is tightened to 0700 too.
 pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     if data.join(crate::ca::CA_CERT_FILE).exists() || data.join(DB_FILE).exists() {
@@ -774,15 +775,39 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
             data.display()
         );
     }
+    make_owner_only(data)?;
     let ca = Ca::create(data, tenant.as_str())?;
-    crate::master_key::MasterKey::load_or_create(data)?;
+    let master_key = crate::master_key::MasterKey::load_or_create(data)?;
     let store = Store::open(&data.join(DB_FILE))?;
     let made = add_tenant(&store, tenant)?;
-    crate::auth::jwt::rotate(&store, now_ms())?;
+    crate::auth::jwt::rotate(&store, &master_key, now_ms())?;
     Ok(Initialized {
         ca_fingerprint: ca.fingerprint(),
         ..made
     })
+}
+
+/// Makes the hub data directory owner-only (0700): it holds the CA key, the master key and the
+/// database, so no one but the hub's user may even list it. A directory that was group- or
+/// world-accessible (made beforehand, or under a loose umask) is tightened, not refused; one
+/// the running user may not change is an error.
+fn make_owner_only(data: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)).with_context(
+            || {
+                format!(
+                    "cannot make the hub data directory {} owner-only (mode 0700); run init as \
+                     the user that owns it",
+                    data.display()
+                )
+            },
+        )?;
+    }
+    #[cfg(not(unix))]
+    let _ = data;
+    Ok(())
 }
 
 /// Adds a tenant with an `owner`-scoped API key and an owner user ([`OWNER_USERNAME`]) to
@@ -893,6 +918,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let http_addr = listener.local_addr()?;
     let options = xt_mobile_api::RouterOptions {
         trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
+        ..xt_mobile_api::RouterOptions::default()
     };
     let api = HttpApi::new(hub.clone()).with_agents_dial(crate::api::AgentsDial {
         quic_port: quic_addr.port(),

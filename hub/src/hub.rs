@@ -70,7 +70,7 @@ pub struct Hub {
     pub settings: HubSettings,
     /// Prometheus metrics, served at `GET /metrics`.
     pub metrics: Metrics,
-    /// Seals shop credentials (see [`crate::master_key`]).
+    /// Seals shop credentials and the signing keys' private halves (see [`crate::master_key`]).
     pub master_key: crate::master_key::MasterKey,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
@@ -101,7 +101,25 @@ impl Hub {
                 key_file.display()
             );
         }
+        if !key_file.exists()
+            && store
+                .any_sealed_signing_key()
+                .context("cannot read the signing keys")?
+        {
+            anyhow::bail!(
+                "{} is missing but the access-token signing keys are sealed with it: restore it \
+                 from the backup taken with {DB_FILE} (see deploy/INSTALL.md)",
+                key_file.display()
+            );
+        }
         let master_key = crate::master_key::MasterKey::load_or_create(data_dir)?;
+        // Hubs from before sealing hold their signing keys in plain text: seal them now.
+        let sealed = store
+            .seal_signing_keys(&master_key)
+            .context("cannot seal the signing keys")?;
+        if sealed > 0 {
+            tracing::info!(keys = sealed, "sealed signing keys with the master key");
+        }
         let last = store
             .last_log_key()
             .with_context(|| "cannot read the change log")?;
@@ -145,11 +163,23 @@ impl Hub {
         Ok((secret, expires_at))
     }
 
-    /// Redeems an enrollment token for a CSR. Returns the frame to send back.
+    /// Redeems an enrollment token for a CSR. Returns the frame to send back. Blocks (signing,
+    /// a write transaction): call it off the async workers.
     pub fn enroll(&self, token: &str, csr_der: &[u8]) -> Frame {
+        // A read-only look at the token first: an unknown, used or expired token is refused
+        // before any signing or write transaction, so guessing tokens costs the hub little.
+        match self.store.token_refusal(token, now_ms()) {
+            Ok(None) => {}
+            Ok(Some(refusal)) => return token_refused(refusal),
+            Err(e) => {
+                tracing::error!(error = %e, "enrollment failed: cannot read the token");
+                return refuse(ErrorCode::Internal, "internal error".into());
+            }
+        }
         let agent = AgentId::new(format!("ag-{}", hex::encode(rand::random::<[u8; 8]>())))
             .expect("generated id is a valid slug");
-        // Sign first (no side effects), then redeem atomically; a refused token wastes a signature.
+        // Sign (no side effects), then redeem atomically: the token is checked again in the
+        // redeeming transaction, so two enrollments racing for one token make one agent.
         let issued = match self
             .ca
             .sign_agent(csr_der, &agent, self.settings.agent_cert_ttl)
@@ -186,21 +216,7 @@ impl Hub {
                     ca_der: self.ca.cert_der().to_vec(),
                 }
             }
-            Ok(Err(refusal)) => {
-                let (code, message) = match refusal {
-                    TokenRefusal::Unknown => {
-                        (ErrorCode::TokenUnknown, "enrollment token is unknown")
-                    }
-                    TokenRefusal::Used => {
-                        (ErrorCode::TokenUsed, "enrollment token was already used")
-                    }
-                    TokenRefusal::Expired => {
-                        (ErrorCode::TokenExpired, "enrollment token has expired")
-                    }
-                };
-                tracing::warn!(reason = message, "enrollment refused");
-                refuse(code, message.to_owned())
-            }
+            Ok(Err(refusal)) => token_refused(refusal),
             Err(e) => {
                 tracing::error!(error = %e, "enrollment failed");
                 refuse(ErrorCode::Internal, "internal error".into())
@@ -417,6 +433,17 @@ impl Hub {
             .get(agent)
             .map(|l| l.connected_at)
     }
+}
+
+/// The answer to an enrollment with a token that cannot be redeemed.
+fn token_refused(refusal: TokenRefusal) -> Frame {
+    let (code, message) = match refusal {
+        TokenRefusal::Unknown => (ErrorCode::TokenUnknown, "enrollment token is unknown"),
+        TokenRefusal::Used => (ErrorCode::TokenUsed, "enrollment token was already used"),
+        TokenRefusal::Expired => (ErrorCode::TokenExpired, "enrollment token has expired"),
+    };
+    tracing::warn!(reason = message, "enrollment refused");
+    refuse(code, message.to_owned())
 }
 
 fn refuse(code: ErrorCode, message: String) -> Frame {

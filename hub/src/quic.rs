@@ -5,9 +5,11 @@
 //! and the hub's Acks; one unidirectional stream carries Batches in order. Each batch is applied
 //! in one durable redb transaction before its Ack is sent.
 
-use crate::frames::{read_frame, write_frame};
+use crate::auth::throttle::ClientKey;
+use crate::frames::{read_frame, read_frame_within, write_frame};
 use crate::hub::{Authorized, Hub};
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -20,6 +22,18 @@ const CONTROL_QUEUE_MAX: usize = 64;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// The stateless-reset secret, kept across restarts.
 const RESET_KEY_FILE: &str = "quic-reset.key";
+/// Largest enrollment frame accepted, in bytes (a token and a CSR take well under 1 KiB);
+/// checked against the length prefix, before the body is read.
+pub const ENROLL_FRAME_BYTES_MAX: usize = 8 * 1024;
+/// Enrollments worked on at once (CSR check, signing, the token's transaction), on the blocking
+/// pool; more wait their turn.
+pub const ENROLLMENTS_MAX: usize = 4;
+/// Enrollment attempts one source address (an IPv6 address: its /64) may make in a burst.
+pub const ENROLL_ATTEMPTS_BURST: u32 = 20;
+/// After the burst, one more enrollment attempt per source address per this long.
+pub const ENROLL_ATTEMPT_REFILL: Duration = Duration::from_secs(3);
+/// Source addresses the enrollment rate limiter tracks before idle ones are dropped.
+const ENROLL_ADDRESSES_MAX: usize = 100_000;
 
 /// Close codes the hub uses (application error codes of QUIC CONNECTION_CLOSE).
 pub mod close {
@@ -27,6 +41,36 @@ pub mod close {
     pub const REFUSED: u32 = 403;
     pub const PROTOCOL: u32 = 400;
     pub const INTERNAL: u32 = 500;
+    /// Too many enrollment attempts from this source address; retry later.
+    pub const RATE_LIMITED: u32 = 429;
+    /// The hub is too busy with other enrollments; retry later.
+    pub const BUSY: u32 = 503;
+}
+
+/// What bounds enrollment work: attempts per source address, and enrollments at once.
+struct EnrollGate {
+    attempts: governor::DefaultKeyedRateLimiter<ClientKey>,
+    running: Arc<tokio::sync::Semaphore>,
+}
+
+impl EnrollGate {
+    fn new() -> EnrollGate {
+        let quota = governor::Quota::with_period(ENROLL_ATTEMPT_REFILL)
+            .expect("a non-zero refill period")
+            .allow_burst(NonZeroU32::new(ENROLL_ATTEMPTS_BURST).unwrap_or(NonZeroU32::MIN));
+        EnrollGate {
+            attempts: governor::DefaultKeyedRateLimiter::keyed(quota),
+            running: Arc::new(tokio::sync::Semaphore::new(ENROLLMENTS_MAX)),
+        }
+    }
+
+    /// Takes one attempt from the budget of `remote`'s address; false if it is spent.
+    fn admit(&self, remote: SocketAddr) -> bool {
+        if self.attempts.len() >= ENROLL_ADDRESSES_MAX {
+            self.attempts.retain_recent();
+        }
+        self.attempts.check_key(&ClientKey::of(remote.ip())).is_ok()
+    }
 }
 
 pub fn server_config(hub: &Hub) -> anyhow::Result<quinn::ServerConfig> {
@@ -95,15 +139,16 @@ pub fn bind(
         Arc::new(quinn::TokioRuntime),
     )?;
     let accepting = endpoint.clone();
+    let gate = Arc::new(EnrollGate::new());
     let task = tokio::spawn(async move {
         while let Some(incoming) = accepting.accept().await {
-            tokio::spawn(handle_incoming(hub.clone(), incoming));
+            tokio::spawn(handle_incoming(hub.clone(), gate.clone(), incoming));
         }
     });
     Ok((endpoint, task))
 }
 
-async fn handle_incoming(hub: Arc<Hub>, incoming: quinn::Incoming) {
+async fn handle_incoming(hub: Arc<Hub>, gate: Arc<EnrollGate>, incoming: quinn::Incoming) {
     let remote = incoming.remote_address();
     let conn = match incoming.await {
         Ok(c) => c,
@@ -118,7 +163,18 @@ async fn handle_incoming(hub: Arc<Hub>, incoming: quinn::Incoming) {
         .and_then(|h| h.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
         .and_then(|h| h.protocol);
     match alpn.as_deref() {
-        Some(ALPN_ENROLL) => enroll_session(&hub, conn).await,
+        Some(ALPN_ENROLL) => {
+            if gate.admit(remote) {
+                enroll_session(hub, &gate, conn).await;
+            } else {
+                // Debug, not warn: a flood of attempts must not become a flood of log lines.
+                tracing::debug!(%remote, "refused enrollment: too many attempts from this address");
+                conn.close(
+                    close::RATE_LIMITED.into(),
+                    b"too many enrollment attempts from this address; retry later",
+                );
+            }
+        }
         Some(ALPN_SYNC) => {
             let who = match authorize(&hub, &conn) {
                 Ok(who) => who,
@@ -155,14 +211,42 @@ fn authorize(hub: &Hub, conn: &quinn::Connection) -> Result<Authorized, (u32, St
         .map_err(|reason| (close::REFUSED, reason))
 }
 
-async fn enroll_session(hub: &Hub, conn: quinn::Connection) {
+async fn enroll_session(hub: Arc<Hub>, gate: &EnrollGate, conn: quinn::Connection) {
     let remote = conn.remote_address();
     let Ok(Ok((mut send, mut recv))) = tokio::time::timeout(IDLE_TIMEOUT, conn.accept_bi()).await
     else {
         return;
     };
-    let reply = match tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut recv)).await {
-        Ok(Ok(Some(Frame::EnrollRequest { token, csr_der }))) => hub.enroll(&token, &csr_der),
+    let read = read_frame_within(&mut recv, ENROLL_FRAME_BYTES_MAX);
+    let reply = match tokio::time::timeout(IDLE_TIMEOUT, read).await {
+        Ok(Ok(Some(Frame::EnrollRequest { token, csr_der }))) => {
+            let acquire = Arc::clone(&gate.running).acquire_owned();
+            let Ok(Ok(permit)) = tokio::time::timeout(IDLE_TIMEOUT, acquire).await else {
+                tracing::warn!(%remote, "refused enrollment: the hub is busy enrolling");
+                conn.close(
+                    close::BUSY.into(),
+                    b"hub busy with other enrollments; retry later",
+                );
+                return;
+            };
+            // Signing and the token's transaction block: off the async workers, bounded (the
+            // permit goes with the work, so it is held until the work ends).
+            let enrolled = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                hub.enroll(&token, &csr_der)
+            })
+            .await;
+            match enrolled {
+                Ok(frame) => frame,
+                Err(e) => {
+                    tracing::error!(%remote, error = %e, "enrollment did not finish");
+                    Frame::Error {
+                        code: ErrorCode::Internal,
+                        message: "internal error".into(),
+                    }
+                }
+            }
+        }
         Ok(Ok(Some(other))) => Frame::Error {
             code: ErrorCode::BadRequest,
             message: format!("expected an enroll request, got {}", other.name()),
@@ -172,7 +256,7 @@ async fn enroll_session(hub: &Hub, conn: quinn::Connection) {
             tracing::warn!(%remote, error = %e, "bad enrollment frame");
             Frame::Error {
                 code: ErrorCode::BadRequest,
-                message: e.to_string(),
+                message: format!("bad enrollment frame: {e}"),
             }
         }
     };

@@ -322,6 +322,17 @@ pub struct BatchOutcome {
     pub rejected: Vec<Rejection>,
 }
 
+/// Why `token` cannot be redeemed at `now`, if it cannot.
+fn token_refusal(token: &TokenRecord, now: UtcMillis) -> Option<TokenRefusal> {
+    if token.used_by.is_some() {
+        Some(TokenRefusal::Used)
+    } else if token.expires_at <= now {
+        Some(TokenRefusal::Expired)
+    } else {
+        None
+    }
+}
+
 /// Why a token could not be redeemed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenRefusal {
@@ -405,6 +416,23 @@ impl Store {
         Ok(())
     }
 
+    /// Why the token `secret` could not be redeemed at `now`, or `None` if it could; read-only,
+    /// so a flood of bad tokens costs no write transaction (and [`Store::redeem_token`] checks
+    /// again inside its own).
+    pub fn token_refusal(
+        &self,
+        secret: &str,
+        now: UtcMillis,
+    ) -> Result<Option<TokenRefusal>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let tokens = txn.open_table(TOKENS)?;
+        let Some(bytes) = tokens.get(secret_hash(secret).as_slice())? else {
+            return Ok(Some(TokenRefusal::Unknown));
+        };
+        let token: TokenRecord = dec("enroll_tokens", bytes.value())?;
+        Ok(token_refusal(&token, now))
+    }
+
     /// Redeems a one-time token and registers the agent, atomically: a token can make one
     /// agent only, even if two enrollments race.
     pub fn redeem_token(
@@ -423,10 +451,8 @@ impl Store {
                 None => Err(TokenRefusal::Unknown),
                 Some(bytes) => {
                     let mut token: TokenRecord = dec("enroll_tokens", &bytes)?;
-                    if token.used_by.is_some() {
-                        Err(TokenRefusal::Used)
-                    } else if token.expires_at <= now {
-                        Err(TokenRefusal::Expired)
+                    if let Some(refusal) = token_refusal(&token, now) {
+                        Err(refusal)
                     } else {
                         let record = make_record(&token);
                         token.used_by = Some(agent.clone());

@@ -36,7 +36,7 @@ impl Env {
     fn current_key(&self) -> (String, SigningKeyRecord) {
         self.hub
             .store
-            .signing_keys()
+            .signing_keys(&self.hub.master_key)
             .unwrap()
             .into_iter()
             .find(|(_, r)| r.retired_at.is_none())

@@ -30,6 +30,7 @@ fn router(peer: &str, trusted: &[&str]) -> (Env, Router) {
                 .map(|t| TrustedProxies::parse_entry(t).unwrap())
                 .collect(),
         ),
+        ..RouterOptions::default()
     };
     let peer: SocketAddr = format!("{peer}:40000").parse().unwrap();
     // Budgets that do not refill during the test: what is throttled does not depend on speed.
@@ -38,6 +39,7 @@ fn router(peer: &str, trusted: &[&str]) -> (Env, Router) {
         account_refill: Duration::from_secs(3600),
         client_burst: LOGIN_CLIENT_BURST,
         client_refill: Duration::from_secs(3600),
+        ..ThrottleLimits::default()
     });
     let api = HttpApi::with_throttle(Arc::clone(&env.hub), throttle);
     let router = xt_mobile_api::router_with(Arc::new(api), options).layer(MockConnectInfo(peer));

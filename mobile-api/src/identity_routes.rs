@@ -8,7 +8,7 @@ use crate::identity::{
     Jwks, KeyRotated, LoginRequest, PASSWORD_BYTES_MAX, REFRESH_TOKEN_BYTES_MAX, RefreshRequest,
     TokenPair, UserCreate, UserList, UserPatch, UserView, check_username,
 };
-use crate::routes::{AppState, blocking, require};
+use crate::routes::{AppState, Budget, blocking, blocking_in, require};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -59,7 +59,10 @@ pub(crate) async fn login(
         return Err(ApiError::Unauthorized);
     }
     let tenant = req.tenant.clone();
-    let pair = blocking(&state.api, move |api| api.login(&req, client)).await?;
+    let pair = blocking_in(&state.api, Budget::SignIn, move |api| {
+        api.login(&req, client)
+    })
+    .await?;
     tracing::Span::current().record("tenant", tracing::field::display(&tenant));
     Ok(Json(pair))
 }
@@ -82,7 +85,10 @@ pub(crate) async fn refresh(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenPair>, ApiError> {
     check_refresh_token(&req.refresh_token)?;
-    let pair = blocking(&state.api, move |api| api.refresh(&req.refresh_token)).await?;
+    let pair = blocking_in(&state.api, Budget::SignIn, move |api| {
+        api.refresh(&req.refresh_token)
+    })
+    .await?;
     Ok(Json(pair))
 }
 

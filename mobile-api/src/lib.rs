@@ -50,9 +50,9 @@ pub use dto::{
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use events::{EventData, EventPage, EventsQuery, StockChangeView, StreamEvent};
 pub use routes::{
-    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, METRICS_CONTENT_TYPE, REQUEST_BODY_BYTES_MAX,
-    REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES, RouterOptions, router,
-    router_with,
+    ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, HUB_CALLS_MAX, METRICS_CONTENT_TYPE,
+    REQUEST_BODY_BYTES_MAX, REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES,
+    RouterOptions, SIGN_IN_CALLS_MAX, router, router_with,
 };
 pub use shops::{
     Credentials, CredentialsInput, CredentialsView, SecretSet, ShopCreate, ShopHealth, ShopList,

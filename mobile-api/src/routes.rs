@@ -18,6 +18,7 @@ use axum::routing::{MethodFilter, on};
 use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use xt_shared::ids::AgentId;
@@ -31,19 +32,66 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const API_KEY_BYTES_MAX: usize = 256;
 /// Longest access token (JWT) accepted in the `Authorization` header, in bytes.
 pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
+/// Hub calls (all but sign-in and refresh) running at once on the blocking pool by default.
+/// Further calls wait their turn inside their request's [`REQUEST_TIMEOUT`]; one whose request
+/// timed out while waiting never starts, so slow requests cannot pile up blocking work.
+pub const HUB_CALLS_MAX: usize = 32;
+/// Sign-in and refresh calls (argon2, slow on purpose) running at once by default, on a budget
+/// of their own: however many slow requests wait, sign-in still gets its turn.
+pub const SIGN_IN_CALLS_MAX: usize = 8;
 
 /// What every handler gets.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(crate) api: Arc<dyn HubApi>,
+    pub(crate) api: HubCalls,
     pub(crate) trusted_proxies: Arc<TrustedProxies>,
 }
 
+/// The hub and the budgets its calls run under (see [`blocking`]); derefs to the [`HubApi`] for
+/// what does not block.
+#[derive(Clone)]
+pub(crate) struct HubCalls {
+    api: Arc<dyn HubApi>,
+    general: Arc<Semaphore>,
+    sign_in: Arc<Semaphore>,
+}
+
+impl std::ops::Deref for HubCalls {
+    type Target = dyn HubApi;
+
+    fn deref(&self) -> &Self::Target {
+        self.api.as_ref()
+    }
+}
+
+/// Which budget a hub call runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Budget {
+    /// Everything but sign-in and refresh ([`RouterOptions::hub_calls_max`]).
+    General,
+    /// Sign-in and refresh ([`RouterOptions::sign_in_calls_max`]).
+    SignIn,
+}
+
 /// How the router is set up beyond its [`HubApi`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RouterOptions {
     /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling per address).
     pub trusted_proxies: TrustedProxies,
+    /// Hub calls (all but sign-in and refresh) that may run at once (at least 1).
+    pub hub_calls_max: usize,
+    /// Sign-in and refresh calls that may run at once, apart from the others (at least 1).
+    pub sign_in_calls_max: usize,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            trusted_proxies: TrustedProxies::default(),
+            hub_calls_max: HUB_CALLS_MAX,
+            sign_in_calls_max: SIGN_IN_CALLS_MAX,
+        }
+    }
 }
 
 /// The whole HTTP surface, ready to serve:
@@ -83,7 +131,11 @@ pub fn router(api: Arc<dyn HubApi>) -> Router {
 /// [`router`] with [`RouterOptions`].
 pub fn router_with(api: Arc<dyn HubApi>, options: RouterOptions) -> Router {
     let state = AppState {
-        api,
+        api: HubCalls {
+            api,
+            general: Arc::new(Semaphore::new(options.hub_calls_max.max(1))),
+            sign_in: Arc::new(Semaphore::new(options.sign_in_calls_max.max(1))),
+        },
         trusted_proxies: Arc::new(options.trusted_proxies),
     };
     routed()
@@ -212,17 +264,41 @@ endpoints! {
     POST "/api/v1/webhooks/{platform}/{shop}" => crate::orders::webhook,
 }
 
-/// Runs a hub call on the blocking pool, inside the current request's span.
-pub(crate) async fn blocking<T, F>(api: &Arc<dyn HubApi>, f: F) -> Result<T, ApiError>
+/// Runs a hub call on the blocking pool under the general budget, inside the current request's
+/// span (see [`blocking_in`]).
+pub(crate) async fn blocking<T, F>(calls: &HubCalls, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn HubApi) -> Result<T, ApiError> + Send + 'static,
 {
-    let api = Arc::clone(api);
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(|| f(api.as_ref())))
+    blocking_in(calls, Budget::General, f).await
+}
+
+/// Runs a hub call on the blocking pool once `budget` has a permit, inside the current request's
+/// span. The permit is taken asynchronously before the call starts and held until the call ends:
+/// a request that times out while waiting never starts its call, and one that times out while
+/// its call runs keeps the permit until the call is done, so blocking work stays bounded.
+pub(crate) async fn blocking_in<T, F>(calls: &HubCalls, budget: Budget, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn HubApi) -> Result<T, ApiError> + Send + 'static,
+{
+    let semaphore = match budget {
+        Budget::General => &calls.general,
+        Budget::SignIn => &calls.sign_in,
+    };
+    let permit = Arc::clone(semaphore)
+        .acquire_owned()
         .await
-        .map_err(|e| ApiError::Internal(format!("hub call did not finish: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("hub call budget closed: {e}")))?;
+    let api = Arc::clone(&calls.api);
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        span.in_scope(|| f(api.as_ref()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hub call did not finish: {e}")))?
 }
 
 /// Answers 503 with the JSON error shape when a request takes longer than [`REQUEST_TIMEOUT`].

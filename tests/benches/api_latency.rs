@@ -200,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
     let limits = ThrottleLimits {
         client_burst: 1_000_000,
         account_burst: 1_000_000,
+        account_ceiling_burst: 1_000_000,
         ..ThrottleLimits::default()
     };
     let api = Arc::new(HttpApi::with_throttle(

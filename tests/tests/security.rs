@@ -2,9 +2,15 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{AGENT_BIN, AgentProc, HubProc, enroll, wait_stock_equal};
+use xt_agent::frames::read_frame;
+use xt_hub::quic::{ENROLL_ATTEMPTS_BURST, ENROLL_FRAME_BYTES_MAX};
+use xt_shared::protocol::{ErrorCode, Frame, HUB_SERVER_NAME, frame_bytes};
 use xt_tests::legacy::LegacyWms;
 use xt_tests::{wait_for, write_agent_config};
 
@@ -283,5 +289,218 @@ async fn certificate_of_our_ca_for_an_unknown_agent_is_refused() -> anyhow::Resu
         },
     )
     .await?;
+    Ok(())
+}
+
+/// What one raw enrollment attempt over real QUIC got back.
+#[derive(Debug)]
+enum Attempt {
+    /// The hub's answer.
+    Answer(Frame),
+    /// The connection ended without an answer; the error (with the hub's close reason).
+    Closed(String),
+}
+
+impl Attempt {
+    fn rate_limited(&self) -> bool {
+        matches!(self, Attempt::Closed(e) if e.contains("too many enrollment attempts"))
+    }
+
+    fn token_unknown(&self) -> bool {
+        matches!(
+            self,
+            Attempt::Answer(Frame::Error {
+                code: ErrorCode::TokenUnknown,
+                ..
+            })
+        )
+    }
+}
+
+/// Connects with the enrollment ALPN as an agent does, sends `bytes` on the stream (finishing it
+/// when `finish`), and reads the one frame the hub answers, within `within`.
+async fn raw_enroll(
+    hub: SocketAddr,
+    fingerprint: &str,
+    bytes: &[u8],
+    finish: bool,
+    within: Duration,
+) -> Attempt {
+    let exchange = async {
+        let endpoint = xt_agent::tls::client_endpoint(hub).map_err(|e| e.to_string())?;
+        let config = xt_agent::tls::enroll_config(fingerprint).map_err(|e| e.to_string())?;
+        let conn = endpoint
+            .connect_with(config, hub, HUB_SERVER_NAME)
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+        send.write_all(bytes).await.map_err(|e| e.to_string())?;
+        if finish {
+            let _ = send.finish();
+        }
+        let reply = read_frame(&mut recv).await.map_err(|e| format!("{e:#}"));
+        conn.close(0u32.into(), b"done");
+        match reply? {
+            Some(frame) => Ok(frame),
+            None => Err("stream finished without an answer".to_owned()),
+        }
+    };
+    match tokio::time::timeout(within, exchange).await {
+        Ok(Ok(frame)) => Attempt::Answer(frame),
+        Ok(Err(e)) => Attempt::Closed(e),
+        Err(_) => Attempt::Closed(format!("no answer within {within:?}")),
+    }
+}
+
+/// An enrollment request frame with `token` and `csr_der`.
+fn enroll_request(token: &str, csr_der: Vec<u8>) -> Vec<u8> {
+    frame_bytes(&Frame::EnrollRequest {
+        token: token.to_owned(),
+        csr_der,
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_enrollment_token_is_refused_before_anything_is_signed() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hub = HubProc::start(&tmp.path().join("hub"), "acme", &[]).await?;
+    // Not a CSR at all: a hub that signed before looking at the token would answer "bad CSR".
+    let bytes = enroll_request("xte_guessed", b"not a csr".to_vec());
+    let attempt = raw_enroll(hub.quic, &hub.fingerprint, &bytes, true, ANSWER_BOUND).await;
+    assert!(attempt.token_unknown(), "{attempt:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_enrollment_frame_is_refused_before_it_is_read() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hub = HubProc::start(&tmp.path().join("hub"), "acme", &[]).await?;
+    // A length prefix of 1 MiB (within the general frame limit), then a few bytes and nothing
+    // more: the hub must refuse on the prefix instead of waiting for the megabyte.
+    let mut bytes = (1024u32 * 1024).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[0; 16]);
+    let attempt = raw_enroll(hub.quic, &hub.fingerprint, &bytes, false, ANSWER_BOUND).await;
+    match &attempt {
+        Attempt::Answer(Frame::Error {
+            code: ErrorCode::BadRequest,
+            message,
+        }) => assert!(
+            message.contains(&ENROLL_FRAME_BYTES_MAX.to_string()),
+            "{message}"
+        ),
+        other => panic!("expected a refusal naming the limit, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_attempts_are_rate_limited_per_address() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hub = HubProc::start(&tmp.path().join("hub"), "acme", &[]).await?;
+    let bytes = enroll_request("xte_guessed", b"not a csr".to_vec());
+    let mut attempts = Vec::new();
+    for _ in 0..ENROLL_ATTEMPTS_BURST * 2 {
+        attempts.push(raw_enroll(hub.quic, &hub.fingerprint, &bytes, true, ANSWER_BOUND).await);
+    }
+    assert!(attempts[0].token_unknown(), "{:?}", attempts[0]);
+    let limited = attempts.iter().filter(|a| a.rate_limited()).count();
+    assert!(
+        limited >= 1,
+        "no attempt out of {} was rate-limited: {:?}",
+        attempts.len(),
+        attempts.last()
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.token_unknown() || a.rate_limited()),
+        "{attempts:?}"
+    );
+    // A real agent is told plainly why.
+    let (code, err) = enroll(
+        &hub.quic,
+        "xte_guessed",
+        &hub.fingerprint,
+        &tmp.path().join("a"),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("too many enrollment attempts"), "{err}");
+    Ok(())
+}
+
+/// Flood attempts in flight at once.
+const FLOOD_CONCURRENCY: usize = 50;
+/// Most attempts one flood task makes (the flood stops earlier once sync and HTTP were checked).
+const FLOOD_ATTEMPTS_PER_TASK: usize = 100;
+/// Longest wait for one answer from the hub (enrollment, an HTTP call): a generous liveness bound.
+const ANSWER_BOUND: Duration = Duration::from_secs(10);
+/// Generous bound for the agent to sync changed rows while the flood goes on.
+const SYNC_BOUND: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrollment_flood_does_not_slow_sync_or_the_http_api() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hub = HubProc::start(&tmp.path().join("hub"), "acme", &[]).await?;
+    let mut legacy = LegacyWms::create(&tmp.path().join("legacy"), &["WH-SH", "WH-BJ"], 500)?;
+    let data = tmp.path().join("agent");
+    let token = hub.token("site-a", "warehouse").await?;
+    let (code, err) = enroll(&hub.quic, &token, &hub.fingerprint, &data);
+    assert_eq!(code, 0, "{err}");
+    let config = tmp.path().join("agent.toml");
+    write_agent_config(&config, &data, None, &legacy.dir, 1)?;
+    let mut agent = AgentProc::new(&data, &config);
+    agent.spawn()?;
+    let api = hub.api();
+    wait_stock_equal(&api, &legacy.stock()?, Duration::from_secs(60)).await?;
+
+    // The flood: many concurrent attempts with guessed tokens and real CSRs, bounded in count.
+    let (_key, csr) = xt_agent::identity::new_key_and_csr()?;
+    let bytes = enroll_request("xte_guessed", csr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..FLOOD_CONCURRENCY {
+        let (quic, fingerprint, bytes) = (hub.quic, hub.fingerprint.clone(), bytes.clone());
+        let stop = Arc::clone(&stop);
+        flood.spawn(async move {
+            let mut out = Vec::new();
+            while out.len() < FLOOD_ATTEMPTS_PER_TASK && !stop.load(Ordering::Relaxed) {
+                out.push(raw_enroll(quic, &fingerprint, &bytes, true, ANSWER_BOUND).await);
+            }
+            out
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile the agent syncs new changes and the HTTP API answers.
+    legacy.change_random(200)?;
+    wait_stock_equal(&api, &legacy.stock()?, SYNC_BOUND).await?;
+    let agents = tokio::time::timeout(ANSWER_BOUND, api.agents())
+        .await
+        .map_err(|_| anyhow::anyhow!("the HTTP API did not answer within {ANSWER_BOUND:?}"))??;
+    assert!(agents[0].connected);
+
+    stop.store(true, Ordering::Relaxed);
+    let mut attempts = Vec::new();
+    while let Some(done) = flood.join_next().await {
+        attempts.extend(done?);
+    }
+    assert!(attempts.len() >= FLOOD_CONCURRENCY, "{}", attempts.len());
+    let limited = attempts.iter().filter(|a| a.rate_limited()).count();
+    assert!(
+        limited > attempts.len() / 2,
+        "only {limited} of {} rate-limited",
+        attempts.len()
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.token_unknown() || a.rate_limited()),
+        "{:?}",
+        attempts
+            .iter()
+            .find(|a| !a.token_unknown() && !a.rate_limited())
+    );
     Ok(())
 }

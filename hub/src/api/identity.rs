@@ -37,7 +37,9 @@ impl HttpApi {
     /// stored now, so disabling a user or changing roles applies to tokens already issued.
     pub(super) fn access_principal(&self, token: &str) -> Result<Option<Principal>, ApiError> {
         let store = &self.hub.store;
-        let Some(claims) = jwt::verify(store, token, now_ms()).map_err(internal)? else {
+        let Some(claims) =
+            jwt::verify(store, &self.hub.master_key, token, now_ms()).map_err(internal)?
+        else {
             return Ok(None);
         };
         let user = store
@@ -67,6 +69,7 @@ impl HttpApi {
         let store = &self.hub.store;
         let access_token = jwt::issue(
             store,
+            &self.hub.master_key,
             now,
             &user.id,
             username,

@@ -1,7 +1,9 @@
 //! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, signed by the hub's current key and
 //! verified by any key that is current or retired less than [`SIGNING_KEY_RETENTION`] ago.
+//! The private keys are stored sealed with the hub's [`MasterKey`].
 
 use super::{ACCESS_TOKEN_TTL, AuthError, CLOCK_LEEWAY, SIGNING_KEY_RETENTION};
+use crate::master_key::MasterKey;
 use crate::store::{SigningKeyRecord, Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,24 +52,28 @@ pub fn new_key(now: UtcMillis) -> Result<(String, SigningKeyRecord), AuthError> 
     Ok((kid, record))
 }
 
-/// Makes a new current key (retiring the previous one) and returns its kid.
-pub fn rotate(store: &Store, now: UtcMillis) -> Result<String, AuthError> {
+/// Makes a new current key (retiring the previous one), sealed with `key`, and returns its kid.
+pub fn rotate(store: &Store, key: &MasterKey, now: UtcMillis) -> Result<String, AuthError> {
     let (kid, record) = new_key(now)?;
     let drop_before = UtcMillis(now.0 - SIGNING_KEY_RETENTION.as_millis() as i64);
-    store.install_signing_key(&kid, &record, drop_before, false)?;
+    store.install_signing_key(&kid, &record, key, drop_before, false)?;
     Ok(kid)
 }
 
 /// The current key, made now if there is none yet.
-fn current(store: &Store, now: UtcMillis) -> Result<(String, SigningKeyRecord), AuthError> {
+fn current(
+    store: &Store,
+    key: &MasterKey,
+    now: UtcMillis,
+) -> Result<(String, SigningKeyRecord), AuthError> {
     for _ in 0..2 {
-        let keys = store.signing_keys()?;
+        let keys = store.signing_keys(key)?;
         if let Some(found) = keys.into_iter().find(|(_, r)| r.retired_at.is_none()) {
             return Ok(found);
         }
         let (kid, record) = new_key(now)?;
         let drop_before = UtcMillis(now.0 - SIGNING_KEY_RETENTION.as_millis() as i64);
-        if store.install_signing_key(&kid, &record, drop_before, true)? {
+        if store.install_signing_key(&kid, &record, key, drop_before, true)? {
             return Ok((kid, record));
         }
     }
@@ -76,9 +82,12 @@ fn current(store: &Store, now: UtcMillis) -> Result<(String, SigningKeyRecord), 
     ))
 }
 
-/// Signs an access token for a user, valid from `now` for [`ACCESS_TOKEN_TTL`].
+/// Signs an access token for a user, valid from `now` for [`ACCESS_TOKEN_TTL`], with the
+/// current key (opened with `master`).
+#[allow(clippy::too_many_arguments)]
 pub fn issue(
     store: &Store,
+    master: &MasterKey,
     now: UtcMillis,
     user_id: &str,
     username: &str,
@@ -86,7 +95,7 @@ pub fn issue(
     roles: &[Role],
     warehouses: &[WarehouseCode],
 ) -> Result<String, AuthError> {
-    let (kid, key) = current(store, now)?;
+    let (kid, key) = current(store, master, now)?;
     let iat = secs(now);
     let claims = Claims {
         sub: user_id.to_owned(),
@@ -117,14 +126,19 @@ fn usable(key: &SigningKeyRecord, now: UtcMillis) -> bool {
 
 /// The claims of a valid token: EdDSA only, a `kid` of a usable key, a good signature, and
 /// `exp`/`nbf` within [`CLOCK_LEEWAY`] of `now`. `None` for anything else.
-pub fn verify(store: &Store, token: &str, now: UtcMillis) -> Result<Option<Claims>, StoreError> {
+pub fn verify(
+    store: &Store,
+    master: &MasterKey,
+    token: &str,
+    now: UtcMillis,
+) -> Result<Option<Claims>, StoreError> {
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return Ok(None);
     };
     let (Algorithm::EdDSA, Some(kid)) = (header.alg, header.kid) else {
         return Ok(None);
     };
-    let Some(key) = store.signing_key(&kid)? else {
+    let Some(key) = store.signing_key(&kid, master)? else {
         return Ok(None);
     };
     if !usable(&key, now) || key.public.len() != 32 {
@@ -141,9 +155,9 @@ pub fn verify(store: &Store, token: &str, now: UtcMillis) -> Result<Option<Claim
 }
 
 /// The public halves of every usable key.
-pub fn jwks(store: &Store, now: UtcMillis) -> Result<Jwks, StoreError> {
+pub fn jwks(store: &Store, master: &MasterKey, now: UtcMillis) -> Result<Jwks, StoreError> {
     let keys = store
-        .signing_keys()?
+        .signing_keys(master)?
         .into_iter()
         .filter(|(_, r)| usable(r, now))
         .map(|(kid, r)| Jwk {

@@ -1,6 +1,7 @@
 //! Identity tables: users, signing keys, refresh tokens and their families.
 
 use super::{Store, StoreError, dec, enc};
+use crate::master_key::MasterKey;
 use redb::{
     ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
 };
@@ -37,6 +38,8 @@ pub struct UserRecord {
     pub created_at: UtcMillis,
 }
 
+/// A signing key, opened: what signing and verifying use. Stored sealed (see
+/// [`Store::install_signing_key`]); never logged (its `Debug` leaves the keys out).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SigningKeyRecord {
     /// Ed25519 private key, PKCS#8 DER.
@@ -54,6 +57,107 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
+    }
+}
+
+/// Record version of a signing key whose private key is sealed with the master key. Version 1
+/// (the store's record version, hubs from before sealing) holds a [`SigningKeyRecord`] in plain
+/// text; it is still read, and sealed when the hub opens or the key is next written.
+const SIGNING_KEY_SEALED_V2: u8 = 2;
+
+/// A signing key as stored from version 2 on: the private key sealed, the rest in plain text.
+#[derive(Clone, Serialize, Deserialize)]
+struct SealedSigningKey {
+    /// The PKCS#8 private key, sealed by [`MasterKey::seal`] with [`signing_key_aad`].
+    pkcs8_sealed: Vec<u8>,
+    public: Vec<u8>,
+    created_at: UtcMillis,
+    retired_at: Option<UtcMillis>,
+}
+
+/// A signing key as read from its table, before its private key is opened.
+enum StoredSigningKey {
+    /// Version 1: written before signing keys were sealed.
+    Plain(SigningKeyRecord),
+    Sealed(SealedSigningKey),
+}
+
+/// What a sealed signing key is bound to: its kid (a sealed key moved to another kid does not
+/// open).
+fn signing_key_aad(kid: &str) -> Vec<u8> {
+    [b"signing-key\0".as_slice(), kid.as_bytes()].concat()
+}
+
+fn enc_signing_key(kid: &str, record: &SigningKeyRecord, key: &MasterKey) -> Vec<u8> {
+    let sealed = SealedSigningKey {
+        pkcs8_sealed: key.seal(&signing_key_aad(kid), &record.pkcs8),
+        public: record.public.clone(),
+        created_at: record.created_at,
+        retired_at: record.retired_at,
+    };
+    enc_sealed_signing_key(&sealed)
+}
+
+fn enc_sealed_signing_key(sealed: &SealedSigningKey) -> Vec<u8> {
+    let mut out = vec![SIGNING_KEY_SEALED_V2];
+    // Plain struct of owned data: encoding cannot fail.
+    out.extend(postcard::to_allocvec(sealed).expect("record encodes"));
+    out
+}
+
+impl StoredSigningKey {
+    fn decode(bytes: &[u8]) -> Result<StoredSigningKey, StoreError> {
+        match bytes.split_first() {
+            Some((&SIGNING_KEY_SEALED_V2, rest)) => postcard::from_bytes(rest)
+                .map(StoredSigningKey::Sealed)
+                .map_err(|e| StoreError::Corrupt {
+                    table: "signing_keys",
+                    reason: e.to_string(),
+                }),
+            _ => dec("signing_keys", bytes).map(StoredSigningKey::Plain),
+        }
+    }
+
+    fn retired_at(&self) -> Option<UtcMillis> {
+        match self {
+            StoredSigningKey::Plain(r) => r.retired_at,
+            StoredSigningKey::Sealed(s) => s.retired_at,
+        }
+    }
+
+    fn retire(&mut self, at: UtcMillis) {
+        match self {
+            StoredSigningKey::Plain(r) => r.retired_at = Some(at),
+            StoredSigningKey::Sealed(s) => s.retired_at = Some(at),
+        }
+    }
+
+    /// The bytes to store: always sealed (a plain record is sealed now).
+    fn encode(&self, kid: &str, key: &MasterKey) -> Vec<u8> {
+        match self {
+            StoredSigningKey::Plain(r) => enc_signing_key(kid, r, key),
+            StoredSigningKey::Sealed(s) => enc_sealed_signing_key(s),
+        }
+    }
+
+    fn open(self, kid: &str, key: &MasterKey) -> Result<SigningKeyRecord, StoreError> {
+        match self {
+            StoredSigningKey::Plain(r) => Ok(r),
+            StoredSigningKey::Sealed(s) => {
+                let pkcs8 = key
+                    .open(&signing_key_aad(kid), &s.pkcs8_sealed)
+                    .map_err(|e| StoreError::Corrupt {
+                        table: "signing_keys",
+                        reason: format!("signing key {kid}: {e}"),
+                    })?;
+                Ok(SigningKeyRecord {
+                    pkcs8,
+                    public: s.public,
+                    created_at: s.created_at,
+                    retired_at: s.retired_at,
+                })
+            }
+        }
     }
 }
 
@@ -172,33 +276,104 @@ impl Store {
         Ok(Some(Ok(out)))
     }
 
-    /// Every signing key, current and retired.
-    pub fn signing_keys(&self) -> Result<Vec<(String, SigningKeyRecord)>, StoreError> {
+    /// Every signing key, current and retired, opened with `key`.
+    pub fn signing_keys(
+        &self,
+        key: &MasterKey,
+    ) -> Result<Vec<(String, SigningKeyRecord)>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SIGNING_KEYS)?;
         let mut out = Vec::new();
         for item in table.iter()? {
             let (k, v) = item?;
-            out.push((k.value().to_owned(), dec("signing_keys", v.value())?));
+            let kid = k.value().to_owned();
+            let record = StoredSigningKey::decode(v.value())?.open(&kid, key)?;
+            out.push((kid, record));
         }
         Ok(out)
     }
 
-    pub fn signing_key(&self, kid: &str) -> Result<Option<SigningKeyRecord>, StoreError> {
+    /// The signing key `kid`, opened with `key`.
+    pub fn signing_key(
+        &self,
+        kid: &str,
+        key: &MasterKey,
+    ) -> Result<Option<SigningKeyRecord>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(SIGNING_KEYS)?;
         let found = table.get(kid)?;
-        found.map(|v| dec("signing_keys", v.value())).transpose()
+        found
+            .map(|v| StoredSigningKey::decode(v.value())?.open(kid, key))
+            .transpose()
+    }
+
+    /// Whether any signing key is stored sealed (so the master key is needed to sign).
+    pub fn any_sealed_signing_key(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SIGNING_KEYS)?;
+        for item in table.iter()? {
+            let (_, v) = item?;
+            if matches!(
+                StoredSigningKey::decode(v.value())?,
+                StoredSigningKey::Sealed(_)
+            ) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Seals with `key` the signing keys stored in plain text by hubs from before sealing; returns
+    /// how many. Reads first, so a hub with nothing to seal writes nothing.
+    pub fn seal_signing_keys(&self, key: &MasterKey) -> Result<usize, StoreError> {
+        let plain = {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(SIGNING_KEYS)?;
+            let mut plain = 0;
+            for item in table.iter()? {
+                let (_, v) = item?;
+                if matches!(
+                    StoredSigningKey::decode(v.value())?,
+                    StoredSigningKey::Plain(_)
+                ) {
+                    plain += 1;
+                }
+            }
+            plain
+        };
+        if plain == 0 {
+            return Ok(0);
+        }
+        let txn = self.db.begin_write()?;
+        let mut sealed = 0;
+        {
+            let mut table = txn.open_table(SIGNING_KEYS)?;
+            let mut rewrite = Vec::new();
+            for item in table.iter()? {
+                let (k, v) = item?;
+                if let StoredSigningKey::Plain(r) = StoredSigningKey::decode(v.value())? {
+                    rewrite.push((k.value().to_owned(), r));
+                }
+            }
+            for (kid, record) in rewrite {
+                table.insert(kid.as_str(), enc_signing_key(&kid, &record, key).as_slice())?;
+                sealed += 1;
+            }
+        }
+        txn.commit()?;
+        Ok(sealed)
     }
 
     /// Makes `kid` the current key in one transaction: retires the current one(s) at `now`,
-    /// deletes keys retired before `drop_retired_before`, inserts the new one. With
-    /// `only_if_none`, does nothing when a current key exists (lazy creation racing itself).
-    /// Returns whether the key was inserted.
+    /// deletes keys retired before `drop_retired_before`, inserts the new one sealed with `key`
+    /// (and seals any it rewrites that were still in plain text). With `only_if_none`, does
+    /// nothing when a current key exists (lazy creation racing itself). Returns whether the key
+    /// was inserted.
     pub fn install_signing_key(
         &self,
         kid: &str,
         record: &SigningKeyRecord,
+        key: &MasterKey,
         drop_retired_before: UtcMillis,
         only_if_none: bool,
     ) -> Result<bool, StoreError> {
@@ -208,25 +383,24 @@ impl Store {
             let mut existing = Vec::new();
             for item in table.iter()? {
                 let (k, v) = item?;
-                let r: SigningKeyRecord = dec("signing_keys", v.value())?;
-                existing.push((k.value().to_owned(), r));
+                existing.push((k.value().to_owned(), StoredSigningKey::decode(v.value())?));
             }
-            if only_if_none && existing.iter().any(|(_, r)| r.retired_at.is_none()) {
+            if only_if_none && existing.iter().any(|(_, r)| r.retired_at().is_none()) {
                 return Ok(false);
             }
             for (k, mut r) in existing {
-                match r.retired_at {
+                match r.retired_at() {
                     Some(at) if at < drop_retired_before => {
                         table.remove(k.as_str())?;
                     }
                     Some(_) => {}
                     None => {
-                        r.retired_at = Some(record.created_at);
-                        table.insert(k.as_str(), enc(&r).as_slice())?;
+                        r.retire(record.created_at);
+                        table.insert(k.as_str(), r.encode(&k, key).as_slice())?;
                     }
                 }
             }
-            table.insert(kid, enc(record).as_slice())?;
+            table.insert(kid, enc_signing_key(kid, record, key).as_slice())?;
         }
         txn.commit()?;
         Ok(true)
