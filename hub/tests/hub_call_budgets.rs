@@ -25,8 +25,10 @@ const SIGN_IN_BOUND: Duration = Duration::from_secs(5);
 
 #[test]
 fn slow_requests_cannot_starve_sign_in() {
-    assert!(xt_mobile_api::HUB_CALLS_MAX + xt_mobile_api::SIGN_IN_CALLS_MAX < BLOCKING_THREADS);
-    assert!(BLOCKING_THREADS < SLOW_REQUESTS);
+    const {
+        assert!(xt_mobile_api::HUB_CALLS_MAX + xt_mobile_api::SIGN_IN_CALLS_MAX < BLOCKING_THREADS);
+        assert!(BLOCKING_THREADS < SLOW_REQUESTS);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(BLOCKING_THREADS)
@@ -53,7 +55,7 @@ fn slow_requests_cannot_starve_sign_in() {
         }
         // Let the slow requests reach the hub and take what they can.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert!(slow.len() == SLOW_REQUESTS, "slow requests answered early");
+        assert_eq!(slow.len(), SLOW_REQUESTS, "slow requests answered early");
 
         let login = client
             .post(format!("http://{addr}/api/v1/auth/login"))
