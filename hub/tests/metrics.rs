@@ -25,8 +25,10 @@ impl Env {
             req.extensions_mut().insert(ConnectInfo(addr));
         }
         for (name, value) in headers {
-            req.headers_mut()
-                .insert(*name, axum::http::HeaderValue::from_str(value).unwrap());
+            req.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
         }
         self.send(req).await
     }
