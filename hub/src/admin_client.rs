@@ -108,7 +108,8 @@ impl AdminClient {
         self.send(self.http.patch(url).json(patch)).await
     }
 
-    /// Makes a new current signing key (`POST /api/v1/keys/rotate`).
+    /// Makes a new current signing key (`POST /api/v1/keys/rotate`; the client must hold the hub
+    /// operator's key).
     pub async fn rotate_key(&self) -> anyhow::Result<KeyRotated> {
         let url = format!("{}/api/v1/keys/rotate", self.base);
         self.send(self.http.post(url)).await
@@ -383,6 +384,10 @@ mod tests {
                 )
             }))
         }
+        fn authenticate_operator(&self, _: &str) -> Result<bool, ApiError> {
+            Ok(false)
+        }
+
         fn list_agents(&self, _: &TenantId) -> Result<Vec<AgentView>, ApiError> {
             Ok(self.agents.lock().unwrap().clone())
         }

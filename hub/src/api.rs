@@ -12,8 +12,8 @@ use xt_mobile_api::identity::{
 };
 use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{
-    AgentView, ApiError, ApiKeyCreate, ApiKeyMade, ApiKeyOwned, HubApi, Principal, SourceView,
-    StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
+    AgentView, ApiError, ApiKeyCreate, ApiKeyMade, ApiKeyOwned, HubApi, Permission, Principal,
+    SourceView, StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
 };
 use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
 use xt_mobile_api::{ShopNew, ShopOwned, ShopPatch};
@@ -133,6 +133,11 @@ impl HttpApi {
 impl HubApi for HttpApi {
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
         self.key_principal(secret)
+    }
+
+    fn authenticate_operator(&self, secret: &str) -> Result<bool, ApiError> {
+        let found = self.hub.store.operator_key(secret).map_err(internal)?;
+        Ok(found.is_some())
     }
 
     fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
@@ -413,13 +418,16 @@ impl HubApi for HttpApi {
     }
 }
 
-/// What of a change-log entry `principal` may see, as event data: its tenant's only, stock rows
-/// of its warehouses only (at most [`EVENT_CHANGES_MAX`] of them); `None` if nothing is left.
+/// What of a change-log entry `principal` may see, as event data: its tenant's only, agent
+/// events with `agents:read` only, stock rows of its warehouses only (at most
+/// [`EVENT_CHANGES_MAX`] of them); `None` if nothing is left.
 fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
     if entry.tenant() != &principal.tenant {
         return None;
     }
     match entry {
+        // The same rule as `GET /api/v1/agents`.
+        LogEntry::Agent(_) if !principal.allows(Permission::AgentsRead) => None,
         LogEntry::Agent(a) => {
             let (agent, site) = (a.agent.to_string(), a.site.to_string());
             Some(if a.connected {

@@ -4,7 +4,7 @@ use crate::admin_client::{AdminClient, print_agents_table};
 use crate::api::HttpApi;
 use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
-use crate::store::{ApiKeyRecord, CREATED_BY_INIT, Store, UserRecord};
+use crate::store::{ApiKeyRecord, CREATED_BY_INIT, OperatorKeyRecord, Store, UserRecord};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -32,8 +32,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Make the CA, the database, the first tenant, an admin API key, an owner user and the
-    /// first signing key.
+    /// Make the CA, the database, the first tenant, an admin API key, an owner user, the
+    /// first signing key and the hub operator's key.
     Init {
         /// Data directory (created if missing; must not hold a hub yet).
         #[arg(long)]
@@ -41,7 +41,8 @@ pub enum Command {
         /// The first tenant's id (letters, digits, '-', '_', '.').
         #[arg(long)]
         tenant: TenantId,
-        /// Print JSON: {"admin_key", "ca_fingerprint", "owner_user", "owner_password"}.
+        /// Print JSON: {"admin_key", "ca_fingerprint", "owner_user", "owner_password",
+        /// "operator_key"}.
         #[arg(long)]
         json: bool,
     },
@@ -81,6 +82,32 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The hub operator's key: rotates signing keys and reads `/metrics` (offline: run while
+    /// the hub is stopped).
+    OperatorKey {
+        #[command(subcommand)]
+        command: OperatorKeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OperatorKeyCommand {
+    /// Make a new operator key, printed once; the previous one stops working.
+    Create {
+        /// Data directory of a stopped hub.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print JSON: {"operator_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the operator key: nobody rotates signing keys over HTTP until a new one is made,
+    /// and only direct loopback scrapes read `/metrics`.
+    Revoke {
+        /// Data directory of a stopped hub.
+        #[arg(long)]
+        data: PathBuf,
     },
 }
 
@@ -429,10 +456,18 @@ async fn shops(command: ShopsCommand) -> anyhow::Result<()> {
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Make a new current signing key; tokens signed by the previous one keep working until
-    /// they expire. Needs an owner credential.
+    /// they expire. Needs the hub operator's key (no tenant's credential rotates).
     Rotate {
-        #[command(flatten)]
-        remote: Remote,
+        /// Hub HTTP base URL.
+        #[arg(
+            long = "hub",
+            env = "XT_HUB_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        url: String,
+        /// The hub operator's key (`xto_…`, from `init` or `operator-key create`).
+        #[arg(long, env = "XT_OPERATOR_KEY", hide_env_values = true)]
+        operator_key: String,
     },
 }
 
@@ -661,12 +696,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::OperatorKey { command } => operator_key(command),
         Command::Keys {
-            command: KeysCommand::Rotate { remote },
+            command: KeysCommand::Rotate { url, operator_key },
         } => {
-            let rotated = AdminClient::new(&remote.url, &remote.key)?
-                .rotate_key()
-                .await?;
+            let rotated = AdminClient::new(&url, &operator_key)?.rotate_key().await?;
             println!("current signing key: {}", rotated.kid);
             Ok(())
         }
@@ -753,6 +787,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the store of the stopped hub in `data`.
+fn open_offline(data: &Path) -> anyhow::Result<Store> {
+    let db = data.join(DB_FILE);
+    if !db.exists() {
+        bail!("{} holds no hub (run `xt-hub init` first)", data.display());
+    }
+    Store::open(&db).with_context(|| format!("cannot open {} (is the hub running?)", db.display()))
+}
+
+fn operator_key(command: OperatorKeyCommand) -> anyhow::Result<()> {
+    match command {
+        OperatorKeyCommand::Create { data, json } => {
+            let (secret, dropped) = make_operator_key(&open_offline(&data)?)?;
+            if json {
+                println!("{}", serde_json::json!({ "operator_key": secret }));
+            } else {
+                println!("operator key: {secret}   (shown once: store it now)");
+                if dropped > 0 {
+                    println!("the previous operator key no longer works");
+                }
+            }
+        }
+        OperatorKeyCommand::Revoke { data } => {
+            let dropped = open_offline(&data)?.revoke_operator_keys()?;
+            if dropped > 0 {
+                println!("operator key revoked");
+            } else {
+                println!("there was no operator key");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What `init` made and prints once.
 pub struct Initialized {
     pub admin_key: String,
@@ -760,6 +828,8 @@ pub struct Initialized {
     /// The first user, an owner.
     pub owner_user: String,
     pub owner_password: String,
+    /// The hub operator's key (`init` only; empty from [`add_tenant`]).
+    pub operator_key: String,
 }
 
 /// Username of the owner `init` makes.
@@ -781,8 +851,10 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     let store = Store::open(&data.join(DB_FILE))?;
     let made = add_tenant(&store, tenant)?;
     crate::auth::jwt::rotate(&store, &master_key, now_ms())?;
+    let (operator_key, _) = make_operator_key(&store)?;
     Ok(Initialized {
         ca_fingerprint: ca.fingerprint(),
+        operator_key,
         ..made
     })
 }
@@ -808,6 +880,18 @@ fn make_owner_only(data: &Path) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     let _ = data;
     Ok(())
+}
+
+/// Makes a new hub operator key in `store`, dropping the previous one; returns its secret
+/// (shown once) and how many keys were dropped.
+pub fn make_operator_key(store: &Store) -> anyhow::Result<(String, usize)> {
+    let secret = new_secret("xto");
+    let record = OperatorKeyRecord {
+        id: format!("op-{}", hex::encode(rand::random::<[u8; 6]>())),
+        created_at: now_ms(),
+    };
+    let dropped = store.replace_operator_key(&secret, &record)?;
+    Ok((secret, dropped))
 }
 
 /// Adds a tenant with an `owner`-scoped API key and an owner user ([`OWNER_USERNAME`]) to
@@ -847,6 +931,7 @@ pub fn add_tenant(store: &Store, tenant: &TenantId) -> anyhow::Result<Initialize
         ca_fingerprint: String::new(),
         owner_user: OWNER_USERNAME.to_owned(),
         owner_password,
+        operator_key: String::new(),
     })
 }
 
@@ -860,6 +945,7 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
                 "ca_fingerprint": made.ca_fingerprint,
                 "owner_user": made.owner_user,
                 "owner_password": made.owner_password,
+                "operator_key": made.operator_key,
             })
         );
     } else {
@@ -873,6 +959,10 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
         println!(
             "owner user:     {} / {}   (shown once: store it now)",
             made.owner_user, made.owner_password
+        );
+        println!(
+            "operator key:   {}   (shown once: the hub's, not the tenant's; see INSTALL.md)",
+            made.operator_key
         );
     }
     Ok(())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::{
     ApiError, DASHBOARD_BUCKET_SECS, Dashboard, DashboardAgents, DashboardPoint, DashboardSeries,
-    DashboardSource, DashboardWarehouse, Principal,
+    DashboardSource, DashboardWarehouse, Permission, Principal,
 };
 use xt_shared::ids::WarehouseCode;
 use xt_shared::model::UtcMillis;
@@ -65,7 +65,15 @@ pub fn build(
     };
     let mut gauges_now = Gauges::default();
     let mut sources = Vec::new();
-    for (id, record) in hub.store.agents(tenant).map_err(internal)? {
+    // What a role sees follows the routes: agents and their sources (and the agent gauges of
+    // the series) with `agents:read`, shops with `shops:read`, stock of the caller's warehouses.
+    let see_agents = principal.allows(Permission::AgentsRead);
+    let agent_list = if see_agents {
+        hub.store.agents(tenant).map_err(internal)?
+    } else {
+        Vec::new()
+    };
+    for (id, record) in agent_list {
         if record.tenant != *tenant {
             return Err(internal(format!("agent {id} is not of tenant {tenant}")));
         }
@@ -120,13 +128,29 @@ pub fn build(
         .store
         .minute_buckets(tenant, first, last)
         .map_err(internal)?;
+    // A warehouse-bound caller counts only its warehouses' changes.
+    let bound_changes = match principal.stock_scope() {
+        Some(only) => Some(
+            hub.store
+                .warehouse_changes(tenant, only, first, last)
+                .map_err(internal)?,
+        ),
+        None => None,
+    };
     let mut buckets = window.buckets.into_iter().peekable();
-    let mut carried = window.gauges_before.unwrap_or_default();
+    let mut carried = if see_agents {
+        window.gauges_before.unwrap_or_default()
+    } else {
+        Gauges::default()
+    };
     let mut points = Vec::with_capacity(minutes as usize);
     for minute in first..=last {
         let bucket = buckets.next_if(|(m, _)| *m == minute).map(|(_, b)| b);
-        let changes = bucket.as_ref().map_or(0, |b| b.changes);
-        if let Some(g) = bucket.as_ref().and_then(|b| b.gauges()) {
+        let changes = match &bound_changes {
+            Some(counts) => counts.get(&minute).copied().unwrap_or(0),
+            None => bucket.as_ref().map_or(0, |b| b.changes),
+        };
+        if see_agents && let Some(g) = bucket.as_ref().and_then(|b| b.gauges()) {
             carried = g;
         }
         // The current minute shows the gauges as they are now.
@@ -139,10 +163,12 @@ pub fn build(
         });
     }
 
-    let shops = hub
-        .store
-        .shops(tenant)
-        .map_err(crate::api::internal)?
+    let shop_list = if principal.allows(Permission::ShopsRead) {
+        hub.store.shops(tenant).map_err(crate::api::internal)?
+    } else {
+        Vec::new()
+    };
+    let shops = shop_list
         .into_iter()
         .map(|r| {
             let c = hub

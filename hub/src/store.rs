@@ -379,6 +379,7 @@ impl Store {
             identity::create_tables(&txn)?;
             shops::create_tables(&txn)?;
             orders::create_tables(&txn)?;
+            operator::create_tables(&txn)?;
         }
         dashboard::create_tables(&txn)?;
         txn.commit()?;
@@ -621,6 +622,7 @@ impl Store {
             let mut rejected = Vec::new();
             let mut logged = Vec::with_capacity(changes.len());
             let mut totals: BTreeMap<String, dashboard::TotalsDelta> = BTreeMap::new();
+            let mut warehouse_changes: BTreeMap<String, u64> = BTreeMap::new();
             for change in changes.into_iter().skip(admission.first_new) {
                 if let Some(reason) = refusal(role, &change.body) {
                     rejects.insert(
@@ -639,6 +641,9 @@ impl Store {
                 }
                 match &change.body {
                     Body::Stock(s) => {
+                        *warehouse_changes
+                            .entry(s.warehouse.to_string())
+                            .or_default() += 1;
                         let k = (tenant.as_str(), s.warehouse.as_str(), s.sku.as_str());
                         let record = StockRecord {
                             on_hand: s.on_hand,
@@ -689,6 +694,7 @@ impl Store {
                 logged.push(change);
             }
             dashboard::apply_totals(&txn, tenant, &totals, now)?;
+            dashboard::count_warehouse_changes(&txn, tenant, now, &warehouse_changes)?;
             // One change-log entry per batch: the origin and time once, the changes in seq order.
             let applied = logged.len() as u64;
             if applied > 0 {
@@ -851,10 +857,12 @@ pub use dashboard::{
 };
 mod api_keys;
 mod identity;
+mod operator;
 mod orders;
 mod shops;
 pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
+pub use operator::OperatorKeyRecord;
 pub use orders::{
     CaptureErrorRecord, CaptureState, Identity, MemberRecord, OrderCursor, OrderFilter,
     OrderRecord, Provenance, RefundRecord, ShopItem, ShopOutcome, SkuMapping, new_mapping_id,

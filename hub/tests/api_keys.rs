@@ -41,6 +41,20 @@ impl Env {
         r
     }
 
+    /// The ids `bearer` sees in `GET /api/v1/api-keys`, newest first.
+    async fn listed_ids(&self, bearer: &str) -> Vec<String> {
+        let r = self
+            .call(Method::GET, "/api/v1/api-keys", Some(bearer), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     async fn listed(&self, id: &str) -> Value {
         let r = self.list().await;
         r.body["keys"]
@@ -112,9 +126,10 @@ async fn me_of_the_owner_user_lists_every_permission() {
     assert_eq!(me.body["roles"], json!(["owner"]));
     assert!(me.body["subject"].as_str().unwrap().starts_with("u-"));
     let perms = me.body["permissions"].as_array().unwrap();
-    assert_eq!(perms.len(), xt_mobile_api::Permission::ALL.len());
-    assert!(perms.contains(&json!("keys:rotate")));
-    assert!(perms.contains(&json!("metrics:read")));
+    // Everything of the tenant; the hub-wide two are the hub operator's.
+    assert_eq!(perms.len(), xt_mobile_api::Permission::ALL.len() - 2);
+    assert!(!perms.contains(&json!("keys:rotate")));
+    assert!(!perms.contains(&json!("metrics:read")));
     let manager = env.user_token("mgr", &["manager"], &[]).await;
     let me = env
         .call(Method::GET, "/api/v1/me", Some(&manager), None)
@@ -232,10 +247,11 @@ async fn old_format_record_reads_as_an_owner_key() {
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["scopes"], json!(["owner"]));
     assert_eq!(me.body["roles"], json!(["owner"]));
+    // An owner key, old or new, is a tenant's: rotating is the hub operator's.
     let r = env
         .call(Method::POST, "/api/v1/keys/rotate", Some(secret), None)
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let listed = env.listed("key-old").await;
     assert_eq!(listed["created_by"], "init");
     assert_eq!(listed["scopes"], json!(["owner"]));
@@ -342,4 +358,82 @@ async fn another_tenants_key_id_is_not_found() {
     // The same id in another tenant is another key.
     let r = env.revoke(&env.key, "key-beta").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn owner_keys_are_listed_and_revoked_only_by_owners() {
+    let env = env();
+    let init_key = env.listed_ids(&env.key).await;
+    assert_eq!(init_key.len(), 1, "init made one owner key");
+    let (_, owner2) = env.make_key(&env.key, &["owner"]).await;
+    let (keeper_id, keeper) = env.make_key(&env.key, &["api_keys:write"]).await;
+    // A non-owner with api_keys:write sees only the keys that are not owners'.
+    assert_eq!(env.listed_ids(&keeper).await, [keeper_id.clone()]);
+    for id in &init_key {
+        let r = env.revoke(&keeper, id).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    }
+    let admin = env.user_token("ops", &["admin"], &[]).await;
+    assert_eq!(env.listed_ids(&admin).await, [keeper_id.clone()]);
+    let r = env.revoke(&admin, &init_key[0]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // Every owner key still works; an owner sees and revokes them all.
+    for key in [&env.key, &owner2] {
+        let r = env.call(Method::GET, "/api/v1/me", Some(key), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(env.listed_ids(&env.key).await.len(), 3);
+    let r = env.revoke(&owner2, &init_key[0]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // A non-owner still revokes what is not an owner's.
+    let r = env.revoke(&admin, &keeper_id).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn disabling_a_user_revokes_the_keys_it_made() {
+    let env = env();
+    let ops = env.user_token("ops", &["admin"], &[]).await;
+    let (made_id, made) = env.make_key(&ops, &["api_keys:write", "stock:read"]).await;
+    // A key that key made goes too: disabling must not leave a way back in.
+    let (grand_id, grand) = env.make_key(&made, &["stock:read"]).await;
+    let (other_id, other) = env.make_key(&env.key, &["stock:read"]).await;
+    let r = env
+        .call(
+            Method::PATCH,
+            "/api/v1/users/ops",
+            Some(&env.key),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for key in [&made, &grand] {
+        let r = env
+            .call(Method::GET, "/api/v1/stock", Some(key), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    for id in [&made_id, &grand_id] {
+        assert!(env.listed(id).await["revoked_at"].is_string(), "{id}");
+    }
+    // Keys others made are untouched.
+    assert!(env.listed(&other_id).await["revoked_at"].is_null());
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&other), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Enabling the user again does not bring its keys back.
+    let r = env
+        .call(
+            Method::PATCH,
+            "/api/v1/users/ops",
+            Some(&env.key),
+            Some(json!({"disabled": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = env
+        .call(Method::GET, "/api/v1/stock", Some(&made), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
 }

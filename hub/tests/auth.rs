@@ -288,7 +288,12 @@ async fn rotated_key_still_verifies_and_jwks_lists_both() {
     let (before, _) = env.tokens("acme", "admin", &env.owner_password).await;
     let (old_kid, _) = env.current_key();
     let r = env
-        .call(Method::POST, "/api/v1/keys/rotate", Some(&env.key), None)
+        .call(
+            Method::POST,
+            "/api/v1/keys/rotate",
+            Some(&env.operator_key),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let new_kid = r.body["kid"].as_str().unwrap().to_owned();
@@ -480,4 +485,182 @@ async fn admin_cannot_make_or_touch_owners() {
         .clone();
     assert_eq!(picker["warehouses"], json!(["WH1"]));
     assert!(picker.get("password_hash").is_none());
+}
+
+/// Makes a key of `scopes` with the owner key; returns its secret.
+async fn key_with(env: &Env, scopes: &[&str]) -> String {
+    let body = json!({"name": "partner", "scopes": scopes});
+    let r = env
+        .call(Method::POST, "/api/v1/api-keys", Some(&env.key), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn users_write_key_cannot_create_admin() {
+    let env = env();
+    let key = key_with(&env, &["users:write"]).await;
+    // Every role carries a permission the key lacks: none may be granted by it.
+    for role in ["owner", "admin", "manager", "finance"] {
+        let body = json!({"username": format!("x-{role}"), "password": PASSWORD, "roles": [role]});
+        let r = env
+            .call(Method::POST, "/api/v1/users", Some(&key), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{role}: {}", r.text);
+    }
+    let body = json!({"username": "x-wh", "password": PASSWORD, "roles": ["warehouse"],
+        "warehouses": ["WH1"]});
+    let r = env
+        .call(Method::POST, "/api/v1/users", Some(&key), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = env
+        .call(Method::GET, "/api/v1/users", Some(&env.key), None)
+        .await;
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 1, "{}", r.text);
+    // A key that holds every permission of a role may grant it.
+    let wide = key_with(
+        &env,
+        &[
+            "users:write",
+            "stock:read",
+            "events:read",
+            "dashboard:read",
+            "orders:read",
+        ],
+    )
+    .await;
+    let body = json!({"username": "books", "password": PASSWORD, "roles": ["finance"]});
+    let r = env
+        .call(Method::POST, "/api/v1/users", Some(&wide), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
+
+#[tokio::test]
+async fn users_write_key_cannot_re_role_a_user_to_admin() {
+    let env = env();
+    env.add_user("books", &["finance"], &[]).await;
+    env.add_user("ops", &["admin"], &[]).await;
+    let key = key_with(
+        &env,
+        &[
+            "users:write",
+            "stock:read",
+            "events:read",
+            "dashboard:read",
+            "orders:read",
+        ],
+    )
+    .await;
+    let patch = |body: Value, who: &'static str| {
+        let key = key.clone();
+        let env = &env;
+        async move {
+            env.call(
+                Method::PATCH,
+                &format!("/api/v1/users/{who}"),
+                Some(&key),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Raising a user above the key is refused, and nothing changes.
+    let r = patch(json!({"roles": ["admin"]}), "books").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let (access, _) = env.tokens("acme", "books", PASSWORD).await;
+    let me = env
+        .call(Method::GET, "/api/v1/me", Some(&access), None)
+        .await;
+    assert_eq!(me.body["roles"], json!(["finance"]));
+    // A user above the key cannot be changed or disabled by it either.
+    let r = patch(json!({"roles": ["finance"]}), "ops").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = patch(json!({"disabled": true}), "ops").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    env.tokens("acme", "ops", PASSWORD).await;
+    // What the key could have made, it may change.
+    let r = patch(json!({"disabled": true}), "books").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+#[tokio::test]
+async fn owner_cannot_rotate_signing_keys() {
+    let env = env();
+    let (owner, _) = env.tokens("acme", "admin", &env.owner_password).await;
+    let (before, _) = env.current_key();
+    for bearer in [&env.key, &owner] {
+        let r = env
+            .call(Method::POST, "/api/v1/keys/rotate", Some(bearer), None)
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    }
+    let r = env
+        .call(
+            Method::POST,
+            "/api/v1/keys/rotate",
+            Some("xto_unknown"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(env.current_key().0, before);
+    // The operator key rotates; it is nobody's tenant credential.
+    let r = env
+        .call(
+            Method::POST,
+            "/api/v1/keys/rotate",
+            Some(&env.operator_key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_ne!(env.current_key().0, before);
+    for path in ["/api/v1/me", "/api/v1/stock", "/api/v1/users"] {
+        let r = env
+            .call(Method::GET, path, Some(&env.operator_key), None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}: {}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn a_new_operator_key_replaces_the_previous_one() {
+    let env = env();
+    let rotate = |bearer: String| {
+        let env = &env;
+        async move {
+            env.call(Method::POST, "/api/v1/keys/rotate", Some(&bearer), None)
+                .await
+                .status
+        }
+    };
+    let (next, dropped) = xt_hub::cli::make_operator_key(&env.hub.store).unwrap();
+    assert_eq!(dropped, 1);
+    assert_eq!(
+        rotate(env.operator_key.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(rotate(next.clone()).await, StatusCode::OK);
+    assert_eq!(env.hub.store.revoke_operator_keys().unwrap(), 1);
+    assert_eq!(rotate(next).await, StatusCode::UNAUTHORIZED);
+    assert!(env.hub.store.current_operator_key().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn init_prints_a_working_operator_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
+    assert!(made.operator_key.starts_with("xto_"));
+    let hub =
+        std::sync::Arc::new(xt_hub::hub::Hub::open(dir.path(), HubSettings::default()).unwrap());
+    assert!(
+        hub.store
+            .operator_key(&made.operator_key)
+            .unwrap()
+            .is_some()
+    );
+    assert!(hub.store.operator_key(&made.admin_key).unwrap().is_none());
 }

@@ -163,8 +163,8 @@ async fn a_warehouse_user_sees_only_its_warehouse() {
     let access = env.warehouse_user("picker", &["WH-SH", "WH-EMPTY"]).await;
     let board = env.dashboard(&access).await;
     assert_eq!(totals(&board), [("WH-SH".into(), 2, 15)]);
-    // Sync health is not stock: every reader of the tenant sees the sources.
-    assert_eq!(board["sources"].as_array().unwrap().len(), 2);
+    // Agents and their sources need agents:read, which the warehouse role lacks.
+    assert_eq!(board["sources"], json!([]));
     let nowhere = env.warehouse_user("idle", &["WH-EMPTY"]).await;
     assert_eq!(totals(&env.dashboard(&nowhere).await), []);
 }
@@ -332,4 +332,75 @@ async fn the_ticker_samples_gauges_into_the_current_minute() {
     ticker.abort();
     let gauges = sampled.expect("the ticker sampled the gauges");
     assert_eq!((gauges.backlog, gauges.agents_online), (5, 0));
+}
+
+#[tokio::test]
+async fn dashboard_shows_shops_only_to_shops_read_and_agents_only_to_agents_read() {
+    let env = env();
+    let who = seed(&env);
+    env.report(&who, inventory(4), now_ms());
+    env.hub.sample_gauges(now_ms()).unwrap();
+    let shop = json!({"platform": "jd", "name": "京东自营", "enabled": false,
+        "api_base_url": "https://api.jd.com/routerjson",
+        "credentials": {"app_key": "JDKEY0001", "app_secret": "s3cret-app-0001",
+            "access_token": "s3cret-token-0001"}});
+    let r = env
+        .call(Method::POST, "/api/v1/shops", Some(&env.key), Some(shop))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let full = env.dashboard(&env.key).await;
+    assert_eq!(full["shops"].as_array().unwrap().len(), 1);
+    assert_eq!(full["sources"].as_array().unwrap().len(), 2);
+    assert_eq!(full["agents"]["offline"], 1);
+
+    // finance: stock, events, dashboard and orders, but neither agents nor shops.
+    let finance = env.user_token("books", &["finance"], &[]).await;
+    let board = env.dashboard(&finance).await;
+    assert_eq!(board["shops"], json!([]));
+    assert_eq!(board["sources"], json!([]));
+    assert_eq!(board["quarantined_total"], 0);
+    assert_eq!(
+        board["agents"],
+        json!({"online": 0, "offline": 0, "revoked": 0})
+    );
+    for p in board["series"]["points"].as_array().unwrap() {
+        assert_eq!(
+            (&p["backlog"], &p["agents_online"]),
+            (&json!(0), &json!(0)),
+            "{p}"
+        );
+    }
+    // Stock is still theirs to see.
+    assert_eq!(totals(&board), totals(&full));
+
+    // A key of dashboard:read + shops:read sees shops but no agents.
+    let body = json!({"name": "board", "scopes": ["dashboard:read", "shops:read"]});
+    let r = env
+        .call(Method::POST, "/api/v1/api-keys", Some(&env.key), Some(body))
+        .await;
+    let key = r.body["secret"].as_str().unwrap().to_owned();
+    let board = env.dashboard(&key).await;
+    assert_eq!(board["shops"].as_array().unwrap().len(), 1);
+    assert_eq!(board["sources"], json!([]));
+
+    // manager: agents:read and shops:read, so everything.
+    let manager = env.user_token("mgr", &["manager"], &[]).await;
+    let board = env.dashboard(&manager).await;
+    assert_eq!(board["shops"].as_array().unwrap().len(), 1);
+    assert_eq!(board["sources"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_warehouse_users_series_counts_only_its_warehouses() {
+    let env = env();
+    seed(&env);
+    assert_eq!(changes_total(&env.dashboard(&env.key).await), 7);
+    // seed applied 4 changes to WH-SH and 3 to WH-BJ.
+    let sh = env.warehouse_user("picker", &["WH-SH"]).await;
+    assert_eq!(changes_total(&env.dashboard(&sh).await), 4);
+    let bj = env.warehouse_user("loader", &["WH-BJ", "WH-EMPTY"]).await;
+    assert_eq!(changes_total(&env.dashboard(&bj).await), 3);
+    let nowhere = env.warehouse_user("idle", &["WH-EMPTY"]).await;
+    assert_eq!(changes_total(&env.dashboard(&nowhere).await), 0);
 }

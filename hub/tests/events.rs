@@ -234,14 +234,11 @@ async fn a_warehouse_user_sees_only_its_warehouses_rows() {
 
     let mut s = env.open(&token, Some("0"), "").await;
     let evs = s.events(3, QUIET).await;
-    assert_eq!(evs.len(), 2, "{evs:?}");
+    // No agent events: the warehouse role lacks agents:read.
+    assert_eq!(evs.len(), 1, "{evs:?}");
     assert_eq!(evs[0].id, 2);
     assert_eq!(skus(&evs[0]), ["WH1/A"]);
     assert_eq!(evs[0].data["total"], 1);
-    assert_eq!(
-        evs[1].data,
-        json!({"kind": "agent_connected", "agent": "ag-1", "site": "s1"})
-    );
 
     // The owner key sees every row.
     let mut s = env.open(&env.key, Some("0"), "").await;
@@ -295,4 +292,53 @@ async fn a_bad_last_event_id_or_credential_is_refused() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = env.send(events_request("xtk_nope", Some("1"), "")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn agent_events_need_agents_read() {
+    let env = env();
+    let a = who("acme", "ag-1");
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+    for connected in [true, false] {
+        env.hub
+            .store
+            .log_agent_event(AgentLogged {
+                tenant: TenantId::new("acme").unwrap(),
+                agent: AgentId::new("ag-1").unwrap(),
+                site: SiteId::new("s1").unwrap(),
+                connected,
+                at: UtcMillis(0),
+            })
+            .unwrap();
+    }
+    // finance reads stock and events but not agents (GET /api/v1/agents is 403 to it).
+    env.add_user("books", &["finance"], &[]).await;
+    let (finance, _) = env.tokens("acme", "books", PASSWORD).await;
+    let r = env
+        .call(Method::GET, "/api/v1/agents", Some(&finance), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let mut s = env.open(&finance, Some("0"), "").await;
+    let evs = s.events(3, QUIET).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].data["kind"], "stock_changed");
+
+    // manager reads agents, so it sees them come and go.
+    env.add_user("mgr", &["manager"], &[]).await;
+    let (manager, _) = env.tokens("acme", "mgr", PASSWORD).await;
+    let mut s = env.open(&manager, Some("0"), "").await;
+    let kinds: Vec<Value> = s
+        .events(3, PATIENCE)
+        .await
+        .into_iter()
+        .map(|e| e.data["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("stock_changed"),
+            json!("agent_connected"),
+            json!("agent_disconnected")
+        ]
+    );
 }

@@ -10,9 +10,25 @@ use support::{Env, Reply, env, request};
 
 impl Env {
     async fn metrics(&self, bearer: Option<&str>, client: Option<SocketAddr>) -> Reply {
+        self.metrics_via(bearer, client, &[]).await
+    }
+
+    /// `GET /metrics` from `client` with extra `headers`.
+    async fn metrics_via(
+        &self,
+        bearer: Option<&str>,
+        client: Option<SocketAddr>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = request(Method::GET, "/metrics", bearer, None);
         if let Some(addr) = client {
             req.extensions_mut().insert(ConnectInfo(addr));
+        }
+        for (name, value) in headers {
+            req.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
         }
         self.send(req).await
     }
@@ -28,7 +44,7 @@ fn sample(text: &str, series: &str) -> f64 {
 const BAD_CREDENTIALS: &str = "xt_login_failures_total{reason=\"bad_credentials\"}";
 
 #[tokio::test]
-async fn owner_key_reads_metrics_with_http_and_login_series() {
+async fn operator_key_reads_metrics_with_http_and_login_series() {
     let env = env();
     let r = env
         .call(Method::GET, "/api/v1/agents", Some(&env.key), None)
@@ -37,7 +53,7 @@ async fn owner_key_reads_metrics_with_http_and_login_series() {
     env.call(Method::GET, "/healthz", None, None).await;
     env.call(Method::GET, "/no/such/path", None, None).await;
 
-    let r = env.metrics(Some(&env.key), None).await;
+    let r = env.metrics(Some(&env.operator_key), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.content_type().starts_with("application/openmetrics-text"));
     assert!(r.text.contains("xt_http_request_duration_seconds"));
@@ -65,7 +81,7 @@ async fn owner_key_reads_metrics_with_http_and_login_series() {
         env.login("acme", "admin", "wrong password").await.status,
         StatusCode::UNAUTHORIZED
     );
-    let r = env.metrics(Some(&env.key), None).await;
+    let r = env.metrics(Some(&env.operator_key), None).await;
     assert_eq!(sample(&r.text, BAD_CREDENTIALS), before + 1.0, "{}", r.text);
 }
 
@@ -82,7 +98,7 @@ async fn throttled_sign_ins_are_counted() {
         }
     }
     assert!(throttled);
-    let r = env.metrics(Some(&env.key), None).await;
+    let r = env.metrics(Some(&env.operator_key), None).await;
     assert_eq!(
         sample(&r.text, "xt_login_failures_total{reason=\"throttled\"}"),
         1.0,
@@ -92,17 +108,17 @@ async fn throttled_sign_ins_are_counted() {
 }
 
 #[tokio::test]
-async fn access_needs_loopback_or_an_owner() {
+async fn access_needs_direct_loopback_or_the_operator_key() {
     let env = env();
     // No connect info and no credential: refused.
     let r = env.metrics(None, None).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.body["error"]["code"], "forbidden", "{}", r.text);
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body["error"]["code"], "unauthorized", "{}", r.text);
     // A remote client without a credential: refused.
     let remote: SocketAddr = "192.0.2.7:40000".parse().unwrap();
     assert_eq!(
         env.metrics(None, Some(remote)).await.status,
-        StatusCode::FORBIDDEN
+        StatusCode::UNAUTHORIZED
     );
     // A bad credential: 401.
     let r = env.metrics(Some("xtk_not_a_key"), Some(remote)).await;
@@ -114,17 +130,43 @@ async fn access_needs_loopback_or_an_owner() {
         assert_eq!(r.status, StatusCode::OK, "{addr}: {}", r.text);
         assert!(r.text.contains("xt_agents_connected"));
     }
-    // The owner user's access token: allowed.
-    let r = env.login("acme", "admin", &env.owner_password).await;
+    // The operator key from anywhere: allowed.
+    let r = env.metrics(Some(&env.operator_key), Some(remote)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let owner = r.body["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        env.metrics(Some(&owner), Some(remote)).await.status,
-        StatusCode::OK
-    );
     // A manager: 403.
     let manager = env.user_token("mgr", &["manager"], &[]).await;
     let r = env.metrics(Some(&manager), Some(remote)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.body["error"]["code"], "forbidden", "{}", r.text);
+}
+
+#[tokio::test]
+async fn owner_credentials_cannot_read_metrics() {
+    let env = env();
+    let remote: SocketAddr = "192.0.2.7:40000".parse().unwrap();
+    let (owner, _) = env.tokens("acme", "admin", &env.owner_password).await;
+    for bearer in [&env.key, &owner] {
+        let r = env.metrics(Some(bearer), Some(remote)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert_eq!(r.body["error"]["code"], "forbidden", "{}", r.text);
+    }
+}
+
+#[tokio::test]
+async fn forwarded_loopback_requests_need_the_operator_key() {
+    let env = env();
+    // A reverse proxy on the hub's host connects from loopback on behalf of anyone.
+    let proxy: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    for header in [
+        ("x-forwarded-for", "198.51.100.7"),
+        ("forwarded", "for=198.51.100.7"),
+        ("x-real-ip", "198.51.100.7"),
+    ] {
+        let r = env.metrics_via(None, Some(proxy), &[header]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{header:?}: {}", r.text);
+        let r = env
+            .metrics_via(Some(&env.operator_key), Some(proxy), &[header])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{header:?}: {}", r.text);
+    }
 }

@@ -4,9 +4,10 @@
 //! tables below ([`Role::permissions`] and [`Scope::permissions`]) are the only place that says
 //! who may do what.
 
-use crate::api::Role;
+use crate::api::{Principal, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use xt_shared::ids::WarehouseCode;
 
 /// One thing a caller may do. Serialized as the lowercase strings of `GET /api/v1/me`.
 #[derive(
@@ -31,10 +32,12 @@ pub enum Permission {
     /// List, create and revoke API keys.
     #[serde(rename = "api_keys:write")]
     ApiKeysWrite,
-    /// Rotate the hub's token signing keys (hub-wide: owners only).
+    /// Rotate the hub's token signing keys. Hub-wide: no role or scope grants it any more (the
+    /// hub operator's key does it); kept because it is serialized.
     #[serde(rename = "keys:rotate")]
     KeysRotate,
-    /// Read the hub's metrics (hub-wide: owners only).
+    /// Read the hub's metrics. Hub-wide: no role or scope grants it any more (the hub
+    /// operator's key or a direct loopback scrape does); kept because it is serialized.
     #[serde(rename = "metrics:read")]
     MetricsRead,
     #[serde(rename = "orders:read")]
@@ -135,7 +138,7 @@ impl Scope {
     ];
 
     /// The scope → permissions table: `owner` is the owner role, every other scope grants
-    /// exactly its one permission (so only `owner` ever grants `keys:rotate` or `metrics:read`).
+    /// exactly its one permission (so no scope grants `keys:rotate` or `metrics:read`).
     pub fn permissions(self) -> &'static [Permission] {
         use Permission as P;
         match self {
@@ -204,16 +207,15 @@ impl Role {
     ///
     /// | role      | permissions                                                        |
     /// |-----------|--------------------------------------------------------------------|
-    /// | owner     | everything                                                         |
-    /// | admin     | everything but `keys:rotate` and `metrics:read`                    |
+    /// | owner     | everything of the tenant (all but the hub-wide `keys:rotate`, `metrics:read`) |
+    /// | admin     | the same as owner; what sets owners apart is [`may_grant`]         |
     /// | manager   | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read, shops:read |
     /// | warehouse | stock:read, events:read, dashboard:read, shipments:read, shipments:write (stock of its warehouses only) |
     /// | finance   | stock:read, events:read, dashboard:read, orders:read               |
     pub fn permissions(self) -> &'static [Permission] {
         use Permission as P;
         match self {
-            Role::Owner => Permission::ALL,
-            Role::Admin => &[
+            Role::Owner | Role::Admin => &[
                 P::AgentsRead,
                 P::AgentsWrite,
                 P::StockRead,
@@ -250,9 +252,46 @@ impl Role {
     }
 }
 
+/// Whether `granter` may give a user `roles` bound to `warehouses`: when making a user, and
+/// for the user both as it is and as it would be when changing one (so nobody changes or
+/// disables a user they could not have made). The granter must hold every permission of every
+/// role (the rule [`may_grant_scope`] follows for keys), only an owner grants `owner`, and a
+/// warehouse-bound granter ([`Principal::stock_scope`]) grants only the warehouse role within
+/// its own warehouses.
+pub fn may_grant(granter: &Principal, roles: &[Role], warehouses: &[WarehouseCode]) -> bool {
+    let holds_all = roles
+        .iter()
+        .flat_map(|r| r.permissions())
+        .all(|p| granter.allows(*p));
+    let owner_ok = !roles.contains(&Role::Owner) || granter.is_owner();
+    holds_all && owner_ok && within_bound(granter.stock_scope(), roles, warehouses)
+}
+
+/// Whether a user of `roles` and `warehouses` sees no stock beyond `granter_scope` (`None` =
+/// the granter sees every warehouse).
+fn within_bound(
+    granter_scope: Option<&[WarehouseCode]>,
+    roles: &[Role],
+    warehouses: &[WarehouseCode],
+) -> bool {
+    granter_scope.is_none_or(|mine| {
+        roles.iter().all(|r| *r == Role::Warehouse) && warehouses.iter().all(|w| mine.contains(w))
+    })
+}
+
+/// Whether `granter` may give an API key `scope`: it holds every permission of the scope, only
+/// an owner grants `owner`, and a warehouse-bound granter grants nothing (keys are never bound
+/// to warehouses, so any key would see more than its maker).
+pub fn may_grant_scope(granter: &Principal, scope: Scope) -> bool {
+    scope.permissions().iter().all(|p| granter.allows(*p))
+        && (scope != Scope::Owner || granter.is_owner())
+        && granter.stock_scope().is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xt_shared::ids::TenantId;
 
     #[test]
     fn scope_strings_round_trip_through_serde_and_from_str() {
@@ -267,18 +306,101 @@ mod tests {
     }
 
     #[test]
-    fn only_owners_rotate_keys_or_read_metrics() {
+    fn no_role_or_scope_rotates_keys_or_reads_metrics() {
+        let hub_wide = |perms: &[Permission]| {
+            perms.contains(&Permission::KeysRotate) || perms.contains(&Permission::MetricsRead)
+        };
         for &scope in Scope::ALL {
-            let hub_wide = scope.permissions().contains(&Permission::KeysRotate)
-                || scope.permissions().contains(&Permission::MetricsRead);
-            assert_eq!(hub_wide, scope == Scope::Owner, "{scope}");
+            assert!(!hub_wide(scope.permissions()), "{scope}");
         }
-        for role in [Role::Admin, Role::Manager, Role::Warehouse, Role::Finance] {
-            assert!(!role.permissions().contains(&Permission::KeysRotate));
-            assert!(!role.permissions().contains(&Permission::MetricsRead));
+        for role in [
+            Role::Owner,
+            Role::Admin,
+            Role::Manager,
+            Role::Warehouse,
+            Role::Finance,
+        ] {
+            assert!(!hub_wide(role.permissions()), "{role}");
         }
-        let admin = Role::Admin.permissions();
-        assert_eq!(admin.len(), Permission::ALL.len() - 2);
+        assert_eq!(Role::Owner.permissions().len(), Permission::ALL.len() - 2);
+    }
+
+    fn acme() -> TenantId {
+        TenantId::new("acme").unwrap()
+    }
+
+    fn user(roles: &[Role], warehouses: &[&str]) -> Principal {
+        Principal {
+            tenant: acme(),
+            subject: "u-1".into(),
+            kind: crate::PrincipalKind::User,
+            username: Some("someone".into()),
+            roles: roles.to_vec(),
+            warehouses: warehouses
+                .iter()
+                .map(|w| WarehouseCode::new(*w).unwrap())
+                .collect(),
+            scopes: Vec::new(),
+        }
+    }
+
+    fn codes(warehouses: &[&str]) -> Vec<WarehouseCode> {
+        warehouses
+            .iter()
+            .map(|w| WarehouseCode::new(*w).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn granting_needs_every_permission_of_the_roles() {
+        let users_write = Principal::api_key(acme(), "key-1".into(), vec![Scope::UsersWrite]);
+        for role in [
+            Role::Owner,
+            Role::Admin,
+            Role::Manager,
+            Role::Warehouse,
+            Role::Finance,
+        ] {
+            assert!(!may_grant(&users_write, &[role], &[]), "{role}");
+        }
+        let owner_key = Principal::api_key(acme(), "key-2".into(), vec![Scope::Owner]);
+        assert!(may_grant(&owner_key, &[Role::Owner], &[]));
+        let admin = user(&[Role::Admin], &[]);
+        assert!(may_grant(&admin, &[Role::Admin, Role::Finance], &[]));
+        assert!(may_grant(&admin, &[Role::Warehouse], &codes(&["WH1"])));
+        // Owner and admin hold the same permissions; only an owner makes owners.
+        assert!(!may_grant(&admin, &[Role::Owner], &[]));
+        // (Whether the caller may manage users at all is `users:write`, checked by the routes.)
+        assert!(!may_grant(
+            &user(&[Role::Manager], &[]),
+            &[Role::Admin],
+            &[]
+        ));
+    }
+
+    #[test]
+    fn a_warehouse_bound_granter_grants_only_its_own_warehouses() {
+        let bound = user(&[Role::Warehouse], &["WH1", "WH2"]);
+        let mine = bound.stock_scope();
+        assert!(mine.is_some());
+        assert!(within_bound(mine, &[Role::Warehouse], &codes(&["WH1"])));
+        assert!(!within_bound(
+            mine,
+            &[Role::Warehouse],
+            &codes(&["WH1", "WH3"])
+        ));
+        assert!(!within_bound(mine, &[Role::Finance], &[]));
+        assert!(!within_bound(
+            mine,
+            &[Role::Warehouse, Role::Manager],
+            &codes(&["WH1"])
+        ));
+        assert!(within_bound(None, &[Role::Finance], &[]));
+        assert!(may_grant(&bound, &[Role::Warehouse], &codes(&["WH1"])));
+        assert!(!may_grant(&bound, &[Role::Warehouse], &codes(&["WH3"])));
+        for &scope in Scope::ALL {
+            assert!(!may_grant_scope(&bound, scope), "{scope}");
+        }
     }
 
     #[test]

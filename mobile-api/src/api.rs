@@ -34,6 +34,11 @@ pub trait HubApi: Send + Sync + 'static {
     /// Looks up an API key by its secret (the hub stores only hashes). `None` = unknown or revoked.
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError>;
 
+    /// Whether `secret` is the hub operator's key: a hub-level credential, no tenant's (never a
+    /// [`Principal`]), accepted only where the router asks for an operator — rotating the
+    /// signing keys and reading the metrics. The hub stores only its hash.
+    fn authenticate_operator(&self, secret: &str) -> Result<bool, ApiError>;
+
     /// Every agent enrolled in `tenant`, revoked ones included.
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError>;
 
@@ -120,7 +125,9 @@ pub trait HubApi: Send + Sync + 'static {
 
     /// Changes a user of the caller's tenant: roles, warehouses or disabled flag. `NotFound` if
     /// not this tenant's; `BadRequest` if the result fails
-    /// [`check_roles`](crate::identity::check_roles); `Forbidden` if a non-owner touches an owner.
+    /// [`check_roles`](crate::identity::check_roles); `Forbidden` unless
+    /// [`may_grant`](crate::access::may_grant) allows the caller the user both as it is and as it
+    /// becomes. Disabling a user revokes the API keys it made, and those those keys made.
     fn update_user(
         &self,
         principal: &Principal,
@@ -299,7 +306,7 @@ pub trait HubApi: Send + Sync + 'static {
 
     /// The hub's metrics in the OpenMetrics text format (served as
     /// [`METRICS_CONTENT_TYPE`](crate::METRICS_CONTENT_TYPE)). Hub-wide aggregates with bounded
-    /// labels only: no tenant's ids may appear in it, since any tenant's owner may read it.
+    /// labels only: no tenant's ids may appear in it (it is hub-wide; the operator reads it).
     fn metrics_text(&self) -> Result<String, ApiError> {
         Err(ApiError::NotFound(
             "metrics are not available on this hub".into(),
@@ -320,8 +327,8 @@ pub trait HubApi: Send + Sync + 'static {
 ///
 /// | who                 | permissions                                                        |
 /// |---------------------|--------------------------------------------------------------------|
-/// | owner role, `owner` scope | everything                                                   |
-/// | admin               | everything but `keys:rotate` and `metrics:read`                    |
+/// | owner role, `owner` scope | everything of the tenant (not the hub-wide `keys:rotate`, `metrics:read`: the hub operator's) |
+/// | admin               | the same; only owners grant or change owners ([`may_grant`](crate::access::may_grant)) |
 /// | manager             | agents:read, stock:read, events:read, dashboard:read, orders:read, shipments:read, shops:read |
 /// | warehouse           | stock:read, events:read, dashboard:read, shipments:read, shipments:write; stock of its warehouses only ([`Principal::stock_scope`]) |
 /// | finance             | stock:read, events:read, dashboard:read, orders:read               |

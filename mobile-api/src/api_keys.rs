@@ -1,7 +1,7 @@
 //! Partner API keys (list, create, revoke) and `GET /api/v1/me`: the JSON bodies and handlers.
 
-use crate::access::{Permission, Scope};
-use crate::api::{ApiKeyOwned, PrincipalKind, Role};
+use crate::access::{Permission, Scope, may_grant_scope};
+use crate::api::{ApiKeyOwned, Principal, PrincipalKind, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::routes::{AppState, blocking, require};
@@ -144,6 +144,11 @@ pub(crate) async fn me(Auth(principal): Auth) -> Json<MeView> {
     })
 }
 
+/// Whether `principal` may list or revoke key `key`: `owner`-scoped keys are the owners' own.
+fn may_see_key(principal: &Principal, key: &ApiKeyView) -> bool {
+    !key.scopes.contains(&Scope::Owner) || principal.is_owner()
+}
+
 fn check_tenant_keys(tenant: &TenantId, keys: &[ApiKeyOwned]) -> Result<(), ApiError> {
     if keys.iter().all(|k| &k.tenant == tenant) {
         Ok(())
@@ -154,7 +159,8 @@ fn check_tenant_keys(tenant: &TenantId, keys: &[ApiKeyOwned]) -> Result<(), ApiE
     }
 }
 
-/// The tenant's API keys, newest first, revoked ones included (`api_keys:write`).
+/// The tenant's API keys, newest first, revoked ones included (`api_keys:write`); `owner`-scoped
+/// keys only to owners.
 #[utoipa::path(
     get,
     path = "/api/v1/api-keys",
@@ -175,7 +181,11 @@ pub(crate) async fn list_api_keys(
     let keys = blocking(&state.api, move |api| api.list_api_keys(&tenant)).await?;
     check_tenant_keys(&principal.tenant, &keys)?;
     Ok(Json(ApiKeyList {
-        keys: keys.into_iter().map(|k| k.view).collect(),
+        keys: keys
+            .into_iter()
+            .map(|k| k.view)
+            .filter(|k| may_see_key(&principal, k))
+            .collect(),
     }))
 }
 
@@ -205,7 +215,7 @@ pub(crate) async fn create_api_key(
     let req = req.validated()?;
     // Nobody hands out more than they have: no escalation through a new key.
     for scope in &req.scopes {
-        require(scope.permissions().iter().all(|p| principal.allows(*p)))?;
+        require(may_grant_scope(&principal, *scope))?;
     }
     let caller = principal.clone();
     let created = blocking(&state.api, move |api| api.create_api_key(&caller, &req)).await?;
@@ -226,7 +236,8 @@ pub(crate) async fn create_api_key(
 }
 
 /// Revokes an API key: it is refused (401) from its next request on. Revoking a revoked key
-/// is idempotent: 200 with the key as it is, `revoked_at` unchanged (`api_keys:write`).
+/// is idempotent: 200 with the key as it is, `revoked_at` unchanged (`api_keys:write`; an
+/// `owner`-scoped key only by an owner).
 #[utoipa::path(
     post,
     path = "/api/v1/api-keys/{id}/revoke",
@@ -237,7 +248,7 @@ pub(crate) async fn create_api_key(
         (status = 200, description = "The revoked key", body = ApiKeyView),
         (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
         (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 403, description = "The credential may not do this (a non-owner revoking an `owner` key)", body = ErrorBody),
         (status = 404, description = "No such thing in the caller's tenant", body = ErrorBody),
     ),
 )]
@@ -249,6 +260,14 @@ pub(crate) async fn revoke_api_key(
     require(principal.allows(Permission::ApiKeysWrite))?;
     if id.is_empty() || id.len() > API_KEY_ID_BYTES_MAX {
         return Err(ApiError::NotFound(format!("api key {id:?} not found")));
+    }
+    if !principal.is_owner() {
+        // Scopes never change, so what is read here still holds when the key is revoked.
+        let tenant = principal.tenant.clone();
+        let keys = blocking(&state.api, move |api| api.list_api_keys(&tenant)).await?;
+        check_tenant_keys(&principal.tenant, &keys)?;
+        let target = keys.iter().find(|k| k.view.id == id);
+        require(target.is_none_or(|k| may_see_key(&principal, &k.view)))?;
     }
     let tenant = principal.tenant.clone();
     let key = blocking(&state.api, move |api| api.revoke_api_key(&tenant, &id)).await?;

@@ -83,6 +83,32 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// Headers by which a proxy says it forwards someone else's request.
+const FORWARDING_HEADERS: &[&str] = &["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// Whether the request comes straight from a process on this host: the TCP peer is a loopback
+/// address and no forwarding header (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) is present —
+/// a reverse proxy on the same host connects from loopback too, but on behalf of anyone, and
+/// says so with one of those headers. `false` without connect info.
+pub(crate) struct DirectLoopback(pub(crate) bool);
+
+impl FromRequestParts<AppState> for DirectLoopback {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|ConnectInfo(a)| a.ip());
+        Ok(DirectLoopback(direct_loopback(peer, &parts.headers)))
+    }
+}
+
+fn direct_loopback(peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+    peer.is_some_and(|ip| ip.to_canonical().is_loopback())
+        && FORWARDING_HEADERS.iter().all(|h| !headers.contains_key(*h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +132,25 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn only_an_unforwarded_loopback_peer_is_direct() {
+        let none = HeaderMap::new();
+        assert!(direct_loopback(Some(ip("127.0.0.1")), &none));
+        assert!(direct_loopback(Some(ip("::1")), &none));
+        assert!(direct_loopback(Some(ip("::ffff:127.0.0.1")), &none));
+        assert!(!direct_loopback(Some(ip("192.0.2.7")), &none));
+        assert!(!direct_loopback(None, &none));
+        assert!(!direct_loopback(
+            Some(ip("127.0.0.1")),
+            &xff(&["198.51.100.1"])
+        ));
+        for header in FORWARDING_HEADERS {
+            let mut h = HeaderMap::new();
+            h.insert(*header, HeaderValue::from_static("for=198.51.100.1"));
+            assert!(!direct_loopback(Some(ip("127.0.0.1")), &h), "{header}");
+        }
     }
 
     #[test]

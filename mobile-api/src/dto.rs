@@ -305,9 +305,10 @@ pub struct Dashboard {
     #[serde(with = "crate::utc")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-26T11:00:00Z")]
     pub generated_at: OffsetDateTime,
+    /// All zero without `agents:read`.
     pub agents: DashboardAgents,
-    /// Every source of every agent of the tenant (shown to every reader of the tenant, also to
-    /// warehouse-bound users: sync health is not stock), ordered by agent then source.
+    /// Every source of every agent of the tenant, ordered by agent then source; empty without
+    /// `agents:read`.
     pub sources: Vec<DashboardSource>,
     /// Sum of `quarantined` over `sources`.
     pub quarantined_total: u64,
@@ -315,7 +316,7 @@ pub struct Dashboard {
     /// warehouses.
     pub warehouses: Vec<DashboardWarehouse>,
     pub series: DashboardSeries,
-    /// Capture health of every bound shop, oldest shop first.
+    /// Capture health of every bound shop, oldest shop first; empty without `shops:read`.
     #[serde(default)]
     pub shops: Vec<DashboardShop>,
 }
@@ -413,13 +414,14 @@ pub struct DashboardPoint {
     #[serde(with = "crate::utc")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-26T10:59:00Z")]
     pub at: OffsetDateTime,
-    /// Changes applied in the bucket, all of the tenant's sources (0 if none).
+    /// Changes applied in the bucket, all of the tenant's sources (0 if none); for a
+    /// warehouse-bound user only the stock changes of its warehouses.
     pub changes: u64,
     /// Total backlog the agents reported, as sampled once a minute (carried forward from the
     /// last sample when a bucket has none, 0 before the first; the current minute shows the
-    /// value now).
+    /// value now). 0 without `agents:read`.
     pub backlog: u64,
-    /// Agents online, sampled and carried forward like `backlog`.
+    /// Agents online, sampled and carried forward like `backlog`; 0 without `agents:read`.
     pub agents_online: u64,
 }
 

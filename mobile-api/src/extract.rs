@@ -25,21 +25,35 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// Like [`Auth`], but a request without an `Authorization` header is `None` rather than
-/// refused; a header that does not authenticate is still [`ApiError::Unauthorized`].
-pub(crate) struct MaybeAuth(pub Option<Principal>);
+/// The hub operator, authenticated by `Authorization: Bearer <operator key>` (see
+/// [`HubApi::authenticate_operator`](crate::HubApi::authenticate_operator)). No header or an
+/// unknown credential is [`ApiError::Unauthorized`]; a valid tenant credential (any tenant's
+/// owner included) is [`ApiError::Forbidden`]: the operator is not a tenant's.
+pub(crate) struct Operator;
 
-impl FromRequestParts<AppState> for MaybeAuth {
+impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !parts.headers.contains_key(AUTHORIZATION) {
-            return Ok(MaybeAuth(None));
-        }
-        authenticate(&parts.headers, state)
-            .await
-            .map(|p| MaybeAuth(Some(p)))
+        authenticate_operator(&parts.headers, state).await
     }
+}
+
+/// [`Operator`]'s check, for handlers that need it only sometimes.
+pub(crate) async fn authenticate_operator(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Operator, ApiError> {
+    let secret = bearer_secret(headers).ok_or(ApiError::Unauthorized)?;
+    if let Bearer::Key(key) = secret {
+        if blocking(&state.api, move |api| api.authenticate_operator(&key)).await? {
+            tracing::Span::current().record("tenant", "(operator)");
+            return Ok(Operator);
+        }
+    }
+    // A tenant's credential is known but not the operator; anything else is unknown.
+    authenticate(headers, state).await?;
+    Err(ApiError::Forbidden)
 }
 
 async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {

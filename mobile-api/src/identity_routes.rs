@@ -1,9 +1,9 @@
 //! Handlers for sign-in, refresh, logout, the JWKS, signing-key rotation and users.
 
-use crate::access::Permission;
+use crate::access::{Permission, may_grant};
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth, Operator};
 use crate::identity::{
     Jwks, KeyRotated, LoginRequest, PASSWORD_BYTES_MAX, REFRESH_TOKEN_BYTES_MAX, RefreshRequest,
     TokenPair, UserCreate, UserList, UserPatch, UserView, check_username,
@@ -113,8 +113,8 @@ pub(crate) async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Makes a new current signing key; older keys stay in the JWKS while their tokens may live
-/// (owner only).
+/// Makes a new current signing key; older keys stay in the JWKS while their tokens may live.
+/// Hub-wide, so the hub operator's key only: no tenant's credential rotates, owners' included.
 #[utoipa::path(
     post,
     path = "/api/v1/keys/rotate",
@@ -122,17 +122,16 @@ pub(crate) async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The new current key", body = KeyRotated),
-        (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 401, description = "Missing, malformed or unknown credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "A tenant's credential: only the hub operator rotates keys", body = ErrorBody),
     ),
 )]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    Auth(principal): Auth,
+    _operator: Operator,
 ) -> Result<Json<KeyRotated>, ApiError> {
-    require(principal.allows(Permission::KeysRotate))?;
     let rotated = blocking(&state.api, |api| api.rotate_signing_key()).await?;
-    tracing::info!(kid = %rotated.kid, subject = %principal.subject, "signing key rotated");
+    tracing::info!(kid = %rotated.kid, subject = "operator", "signing key rotated");
     Ok(Json(rotated))
 }
 
@@ -164,7 +163,8 @@ pub(crate) async fn list_users(
     Ok(Json(UserList { users }))
 }
 
-/// Adds a user (`users:write`; only an owner makes owners).
+/// Adds a user (`users:write`, and only with roles whose every permission the caller has itself;
+/// only an owner makes owners).
 #[utoipa::path(
     post,
     path = "/api/v1/users",
@@ -187,18 +187,17 @@ pub(crate) async fn create_user(
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require(principal.allows(Permission::UsersWrite))?;
     req.validate()?;
-    // Only an owner makes owners: an admin cannot raise anyone above itself.
-    if req.roles.contains(&crate::Role::Owner) {
-        require(principal.is_owner())?;
-    }
+    // Nobody makes a user who may do more than they may: no escalation through a new user.
+    require(may_grant(&principal, &req.roles, &req.warehouses))?;
     let tenant = principal.tenant.clone();
     let user = blocking(&state.api, move |api| api.create_user(&tenant, &req)).await?;
     tracing::info!(user = %user.id, subject = %principal.subject, "user created");
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-/// Changes a user's roles, warehouses or disabled flag (`users:write`; only an owner grants
-/// owner).
+/// Changes a user's roles, warehouses or disabled flag (`users:write`; the caller must be able to
+/// make the user both as it is and as it becomes, so only an owner grants or touches owner).
+/// Disabling a user revokes the API keys it made, and the keys those keys made.
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{username}",
@@ -222,12 +221,11 @@ pub(crate) async fn update_user(
 ) -> Result<Json<UserView>, ApiError> {
     require(principal.allows(Permission::UsersWrite))?;
     check_username(&username)?;
-    if patch
-        .roles
-        .as_ref()
-        .is_some_and(|r| r.contains(&crate::Role::Owner))
-    {
-        require(principal.is_owner())?;
+    // Roles the caller could not grant are refused before the hub is asked; the hub checks the
+    // user as it is and as it becomes with the same rule.
+    if let Some(roles) = &patch.roles {
+        let warehouses = patch.warehouses.as_deref().unwrap_or_default();
+        require(may_grant(&principal, roles, warehouses))?;
     }
     let caller = principal.clone();
     let user = blocking(&state.api, move |api| {

@@ -3,13 +3,13 @@
 
 use crate::access::Permission;
 use crate::api::{HubApi, Principal};
-use crate::client_addr::{ClientAddr, TrustedProxies};
+use crate::client_addr::{DirectLoopback, TrustedProxies};
 use crate::dto::{
     AgentList, AgentView, DASHBOARD_BUCKET_SECS, Dashboard, DashboardQuery, StockPage, StockQuery,
     TokenCreated, TokenRequest,
 };
 use crate::error::{ApiError, ErrorBody, error_response};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, authenticate_operator};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -99,7 +99,8 @@ impl Default for RouterOptions {
 /// - `GET /` and `GET /assets/{file}` (no auth): the web console, see [`crate::console`]
 /// - `GET /healthz` (no auth): `{"status":"ok"}`
 /// - `GET /api/v1/openapi.json` (no auth): the OpenAPI 3.1 description of all of this
-/// - `GET /metrics` (loopback clients, or an owner credential): the hub's Prometheus metrics
+/// - `GET /metrics` (direct loopback clients, or the hub operator's key): the hub's Prometheus
+///   metrics
 /// - `GET /api/v1/agents`: [`AgentList`]
 /// - `POST /api/v1/agents/{id}/revoke`: the revoked [`AgentView`]
 /// - `POST /api/v1/enrollment-tokens` with a [`TokenRequest`]: 201 and a [`TokenCreated`]
@@ -108,8 +109,8 @@ impl Default for RouterOptions {
 /// - `GET /api/v1/events` (`Last-Event-ID` or `?after=` to resume): Server-Sent Events, see
 ///   [`crate::events`]
 /// - `GET /.well-known/jwks.json` (no auth), `POST /api/v1/auth/{login,refresh,logout}`,
-///   `GET|POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/keys/rotate`:
-///   see [`crate::identity`]
+///   `GET|POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/keys/rotate`
+///   (the hub operator's key only): see [`crate::identity`]
 /// - `GET /api/v1/me`: the caller and its permissions; `GET|POST /api/v1/api-keys`,
 ///   `POST /api/v1/api-keys/{id}/revoke`: partner API keys, see [`crate::api_keys`]
 /// - `GET|POST /api/v1/shops`, `GET|PATCH /api/v1/shops/{id}`: bound shops, see [`crate::shops`]
@@ -356,8 +357,10 @@ pub(crate) async fn healthz() -> Json<Health> {
 /// The content type of `GET /metrics`: OpenMetrics text, which Prometheus scrapes natively.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The hub's Prometheus metrics (OpenMetrics text). Open to clients on a loopback address
-/// (a scraper on the hub's host); anyone else needs an owner's API key or access token.
+/// The hub's Prometheus metrics (OpenMetrics text), hub-wide, so the hub operator's: open to a
+/// scraper on the hub's own host (a loopback peer with no `Forwarded`/`X-Forwarded-For`/
+/// `X-Real-IP` header, which a reverse proxy on the same host would add), anyone else needs the
+/// operator key. No tenant's credential reads them, owners' included.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -366,24 +369,20 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
     responses(
         (status = 200, description = "The metrics in the OpenMetrics text format", body = String,
             content_type = "application/openmetrics-text"),
-        (status = 401, description = "Malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 403, description = "Not a loopback client and no owner credential", body = ErrorBody),
+        (status = 401, description = "Not a direct loopback client, and no or an unknown credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 403, description = "A tenant's credential: only the hub operator reads metrics", body = ErrorBody),
         (status = 404, description = "This hub has no metrics", body = ErrorBody),
     ),
 )]
 pub(crate) async fn metrics(
     State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    MaybeAuth(principal): MaybeAuth,
+    DirectLoopback(local): DirectLoopback,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // Without connect info (a router called directly) the client is not known to be local.
-    let loopback = client.is_some_and(|ip| ip.to_canonical().is_loopback());
-    require(
-        loopback
-            || principal
-                .as_ref()
-                .is_some_and(|p| p.allows(Permission::MetricsRead)),
-    )?;
+    if !local || headers.contains_key(header::AUTHORIZATION) {
+        authenticate_operator(&headers, &state).await?;
+    }
     let text = blocking(&state.api, |api| api.metrics_text()).await?;
     Ok(([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response())
 }

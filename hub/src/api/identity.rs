@@ -6,10 +6,11 @@ use crate::hub::now_ms;
 use crate::metrics::LoginFailure;
 use crate::store::{StoreError, UserRecord};
 use std::net::IpAddr;
+use xt_mobile_api::access::may_grant;
 use xt_mobile_api::identity::{
     LoginRequest, TokenPair, UserCreate, UserPatch, UserView, check_roles,
 };
-use xt_mobile_api::{ApiError, Principal, PrincipalKind, Role};
+use xt_mobile_api::{ApiError, Principal, PrincipalKind};
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 
@@ -196,12 +197,12 @@ impl HttpApi {
         username: &str,
         patch: &UserPatch,
     ) -> Result<UserView, ApiError> {
-        let owner_caller = principal.is_owner();
         let updated = self
             .hub
             .store
-            .update_user(&principal.tenant, username, |r| {
-                if r.roles.contains(&Role::Owner) && !owner_caller {
+            .update_user(&principal.tenant, username, now_ms(), |r| {
+                // Nobody changes a user they could not have made, nor into one.
+                if !may_grant(principal, &r.roles, &r.warehouses) {
                     return Err(ApiError::Forbidden);
                 }
                 if let Some(roles) = &patch.roles {
@@ -213,12 +214,22 @@ impl HttpApi {
                 if let Some(disabled) = patch.disabled {
                     r.disabled = disabled;
                 }
-                check_roles(&r.roles, &r.warehouses)
+                check_roles(&r.roles, &r.warehouses)?;
+                if !may_grant(principal, &r.roles, &r.warehouses) {
+                    return Err(ApiError::Forbidden);
+                }
+                Ok(())
             })
             .map_err(internal)?;
         match updated {
             None => Err(ApiError::NotFound(format!("user {username:?} not found"))),
-            Some(result) => Ok(view(&principal.tenant, username.to_owned(), result?)),
+            Some(result) => {
+                let (user, revoked) = result?;
+                if revoked > 0 {
+                    tracing::info!(user = %user.id, keys = revoked, "api keys of a disabled user revoked");
+                }
+                Ok(view(&principal.tenant, username.to_owned(), user))
+            }
         }
     }
 }

@@ -104,6 +104,53 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Revokes, at `now`, every key of `tenant` that `creator` made, and every key those keys made,
+/// all the way down (keys already revoked are left as they are, but what they made is
+/// revoked too). Returns how many keys this revoked. Part of the caller's transaction.
+pub(super) fn revoke_made_by(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    creator: &str,
+    now: UtcMillis,
+) -> Result<usize, StoreError> {
+    let ids = txn.open_table(API_KEY_IDS)?;
+    let mut keys = txn.open_table(API_KEYS)?;
+    let mut all = Vec::new();
+    for item in ids.range((tenant.as_str(), "")..)? {
+        let (k, hash) = item?;
+        if k.value().0 != tenant.as_str() {
+            break;
+        }
+        let hash = hash.value().to_vec();
+        let bytes = keys
+            .get(hash.as_slice())?
+            .map(|v| v.value().to_vec())
+            .ok_or_else(|| corrupt(format!("index names missing key {}", k.value().1)))?;
+        all.push((hash, dec_key(&bytes)?));
+    }
+    let mut makers = std::collections::HashSet::from([creator.to_owned()]);
+    loop {
+        let before = makers.len();
+        for (_, r) in &all {
+            if makers.contains(&r.created_by) {
+                makers.insert(r.id.clone());
+            }
+        }
+        if makers.len() == before {
+            break;
+        }
+    }
+    let mut revoked = 0;
+    for (hash, mut r) in all {
+        if makers.contains(&r.created_by) && r.revoked_at.is_none() {
+            r.revoked_at = Some(now);
+            keys.insert(hash.as_slice(), enc_key(&r).as_slice())?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}
+
 impl Store {
     /// Stores a new key; `Conflict` if its id is taken in its tenant.
     pub fn insert_api_key(&self, secret: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {

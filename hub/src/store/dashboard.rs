@@ -6,6 +6,8 @@
 //! - one bucket per (tenant, minute): changes applied in that minute (counted in the apply
 //!   transaction) and the gauges (total reported backlog, agents online) the hub's ticker
 //!   sampled in it. Buckets older than [`BUCKET_RETENTION_MINUTES`] are pruned by the ticker.
+//! - stock changes per (tenant, minute, warehouse), counted in the same apply transaction and
+//!   pruned with the buckets, so a warehouse-bound user's series counts only its warehouses.
 
 use super::{META, STOCK, StockRecord, Store, StoreError, TENANTS, dec, enc};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -18,6 +20,9 @@ use xt_shared::model::UtcMillis;
 const STOCK_TOTALS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("stock_totals");
 /// Key: (tenant, minute = Unix milliseconds / [`MINUTE_MS`]).
 const MINUTES: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("minute_buckets");
+/// Key: (tenant, minute, warehouse). Value: stock changes applied to the warehouse in the minute.
+const WAREHOUSE_MINUTES: TableDefinition<(&str, i64, &str), u64> =
+    TableDefinition::new("warehouse_minute_changes");
 /// Set in `meta` once the stock totals were built from the stock table (hubs made before the
 /// totals existed build them on their first open).
 const TOTALS_BUILT: &str = "stock_totals_built";
@@ -72,6 +77,7 @@ pub(super) struct TotalsDelta {
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(STOCK_TOTALS)?;
     txn.open_table(MINUTES)?;
+    txn.open_table(WAREHOUSE_MINUTES)?;
     if txn.open_table(META)?.get(TOTALS_BUILT)?.is_none() {
         rebuild_totals(txn)?;
         txn.open_table(META)?
@@ -172,6 +178,26 @@ pub(super) fn count_changes(
     Ok(())
 }
 
+/// Counts one batch's stock changes per warehouse into the tenant's minute of `now`.
+pub(super) fn count_warehouse_changes(
+    txn: &WriteTransaction,
+    tenant: &TenantId,
+    now: UtcMillis,
+    changes: &BTreeMap<String, u64>,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut table = txn.open_table(WAREHOUSE_MINUTES)?;
+    let minute = minute_of(now);
+    for (warehouse, n) in changes {
+        let key = (tenant.as_str(), minute, warehouse.as_str());
+        let before = table.get(key)?.map_or(0, |v| v.value());
+        table.insert(key, before + n)?;
+    }
+    Ok(())
+}
+
 /// The buckets of a window: the newest gauges before it (to carry forward) and the buckets in it.
 #[derive(Debug, Clone, Default)]
 pub struct BucketWindow {
@@ -219,6 +245,29 @@ impl Store {
                     }
                     out.push((w.to_owned(), dec("stock_totals", v.value())?));
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stock changes applied to `only` of a tenant's warehouses in each minute of
+    /// `first..=last` that has any (minutes before the hub counted per warehouse have none).
+    pub fn warehouse_changes(
+        &self,
+        tenant: &TenantId,
+        only: &[WarehouseCode],
+        first: i64,
+        last: i64,
+    ) -> Result<BTreeMap<i64, u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(WAREHOUSE_MINUTES)?;
+        let t = tenant.as_str();
+        let mut out = BTreeMap::new();
+        for item in table.range((t, first, "")..(t, last.saturating_add(1), ""))? {
+            let (k, v) = item?;
+            let (_, minute, warehouse) = k.value();
+            if only.iter().any(|w| w.as_str() == warehouse) {
+                *out.entry(minute).or_default() += v.value();
             }
         }
         Ok(out)
@@ -287,6 +336,13 @@ impl Store {
                     dropped += 1;
                     false
                 })?;
+            }
+            let mut per_warehouse = txn.open_table(WAREHOUSE_MINUTES)?;
+            for t in &tenants {
+                per_warehouse.retain_in(
+                    (t.as_str(), i64::MIN, "")..(t.as_str(), keep_from, ""),
+                    |_, _| false,
+                )?;
             }
         }
         txn.commit()?;

@@ -250,13 +250,16 @@ impl Store {
     }
 
     /// Reads, changes and writes one user in one transaction; nothing is written if `f` fails.
-    /// `None` if there is no such user.
+    /// `None` if there is no such user. When `f` disables an enabled user, the API keys it made
+    /// (and the keys those made) are revoked at `now` in the same transaction; the count of
+    /// keys revoked comes back with the record.
     pub fn update_user<E>(
         &self,
         tenant: &TenantId,
         username: &str,
+        now: UtcMillis,
         f: impl FnOnce(&mut UserRecord) -> Result<(), E>,
-    ) -> Result<Option<Result<UserRecord, E>>, StoreError> {
+    ) -> Result<Option<Result<(UserRecord, usize), E>>, StoreError> {
         let txn = self.db.begin_write()?;
         let out = {
             let mut users = txn.open_table(USERS)?;
@@ -266,11 +269,17 @@ impl Store {
                 return Ok(None);
             };
             let mut record: UserRecord = dec("users", &bytes)?;
+            let was_disabled = record.disabled;
             if let Err(e) = f(&mut record) {
                 return Ok(Some(Err(e)));
             }
             users.insert(key, enc(&record).as_slice())?;
-            record
+            let revoked = if record.disabled && !was_disabled {
+                super::api_keys::revoke_made_by(&txn, tenant, &record.id, now)?
+            } else {
+                0
+            };
+            (record, revoked)
         };
         txn.commit()?;
         Ok(Some(Ok(out)))

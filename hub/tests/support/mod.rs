@@ -41,6 +41,8 @@ pub struct Env {
     pub key: String,
     /// The password of `admin`, the owner user `init` made.
     pub owner_password: String,
+    /// The hub operator's key (made anew when the hub is opened: the only one).
+    pub operator_key: String,
 }
 
 /// A fresh hub with default settings.
@@ -102,6 +104,7 @@ impl Env {
         settings: HubSettings,
     ) -> Env {
         let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
+        let (operator_key, _) = xt_hub::cli::make_operator_key(&hub.store).unwrap();
         let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
         Env {
             _dir: dir,
@@ -109,6 +112,7 @@ impl Env {
             router,
             key,
             owner_password,
+            operator_key,
         }
     }
 

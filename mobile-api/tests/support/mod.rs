@@ -100,6 +100,10 @@ impl HubApi for FakeHub {
         )))
     }
 
+    fn authenticate_operator(&self, _: &str) -> Result<bool, ApiError> {
+        Ok(false)
+    }
+
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
         let agents = self.agents.lock().unwrap();
         Ok(agents
