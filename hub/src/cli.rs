@@ -893,6 +893,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let http_addr = listener.local_addr()?;
     let options = xt_mobile_api::RouterOptions {
         trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
+        ..Default::default()
     };
     let api = HttpApi::new(hub.clone()).with_agents_dial(crate::api::AgentsDial {
         quic_port: quic_addr.port(),

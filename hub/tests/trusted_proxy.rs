@@ -30,6 +30,7 @@ fn router(peer: &str, trusted: &[&str]) -> (Env, Router) {
                 .map(|t| TrustedProxies::parse_entry(t).unwrap())
                 .collect(),
         ),
+        ..RouterOptions::default()
     };
     let peer: SocketAddr = format!("{peer}:40000").parse().unwrap();
     // Budgets that do not refill during the test: what is throttled does not depend on speed.

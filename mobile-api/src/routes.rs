@@ -37,6 +37,8 @@ pub const ACCESS_TOKEN_BYTES_MAX: usize = 4096;
 pub(crate) struct AppState {
     pub(crate) api: Arc<dyn HubApi>,
     pub(crate) trusted_proxies: Arc<TrustedProxies>,
+    /// The open event streams, counted against [`RouterOptions::event_streams`].
+    pub(crate) event_streams: Arc<crate::events::StreamSlots>,
 }
 
 /// How the router is set up beyond its [`HubApi`].
@@ -44,6 +46,8 @@ pub(crate) struct AppState {
 pub struct RouterOptions {
     /// Proxies whose `X-Forwarded-For` names the client (for sign-in throttling per address).
     pub trusted_proxies: TrustedProxies,
+    /// How many `GET /api/v1/events` streams may be open at once, per tenant and in all.
+    pub event_streams: crate::events::EventStreamLimits,
 }
 
 /// The whole HTTP surface, ready to serve:
@@ -85,6 +89,7 @@ pub fn router_with(api: Arc<dyn HubApi>, options: RouterOptions) -> Router {
     let state = AppState {
         api,
         trusted_proxies: Arc::new(options.trusted_proxies),
+        event_streams: Arc::new(crate::events::StreamSlots::new(options.event_streams)),
     };
     routed()
         .merge(crate::console::router())
