@@ -22,7 +22,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use xt_shared::ids::AgentId;
 
-/// Largest request body accepted, in bytes. Every body this API takes is a few hundred bytes.
+/// Largest request body accepted, in bytes. Every body this API takes is a few hundred bytes,
+/// but platforms' webhooks, which have their own limit
+/// ([`WEBHOOK_BODY_BYTES_MAX`](crate::orders::WEBHOOK_BODY_BYTES_MAX)).
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Longest a request may take, body reading and the hub call included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
