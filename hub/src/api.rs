@@ -333,7 +333,11 @@ impl HubApi for HttpApi {
         limit: usize,
     ) -> Result<EventPage, ApiError> {
         let after = after.unwrap_or(0);
-        let entries = self.hub.store.log_page(after, limit).map_err(internal)?;
+        let entries = self
+            .hub
+            .store
+            .tenant_log_page(&principal.tenant, after, limit)
+            .map_err(internal)?;
         let last_key = entries.last().map_or(after, |(k, _)| *k);
         let events = entries
             .into_iter()

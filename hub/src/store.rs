@@ -4,7 +4,7 @@
 //! Storage encodings are separate from domain and wire types: every value is a version byte
 //! followed by postcard bytes of a record defined here.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,6 +29,13 @@ const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ent
 const REJECTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("rejects");
 /// Key: hub log seq.
 const CHANGE_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("change_log");
+/// Key: (tenant, hub log seq) of every [`CHANGE_LOG`] entry: a tenant's events are read without
+/// touching other tenants' entries. Written with every append ([`append_log`]).
+const CHANGE_LOG_BY_TENANT: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("change_log_by_tenant");
+/// Set in `meta` once [`CHANGE_LOG_BY_TENANT`] was built from the log (hubs made before the
+/// index existed build it on their first open).
+const LOG_INDEX_BUILT: &str = "change_log_by_tenant_built";
 
 const SCHEMA_VERSION: u8 = 1;
 const RECORD_VERSION: u8 = 1;
@@ -377,11 +384,13 @@ impl Store {
             txn.open_table(REJECTS)?;
             txn.open_table(CHANGE_LOG)?;
             identity::create_tables(&txn)?;
-            shops::create_tables(&txn)?;
             orders::create_tables(&txn)?;
             operator::create_tables(&txn)?;
         }
+        // These read `meta`, so after the block above let go of it.
+        shops::create_tables(&txn)?;
         dashboard::create_tables(&txn)?;
+        create_log_index(&txn)?;
         txn.commit()?;
         Ok(Store { db })
     }
@@ -616,9 +625,7 @@ impl Store {
             let origin_text = origin.to_string();
             let mut stock = txn.open_table(STOCK)?;
             let mut entities = txn.open_table(ENTITIES)?;
-            let mut log = txn.open_table(CHANGE_LOG)?;
             let mut rejects = txn.open_table(REJECTS)?;
-            let log_seq = log.last()?.map_or(0, |(k, _)| k.value());
             let mut rejected = Vec::new();
             let mut logged = Vec::with_capacity(changes.len());
             let mut totals: BTreeMap<String, dashboard::TotalsDelta> = BTreeMap::new();
@@ -707,7 +714,7 @@ impl Store {
                     applied_at: now,
                     changes: logged,
                 };
-                log.insert(log_seq + 1, enc(&LogEntry::Batch(entry)).as_slice())?;
+                append_log(&txn, &LogEntry::Batch(entry))?;
             }
             progress.applied_seq = admission.applied_seq;
             progress.records_applied += applied;
@@ -774,12 +781,7 @@ impl Store {
     /// Appends an agent's connection or disconnection to the change log; returns its key.
     pub fn log_agent_event(&self, event: AgentLogged) -> Result<u64, StoreError> {
         let txn = self.db.begin_write()?;
-        let key = {
-            let mut log = txn.open_table(CHANGE_LOG)?;
-            let key = log.last()?.map_or(0, |(k, _)| k.value()) + 1;
-            log.insert(key, enc(&LogEntry::Agent(event)).as_slice())?;
-            key
-        };
+        let key = append_log(&txn, &LogEntry::Agent(event))?;
         txn.commit()?;
         Ok(key)
     }
@@ -809,8 +811,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Up to `limit` change-log entries of `tenant` with keys strictly after `after`, in key
+    /// order, read through the tenant's index: the work is bounded by `limit`, whatever other
+    /// tenants write.
+    pub fn tenant_log_page(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, LogEntry)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(CHANGE_LOG_BY_TENANT)?;
+        let log = txn.open_table(CHANGE_LOG)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        if after == u64::MAX {
+            return Ok(out);
+        }
+        let t = tenant.as_str();
+        for item in index.range((t, after + 1)..=(t, u64::MAX))? {
+            if out.len() >= limit {
+                break;
+            }
+            let key = item?.0.value().1;
+            let Some(v) = log.get(key)? else {
+                return Err(StoreError::Corrupt {
+                    table: "change_log_by_tenant",
+                    reason: format!("entry {key} of {tenant} is not in the change log"),
+                });
+            };
+            out.push((key, dec("change_log", v.value())?));
+        }
+        Ok(out)
+    }
+
     /// Every change in the hub's change log, in apply order (tests and small tenants; the
-    /// event stream pages through it with [`Store::log_page`]).
+    /// event stream pages through it with [`Store::tenant_log_page`]).
     pub fn change_log(&self) -> Result<Vec<(TenantId, Change)>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(CHANGE_LOG)?;
@@ -825,6 +860,40 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Appends `entry` to the change log and its tenant's index, in the caller's transaction;
+/// returns its key. The one way entries get into the log.
+fn append_log(txn: &WriteTransaction, entry: &LogEntry) -> Result<u64, StoreError> {
+    let mut log = txn.open_table(CHANGE_LOG)?;
+    let key = log.last()?.map_or(0, |(k, _)| k.value()) + 1;
+    log.insert(key, enc(entry).as_slice())?;
+    txn.open_table(CHANGE_LOG_BY_TENANT)?
+        .insert((entry.tenant().as_str(), key), ())?;
+    Ok(key)
+}
+
+/// Creates the tenant index of the change log, filling it from the log once if the database
+/// was written before the index existed.
+fn create_log_index(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut index = txn.open_table(CHANGE_LOG_BY_TENANT)?;
+    let mut meta = txn.open_table(META)?;
+    if meta.get(LOG_INDEX_BUILT)?.is_some() {
+        return Ok(());
+    }
+    let log = txn.open_table(CHANGE_LOG)?;
+    let mut built = 0u64;
+    for item in log.iter()? {
+        let (k, v) = item?;
+        let entry: LogEntry = dec("change_log", v.value())?;
+        index.insert((entry.tenant().as_str(), k.value()), ())?;
+        built += 1;
+    }
+    meta.insert(LOG_INDEX_BUILT, [1u8].as_slice())?;
+    if built > 0 {
+        tracing::info!(entries = built, "change log indexed by tenant");
+    }
+    Ok(())
 }
 
 /// Why an agent of `role` may not write `body`, if it may not.
@@ -864,8 +933,9 @@ pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
 pub use operator::OperatorKeyRecord;
 pub use orders::{
-    CaptureErrorRecord, CaptureState, Identity, MemberRecord, OrderCursor, OrderFilter,
-    OrderRecord, Provenance, RefundRecord, ShopItem, ShopOutcome, SkuMapping, new_mapping_id,
+    CaptureErrorRecord, CaptureState, Identity, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderCursor,
+    OrderFilter, OrderRecord, OrderScan, Provenance, RefundRecord, ShopItem, ShopOutcome,
+    SkuMapping, new_mapping_id,
 };
 pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
 

@@ -9,10 +9,13 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{Env, PASSWORD, apply, env, request, stock};
+use support::{Env, PASSWORD, acme, apply, env, forget_index, request, stock};
 use tower::ServiceExt as _;
-use xt_hub::hub::Authorized;
+use xt_hub::api::HttpApi;
+use xt_hub::hub::{Authorized, DB_FILE, Hub, HubSettings, now_ms};
 use xt_hub::store::{AgentLogged, AgentRecord};
+use xt_mobile_api::events::EVENTS_REAUTH_INTERVAL;
+use xt_mobile_api::{EventStreamLimits, HubApi, Principal, RouterOptions, Scope};
 use xt_shared::ids::{AgentId, SiteId, TenantId};
 use xt_shared::model::UtcMillis;
 use xt_shared::protocol::AgentRole;
@@ -87,6 +90,21 @@ impl Stream {
                     }
                 }
                 Ok(_) | Err(_) => return out,
+            }
+        }
+    }
+}
+
+impl Stream {
+    /// Whether the stream ends (the body finishes) within `wait`; events on the way are skipped.
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Ok(None) => return true,
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(e))) => panic!("stream broke: {e}"),
+                Err(_) => return false,
             }
         }
     }
@@ -341,4 +359,265 @@ async fn agent_events_need_agents_read() {
             json!("agent_disconnected")
         ]
     );
+}
+
+/// An agent connection of `tenant`, as the hub logs it.
+fn connected(tenant: &str, agent: &str) -> AgentLogged {
+    AgentLogged {
+        tenant: TenantId::new(tenant).unwrap(),
+        agent: AgentId::new(agent).unwrap(),
+        site: SiteId::new("s1").unwrap(),
+        connected: true,
+        at: UtcMillis(0),
+    }
+}
+
+/// The bound within which a stream must notice its credential changed.
+const RECHECK_BOUND: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn a_revoked_keys_stream_ends_within_5s() {
+    let env = env();
+    let r = env
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&env.key),
+            Some(json!({"name": "feed", "scopes": ["events:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let (id, secret) = (
+        r.body["key"]["id"].as_str().unwrap().to_owned(),
+        r.body["secret"].as_str().unwrap().to_owned(),
+    );
+    let mut s = env.open(&secret, None, "").await;
+    let a = who("acme", "ag-1");
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+    env.hub.log_changed();
+    assert_eq!(s.events(1, PATIENCE).await.len(), 1, "the stream is live");
+
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/v1/api-keys/{id}/revoke"),
+            Some(&env.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        s.ends_within(RECHECK_BOUND).await,
+        "a revoked key still streams"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_users_stream_ends_within_5s() {
+    let env = env();
+    let token = env.user_token("mgr", &["manager"], &[]).await;
+    let mut s = env.open(&token, None, "").await;
+    let r = env
+        .call(
+            Method::PATCH,
+            "/api/v1/users/mgr",
+            Some(&env.key),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        s.ends_within(RECHECK_BOUND).await,
+        "a disabled user still streams"
+    );
+}
+
+#[tokio::test]
+async fn a_role_change_narrows_the_stream_within_5s() {
+    let env = env();
+    let token = env.user_token("mgr", &["manager"], &[]).await;
+    let mut s = env.open(&token, None, "").await;
+    let a = who("acme", "ag-1");
+    apply(
+        &env.hub,
+        &a,
+        "wms",
+        vec![stock(1, 1, "WH1", "A", 1), stock(2, 2, "WH2", "B", 1)],
+    );
+    env.hub.log_changed();
+    let evs = s.events(1, PATIENCE).await;
+    assert_eq!(skus(&evs[0]), ["WH1/A", "WH2/B"]);
+
+    let r = env
+        .call(
+            Method::PATCH,
+            "/api/v1/users/mgr",
+            Some(&env.key),
+            Some(json!({"roles": ["warehouse"], "warehouses": ["WH1"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Past one re-check interval (and a poll), still well within the bound.
+    tokio::time::sleep(EVENTS_REAUTH_INTERVAL + Duration::from_millis(800)).await;
+    assert!(EVENTS_REAUTH_INTERVAL + Duration::from_millis(800) < RECHECK_BOUND);
+    apply(
+        &env.hub,
+        &a,
+        "wms",
+        vec![stock(3, 3, "WH1", "C", 1), stock(4, 4, "WH2", "D", 1)],
+    );
+    env.hub.log_changed();
+    let evs = s.events(1, PATIENCE).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(skus(&evs[0]), ["WH1/C"], "the stream did not narrow");
+}
+
+#[tokio::test]
+async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
+    let env = env();
+    env.add_user("mgr", &["manager"], &[]).await;
+    let user = env.hub.store.user(&acme(), "mgr").unwrap().unwrap();
+    // Issued so that it expires in about two seconds; the hub's clock leeway would still
+    // accept it for a while after that, so only the stream's own expiry check can end it.
+    let ttl_ms = xt_hub::auth::ACCESS_TOKEN_TTL.as_millis() as i64;
+    let token = xt_hub::auth::jwt::issue(
+        &env.hub.store,
+        UtcMillis(now_ms().0 - ttl_ms + 2_000),
+        &user.id,
+        "mgr",
+        &acme(),
+        &user.roles,
+        &user.warehouses,
+    )
+    .unwrap();
+    let mut s = env.open(&token, None, "").await;
+    assert!(
+        s.ends_within(Duration::from_secs(3) + RECHECK_BOUND).await,
+        "an expired token still streams"
+    );
+}
+
+/// The router over `env`'s hub with stream caps of 2 per tenant and 3 in all.
+fn capped_router(env: &Env) -> axum::Router {
+    xt_mobile_api::router_with(
+        Arc::new(HttpApi::new(Arc::clone(&env.hub))),
+        RouterOptions {
+            event_streams: EventStreamLimits {
+                per_tenant_max: 2,
+                hub_max: 3,
+            },
+            ..RouterOptions::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn event_streams_are_capped_per_tenant_and_hub_wide() {
+    let env = env();
+    let key_b = env.add_beta();
+    let router = capped_router(&env);
+    let open = |bearer: String| {
+        let router = router.clone();
+        async move {
+            router
+                .oneshot(events_request(&bearer, None, ""))
+                .await
+                .unwrap()
+        }
+    };
+    let a1 = open(env.key.clone()).await;
+    let a2 = open(env.key.clone()).await;
+    assert_eq!((a1.status(), a2.status()), (StatusCode::OK, StatusCode::OK));
+    let a3 = open(env.key.clone()).await;
+    assert_eq!(a3.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(a3.headers().contains_key("retry-after"));
+    let body = a3.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+
+    // Another tenant has its own cap, under the hub-wide one.
+    let b1 = open(key_b.clone()).await;
+    assert_eq!(b1.status(), StatusCode::OK);
+    let b2 = open(key_b.clone()).await;
+    assert_eq!(b2.status(), StatusCode::TOO_MANY_REQUESTS, "hub-wide cap");
+
+    // A client going away frees its slot.
+    drop(a1);
+    let a4 = open(env.key.clone()).await;
+    assert_eq!(a4.status(), StatusCode::OK);
+    drop((a2, a4, b1));
+    assert_eq!(open(key_b).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn event_replay_reads_only_the_callers_tenant() {
+    let env = env();
+    env.add_beta();
+    for i in 0..40 {
+        env.hub
+            .store
+            .log_agent_event(connected("beta", &format!("ag-b{i}")))
+            .unwrap();
+    }
+    let a = who("acme", "ag-1");
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+
+    // One call of 10 entries reaches acme's entry past beta's 40.
+    let api = HttpApi::new(Arc::clone(&env.hub));
+    let owner = Principal::api_key(acme(), "key-test".into(), vec![Scope::Owner]);
+    let page = api.events_after(&owner, Some(0), 10).unwrap();
+    let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [41]);
+    assert_eq!(page.last_key, 41);
+    // Nothing further: the next page is empty and stays put.
+    let page = api.events_after(&owner, Some(41), 10).unwrap();
+    assert!(page.events.is_empty());
+    assert_eq!(page.last_key, 41);
+    // And the store reads acme's entries only.
+    let rows = env.hub.store.tenant_log_page(&acme(), 0, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test]
+async fn events_logged_before_the_tenant_index_existed_are_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
+    {
+        let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
+        hub.store
+            .create_tenant(&TenantId::new("beta").unwrap(), UtcMillis(0))
+            .unwrap();
+        let a = who("acme", "ag-1");
+        apply(&hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+        hub.store
+            .log_agent_event(connected("beta", "ag-b"))
+            .unwrap();
+        apply(&hub, &a, "wms", vec![stock(2, 2, "WH1", "B", 2)]);
+    }
+    forget_index(
+        &dir.path().join(DB_FILE),
+        "change_log_by_tenant",
+        "change_log_by_tenant_built",
+    );
+    let env = Env::over(
+        dir,
+        made.admin_key,
+        made.owner_password,
+        HubSettings::default(),
+    );
+    let mut s = env.open(&env.key, Some("0"), "").await;
+    let evs = s.events(3, QUIET).await;
+    let ids: Vec<u64> = evs.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 3], "{evs:?}");
+    // New entries are indexed as before.
+    apply(
+        &env.hub,
+        &who("acme", "ag-1"),
+        "wms",
+        vec![stock(3, 3, "WH1", "C", 3)],
+    );
+    env.hub.log_changed();
+    let evs = s.events(1, PATIENCE).await;
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].id, 4);
 }

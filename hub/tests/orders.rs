@@ -8,7 +8,8 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Env, acme, env};
 use xt_hub::channels::parse_order;
-use xt_hub::store::ShopItem;
+use xt_hub::store::{ORDERS_SCAN_ROWS_MAX, OrderFilter, ShopItem};
+use xt_shared::ids::DocNo;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
 
@@ -323,4 +324,65 @@ async fn members_orders_and_mappings_are_per_tenant_and_per_role() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_order_filter_matching_nothing_ends_its_page_early_with_a_cursor() {
+    let env = env();
+    let tb = shop(&env, "taobao").await;
+    let base = parse_order(Platform::Taobao, &fixture("taobao", "multi-line-tmall")).unwrap();
+    // More orders than one request may examine; the only one matching the filter is the oldest.
+    let total = ORDERS_SCAN_ROWS_MAX + ORDERS_SCAN_ROWS_MAX / 2;
+    let items: Vec<ShopItem> = (0..total)
+        .map(|i| {
+            let mut o = base.clone();
+            o.platform_order_no = DocNo::new(format!("9{i:07}")).unwrap();
+            o.times.modified = UtcMillis(1_700_000_000_000 + i as i64 * 1000);
+            o.receiver.name = Some(if i == 0 { "needle" } else { "hay" }.into());
+            ShopItem::Order(Box::new(o))
+        })
+        .collect();
+    for chunk in items.chunks(1000) {
+        env.hub
+            .store
+            .apply_shop_items(&acme(), &tb, chunk.to_vec(), UtcMillis(1_000))
+            .unwrap();
+    }
+
+    // The store examines at most its budget of rows and says where it stopped.
+    let none = OrderFilter {
+        receiver: Some("nobody".into()),
+        ..OrderFilter::default()
+    };
+    let scan = env
+        .hub
+        .store
+        .orders_scan(&acme(), &none, None, 50, ORDERS_SCAN_ROWS_MAX)
+        .unwrap();
+    assert!(scan.orders.is_empty());
+    assert_eq!(scan.examined, ORDERS_SCAN_ROWS_MAX);
+    assert!(scan.resume.is_some());
+
+    // Over HTTP: an empty page with a cursor, then the rest, then the end.
+    let page = get(&env, "/api/v1/orders?receiver=needle&limit=50").await;
+    assert_eq!(page["orders"], json!([]), "{page}");
+    let cursor = page["next_cursor"].as_str().expect("a cursor to continue");
+    let page = get(
+        &env,
+        &format!("/api/v1/orders?receiver=needle&limit=50&cursor={cursor}"),
+    )
+    .await;
+    let found: Vec<&str> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_no"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["90000000"]);
+    assert_eq!(page["next_cursor"], json!(null));
+
+    // Without a filter, full pages go on from their last row as before.
+    let page = get(&env, "/api/v1/orders?limit=500").await;
+    assert_eq!(page["orders"].as_array().unwrap().len(), 500);
+    assert!(page["next_cursor"].is_string());
 }

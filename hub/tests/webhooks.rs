@@ -8,8 +8,13 @@ mod support;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
-use support::{Env, acme, env};
+use support::{Env, acme, env, forget_index};
 use xt_hub::channels::webhook::sign_hmac_sha256;
+use xt_hub::hub::{DB_FILE, Hub, HubSettings};
+use xt_hub::store::{ShopHealthRecord, ShopRecord};
+use xt_shared::ids::TenantId;
+use xt_shared::model::UtcMillis;
+use xt_shared::order::Platform;
 
 const SECRET: &str = "whsec-zq9";
 
@@ -70,11 +75,39 @@ async fn deliver(
 }
 
 fn orders(env: &Env) -> usize {
+    orders_of(env, &acme())
+}
+
+fn orders_of(env: &Env, tenant: &TenantId) -> usize {
     env.hub
         .store
-        .orders_page(&acme(), &Default::default(), None, usize::MAX)
+        .orders_page(tenant, &Default::default(), None, usize::MAX)
         .unwrap()
         .len()
+}
+
+fn beta() -> TenantId {
+    TenantId::new("beta").unwrap()
+}
+
+/// A Shopify shop record `id` of `tenant` whose webhook secret is `secret`, sealed with `hub`'s
+/// master key (as the shops API stores it).
+fn shopify_record(hub: &Hub, tenant: &TenantId, id: &str, secret: &str) -> ShopRecord {
+    let mut r = ShopRecord {
+        id: id.into(),
+        tenant: tenant.clone(),
+        platform: Platform::Shopify,
+        name: "shopify".into(),
+        api_base_url: "http://127.0.0.1:9".into(),
+        enabled: true,
+        created_at: UtcMillis(1),
+        updated_at: UtcMillis(1),
+        credential_id: "b.myshopify.com".into(),
+        secrets_sealed: Vec::new(),
+        health: ShopHealthRecord::default(),
+    };
+    r.seal_secrets(&hub.master_key, &["token".into(), secret.into()]);
+    r
 }
 
 #[tokio::test]
@@ -174,4 +207,102 @@ async fn signed_deliveries_are_captured_once_and_unsigned_ones_are_refused() {
         deliver(&env, "shopify", "shop-0000", "{}", Some("x".into())).await,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn a_webhook_finds_its_shop_by_id_in_whichever_tenant_signed_it() {
+    let env = env();
+    env.add_beta();
+    let id = shop(&env, "shopify").await;
+    // Beta binds a shop with the same id (ids are unique per tenant only) and its own secret.
+    env.hub
+        .store
+        .insert_shop(&shopify_record(&env.hub, &beta(), &id, "beta-secret"))
+        .unwrap();
+    let body = fixture("shopify", "paid-unfulfilled-multi-line");
+
+    let sig = sign_hmac_sha256("beta-secret", body.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", &id, &body, Some(sig)).await,
+        StatusCode::OK
+    );
+    assert_eq!((orders(&env), orders_of(&env, &beta())), (0, 1));
+
+    let sig = sign_hmac_sha256(SECRET, body.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", &id, &body, Some(sig)).await,
+        StatusCode::OK
+    );
+    assert_eq!((orders(&env), orders_of(&env, &beta())), (1, 1));
+
+    let forged = sign_hmac_sha256("neither", body.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", &id, &body, Some(forged)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(env.hub.store.shops_by_id(&id).unwrap().len(), 2);
+    assert!(env.hub.store.shops_by_id("shop-none").unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn shops_bound_before_the_id_index_existed_take_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
+    {
+        let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
+        hub.store
+            .insert_shop(&shopify_record(&hub, &acme(), "shop-old", SECRET))
+            .unwrap();
+    }
+    forget_index(
+        &dir.path().join(DB_FILE),
+        "shops_by_id",
+        "shops_by_id_built",
+    );
+    let env = Env::over(
+        dir,
+        made.admin_key,
+        made.owner_password,
+        HubSettings::default(),
+    );
+    let body = fixture("shopify", "paid-unfulfilled-multi-line");
+    let sig = sign_hmac_sha256(SECRET, body.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", "shop-old", &body, Some(sig)).await,
+        StatusCode::OK
+    );
+    assert_eq!(orders(&env), 1);
+}
+
+#[tokio::test]
+async fn a_200_kib_signed_webhook_is_accepted_and_200_kib_elsewhere_is_413() {
+    let env = env();
+    let id = shop(&env, "shopify").await;
+    let mut order: Value =
+        serde_json::from_str(&fixture("shopify", "paid-unfulfilled-multi-line")).unwrap();
+    order["xt_padding"] = json!("x".repeat(200 * 1024));
+    let body = order.to_string();
+    assert!(body.len() > 200 * 1024 && body.len() > xt_mobile_api::REQUEST_BODY_BYTES_MAX);
+    let sig = sign_hmac_sha256(SECRET, body.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", &id, &body, Some(sig)).await,
+        StatusCode::OK
+    );
+    assert_eq!(orders(&env), 1);
+
+    // Beyond the webhook limit it is 413 too.
+    let huge = "x".repeat(xt_mobile_api::orders::WEBHOOK_BODY_BYTES_MAX + 1);
+    let sig = sign_hmac_sha256(SECRET, huge.as_bytes());
+    assert_eq!(
+        deliver(&env, "shopify", &id, &huge, Some(sig)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    // Every other route keeps the small limit.
+    let big = json!({"name": "x".repeat(200 * 1024), "scopes": ["stock:read"]});
+    let r = env
+        .call(Method::POST, "/api/v1/api-keys", Some(&env.key), Some(big))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "payload_too_large");
 }

@@ -141,9 +141,10 @@ pub trait HubApi: Send + Sync + 'static {
     }
 
     /// The events of the change log after key `after` (`None` = from the start) that the caller
-    /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Scans at
-    /// most `limit` log entries; [`EventPage::last_key`] is the last key scanned, so entries
-    /// filtered out still advance the caller.
+    /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Reads at
+    /// most `limit` of the tenant's log entries and none of other tenants' (the work is bounded
+    /// whatever they write); [`EventPage::last_key`] is the last key read, so entries filtered
+    /// out still advance the caller.
     fn events_after(
         &self,
         principal: &Principal,

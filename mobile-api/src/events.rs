@@ -4,17 +4,19 @@
 use crate::access::Permission;
 use crate::api::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, Auth};
+use crate::extract::{ApiQuery, Auth, Bearer, authenticate_bearer, bearer_secret};
 use crate::routes::{AppState, blocking, require};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use utoipa::{IntoParams, ToSchema};
+use xt_shared::ids::TenantId;
 
 /// Most log entries the stream reads from the hub per call.
 pub const EVENTS_PAGE_ENTRIES: usize = 256;
@@ -24,6 +26,95 @@ pub const EVENT_CHANGES_MAX: usize = 1000;
 pub const EVENTS_POLL: Duration = Duration::from_millis(250);
 /// How often an idle stream sends a keep-alive comment.
 pub const EVENTS_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often a stream asks the hub again who its credential is (and before the next event
+/// after that long): a revoked key, a disabled user or a changed role takes effect within this
+/// (plus one [`EVENTS_POLL`]), well under 5 s.
+pub const EVENTS_REAUTH_INTERVAL: Duration = Duration::from_secs(2);
+/// Most event streams open at once for one tenant, by default.
+pub const EVENT_STREAMS_PER_TENANT_MAX: usize = 64;
+/// Most event streams open at once on the hub, by default.
+pub const EVENT_STREAMS_MAX: usize = 1024;
+/// The `Retry-After` of a stream refused because the caps are reached, in seconds.
+pub const EVENT_STREAMS_RETRY_AFTER_SECS: u64 = 5;
+
+/// How many event streams may be open at once ([`RouterOptions::event_streams`](crate::RouterOptions)).
+/// Over either cap, `GET /api/v1/events` answers 429 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventStreamLimits {
+    /// Most streams of one tenant.
+    pub per_tenant_max: usize,
+    /// Most streams of all tenants together.
+    pub hub_max: usize,
+}
+
+impl Default for EventStreamLimits {
+    fn default() -> EventStreamLimits {
+        EventStreamLimits {
+            per_tenant_max: EVENT_STREAMS_PER_TENANT_MAX,
+            hub_max: EVENT_STREAMS_MAX,
+        }
+    }
+}
+
+/// The open streams per tenant and in all.
+#[derive(Debug)]
+pub(crate) struct StreamSlots {
+    limits: EventStreamLimits,
+    open: Mutex<SlotCounts>,
+}
+
+#[derive(Debug, Default)]
+struct SlotCounts {
+    total: usize,
+    per_tenant: HashMap<TenantId, usize>,
+}
+
+impl StreamSlots {
+    pub(crate) fn new(limits: EventStreamLimits) -> StreamSlots {
+        StreamSlots {
+            limits,
+            open: Mutex::new(SlotCounts::default()),
+        }
+    }
+
+    /// Takes a slot for a stream of `tenant`, freed when the [`StreamSlot`] drops (with the
+    /// stream, when the client goes away); `TooManyRequests` if a cap is reached.
+    fn acquire(self: &Arc<Self>, tenant: &TenantId) -> Result<StreamSlot, ApiError> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let of_tenant = open.per_tenant.get(tenant).copied().unwrap_or(0);
+        if open.total >= self.limits.hub_max || of_tenant >= self.limits.per_tenant_max {
+            tracing::warn!(%tenant, of_tenant, total = open.total, "event stream refused: too many open");
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: EVENT_STREAMS_RETRY_AFTER_SECS,
+            });
+        }
+        open.total += 1;
+        *open.per_tenant.entry(tenant.clone()).or_default() += 1;
+        Ok(StreamSlot {
+            slots: Arc::clone(self),
+            tenant: tenant.clone(),
+        })
+    }
+}
+
+/// One open stream's place in [`StreamSlots`].
+struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    tenant: TenantId,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_tenant.get_mut(&self.tenant) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_tenant.remove(&self.tenant);
+            }
+        }
+    }
+}
 
 /// `GET /api/v1/events` query.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
@@ -106,15 +197,29 @@ fn start_after(headers: &HeaderMap, query: &EventsQuery) -> Result<Option<u64>, 
 struct Cursor {
     state: AppState,
     principal: Principal,
+    /// The credential the stream was opened with, asked about again every
+    /// [`EVENTS_REAUTH_INTERVAL`].
+    credential: Bearer,
+    checked_at: Instant,
+    /// An access token's `exp` (Unix seconds): the stream ends then, re-check or not.
+    expires_at: Option<i64>,
     after: u64,
+    /// Every event the caller may see up to this key has been sent: where to read again from
+    /// when the principal changes (what `pending` holds was filtered for the old one).
+    delivered: u64,
     pending: VecDeque<StreamEvent>,
     wake: Option<tokio::sync::watch::Receiver<u64>>,
+    _slot: StreamSlot,
 }
 
 impl Cursor {
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Cursor)> {
         loop {
+            if !self.still_allowed().await {
+                return None;
+            }
             if let Some(ev) = self.pending.pop_front() {
+                self.delivered = ev.id;
                 let event = Event::default()
                     .id(ev.id.to_string())
                     .json_data(&ev.data)
@@ -141,6 +246,9 @@ impl Cursor {
             let progressed = page.last_key > self.after;
             self.after = self.after.max(page.last_key);
             self.pending.extend(page.events);
+            if self.pending.is_empty() {
+                self.delivered = self.after;
+            }
             if !self.pending.is_empty() || progressed {
                 continue;
             }
@@ -155,6 +263,41 @@ impl Cursor {
             }
         }
     }
+
+    /// Whether the stream may go on: its access token has not expired and, when the last check
+    /// is [`EVENTS_REAUTH_INTERVAL`] old, the credential still authenticates with `events:read`.
+    /// A changed principal replaces the old one, and what was read for the old one is read again.
+    async fn still_allowed(&mut self) -> bool {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if self.expires_at.is_some_and(|exp| now >= exp) {
+            tracing::info!(subject = %self.principal.subject, "event stream ends: access token expired");
+            return false;
+        }
+        if self.checked_at.elapsed() < EVENTS_REAUTH_INTERVAL {
+            return true;
+        }
+        let fresh = match authenticate_bearer(&self.state, self.credential.clone()).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream ends: its credential cannot be checked");
+                return false;
+            }
+        };
+        self.checked_at = Instant::now();
+        let Some(fresh) =
+            fresh.filter(|p| p.tenant == self.principal.tenant && p.allows(Permission::EventsRead))
+        else {
+            tracing::info!(subject = %self.principal.subject, "event stream ends: credential revoked or no longer allowed");
+            return false;
+        };
+        if fresh != self.principal {
+            tracing::info!(subject = %fresh.subject, "event stream follows the credential's new permissions");
+            self.principal = fresh;
+            self.pending.clear();
+            self.after = self.delivered;
+        }
+        true
+    }
 }
 
 /// Streams the changes the caller may see as Server-Sent Events: `stock_changed` (a
@@ -162,6 +305,10 @@ impl Cursor {
 /// `agent_disconnected`, each event's `id` a hub change-log key and its `data` a JSON
 /// [`EventData`]. With `Last-Event-ID` (or `?after=`) the events after that id are replayed
 /// first; then new ones follow as they happen. Idle streams get keep-alive comments.
+///
+/// The stream re-checks its credential every few seconds: it ends when the API key is revoked,
+/// the user disabled or the access token expired, and narrows when the user's roles change.
+/// Open streams are capped per tenant and hub-wide (429 with `Retry-After` over the cap).
 #[utoipa::path(
     get,
     path = "/api/v1/events",
@@ -177,6 +324,7 @@ impl Cursor {
         (status = 400, description = "Malformed or out-of-range request (the message says which field)", body = ErrorBody),
         (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "The credential may not do this", body = ErrorBody),
+        (status = 429, description = "Too many event streams open for the tenant or the hub (`Retry-After`)", body = ErrorBody),
     ),
 )]
 pub(crate) async fn events(
@@ -186,6 +334,9 @@ pub(crate) async fn events(
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     require(principal.allows(Permission::EventsRead))?;
+    // `Auth` has just authenticated this very header.
+    let credential = bearer_secret(&headers).ok_or(ApiError::Unauthorized)?;
+    let slot = state.event_streams.acquire(&principal.tenant)?;
     let wake = state.api.subscribe();
     let after = match start_after(&headers, &query)? {
         Some(after) => after,
@@ -194,9 +345,14 @@ pub(crate) async fn events(
     let cursor = Cursor {
         state,
         principal,
+        expires_at: credential.expires_at(),
+        credential,
+        checked_at: Instant::now(),
         after,
+        delivered: after,
         pending: VecDeque::new(),
         wake,
+        _slot: slot,
     };
     let stream = stream::unfold(cursor, Cursor::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(EVENTS_KEEP_ALIVE)))

@@ -10,6 +10,8 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
 /// The caller, authenticated by `Authorization: Bearer <x>` where `x` is an API key or an access
@@ -58,25 +60,63 @@ pub(crate) async fn authenticate_operator(
 
 async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
     let secret = bearer_secret(headers).ok_or(ApiError::Unauthorized)?;
-    let principal = blocking(&state.api, move |api| match secret {
-        Bearer::Key(key) => api.authenticate_key(&key),
-        Bearer::Jwt(token) => api.authenticate_access_token(&token),
-    })
-    .await?;
-    let principal = principal.ok_or(ApiError::Unauthorized)?;
+    let principal = authenticate_bearer(state, secret)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("tenant", tracing::field::display(&principal.tenant));
     Ok(principal)
 }
 
+/// Asks the hub who `secret` is now: `None` if it no longer authenticates (an unknown or revoked
+/// key, a bad or expired token, a disabled user). Long-lived responses (the event stream) call
+/// it again with the credential they were opened with.
+pub(crate) async fn authenticate_bearer(
+    state: &AppState,
+    secret: Bearer,
+) -> Result<Option<Principal>, ApiError> {
+    blocking(&state.api, move |api| match secret {
+        Bearer::Key(key) => api.authenticate_key(&key),
+        Bearer::Jwt(token) => api.authenticate_access_token(&token),
+    })
+    .await
+}
+
 /// What a bearer credential looks like it is.
-#[derive(Debug, PartialEq, Eq)]
-enum Bearer {
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Bearer {
     Key(String),
     Jwt(String),
 }
 
+// Never prints the secret.
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Bearer::Key(_) => "Bearer::Key(..)",
+            Bearer::Jwt(_) => "Bearer::Jwt(..)",
+        })
+    }
+}
+
+impl Bearer {
+    /// An access token's `exp` claim (Unix seconds), read without checking the signature: only
+    /// for a token the hub has just verified. `None` for API keys (they do not expire).
+    pub(crate) fn expires_at(&self) -> Option<i64> {
+        #[derive(serde::Deserialize)]
+        struct Exp {
+            exp: i64,
+        }
+        let Bearer::Jwt(token) = self else {
+            return None;
+        };
+        let payload = token.split('.').nth(1)?;
+        let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        serde_json::from_slice::<Exp>(&json).ok().map(|c| c.exp)
+    }
+}
+
 /// The credential from the one `Authorization: Bearer <x>` header, if it is well formed.
-fn bearer_secret(headers: &HeaderMap) -> Option<Bearer> {
+pub(crate) fn bearer_secret(headers: &HeaderMap) -> Option<Bearer> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next()?;
     if values.next().is_some() {
@@ -210,5 +250,15 @@ mod tests {
         assert_eq!(bearer_secret(&headers(&["Bearer a", "Bearer b"])), None);
         let long = format!("Bearer {}", "k".repeat(API_KEY_BYTES_MAX + 1));
         assert_eq!(bearer_secret(&headers(&[&long])), None);
+    }
+
+    #[test]
+    fn an_access_tokens_expiry_is_read_from_its_claims() {
+        let claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"u1","exp":1700000000}"#);
+        let jwt = Bearer::Jwt(format!("h.{claims}.s"));
+        assert_eq!(jwt.expires_at(), Some(1_700_000_000));
+        assert_eq!(Bearer::Jwt("h.!!.s".into()).expires_at(), None);
+        assert_eq!(Bearer::Key("k1".into()).expires_at(), None);
+        assert_eq!(format!("{jwt:?}"), "Bearer::Jwt(..)");
     }
 }

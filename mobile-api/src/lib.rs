@@ -48,7 +48,9 @@ pub use dto::{
     StockQuery, StockRow, TOKEN_TTL_SECS_DEFAULT, TOKEN_TTL_SECS_MAX, TokenCreated, TokenRequest,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use events::{EventData, EventPage, EventsQuery, StockChangeView, StreamEvent};
+pub use events::{
+    EventData, EventPage, EventStreamLimits, EventsQuery, StockChangeView, StreamEvent,
+};
 pub use routes::{
     ACCESS_TOKEN_BYTES_MAX, API_KEY_BYTES_MAX, HUB_CALLS_MAX, METRICS_CONTENT_TYPE,
     REQUEST_BODY_BYTES_MAX, REQUEST_ID_BYTES_MAX, REQUEST_ID_HEADER, REQUEST_TIMEOUT, ROUTES,

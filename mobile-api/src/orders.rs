@@ -11,7 +11,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::routes::{AppState, blocking, require};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine;
@@ -27,6 +27,10 @@ pub const ORDERS_LIMIT_MAX: u32 = 500;
 /// Longest backfill: Taobao serves only the last three months, Shopify 60 days without
 /// `read_all_orders`.
 pub const BACKFILL_DAYS_MAX: i64 = 92;
+/// Largest webhook body accepted, in bytes: a platform's order with hundreds of lines is far
+/// larger than the [`REQUEST_BODY_BYTES_MAX`](crate::REQUEST_BODY_BYTES_MAX) every other route
+/// keeps.
+pub const WEBHOOK_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Longest id, filter or cursor accepted, in bytes.
 pub(crate) const TEXT_MAX: usize = 256;
 
@@ -201,6 +205,8 @@ pub struct OrderSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OrderPage {
     pub orders: Vec<OrderSummary>,
+    /// Where the next page starts; `null` at the end. Set also after a page with fewer orders
+    /// than the limit (even none) when the request's scan budget ran out first.
     pub next_cursor: Option<String>,
 }
 
@@ -434,6 +440,11 @@ pub struct WebhookAck {
 }
 
 /// Orders of the tenant, newest platform `modified` first (`orders:read`).
+///
+/// Each request examines a bounded number of orders (a few thousand), matching or not, so a
+/// filter that matches little answers quickly: **a page may hold fewer orders than `limit`,
+/// even none, while `next_cursor` is set.** Keep passing `next_cursor` until it is `null` to
+/// see every match.
 #[utoipa::path(
     get,
     path = "/api/v1/orders",
@@ -441,7 +452,7 @@ pub struct WebhookAck {
     params(OrderQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 200, description = "A page of orders. It may hold fewer orders than `limit` (even none) while `next_cursor` is set: each request examines a bounded number of orders; follow `next_cursor` until it is null", body = OrderPage),
         (status = 400, description = "Malformed or out-of-range request (the message names the field)", body = ErrorBody),
         (status = 401, description = "Missing, malformed, unknown or expired credential (`WWW-Authenticate: Bearer`)", body = ErrorBody),
         (status = 403, description = "The credential may not do this", body = ErrorBody),
@@ -681,25 +692,44 @@ pub(crate) async fn backfill_shop(
         (status = 200, description = "Accepted (also a duplicate, or a payload kept as a capture error)", body = WebhookAck),
         (status = 401, description = "Missing or wrong signature", body = ErrorBody),
         (status = 404, description = "No such shop for that platform", body = ErrorBody),
-        (status = 413, description = "Request body too large", body = ErrorBody),
+        (status = 413, description = "Request body larger than 4 MiB", body = ErrorBody),
     ),
 )]
 pub(crate) async fn webhook(
     State(state): State<AppState>,
     ApiPath((platform, shop)): ApiPath<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<WebhookAck>, ApiError> {
     let not_found = || ApiError::NotFound(format!("no {platform} shop {shop:?}"));
     let platform: Platform = enum_value("platform", &platform).map_err(|_| not_found())?;
     if shop.is_empty() || shop.len() > TEXT_MAX {
         return Err(not_found());
     }
+    let body = webhook_body(body).await?;
     let ack = blocking(&state.api, move |api| {
         api.webhook(platform, &shop, &headers, &body)
     })
     .await?;
     Ok(Json(ack))
+}
+
+/// Reads a webhook's body up to [`WEBHOOK_BODY_BYTES_MAX`] (the router's default limit applies
+/// only to the `Bytes`/`Json` extractors, which this route does not use).
+async fn webhook_body(body: Body) -> Result<Bytes, ApiError> {
+    use http_body_util::BodyExt as _;
+    match http_body_util::Limited::new(body, WEBHOOK_BODY_BYTES_MAX)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::PayloadTooLarge(
+            format!("webhook body is larger than {WEBHOOK_BODY_BYTES_MAX} bytes"),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "cannot read webhook body: {e}"
+        ))),
+    }
 }
 
 #[cfg(test)]

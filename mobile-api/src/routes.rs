@@ -23,7 +23,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use xt_shared::ids::AgentId;
 
-/// Largest request body accepted, in bytes. Every body this API takes is a few hundred bytes.
+/// Largest request body accepted, in bytes. Every body this API takes is a few hundred bytes,
+/// but platforms' webhooks, which have their own limit
+/// ([`WEBHOOK_BODY_BYTES_MAX`](crate::orders::WEBHOOK_BODY_BYTES_MAX)).
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Longest a request may take, body reading and the hub call included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +47,8 @@ pub const SIGN_IN_CALLS_MAX: usize = 8;
 pub(crate) struct AppState {
     pub(crate) api: HubCalls,
     pub(crate) trusted_proxies: Arc<TrustedProxies>,
+    /// The open event streams, counted against [`RouterOptions::event_streams`].
+    pub(crate) event_streams: Arc<crate::events::StreamSlots>,
 }
 
 /// The hub and the budgets its calls run under (see [`blocking`]); derefs to the [`HubApi`] for
@@ -82,6 +86,8 @@ pub struct RouterOptions {
     pub hub_calls_max: usize,
     /// Sign-in and refresh calls that may run at once, apart from the others (at least 1).
     pub sign_in_calls_max: usize,
+    /// How many `GET /api/v1/events` streams may be open at once, per tenant and in all.
+    pub event_streams: crate::events::EventStreamLimits,
 }
 
 impl Default for RouterOptions {
@@ -90,6 +96,7 @@ impl Default for RouterOptions {
             trusted_proxies: TrustedProxies::default(),
             hub_calls_max: HUB_CALLS_MAX,
             sign_in_calls_max: SIGN_IN_CALLS_MAX,
+            event_streams: crate::events::EventStreamLimits::default(),
         }
     }
 }
@@ -138,6 +145,7 @@ pub fn router_with(api: Arc<dyn HubApi>, options: RouterOptions) -> Router {
             sign_in: Arc::new(Semaphore::new(options.sign_in_calls_max.max(1))),
         },
         trusted_proxies: Arc::new(options.trusted_proxies),
+        event_streams: Arc::new(crate::events::StreamSlots::new(options.event_streams)),
     };
     routed()
         .merge(crate::console::router())

@@ -3,8 +3,8 @@
 use super::{HttpApi, internal, utc};
 use crate::channels::WebhookRefusal;
 use crate::store::{
-    CaptureErrorRecord, MemberRecord, OrderFilter, OrderRecord, RefundRecord, SkuMapping,
-    StoreError, new_mapping_id,
+    CaptureErrorRecord, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderFilter, OrderRecord, RefundRecord,
+    SkuMapping, StoreError, new_mapping_id,
 };
 use std::collections::BTreeMap;
 use xt_mobile_api::ApiError;
@@ -201,18 +201,38 @@ impl HttpApi {
             .after
             .as_ref()
             .map(|c| (c.modified, c.shop.clone(), c.order_no.clone()));
-        let mut rows = self
+        let scan = self
             .hub
             .store
-            .orders_page(tenant, &filter, after.as_ref(), q.limit + 1)
+            .orders_scan(
+                tenant,
+                &filter,
+                after.as_ref(),
+                q.limit + 1,
+                ORDERS_SCAN_ROWS_MAX,
+            )
             .map_err(internal)?;
+        let mut rows = scan.orders;
         let more = rows.len() > q.limit;
         rows.truncate(q.limit);
-        let next_cursor = more.then(|| rows.last()).flatten().map(|r| {
+        // A full page goes on after its last row; a page cut short by the scan budget goes on
+        // from where the scan stopped (it may hold fewer rows than the limit, even none).
+        let next = if more {
+            rows.last().map(|r| {
+                (
+                    r.version(),
+                    r.shop.clone(),
+                    r.order.platform_order_no.to_string(),
+                )
+            })
+        } else {
+            scan.resume
+        };
+        let next_cursor = next.map(|(modified, shop, order_no)| {
             OrderCursor {
-                modified: r.version(),
-                shop: r.shop.clone(),
-                order_no: r.order.platform_order_no.to_string(),
+                modified,
+                shop,
+                order_no,
             }
             .encode()
         });
@@ -318,21 +338,34 @@ impl HttpApi {
         body: &[u8],
     ) -> Result<WebhookAck, ApiError> {
         let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
-        let shop = self.hub.store.shop_by_id(shop_id).map_err(internal)?;
-        let shop = shop
+        // Usually one shop; if tenants share the id, the signature says whose delivery it is.
+        let candidates = self.hub.store.shops_by_id(shop_id).map_err(internal)?;
+        let mut candidates = candidates
+            .into_iter()
             .filter(|s| s.platform == platform)
-            .ok_or_else(not_found)?;
-        let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
-        // The webhook secret is the platform's last credential field.
-        let secret = secrets.get(1).map(String::as_str);
-        match crate::channels::webhook::verify(platform, secret, headers, body) {
-            Ok(()) => {}
-            Err(WebhookRefusal::Unsupported(_)) => return Err(not_found()),
-            Err(refusal) => {
-                tracing::warn!(shop = %shop.id, %refusal, "webhook refused");
-                return Err(ApiError::Unauthorized);
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(not_found());
+        }
+        let mut signed = None;
+        for shop in candidates {
+            let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
+            // The webhook secret is the platform's last credential field.
+            let secret = secrets.get(1).map(String::as_str);
+            match crate::channels::webhook::verify(platform, secret, headers, body) {
+                Ok(()) => {
+                    signed = Some(shop);
+                    break;
+                }
+                Err(WebhookRefusal::Unsupported(_)) => return Err(not_found()),
+                Err(refusal) => {
+                    tracing::warn!(shop = %shop.id, tenant = %shop.tenant, %refusal, "webhook refused");
+                }
             }
         }
+        let Some(shop) = signed else {
+            return Err(ApiError::Unauthorized);
+        };
         if !shop.enabled {
             tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
             return Ok(WebhookAck { accepted: false });

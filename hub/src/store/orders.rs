@@ -212,6 +212,22 @@ pub struct OrderFilter {
 /// A listing position: (modified, shop, order no) of the last row shown.
 pub type OrderCursor = (i64, String, String);
 
+/// Most orders one listing page examines (index rows read, matching or not): a filter that
+/// matches little ends its page early with a cursor instead of reading the whole tenant.
+pub const ORDERS_SCAN_ROWS_MAX: usize = 4096;
+
+/// One page of a bounded order listing ([`Store::orders_scan`]).
+#[derive(Debug, Clone, Default)]
+pub struct OrderScan {
+    /// The matching orders, newest platform `modified` first.
+    pub orders: Vec<OrderRecord>,
+    /// Index rows examined (at most the budget asked for).
+    pub examined: usize,
+    /// Where the scan stopped when the budget ran out before `limit` orders matched and before
+    /// the end: the next page starts after it. `None` when the scan ended otherwise.
+    pub resume: Option<OrderCursor>,
+}
+
 fn hash16(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
@@ -570,15 +586,13 @@ impl Store {
             if !logged.is_empty() {
                 state.last_applied_at = Some(now);
                 dashboard::count_changes(&txn, tenant, now, outcome.applied)?;
-                let mut log = txn.open_table(super::CHANGE_LOG)?;
-                let log_seq = log.last()?.map_or(0, |(k, _)| k.value());
                 let entry = LogEntry::Batch(LoggedBatch {
                     tenant: tenant.clone(),
                     origin,
                     applied_at: now,
                     changes: logged,
                 });
-                log.insert(log_seq + 1, enc(&entry).as_slice())?;
+                super::append_log(&txn, &entry)?;
             }
             txn.open_table(CAPTURE)?
                 .insert((tenant.as_str(), shop), enc(&state).as_slice())?;
@@ -627,7 +641,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Orders of `tenant`, newest platform `modified` first, after `after`, filtered.
+    /// Orders of `tenant`, newest platform `modified` first, after `after`, filtered (every
+    /// matching one up to `limit`, however many rows that reads: tests and tools).
     pub fn orders_page(
         &self,
         tenant: &TenantId,
@@ -635,6 +650,21 @@ impl Store {
         after: Option<&OrderCursor>,
         limit: usize,
     ) -> Result<Vec<OrderRecord>, StoreError> {
+        Ok(self
+            .orders_scan(tenant, filter, after, limit, usize::MAX)?
+            .orders)
+    }
+
+    /// Like [`Store::orders_page`], but examining at most `rows_max` index rows: the page ends
+    /// early with [`OrderScan::resume`] when they run out.
+    pub fn orders_scan(
+        &self,
+        tenant: &TenantId,
+        filter: &OrderFilter,
+        after: Option<&OrderCursor>,
+        limit: usize,
+        rows_max: usize,
+    ) -> Result<OrderScan, StoreError> {
         let txn = self.db.begin_read()?;
         let index = txn.open_table(ORDERS_BY_MODIFIED)?;
         let orders = txn.open_table(ORDERS)?;
@@ -648,13 +678,20 @@ impl Store {
             _ if hi_modified == i64::MAX => Bound::Excluded((t, i64::MAX, "", "")),
             _ => Bound::Excluded((t, hi_modified + 1, "", "")),
         };
-        let mut out = Vec::new();
+        let mut out = OrderScan::default();
+        let mut last = None;
         for item in index
             .range::<(&str, i64, &str, &str)>((Bound::Included(lo), upper))?
             .rev()
         {
             let (k, _) = item?;
-            let (_, _, shop, no) = k.value();
+            let (_, modified, shop, no) = k.value();
+            if out.examined >= rows_max {
+                out.resume = last;
+                break;
+            }
+            out.examined += 1;
+            last = Some((modified, shop.to_owned(), no.to_owned()));
             if filter.shop.as_deref().is_some_and(|want| want != shop)
                 || filter.order_no.as_deref().is_some_and(|want| want != no)
             {
@@ -676,8 +713,8 @@ impl Store {
             {
                 continue;
             }
-            out.push(r);
-            if out.len() >= limit {
+            out.orders.push(r);
+            if out.orders.len() >= limit {
                 break;
             }
         }

@@ -2,7 +2,7 @@
 //! [`MasterKey`], bound to (tenant, shop id) so a sealed value moved to another shop does not
 //! open; its platform's public id (app key, shop domain, consumer key) is kept in plain text.
 
-use super::{Store, StoreError};
+use super::{META, Store, StoreError};
 use crate::master_key::{MasterKey, MasterKeyError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,13 @@ use xt_shared::order::Platform;
 
 /// Key: (tenant, shop id).
 const SHOPS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("shops");
+/// Key: (shop id, tenant) of every shop: a webhook, whose URL names only the shop id, finds
+/// its shop (or the shops of several tenants that share the id) without reading other shops.
+/// Written with every insert; a shop's id and tenant never change.
+const SHOPS_BY_ID: TableDefinition<(&str, &str), ()> = TableDefinition::new("shops_by_id");
+/// Set in `meta` once [`SHOPS_BY_ID`] was built from the shops (hubs made before the index
+/// existed build it on their first open).
+const SHOPS_BY_ID_BUILT: &str = "shops_by_id_built";
 const V1: u8 = 1;
 
 /// Capture health, reserved for the capture loop (all `None` until it runs).
@@ -89,7 +96,17 @@ fn dec(bytes: &[u8]) -> Result<ShopRecord, StoreError> {
 }
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
-    txn.open_table(SHOPS)?;
+    let shops = txn.open_table(SHOPS)?;
+    let mut by_id = txn.open_table(SHOPS_BY_ID)?;
+    let mut meta = txn.open_table(META)?;
+    if meta.get(SHOPS_BY_ID_BUILT)?.is_none() {
+        for item in shops.iter()? {
+            let (k, _) = item?;
+            let (tenant, id) = k.value();
+            by_id.insert((id, tenant), ())?;
+        }
+        meta.insert(SHOPS_BY_ID_BUILT, [1u8].as_slice())?;
+    }
     Ok(())
 }
 
@@ -107,6 +124,8 @@ impl Store {
                 )));
             }
             shops.insert(at, enc(record).as_slice())?;
+            txn.open_table(SHOPS_BY_ID)?
+                .insert((record.id.as_str(), record.tenant.as_str()), ())?;
         }
         txn.commit()?;
         Ok(())
@@ -130,9 +149,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Shop `id` of any tenant (a webhook names only the shop; its signature proves the rest).
-    pub fn shop_by_id(&self, id: &str) -> Result<Option<ShopRecord>, StoreError> {
-        Ok(self.all_shops()?.into_iter().find(|s| s.id == id))
+    /// The shops with id `id`, of any tenant, through the id index (a webhook names only the
+    /// shop; its signature decides which one, if ids repeat across tenants). Most shops have
+    /// one.
+    pub fn shops_by_id(&self, id: &str) -> Result<Vec<ShopRecord>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let by_id = txn.open_table(SHOPS_BY_ID)?;
+        let shops = txn.open_table(SHOPS)?;
+        let mut out = Vec::new();
+        for item in by_id.range((id, "")..)? {
+            let (k, _) = item?;
+            let (kid, tenant) = k.value();
+            if kid != id {
+                break;
+            }
+            let Some(v) = shops.get((tenant, id))? else {
+                return Err(corrupt(format!(
+                    "shop {id} of {tenant} is indexed but not stored"
+                )));
+            };
+            out.push(dec(v.value())?);
+        }
+        Ok(out)
     }
 
     /// Shop `id` of `tenant`.

@@ -270,3 +270,21 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
         capture: Default::default(),
     }
 }
+
+/// Makes the hub database `db` look like one written before the index `table` existed: drops
+/// the table and the `meta` flag saying it was built (the hub must not hold the file open).
+pub fn forget_index(db: &std::path::Path, table: &str, built_flag: &str) {
+    let db = redb::Database::open(db).unwrap();
+    let txn = db.begin_write().unwrap();
+    // Only the name matters for deleting.
+    let existed = txn
+        .delete_table(redb::TableDefinition::<(&str, &str), ()>::new(table))
+        .unwrap();
+    assert!(existed, "no table {table}");
+    txn.open_table(redb::TableDefinition::<&str, &[u8]>::new("meta"))
+        .unwrap()
+        .remove(built_flag)
+        .unwrap()
+        .expect("the index was marked built");
+    txn.commit().unwrap();
+}
