@@ -368,13 +368,19 @@ async fn owner_keys_are_listed_and_revoked_only_by_owners() {
     let (_, owner2) = env.make_key(&env.key, &["owner"]).await;
     let (keeper_id, keeper) = env.make_key(&env.key, &["api_keys:write"]).await;
     // A non-owner with api_keys:write sees only the keys that are not owners'.
-    assert_eq!(env.listed_ids(&keeper).await, [keeper_id.clone()]);
+    assert_eq!(
+        env.listed_ids(&keeper).await,
+        std::slice::from_ref(&keeper_id)
+    );
     for id in &init_key {
         let r = env.revoke(&keeper, id).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     }
     let admin = env.user_token("ops", &["admin"], &[]).await;
-    assert_eq!(env.listed_ids(&admin).await, [keeper_id.clone()]);
+    assert_eq!(
+        env.listed_ids(&admin).await,
+        std::slice::from_ref(&keeper_id)
+    );
     let r = env.revoke(&admin, &init_key[0]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     // Every owner key still works; an owner sees and revokes them all.

@@ -47,11 +47,11 @@ pub(crate) async fn authenticate_operator(
     state: &AppState,
 ) -> Result<Operator, ApiError> {
     let secret = bearer_secret(headers).ok_or(ApiError::Unauthorized)?;
-    if let Bearer::Key(key) = secret {
-        if blocking(&state.api, move |api| api.authenticate_operator(&key)).await? {
-            tracing::Span::current().record("tenant", "(operator)");
-            return Ok(Operator);
-        }
+    if let Bearer::Key(key) = secret
+        && blocking(&state.api, move |api| api.authenticate_operator(&key)).await?
+    {
+        tracing::Span::current().record("tenant", "(operator)");
+        return Ok(Operator);
     }
     // A tenant's credential is known but not the operator; anything else is unknown.
     authenticate(headers, state).await?;

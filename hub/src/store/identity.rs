@@ -201,6 +201,10 @@ pub enum RefreshUse {
     ReuseDetected,
 }
 
+/// What changing a user did: the user as written and how many API keys disabling it revoked,
+/// or the change's own refusal.
+pub type UserUpdate<E> = Result<(UserRecord, usize), E>;
+
 impl Store {
     pub fn insert_user(
         &self,
@@ -259,7 +263,7 @@ impl Store {
         username: &str,
         now: UtcMillis,
         f: impl FnOnce(&mut UserRecord) -> Result<(), E>,
-    ) -> Result<Option<Result<(UserRecord, usize), E>>, StoreError> {
+    ) -> Result<Option<UserUpdate<E>>, StoreError> {
         let txn = self.db.begin_write()?;
         let out = {
             let mut users = txn.open_table(USERS)?;
