@@ -327,22 +327,22 @@ async fn raw_enroll(
     within: Duration,
 ) -> Attempt {
     let exchange = async {
-        let endpoint = xt_agent::tls::client_endpoint(hub).map_err(|e| e.to_string())?;
-        let config = xt_agent::tls::enroll_config(fingerprint).map_err(|e| e.to_string())?;
+        let endpoint = xt_agent::tls::client_endpoint(hub).map_err(chain)?;
+        let config = xt_agent::tls::enroll_config(fingerprint).map_err(chain)?;
         let conn = endpoint
             .connect_with(config, hub, HUB_SERVER_NAME)
-            .map_err(|e| e.to_string())?
+            .map_err(chain)?
             .await
-            .map_err(|e| e.to_string())?;
-        let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
-        send.write_all(bytes).await.map_err(|e| e.to_string())?;
+            .map_err(chain)?;
+        let (mut send, mut recv) = conn.open_bi().await.map_err(chain)?;
+        send.write_all(bytes).await.map_err(chain)?;
         if finish {
             let _ = send.finish();
         }
-        let reply = read_frame(&mut recv).await.map_err(|e| format!("{e:#}"));
+        let reply = read_frame(&mut recv).await.map_err(chain);
         conn.close(0u32.into(), b"done");
         match reply? {
-            Some(frame) => Ok(frame),
+            Some(frame) => Ok::<Frame, String>(frame),
             None => Err("stream finished without an answer".to_owned()),
         }
     };
@@ -351,6 +351,11 @@ async fn raw_enroll(
         Ok(Err(e)) => Attempt::Closed(e),
         Err(_) => Attempt::Closed(format!("no answer within {within:?}")),
     }
+}
+
+/// An error with its whole chain of causes (where the hub's close reason is).
+fn chain(e: impl Into<anyhow::Error>) -> String {
+    format!("{:#}", e.into())
 }
 
 /// An enrollment request frame with `token` and `csr_der`.
