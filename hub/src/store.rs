@@ -830,8 +830,9 @@ mod shops;
 pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
 pub use orders::{
-    CaptureErrorRecord, CaptureState, Identity, MemberRecord, OrderCursor, OrderFilter,
-    OrderRecord, Provenance, RefundRecord, ShopItem, ShopOutcome, SkuMapping, new_mapping_id,
+    CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
+    OrderCursor, OrderFilter, OrderRecord, Provenance, RefundRecord, ShopItem, ShopOutcome,
+    SkuMapping, StreamHealth, dec_capture_state, enc_capture_state, new_mapping_id,
 };
 pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
 
