@@ -150,11 +150,6 @@ async fn a_failing_refund_endpoint_leaves_orders_captured_and_shows_in_refund_he
     let hub = hub(private_allowed());
     for spec in &specs {
         let truth = sim.truth(&spec.key);
-        assert!(
-            !truth.refunds.is_empty(),
-            "{}: no refunds to fail",
-            spec.key
-        );
         let id = hub.bind(spec.platform, &sim.base_url(&spec.key), &spec.credentials);
         let now = now_ms().0;
         hub.api
@@ -330,8 +325,10 @@ async fn a_redirect_to_a_private_address_or_another_host_is_refused() {
     let to_private = redirector(format!("http://{v6}")).await;
     let err = fetch(format!("http://{to_private}")).await.unwrap_err();
     assert!(matches!(err, FetchError::Fatal(_)), "{err:?}");
+    // Refused as another host before its address is even looked at.
     assert!(
-        err.to_string().contains("::1 is a loopback address"),
+        err.to_string()
+            .contains("redirects to another host are not followed"),
         "{err}"
     );
     assert_eq!(
