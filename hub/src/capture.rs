@@ -10,17 +10,23 @@
 //!   after its last page. A hub stopped mid-window fetches that window again.
 //! - **Backfill** of a range on demand (`POST /api/v1/shops/{id}/backfill`) walks its windows
 //!   the same way, with its own durable position.
-//! - **Health.** Each poll writes the shop's health: last successful poll, lag (now minus the
-//!   cursor), error count and last error, rate-limited-until; an expired token is flagged.
+//! - **Orders and refunds apart.** Each has its own cursor, backfill position and health: a
+//!   refund endpoint that fails (an app without the permission, a 404) never stops orders.
+//! - **Health.** Each poll writes the shop's health, per stream: last successful poll, lag (now
+//!   minus the cursor), error count and last error (a short, sanitized reason, never the
+//!   platform's body), rate-limited-until; an expired token is flagged.
+//! - **Shop URLs.** Channels connect only where the hub's [`ShopUrlPolicy`] allows
+//!   (`--allow-private-shop-urls`, `--allow-shop-cidr`).
 //!
 //! A worker is restarted when its shop changes (credentials, URL) and stopped when the shop is
 //! disabled.
 
 use crate::channels::{
-    Captured, Channel, ChannelConfig, FetchError, PageCursor, Window, channel_for,
+    Captured, Channel, ChannelConfig, FetchError, PageCursor, ShopUrlPolicy, Window, channel_for,
+    reason,
 };
 use crate::hub::{Hub, now_ms};
-use crate::store::{CaptureState, ShopItem, ShopRecord, StoreError};
+use crate::store::{CaptureState, ShopItem, ShopRecord, StoreError, StreamHealth};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +48,25 @@ pub struct CaptureArgs {
     /// How far back the first poll of a new shop reaches (older orders: backfill).
     #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
     pub capture_lookback: Duration,
+    /// Let shops' API base URLs reach loopback, private (RFC 1918, fc00::/7), link-local, CGNAT
+    /// and reserved addresses: for a platform stand-in or an on-premises service on a private
+    /// network; never needed for the public platforms. Metadata addresses stay refused.
+    #[arg(long)]
+    pub allow_private_shop_urls: bool,
+    /// Allow shops' API base URLs to reach this range (ip or cidr, repeatable), e.g. an
+    /// on-premises 3PL at 10.1.0.0/16, without allowing every private address.
+    #[arg(long = "allow-shop-cidr", value_parser = crate::channels::egress::parse_cidr)]
+    pub allow_shop_cidrs: Vec<ipnet::IpNet>,
+}
+
+impl CaptureArgs {
+    /// The shop URL policy these flags make.
+    pub fn shop_url_policy(&self) -> ShopUrlPolicy {
+        ShopUrlPolicy {
+            allow_private: self.allow_private_shop_urls,
+            allowed: self.allow_shop_cidrs.clone(),
+        }
+    }
 }
 
 impl Default for CaptureArgs {
@@ -50,6 +75,8 @@ impl Default for CaptureArgs {
             capture_poll: Duration::from_secs(30),
             capture_overlap: Duration::from_secs(300),
             capture_lookback: Duration::from_secs(86_400),
+            allow_private_shop_urls: false,
+            allow_shop_cidrs: Vec::new(),
         }
     }
 }
@@ -131,11 +158,16 @@ pub fn shop_channel(
 }
 
 async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
-    let channel = match shop_channel(&hub, &shop, ChannelConfig::for_platform(shop.platform)) {
+    let config = ChannelConfig {
+        shop_urls: hub.settings.shop_urls.clone(),
+        ..ChannelConfig::for_platform(shop.platform)
+    };
+    let channel = match shop_channel(&hub, &shop, config) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(shop = %shop.id, error = %e, "capture: cannot build the channel");
-            record_health(&hub, &shop.tenant, &shop.id, None, Some(&e), None).await;
+            let failed = Err(e);
+            record_health(&hub, &shop.tenant, &shop.id, (&failed, &failed), None).await;
             return;
         }
     };
@@ -148,6 +180,9 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
 
 /// One poll of one shop: orders, refunds and any backfill due, then its health. Returns whether
 /// everything fetched was applied.
+///
+/// Orders and refunds go each their own way: a refund endpoint that fails (an app without the
+/// refund permission, a 404) leaves the orders captured and only the refunds' health in error.
 pub async fn poll_once(
     hub: &Arc<Hub>,
     tenant: &TenantId,
@@ -173,65 +208,49 @@ pub async fn poll_once(
             c.0 - ms(args.capture_overlap)
         })
     };
-    let range = |orders_from: i64, refunds_from: i64, to: i64, backfill: bool| async move {
-        run_range(
-            hub,
-            tenant,
-            shop,
-            channel,
-            Stream::Orders,
-            orders_from,
-            to,
-            backfill,
-        )
-        .await?;
-        run_range(
-            hub,
-            tenant,
-            shop,
-            channel,
-            Stream::Refunds,
-            refunds_from,
-            to,
-            backfill,
-        )
-        .await
+    let run = |stream, from: i64, to: i64, backfill| {
+        run_range(hub, tenant, shop, channel, stream, from, to, backfill)
     };
-    let mut result = range(
-        start(state.orders_cursor),
-        start(state.refunds_cursor),
-        now.0,
-        false,
-    )
-    .await;
-    if result.is_ok()
-        && let Some((to, next)) = state.backfill
-    {
-        result = range(next.0, next.0, to.0, true).await;
-        if result.is_ok() {
-            let (t, s) = (tenant.clone(), shop.to_owned());
-            let _ = blocking(hub, move |hub| {
-                hub.store
-                    .update_capture_state(&t, &s, |c| c.backfill = None)
-            })
-            .await;
+    let mut orders = run(Stream::Orders, start(state.orders_cursor), now.0, false).await;
+    let mut refunds = run(Stream::Refunds, start(state.refunds_cursor), now.0, false).await;
+    if let Some((to, next)) = state.backfill {
+        if orders.is_ok() {
+            orders = run(Stream::Orders, next.0, to.0, true).await;
         }
+        if refunds.is_ok() {
+            let refunds_next = state.refunds_backfill.unwrap_or(next);
+            refunds = run(Stream::Refunds, refunds_next.0, to.0, true).await;
+        }
+        // Over once both streams have passed its end.
+        let (t, s) = (tenant.clone(), shop.to_owned());
+        let _ = blocking(hub, move |hub| {
+            hub.store.update_capture_state(&t, &s, |c| {
+                if let Some((to, next)) = c.backfill {
+                    let refunds_next = c.refunds_backfill.unwrap_or(next);
+                    if next.0 > to.0 && refunds_next.0 > to.0 {
+                        c.backfill = None;
+                        c.refunds_backfill = None;
+                    }
+                }
+            })
+        })
+        .await;
     }
     let stats = channel.stats();
-    let ok = result.is_ok();
     record_health(
         hub,
         tenant,
         shop,
-        ok.then_some(now),
-        result.as_ref().err(),
+        (&orders, &refunds),
         stats.rate_limited_until,
     )
     .await;
-    if let Err(e) = &result {
-        tracing::warn!(shop, error = %e, "capture poll failed; the cursor stays where it was");
+    for (stream, result) in [("orders", &orders), ("refunds", &refunds)] {
+        if let Err(e) = result {
+            tracing::warn!(shop, stream, error = %e, "capture poll failed; the cursor stays where it was");
+        }
     }
-    ok
+    orders.is_ok() && refunds.is_ok()
 }
 
 /// Fetches and applies `[from, to]` of one stream window by window, moving the durable cursor
@@ -299,9 +318,14 @@ async fn run_range(
                 .update_capture_state(&t, &s, |c: &mut CaptureState| {
                     let end = Some(UtcMillis(w_to));
                     match (stream, backfill) {
-                        (_, true) => {
+                        (Stream::Orders, true) => {
                             if let Some(b) = &mut c.backfill {
                                 b.1 = UtcMillis(w_to + 1);
+                            }
+                        }
+                        (Stream::Refunds, true) => {
+                            if c.backfill.is_some() {
+                                c.refunds_backfill = Some(UtcMillis(w_to + 1));
                             }
                         }
                         (Stream::Orders, false) => c.orders_cursor = c.orders_cursor.max(end),
@@ -343,35 +367,54 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Db(format!("capture task failed: {e}")))?
 }
 
-/// Writes a poll's outcome into the shop's health (not its `updated_at`: that would restart
-/// the worker).
+/// Writes a poll's outcome into the shop's health: the orders' into the shop record (not its
+/// `updated_at`: that would restart the worker), the refunds' into its capture state. An error
+/// is kept as a short, sanitized reason.
 async fn record_health(
     hub: &Arc<Hub>,
     tenant: &TenantId,
     shop: &str,
-    ok_at: Option<UtcMillis>,
-    error: Option<&FetchError>,
+    (orders, refunds): (&Result<(), FetchError>, &Result<(), FetchError>),
     rate_limited_until: Option<UtcMillis>,
 ) {
     let (t, s) = (tenant.clone(), shop.to_owned());
-    let error = error.map(|e| (e.to_string(), matches!(e, FetchError::TokenExpired(_))));
+    let outcome = |r: &Result<(), FetchError>| {
+        r.as_ref()
+            .err()
+            .map(|e| reason::sanitize(&e.to_string(), reason::REASON_CHARS_MAX))
+    };
+    let (orders_error, refunds_error) = (outcome(orders), outcome(refunds));
+    let expired = [orders, refunds]
+        .iter()
+        .any(|r| matches!(r, Err(FetchError::TokenExpired(_))));
     let result = blocking(hub, move |hub| {
-        let cursor = hub.store.capture_state(&t, &s)?.orders_cursor;
+        let now = now_ms();
+        let lag = |cursor: Option<UtcMillis>| cursor.map(|c| (now.0 - c.0).max(0));
+        let state = hub.store.update_capture_state(&t, &s, |c| {
+            let lag = lag(c.refunds_cursor);
+            note(&mut c.refunds_health, now, lag, refunds_error.as_deref());
+            c.clone()
+        })?;
         hub.store.change_shop::<StoreError>(&t, &s, |r| {
+            let mut orders = StreamHealth {
+                last_poll_ok_at: r.health.last_poll_ok_at,
+                capture_lag_ms: r.health.capture_lag_ms,
+                error_count: r.health.error_count,
+                last_error: r.health.last_error.take(),
+            };
+            note(
+                &mut orders,
+                now,
+                lag(state.orders_cursor),
+                orders_error.as_deref(),
+            );
             let h = &mut r.health;
-            let now = now_ms();
-            if let Some(at) = ok_at {
-                h.last_poll_ok_at = Some(at);
-            }
-            h.capture_lag_ms = cursor.map(|c| (now.0 - c.0).max(0));
-            if let Some((message, expired)) = &error {
-                h.error_count = Some(h.error_count.unwrap_or(0) + 1);
-                h.last_error = Some(message.clone());
-                if *expired {
-                    h.token_expires_at = Some(now);
-                }
-            } else {
-                h.error_count.get_or_insert(0);
+            h.last_poll_ok_at = orders.last_poll_ok_at;
+            h.capture_lag_ms = orders.capture_lag_ms;
+            h.error_count = orders.error_count;
+            h.last_error = orders.last_error;
+            if expired {
+                h.token_expires_at = Some(now);
             }
             h.rate_limited_until = rate_limited_until.filter(|u| u.0 > now.0);
             Ok(())
@@ -381,5 +424,21 @@ async fn record_health(
     .await;
     if let Err(e) = result {
         tracing::error!(shop, error = %e, "capture: cannot record the shop's health");
+    }
+}
+
+/// One stream's poll outcome: success moves `last_poll_ok_at`; an error counts and is kept as
+/// the last error (which stays until the next one, beside the newer `last_poll_ok_at`).
+fn note(h: &mut StreamHealth, now: UtcMillis, lag_ms: Option<i64>, error: Option<&str>) {
+    h.capture_lag_ms = lag_ms;
+    match error {
+        None => {
+            h.last_poll_ok_at = Some(now);
+            h.error_count.get_or_insert(0);
+        }
+        Some(message) => {
+            h.error_count = Some(h.error_count.unwrap_or(0) + 1);
+            h.last_error = Some(message.to_owned());
+        }
     }
 }

@@ -996,6 +996,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         &args.data,
         HubSettings {
             agent_cert_ttl: args.agent_cert_ttl,
+            shop_urls: args.capture.shop_url_policy(),
             ..HubSettings::default()
         },
     )?);

@@ -40,6 +40,9 @@ pub struct HubSettings {
     /// How long after its first use a refresh token may be presented again (a retried request)
     /// and still be honoured instead of revoking its family.
     pub refresh_grace: Duration,
+    /// Which addresses shops' API base URLs may reach (bind-time check and every capture
+    /// connection); the default refuses loopback, private, link-local and metadata addresses.
+    pub shop_urls: crate::channels::ShopUrlPolicy,
 }
 
 impl Default for HubSettings {
@@ -47,6 +50,7 @@ impl Default for HubSettings {
         HubSettings {
             agent_cert_ttl: AGENT_CERT_TTL_DEFAULT,
             refresh_grace: crate::auth::REFRESH_GRACE_DEFAULT,
+            shop_urls: crate::channels::ShopUrlPolicy::default(),
         }
     }
 }

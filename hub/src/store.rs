@@ -933,9 +933,10 @@ pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
 pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
 pub use operator::OperatorKeyRecord;
 pub use orders::{
-    CaptureErrorRecord, CaptureState, Identity, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderCursor,
-    OrderFilter, OrderRecord, OrderScan, Provenance, RefundRecord, ShopItem, ShopOutcome,
-    SkuMapping, new_mapping_id,
+    CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
+    ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter, OrderRecord, OrderScan, Provenance,
+    RefundRecord, ShopItem, ShopOutcome, SkuMapping, StreamHealth, dec_capture_state,
+    enc_capture_state, new_mapping_id,
 };
 pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
 

@@ -343,7 +343,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     assert_eq!(std::fs::read(&key_file).unwrap().len(), 32);
     let req: xt_mobile_api::ShopCreate = serde_json::from_value(bodies().remove(0)).unwrap();
     let id = {
-        let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
+        let hub = Arc::new(Hub::open(dir.path(), support::private_shop_urls()).unwrap());
         let api = HttpApi::new(hub);
         let shop = api
             .create_shop(&support::acme(), &req.validated().unwrap())
@@ -368,4 +368,114 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     assert!(err.to_string().contains("master key"), "{err}");
     let api = HttpApi::new(hub);
     assert_eq!(api.list_shops(&support::acme()).unwrap().len(), 1);
+}
+
+/// Binds the first shop of [`bodies`] at `url`.
+async fn bind(env: &Env, url: &str) -> support::Reply {
+    let mut body = bodies().remove(0);
+    body["api_base_url"] = json!(url);
+    env.call(Method::POST, "/api/v1/shops", Some(&env.key), Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn private_shop_urls_are_refused_at_bind_unless_allowed() {
+    use xt_hub::channels::ShopUrlPolicy;
+    use xt_hub::hub::HubSettings;
+    let strict = Env::with_settings(HubSettings::default());
+    for url in [
+        "http://127.0.0.1:9/top",
+        "http://[::1]:8080/wp-json",
+        "http://[::ffff:127.0.0.1]/",
+        "http://2130706433/",
+        "http://10.1.2.3/",
+        "http://192.168.1.10:8080",
+        "http://100.64.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00:ec2::254]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0:80",
+    ] {
+        let r = bind(&strict, url).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.text);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("api_base_url"), "{url}: {message}");
+        assert!(
+            message.contains("--allow-private-shop-urls"),
+            "{url}: {message}"
+        );
+    }
+    // A name is checked when capture resolves it, on every connection.
+    let shop = create(&strict, &strict.key, bodies().remove(1)).await;
+    let path = format!("/api/v1/shops/{}", shop["id"].as_str().unwrap());
+    let patch = json!({"api_base_url": "http://10.0.0.5/routerjson",
+        "credentials": {"app_key": "JDKEY0001", "app_secret": "s", "access_token": "t"}});
+    let r = strict
+        .call(Method::PATCH, &path, Some(&strict.key), Some(patch))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("api_base_url"), "{}", r.text);
+
+    // --allow-private-shop-urls: private ranges bind, metadata addresses still do not.
+    let open = env();
+    for url in [
+        "http://127.0.0.1:9/top",
+        "http://10.1.2.3/",
+        "http://[::1]:8080",
+    ] {
+        let r = bind(&open, url).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{url}: {}", r.text);
+    }
+    let r = bind(&open, "http://169.254.169.254/").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+
+    // --allow-shop-cidr 10.1.0.0/16: that range only.
+    let listed = Env::with_settings(HubSettings {
+        shop_urls: ShopUrlPolicy {
+            allow_private: false,
+            allowed: vec!["10.1.0.0/16".parse().unwrap()],
+        },
+        ..HubSettings::default()
+    });
+    let r = bind(&listed, "http://10.1.2.3:8080/").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = bind(&listed, "http://10.2.0.1/").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+}
+
+#[tokio::test]
+async fn changing_a_shop_url_needs_its_credentials_again() {
+    let env = env();
+    let shop = create(&env, &env.key, bodies().remove(0)).await;
+    let path = format!("/api/v1/shops/{}", shop["id"].as_str().unwrap());
+    let r = env
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&env.key),
+            Some(json!({"api_base_url": "https://collector.example/router/rest"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("api_base_url"), "{message}");
+    assert!(message.contains("credentials"), "{message}");
+    let unchanged = env.call(Method::GET, &path, Some(&env.key), None).await;
+    assert_eq!(unchanged.body, shop);
+
+    // The same URL again is no change.
+    let same = json!({"api_base_url": shop["api_base_url"], "name": "改名"});
+    let r = env
+        .call(Method::PATCH, &path, Some(&env.key), Some(same))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // With the credentials in the same request the URL changes.
+    let moved = json!({"api_base_url": "https://eco.taobao.com/router/rest",
+        "credentials": {"app_key": "12345678", "app_secret": SECRETS[8], "session": SECRETS[9]}});
+    let r = env
+        .call(Method::PATCH, &path, Some(&env.key), Some(moved))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["api_base_url"], "https://eco.taobao.com/router/rest");
 }

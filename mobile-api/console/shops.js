@@ -69,6 +69,7 @@ export function shopState(shop) {
   if (hl.rate_limited_until && new Date(hl.rate_limited_until).getTime() > now) return ["warn", t("shops.state.rate_limited")];
   if (hl.token_expires_at && new Date(hl.token_expires_at).getTime() < now) return ["error", t("shops.state.token_expired")];
   if (hl.error_count && hl.last_error) return ["error", t("shops.state.errors")];
+  if (hl.refunds_error_count && hl.refunds_last_error) return ["warn", t("shops.state.refunds_failing")];
   if (!hl.last_poll_ok_at) return ["idle", t("shops.state.not_started")];
   return ["ok", t("shops.state.ok")];
 }
@@ -221,6 +222,12 @@ function shopCard(shop, admin, reload) {
       fact(t("shops.last_poll"), lastPollText(hl.last_poll_ok_at), hl.last_poll_ok_at ? formatTime(hl.last_poll_ok_at) : null),
       fact(t("shops.lag"), lagText(hl.capture_lag_ms)),
       fact(t("shops.errors"), count(hl.error_count)),
+      fact(
+        t("shops.refunds_last_poll"),
+        lastPollText(hl.refunds_last_poll_ok_at),
+        hl.refunds_last_poll_ok_at ? formatTime(hl.refunds_last_poll_ok_at) : null,
+      ),
+      fact(t("shops.refunds_errors"), count(hl.refunds_error_count)),
       fact(t("shops.token_expires"), tokenFact(hl.token_expires_at)),
       fact(
         t("shops.rate_limited_until"),
@@ -231,6 +238,9 @@ function shopCard(shop, admin, reload) {
       fact(t("shops.capture_errors"), count(shop.capture_errors)),
     ),
     hl.last_error ? h("p", { class: "alert alert-error small last-error" }, t("shops.last_error"), " ", hl.last_error) : null,
+    hl.refunds_last_error
+      ? h("p", { class: "alert alert-error small refunds-last-error" }, t("shops.refunds_last_error"), " ", hl.refunds_last_error)
+      : null,
     credentialsView(shop),
     h("div", { class: "card-actions" }, admin && shop.enabled ? backfillControl(shop) : null, errorsButton, toggle),
     errorsBox,

@@ -217,6 +217,9 @@ pub struct ShopCreate {
     #[schema(example = "天猫旗舰店")]
     pub name: String,
     /// Where the platform's API is reached: the platform itself, a sandbox or a simulator.
+    /// Loopback, private, link-local and metadata addresses are refused (400 for an IP literal,
+    /// at connection time for a name) unless the hub's operator allows them
+    /// (`--allow-private-shop-urls`, `--allow-shop-cidr`).
     #[schema(example = "https://eco.taobao.com/router/rest")]
     pub api_base_url: String,
     /// Whether capture runs for it (default true).
@@ -251,7 +254,8 @@ impl ShopCreate {
 }
 
 /// `PATCH /api/v1/shops/{id}` body: absent fields stay as they are; `credentials` replaces
-/// all of them at once and must match the shop's platform.
+/// all of them at once and must match the shop's platform. A new `api_base_url` needs
+/// `credentials` in the same request (the stored secrets never go to another host).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopPatch {
@@ -328,7 +332,9 @@ impl CredentialsView {
     }
 }
 
-/// A shop's capture health. Reserved for the capture loop: all `null` until it runs.
+/// A shop's capture health, all `null` until the capture loop runs: the orders' poll (and the
+/// shop's token and rate limit), then the refunds' poll. An error is a short, sanitized reason
+/// (the HTTP status and the platform's error code and message), never the platform's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShopHealth {
     #[serde(with = "crate::utc::option")]
@@ -345,6 +351,19 @@ pub struct ShopHealth {
     #[serde(with = "crate::utc::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub rate_limited_until: Option<OffsetDateTime>,
+    /// The refunds' last successful poll. Refunds are fetched apart from orders (Taobao, JD): a
+    /// refund endpoint that fails leaves the orders captured and shows here.
+    #[serde(default, with = "crate::utc::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub refunds_last_poll_ok_at: Option<OffsetDateTime>,
+    /// How far refund capture is behind the platform, in milliseconds.
+    #[serde(default)]
+    pub refunds_capture_lag_ms: Option<i64>,
+    #[serde(default)]
+    pub refunds_error_count: Option<u64>,
+    /// The refunds' last error: a short reason (status, the platform's error code and message).
+    #[serde(default)]
+    pub refunds_last_error: Option<String>,
 }
 
 /// A shop as shown: never a secret.

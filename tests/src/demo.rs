@@ -165,8 +165,10 @@ pub async fn bind_simulated_shops(hub: &LocalHub, orders: usize) -> anyhow::Resu
         "WooCommerce EU (sim)",
     ];
     let mut shops = Vec::new();
+    let mut credentials_of = Vec::new();
     for (spec, name) in specs.iter_mut().zip(names) {
         let credentials = shop_credentials(spec);
+        credentials_of.push(credentials.clone());
         let shop = call(
             reqwest::Method::POST,
             format!("{base}/api/v1/shops"),
@@ -190,11 +192,13 @@ pub async fn bind_simulated_shops(hub: &LocalHub, orders: usize) -> anyhow::Resu
         "127.0.0.1:0".parse()?,
     )
     .await?;
-    for (key, id, _) in &shops {
+    for ((key, id, _), credentials) in shops.iter().zip(credentials_of) {
+        // A new URL needs the credentials again.
         call(
             reqwest::Method::PATCH,
             format!("{base}/api/v1/shops/{id}"),
-            json!({"api_base_url": sim.base_url(key), "enabled": true}),
+            json!({"api_base_url": sim.base_url(key), "enabled": true,
+                "credentials": credentials}),
         )
         .await?;
     }

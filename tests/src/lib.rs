@@ -193,9 +193,11 @@ impl LocalHub {
             agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
             trusted_proxies: Vec::new(),
             agent_address: None,
-            // Shops bound here (the demo's simulated ones) are polled every two seconds.
+            // Shops bound here (the demo's simulated ones, on loopback) are polled every two
+            // seconds.
             capture: xt_hub::capture::CaptureArgs {
                 capture_poll: Duration::from_secs(2),
+                allow_private_shop_urls: true,
                 ..Default::default()
             },
         })

@@ -35,6 +35,9 @@ fn serve_args(data: &std::path::Path, http: SocketAddr, quic: SocketAddr) -> Ser
             // Longer than the simulator's late updates (30 s).
             capture_overlap: Duration::from_secs(90),
             capture_lookback: Duration::from_secs(3 * 3600),
+            // The simulator is on loopback.
+            allow_private_shop_urls: true,
+            allow_shop_cidrs: Vec::new(),
         },
     }
 }
@@ -167,7 +170,9 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
             reqwest::Method::PATCH,
             &format!("{base}/api/v1/shops/{id}"),
             &made.admin_key,
-            json!({"api_base_url": sim.base_url(&spec.key), "enabled": true}),
+            // A new URL needs the credentials again.
+            json!({"api_base_url": sim.base_url(&spec.key), "enabled": true,
+                "credentials": xt_tests::demo::shop_credentials(spec)}),
         )
         .await;
     }

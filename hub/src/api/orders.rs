@@ -393,6 +393,7 @@ impl HttpApi {
             .store
             .update_capture_state(tenant, id, |s| {
                 s.backfill = Some((UtcMillis(to), UtcMillis(from)));
+                s.refunds_backfill = Some(UtcMillis(from));
             })
             .map_err(internal)?;
         Ok(())

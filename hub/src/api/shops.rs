@@ -1,6 +1,7 @@
 //! Shops over the store: ids, sealing the secrets with the master key, views without secrets.
 
 use super::{HttpApi, internal, utc};
+use crate::channels::ShopUrlPolicy;
 use crate::store::{CaptureState, ShopHealthRecord, ShopRecord, StoreError};
 use xt_mobile_api::shops::{CredentialsView, ShopHealth};
 use xt_mobile_api::{ApiError, ShopNew, ShopOwned, ShopPatch, ShopView};
@@ -25,6 +26,10 @@ fn owned(r: ShopRecord, capture: &CaptureState) -> ShopOwned {
         last_error: h.last_error.clone(),
         token_expires_at: h.token_expires_at.map(utc),
         rate_limited_until: h.rate_limited_until.map(utc),
+        refunds_last_poll_ok_at: capture.refunds_health.last_poll_ok_at.map(utc),
+        refunds_capture_lag_ms: capture.refunds_health.capture_lag_ms,
+        refunds_error_count: capture.refunds_health.error_count,
+        refunds_last_error: capture.refunds_health.last_error.clone(),
     };
     ShopOwned {
         view: ShopView {
@@ -47,6 +52,29 @@ fn owned(r: ShopRecord, capture: &CaptureState) -> ShopOwned {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("shop {id:?} not found"))
+}
+
+/// Refuses an API base URL whose host is an IP literal the hub's shop URL policy refuses (names
+/// are checked on every connection, when they resolve).
+fn check_url_policy(policy: &ShopUrlPolicy, raw: &str) -> Result<(), ApiError> {
+    let url = url::Url::parse(raw)
+        .map_err(|e| ApiError::BadRequest(format!("api_base_url is not a URL: {e}")))?;
+    policy
+        .check_url(&url)
+        .map_err(|refused| ApiError::BadRequest(format!("api_base_url: {refused}")))
+}
+
+/// A changed API base URL without the credentials: the stored secrets would go to the new host
+/// (whoever may change a shop could otherwise collect its tokens).
+fn check_url_change(current: &str, patch: &ShopPatch) -> Result<(), ApiError> {
+    match &patch.api_base_url {
+        Some(url) if url != current && patch.credentials.is_none() => Err(ApiError::BadRequest(
+            "api_base_url: changing a shop's API base URL needs its credentials again in the \
+                 same request (credentials), so the stored ones never go to another host"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Lets [`crate::store::Store::change_shop`] carry a refusal of the patch.
@@ -83,6 +111,7 @@ impl HttpApi {
     }
 
     pub(super) fn add_shop(&self, tenant: &TenantId, new: &ShopNew) -> Result<ShopOwned, ApiError> {
+        check_url_policy(&self.hub.settings.shop_urls, &new.api_base_url)?;
         let now = crate::hub::now_ms();
         let mut record = ShopRecord {
             id: new_shop_id(),
@@ -109,7 +138,11 @@ impl HttpApi {
         patch: &ShopPatch,
     ) -> Result<ShopOwned, ApiError> {
         let key = &self.hub.master_key;
+        if let Some(url) = &patch.api_base_url {
+            check_url_policy(&self.hub.settings.shop_urls, url)?;
+        }
         let changed = self.hub.store.change_shop(tenant, id, |r| {
+            check_url_change(&r.api_base_url, patch).map_err(PatchError::Api)?;
             if let Some(input) = &patch.credentials {
                 let credentials = input.validated(r.platform).map_err(PatchError::Api)?;
                 r.credential_id = credentials.id;

@@ -186,6 +186,8 @@ pub struct ChannelConfig {
     pub retry_after_max: Duration,
     /// Largest response body read; a bigger one is a transient error.
     pub response_bytes_max: usize,
+    /// Which addresses the channel may connect to (checked on every connection).
+    pub shop_urls: super::ShopUrlPolicy,
 }
 
 impl ChannelConfig {
@@ -207,10 +209,12 @@ impl ChannelConfig {
             backoff_max: Duration::from_secs(30),
             retry_after_max: Duration::from_secs(60),
             response_bytes_max: 32 << 20,
+            shop_urls: super::ShopUrlPolicy::default(),
         }
     }
 
-    /// For tests on loopback: no practical rate limit, short timeouts and backoff.
+    /// For tests on loopback: no practical rate limit, short timeouts and backoff, private
+    /// addresses allowed.
     pub fn for_tests() -> Self {
         ChannelConfig {
             rate_per_sec: 1000,
@@ -221,6 +225,10 @@ impl ChannelConfig {
             backoff_max: Duration::from_millis(10),
             retry_after_max: Duration::from_secs(2),
             response_bytes_max: 32 << 20,
+            shop_urls: super::ShopUrlPolicy {
+                allow_private: true,
+                allowed: Vec::new(),
+            },
         }
     }
 
@@ -287,6 +295,10 @@ pub fn channel_for(
             "api base url {base:?} is not http or https"
         )));
     }
+    config
+        .shop_urls
+        .check_url(&parsed)
+        .map_err(|refused| FetchError::Fatal(refused.to_string()))?;
     let secret = |i: usize, name: &str| -> Result<String, FetchError> {
         secrets
             .get(i)

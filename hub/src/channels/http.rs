@@ -3,9 +3,14 @@
 //! platform's "retry after"), no retry for credential errors, and the stats a shop's health shows.
 //!
 //! Requests are built anew for each attempt (Taobao and JD sign a fresh timestamp). Nothing here
-//! logs a URL, a header or a body: the signed parameters and tokens stay out of logs and errors.
+//! logs a URL, a header or a body: the signed parameters and tokens stay out of logs and errors,
+//! and an error answer is reported by its status and the platform's error fields only
+//! ([`super::reason`]). Every connection goes through the shop URL policy ([`super::egress`]):
+//! names are checked as they resolve, IP literals before each request and each redirect, and no
+//! system proxy is used (it would resolve the names the policy must check).
 
 use super::client::{ChannelConfig, ChannelStats, FetchError};
+use super::{egress, reason};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use reqwest::StatusCode;
@@ -18,8 +23,6 @@ use xt_shared::order::Platform;
 
 /// Longest "retry after" believed from a platform; anything longer is clamped.
 const RETRY_AFTER_CLAMP: Duration = Duration::from_secs(24 * 3600);
-/// How much of an unexpected error body goes into an error message.
-const BODY_SNIPPET_CHARS_MAX: usize = 200;
 
 /// A token bucket for one endpoint of one shop.
 pub(crate) type Limiter = DefaultDirectRateLimiter;
@@ -29,22 +32,6 @@ pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
-}
-
-impl Reply {
-    /// The start of the body, for an error message.
-    pub fn snippet(&self) -> String {
-        snippet(&self.body)
-    }
-}
-
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut s: String = text.chars().take(BODY_SNIPPET_CHARS_MAX).collect();
-    if text.chars().count() > BODY_SNIPPET_CHARS_MAX {
-        s.push('…');
-    }
-    s
 }
 
 pub(crate) struct Http {
@@ -60,6 +47,9 @@ impl Http {
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .user_agent(concat!("xietong-hub/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(config.shop_urls.resolver())
+            .redirect(config.shop_urls.redirects())
+            .no_proxy()
             .build()
             .map_err(|e| FetchError::Fatal(format!("http client: {e}")))?;
         Ok(Http {
@@ -132,7 +122,14 @@ impl Http {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Reply, FetchError> {
-        let mut response = request.send().await.map_err(transport_error)?;
+        let (client, request) = request.build_split();
+        let request = request.map_err(transport_error)?;
+        // An IP literal skips the resolver, so it is checked here.
+        self.config
+            .shop_urls
+            .check_url(request.url())
+            .map_err(|refused| FetchError::Fatal(refused.to_string()))?;
+        let mut response = client.execute(request).await.map_err(transport_error)?;
         let status = response.status();
         let headers = response.headers().clone();
         let mut body = Vec::new();
@@ -174,8 +171,12 @@ impl Http {
     }
 }
 
-/// A request that got no complete response. `without_url`: the URL may carry query parameters.
+/// A request that got no complete response: a refusal of the shop URL policy is fatal (a retry
+/// cannot change it); the rest is transient. `without_url`: the URL may carry query parameters.
 fn transport_error(e: reqwest::Error) -> FetchError {
+    if let Some(refused) = egress::refusal_in(&e) {
+        return FetchError::Fatal(refused.to_string());
+    }
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -186,23 +187,25 @@ fn transport_error(e: reqwest::Error) -> FetchError {
     FetchError::Transient(format!("{kind}: {}", e.without_url()))
 }
 
-/// The HTTP status classes every platform shares.
+/// The HTTP status classes every platform shares. The message is the status and the platform's
+/// own error fields when the body has them, never the body itself.
 fn classify_status(reply: &Reply, default_wait: Duration) -> Result<(), FetchError> {
     let status = reply.status;
     if status.is_success() {
         return Ok(());
     }
-    let what = format!("http {}", status.as_u16());
+    let what = match reason::platform_fields(&reply.body) {
+        Some(fields) => format!("http {}: {fields}", status.as_u16()),
+        None => format!("http {}", status.as_u16()),
+    };
     Err(match status {
         StatusCode::TOO_MANY_REQUESTS => FetchError::RateLimited {
             retry_after: retry_after(&reply.headers).unwrap_or(default_wait),
         },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            FetchError::Auth(format!("{what}: {}", reply.snippet()))
-        }
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FetchError::Auth(what),
         StatusCode::REQUEST_TIMEOUT => FetchError::Transient(what),
-        s if s.is_server_error() => FetchError::Transient(format!("{what}: {}", reply.snippet())),
-        _ => FetchError::Fatal(format!("{what}: {}", reply.snippet())),
+        s if s.is_server_error() => FetchError::Transient(what),
+        _ => FetchError::Fatal(what),
     })
 }
 
@@ -273,9 +276,29 @@ mod tests {
     }
 
     #[test]
-    fn snippets_are_cut() {
-        let long = "x".repeat(500);
-        let s = snippet(long.as_bytes());
-        assert_eq!(s.chars().count(), BODY_SNIPPET_CHARS_MAX + 1);
+    fn error_answers_show_their_status_and_error_fields_not_their_body() {
+        let reply = |status: u16, body: &str| Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let wait = Duration::from_secs(1);
+        let err = classify_status(
+            &reply(
+                401,
+                r#"{"errors":"[API] Invalid API key","echo":"shpat_SECRET"}"#,
+            ),
+            wait,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            FetchError::Auth("http 401: [API] Invalid API key".into())
+        );
+        let err = classify_status(&reply(502, "<html>SECRET proxy page</html>"), wait).unwrap_err();
+        assert_eq!(err, FetchError::Transient("http 502".into()));
+        let err = classify_status(&reply(404, "Not Found: /router/rest?session=SECRET"), wait)
+            .unwrap_err();
+        assert_eq!(err, FetchError::Fatal("http 404".into()));
     }
 }

@@ -9,7 +9,8 @@ use super::client::{
     BoxFuture, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor, WebhookRefusal,
     Window,
 };
-use super::http::{Http, Limiter, Reply, now_millis, snippet};
+use super::http::{Http, Limiter, Reply, now_millis};
+use super::reason::{FIELD_CHARS_MAX, json_error, sanitize};
 use super::refunds::parse_jd_refund;
 use super::sign::{Params, md5_sign};
 use super::taobao_api::{next_page, number_after, page_number};
@@ -239,57 +240,67 @@ fn response(reply: &Reply, key: &str) -> Result<Box<RawValue>, FetchError> {
     if let Some(error) = top.get("error_response") {
         let error: JdError = serde_json::from_str(error.get()).map_err(|e| {
             FetchError::Transient(format!(
-                "jd response has an unreadable error_response ({e}): {}",
-                snippet(&reply.body)
+                "jd response has an unreadable error_response ({})",
+                json_error(&e)
             ))
         })?;
         return Err(jd_error(error));
     }
-    top.remove(key).ok_or_else(|| {
-        FetchError::Transient(format!(
-            "jd response has no {key}: {}",
-            snippet(&reply.body)
-        ))
-    })
+    top.remove(key)
+        .ok_or_else(|| FetchError::Transient(format!("jd response has no {key}")))
 }
 
-fn broken(what: &str, reply: &Reply) -> FetchError {
-    FetchError::Transient(format!("jd response {what}: {}", snippet(&reply.body)))
+fn broken(what: &str) -> FetchError {
+    FetchError::Transient(format!("jd response {what}"))
 }
 
 fn read_orders(reply: &Reply) -> Result<(Vec<Box<RawValue>>, u64), FetchError> {
     let raw = response(reply, ORDERS_RESPONSE)?;
-    let search: OrderSearch = serde_json::from_str(raw.get())
-        .map_err(|e| broken(&format!("{ORDERS_RESPONSE} is unreadable ({e})"), reply))?;
+    let search: OrderSearch = serde_json::from_str(raw.get()).map_err(|e| {
+        broken(&format!(
+            "{ORDERS_RESPONSE} is unreadable ({})",
+            json_error(&e)
+        ))
+    })?;
     let result = search
         .searchorderinfo_result
-        .ok_or_else(|| broken("has no searchorderinfo_result", reply))?;
+        .ok_or_else(|| broken("has no searchorderinfo_result"))?;
     if let Some(api) = &result.api_result
         && api.success == Some(false)
     {
         return Err(FetchError::Transient(format!(
             "jd order search failed: {} {}",
-            api.result_code.clone().unwrap_or_default(),
-            api.english_err_code.as_deref().unwrap_or("")
+            sanitize(
+                &api.result_code.clone().unwrap_or_default().to_string(),
+                FIELD_CHARS_MAX
+            ),
+            sanitize(
+                api.english_err_code.as_deref().unwrap_or(""),
+                FIELD_CHARS_MAX
+            )
         )));
     }
-    let total = count(result.order_total.as_ref())
-        .ok_or_else(|| broken("orderTotal is not a count", reply))?;
+    let total =
+        count(result.order_total.as_ref()).ok_or_else(|| broken("orderTotal is not a count"))?;
     Ok((result.order_info_list.unwrap_or_default(), total))
 }
 
 fn read_refunds(reply: &Reply) -> Result<(Vec<Box<RawValue>>, u64), FetchError> {
     let raw = response(reply, REFUNDS_RESPONSE)?;
-    let query: RefundQuery = serde_json::from_str(raw.get())
-        .map_err(|e| broken(&format!("{REFUNDS_RESPONSE} is unreadable ({e})"), reply))?;
+    let query: RefundQuery = serde_json::from_str(raw.get()).map_err(|e| {
+        broken(&format!(
+            "{REFUNDS_RESPONSE} is unreadable ({})",
+            json_error(&e)
+        ))
+    })?;
     let result = query
         .query_result
-        .ok_or_else(|| broken("has no queryResult", reply))?;
+        .ok_or_else(|| broken("has no queryResult"))?;
     if result.success == Some(false) {
-        return Err(broken("says queryResult.success false", reply));
+        return Err(broken("says queryResult.success false"));
     }
-    let total = count(result.total_count.as_ref())
-        .ok_or_else(|| broken("totalCount is not a count", reply))?;
+    let total =
+        count(result.total_count.as_ref()).ok_or_else(|| broken("totalCount is not a count"))?;
     Ok((result.result.unwrap_or_default(), total))
 }
 
@@ -309,10 +320,12 @@ fn jd_error(e: JdError) -> FetchError {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // The platform's own fields, each sanitized and cut short: a message may echo a parameter.
     let text = format!(
-        "jd error {code}: {} ({})",
-        e.en_desc.as_deref().unwrap_or(""),
-        e.zh_desc.as_deref().unwrap_or("")
+        "jd error {}: {} ({})",
+        sanitize(&code, FIELD_CHARS_MAX),
+        sanitize(e.en_desc.as_deref().unwrap_or(""), FIELD_CHARS_MAX),
+        sanitize(e.zh_desc.as_deref().unwrap_or(""), FIELD_CHARS_MAX)
     );
     match code.as_str() {
         "19" => FetchError::TokenExpired(text),

@@ -9,9 +9,11 @@
 //! the platforms' decimal strings; JSON numbers are refused for money, since they may be floats.
 
 pub mod client;
+pub mod egress;
 mod http;
 pub mod jd;
 pub mod jd_api;
+pub(crate) mod reason;
 pub mod refunds;
 pub mod shopify;
 pub mod shopify_api;
@@ -27,6 +29,7 @@ pub use client::{
     BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
     WebhookRefusal, Window, channel_for,
 };
+pub use egress::ShopUrlPolicy;
 pub use refunds::{parse_jd_refund, parse_taobao_refund, refunds_in_order};
 pub use webhook::parse_webhook_order;
 

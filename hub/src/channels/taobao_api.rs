@@ -7,7 +7,8 @@ use super::client::{
     BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
     WebhookRefusal, Window,
 };
-use super::http::{Http, Limiter, Reply, now_millis, seconds, snippet};
+use super::http::{Http, Limiter, Reply, now_millis, seconds};
+use super::reason::{FIELD_CHARS_MAX, json_error, sanitize};
 use super::refunds::parse_taobao_refund;
 use super::sign::{Params, md5_sign};
 use super::wire::{beijing, bounds_seconds, capture_orders, capture_refund, check_span, envelope};
@@ -228,23 +229,27 @@ fn top_list(
     list_key: &str,
     item_key: &str,
 ) -> Result<(bool, Vec<Box<RawValue>>), FetchError> {
-    let broken = |what: String| {
-        FetchError::Transient(format!(
-            "{platform} response {what}: {}",
-            snippet(&reply.body)
-        ))
-    };
+    let broken = |what: String| FetchError::Transient(format!("{platform} response {what}"));
     let top: HashMap<String, Box<RawValue>> = envelope(platform, &reply.body)?;
     if let Some(error) = top.get("error_response") {
-        let error: TopError = serde_json::from_str(error.get())
-            .map_err(|e| broken(format!("has an unreadable error_response ({e})")))?;
+        let error: TopError = serde_json::from_str(error.get()).map_err(|e| {
+            broken(format!(
+                "has an unreadable error_response ({})",
+                json_error(&e)
+            ))
+        })?;
         return Err(top_error(error));
     }
     let response = top
         .get(response_key)
         .ok_or_else(|| broken(format!("has no {response_key}")))?;
     let mut response: HashMap<String, Box<RawValue>> = serde_json::from_str(response.get())
-        .map_err(|e| broken(format!("{response_key} is not an object ({e})")))?;
+        .map_err(|e| {
+            broken(format!(
+                "{response_key} is not an object ({})",
+                json_error(&e)
+            ))
+        })?;
     let has_next = match response.get("has_next") {
         None => false,
         Some(v) => serde_json::from_str::<bool>(v.get())
@@ -256,7 +261,8 @@ fn top_list(
             let mut list: HashMap<String, Vec<Box<RawValue>>> = serde_json::from_str(list.get())
                 .map_err(|e| {
                     broken(format!(
-                        "{response_key}.{list_key} is not a list object ({e})"
+                        "{response_key}.{list_key} is not a list object ({})",
+                        json_error(&e)
                     ))
                 })?;
             list.remove(item_key).unwrap_or_default()
@@ -273,12 +279,14 @@ fn top_error(e: TopError) -> FetchError {
         serde_json::Value::String(s) => s.parse().ok(),
         _ => None,
     };
+    // The platform's own fields, each sanitized and cut short: a message may echo a parameter.
+    let field = |f: &Option<String>| sanitize(f.as_deref().unwrap_or(""), FIELD_CHARS_MAX);
     let text = format!(
         "top error {}: {} ({}: {})",
-        e.code,
-        e.msg.as_deref().unwrap_or(""),
-        e.sub_code.as_deref().unwrap_or(""),
-        e.sub_msg.as_deref().unwrap_or("")
+        sanitize(&e.code.to_string(), FIELD_CHARS_MAX),
+        field(&e.msg),
+        field(&e.sub_code),
+        field(&e.sub_msg)
     );
     let isp = e.sub_code.as_deref().is_some_and(|s| s.starts_with("isp."));
     match code {

@@ -170,8 +170,8 @@ pub(crate) fn envelope<'a, T: serde::Deserialize<'a>>(
 ) -> Result<T, FetchError> {
     serde_json::from_slice(body).map_err(|e| {
         FetchError::Transient(format!(
-            "{platform} response is not the expected JSON envelope: {e}: {}",
-            super::http::snippet(body)
+            "{platform} response is not the expected JSON envelope: {}",
+            super::reason::json_error(&e)
         ))
     })
 }

@@ -159,13 +159,18 @@ pub struct MemberRecord {
 }
 
 /// A shop's capture state: the per-origin seq of its changes, its durable cursors and counters.
+/// Orders and refunds are fetched apart (one failing never stops the other), so each has its
+/// own cursor, backfill position and health; the orders' health is the shop's `health`.
+///
+/// Stored as version [`CAPTURE_STATE_V2`]; version 1 records (without the refund backfill
+/// position and health) still read ([`CaptureStateV1`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaptureState {
     pub seq: u64,
     /// Orders with platform `modified` up to here are applied.
     pub orders_cursor: Option<UtcMillis>,
     pub refunds_cursor: Option<UtcMillis>,
-    /// A backfill asked for and not finished: (to, where the next window starts).
+    /// A backfill asked for and not finished: (to, where the orders' next window starts).
     pub backfill: Option<(UtcMillis, UtcMillis)>,
     pub orders: u64,
     pub held: u64,
@@ -174,6 +179,81 @@ pub struct CaptureState {
     pub stale: u64,
     pub duplicates: u64,
     pub last_applied_at: Option<UtcMillis>,
+    /// Where the backfill's refunds' next window starts, while `backfill` is set.
+    pub refunds_backfill: Option<UtcMillis>,
+    /// The refund stream's health (a refund endpoint may fail while orders are captured).
+    pub refunds_health: StreamHealth,
+}
+
+/// The health of one stream of a shop's capture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamHealth {
+    pub last_poll_ok_at: Option<UtcMillis>,
+    /// How far the stream's cursor is behind the poll, in milliseconds.
+    pub capture_lag_ms: Option<i64>,
+    pub error_count: Option<u64>,
+    /// A short, sanitized reason (never a platform's body).
+    pub last_error: Option<String>,
+}
+
+/// The version byte of [`CaptureState`] records; version 1 is [`CaptureStateV1`].
+pub const CAPTURE_STATE_V2: u8 = 2;
+
+/// [`CaptureState`] as hubs before separate refund health stored it (version 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureStateV1 {
+    pub seq: u64,
+    pub orders_cursor: Option<UtcMillis>,
+    pub refunds_cursor: Option<UtcMillis>,
+    pub backfill: Option<(UtcMillis, UtcMillis)>,
+    pub orders: u64,
+    pub held: u64,
+    pub refunds: u64,
+    pub capture_errors: u64,
+    pub stale: u64,
+    pub duplicates: u64,
+    pub last_applied_at: Option<UtcMillis>,
+}
+
+impl From<CaptureStateV1> for CaptureState {
+    fn from(v1: CaptureStateV1) -> CaptureState {
+        CaptureState {
+            seq: v1.seq,
+            orders_cursor: v1.orders_cursor,
+            refunds_cursor: v1.refunds_cursor,
+            // A backfill under way went both streams' way from one position.
+            refunds_backfill: v1.backfill.map(|(_, next)| next),
+            backfill: v1.backfill,
+            orders: v1.orders,
+            held: v1.held,
+            refunds: v1.refunds,
+            capture_errors: v1.capture_errors,
+            stale: v1.stale,
+            duplicates: v1.duplicates,
+            last_applied_at: v1.last_applied_at,
+            refunds_health: StreamHealth::default(),
+        }
+    }
+}
+
+/// Encodes a capture state (version [`CAPTURE_STATE_V2`]).
+pub fn enc_capture_state(state: &CaptureState) -> Vec<u8> {
+    let mut out = vec![CAPTURE_STATE_V2];
+    out.extend(postcard::to_allocvec(state).expect("record encodes"));
+    out
+}
+
+/// Decodes a capture state of version 2 or 1.
+pub fn dec_capture_state(bytes: &[u8]) -> Result<CaptureState, StoreError> {
+    match bytes.split_first() {
+        Some((&CAPTURE_STATE_V2, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt {
+                table: "shop_capture",
+                reason: e.to_string(),
+            })
+        }
+        _ => dec::<CaptureStateV1>("shop_capture", bytes).map(CaptureState::from),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -491,7 +571,7 @@ fn capture_state(
 ) -> Result<CaptureState, StoreError> {
     Ok(
         match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-            Some(v) => dec("shop_capture", v.value())?,
+            Some(v) => dec_capture_state(v.value())?,
             None => CaptureState::default(),
         },
     )
@@ -594,8 +674,10 @@ impl Store {
                 });
                 super::append_log(&txn, &entry)?;
             }
-            txn.open_table(CAPTURE)?
-                .insert((tenant.as_str(), shop), enc(&state).as_slice())?;
+            txn.open_table(CAPTURE)?.insert(
+                (tenant.as_str(), shop),
+                enc_capture_state(&state).as_slice(),
+            )?;
         }
         txn.commit()?;
         Ok(outcome)
@@ -758,7 +840,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         Ok(
             match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-                Some(v) => dec("shop_capture", v.value())?,
+                Some(v) => dec_capture_state(v.value())?,
                 None => CaptureState::default(),
             },
         )
@@ -775,8 +857,10 @@ impl Store {
         let out = {
             let mut state = capture_state(&txn, tenant, shop)?;
             let out = f(&mut state);
-            txn.open_table(CAPTURE)?
-                .insert((tenant.as_str(), shop), enc(&state).as_slice())?;
+            txn.open_table(CAPTURE)?.insert(
+                (tenant.as_str(), shop),
+                enc_capture_state(&state).as_slice(),
+            )?;
             out
         };
         txn.commit()?;
@@ -1113,9 +1197,9 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
             tables.held.remove(key)?;
             let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
             if let Some(b) = state_bytes {
-                let mut state: CaptureState = dec("shop_capture", &b)?;
+                let mut state = dec_capture_state(&b)?;
                 state.held = state.held.saturating_sub(1);
-                capture.insert((t, shop.as_str()), enc(&state).as_slice())?;
+                capture.insert((t, shop.as_str()), enc_capture_state(&state).as_slice())?;
             }
             released += 1;
         }

@@ -492,3 +492,78 @@ fn a_refund_before_its_order_is_kept_and_an_older_one_never_overwrites() {
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].refund.state, RefundState::Refunded);
 }
+
+/// A shop's capture state as hubs before separate refund health wrote it (version 1): seq 7,
+/// orders cursor 1_700_000_000_000, no refunds cursor, a backfill to 1_600_000_000_000 next at
+/// 1_650_000_000_000, counters 12 1 3 2 0 5, last applied 1_700_000_001_000.
+const CAPTURE_STATE_V1_BYTES: &[u8] = &[
+    1, 7, 1, 128, 160, 171, 254, 249, 98, 0, 1, 128, 128, 244, 246, 144, 93, 128, 208, 207, 186,
+    133, 96, 12, 1, 3, 2, 0, 5, 1, 208, 175, 171, 254, 249, 98,
+];
+
+#[test]
+fn capture_state_written_by_older_hubs_still_reads() {
+    let v1 = CaptureStateV1 {
+        seq: 7,
+        orders_cursor: Some(UtcMillis(1_700_000_000_000)),
+        refunds_cursor: None,
+        backfill: Some((UtcMillis(1_600_000_000_000), UtcMillis(1_650_000_000_000))),
+        orders: 12,
+        held: 1,
+        refunds: 3,
+        capture_errors: 2,
+        stale: 0,
+        duplicates: 5,
+        last_applied_at: Some(UtcMillis(1_700_000_001_000)),
+    };
+    assert_eq!(enc(&v1), CAPTURE_STATE_V1_BYTES);
+    let (_dir, store) = store();
+    let table: redb::TableDefinition<(&str, &str), &[u8]> =
+        redb::TableDefinition::new("shop_capture");
+    let txn = store.db.begin_write().unwrap();
+    txn.open_table(table)
+        .unwrap()
+        .insert(("acme", "shop-old"), CAPTURE_STATE_V1_BYTES)
+        .unwrap();
+    txn.commit().unwrap();
+
+    let state = store.capture_state(&acme(), "shop-old").unwrap();
+    assert_eq!(
+        state,
+        CaptureState {
+            seq: 7,
+            orders_cursor: Some(UtcMillis(1_700_000_000_000)),
+            refunds_cursor: None,
+            backfill: Some((UtcMillis(1_600_000_000_000), UtcMillis(1_650_000_000_000))),
+            orders: 12,
+            held: 1,
+            refunds: 3,
+            capture_errors: 2,
+            stale: 0,
+            duplicates: 5,
+            last_applied_at: Some(UtcMillis(1_700_000_001_000)),
+            refunds_backfill: Some(UtcMillis(1_650_000_000_000)),
+            refunds_health: StreamHealth::default(),
+        }
+    );
+    // The next change writes version 2, which reads back with the new fields.
+    store
+        .update_capture_state(&acme(), "shop-old", |c| {
+            c.refunds_health.last_error = Some("http 404".into());
+        })
+        .unwrap();
+    let again = store.capture_state(&acme(), "shop-old").unwrap();
+    assert_eq!(again.orders, 12);
+    assert_eq!(again.refunds_health.last_error.as_deref(), Some("http 404"));
+    let txn = store.db.begin_read().unwrap();
+    let bytes = txn
+        .open_table(table)
+        .unwrap()
+        .get(("acme", "shop-old"))
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    assert_eq!(bytes[0], CAPTURE_STATE_V2);
+    assert_eq!(dec_capture_state(&bytes).unwrap(), again);
+}

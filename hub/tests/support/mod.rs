@@ -45,9 +45,21 @@ pub struct Env {
     pub operator_key: String,
 }
 
-/// A fresh hub with default settings.
+/// A fresh hub with default settings, except that shops may be bound to loopback and private
+/// URLs (the tests' platforms are on 127.0.0.1), as `--allow-private-shop-urls` allows.
 pub fn env() -> Env {
-    Env::with_settings(HubSettings::default())
+    Env::with_settings(private_shop_urls())
+}
+
+/// Default settings with private shop URLs allowed (`--allow-private-shop-urls`).
+pub fn private_shop_urls() -> HubSettings {
+    HubSettings {
+        shop_urls: xt_hub::channels::ShopUrlPolicy {
+            allow_private: true,
+            allowed: Vec::new(),
+        },
+        ..HubSettings::default()
+    }
 }
 
 /// A request to the router; `bearer` goes in `Authorization`, `body` is sent as JSON.
@@ -258,7 +270,8 @@ pub fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChang
     outcome.applied
 }
 
-/// `xt-hub serve` arguments for a hub over `data` on ephemeral loopback ports.
+/// `xt-hub serve` arguments for a hub over `data` on ephemeral loopback ports, shops allowed on
+/// loopback (`--allow-private-shop-urls`).
 pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
     xt_hub::cli::ServeArgs {
         data: data.to_owned(),
@@ -267,7 +280,10 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
         agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
         trusted_proxies: Vec::new(),
         agent_address: None,
-        capture: Default::default(),
+        capture: xt_hub::capture::CaptureArgs {
+            allow_private_shop_urls: true,
+            ..Default::default()
+        },
     }
 }
 

@@ -31,6 +31,20 @@ pub struct Faults {
     /// Webhooks with a wrong signature (the body with a byte added, signed with another key):
     /// one after each of the shop's first webhook-worthy updates until this many were sent.
     pub webhook_forged: usize,
+    /// Every request to the shop's refund endpoint (Taobao, JD) fails this way, as for an app
+    /// without the refund permission; orders are served as usual.
+    pub refunds_broken: Option<RefundsBroken>,
+}
+
+/// How a refund endpoint fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundsBroken {
+    /// HTTP 404 with an HTML page that echoes the request, signed parameters and session
+    /// included (as some gateways do).
+    NotFound,
+    /// The platform's own "no permission for this API" error (TOP code 11
+    /// `isv.permission-api-package-empty`, JD code 12).
+    NoPermission,
 }
 
 impl Faults {
@@ -48,6 +62,7 @@ impl Faults {
             webhook_reorder: 0.0,
             webhook_drop: 0.0,
             webhook_forged: 0,
+            refunds_broken: None,
         }
     }
 
@@ -66,6 +81,7 @@ impl Faults {
             webhook_reorder: 0.10,
             webhook_drop: 0.05,
             webhook_forged: 2,
+            refunds_broken: None,
         }
     }
 
@@ -99,6 +115,28 @@ impl Default for Faults {
     fn default() -> Faults {
         Faults::none()
     }
+}
+
+/// A 404 page that echoes the request's path and every parameter (signature, session and
+/// access token included), as a careless gateway would: what a client must never repeat.
+pub(crate) fn echoing_not_found(
+    path: &str,
+    params: &std::collections::BTreeMap<String, String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let page = format!(
+        "<html><head><title>404 Not Found</title></head><body>\n<h1>Not Found</h1>\n\
+         <p>The requested URL {path}?{query} was not found on this server.</p></body></html>"
+    );
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(axum::http::header::CONTENT_TYPE, "text/html")],
+        page,
+    )
+        .into_response()
 }
 
 /// What the dice decided for one request.

@@ -3,7 +3,7 @@
 
 use crate::ShopSpec;
 use crate::clock::{beijing, parse_beijing};
-use crate::faults::RequestFault;
+use crate::faults::{RefundsBroken, RequestFault};
 use crate::model::{Malformation, Refund, RefundStage, SimOrder, Stage};
 use crate::server::{paginate, slow};
 use crate::sign;
@@ -268,6 +268,14 @@ async fn answer(
             )));
         }
     };
+    if refunds && let Some(broken) = spec.faults.refunds_broken {
+        return Ok(match broken {
+            RefundsBroken::NotFound => crate::faults::echoing_not_found("/routerjson", p),
+            RefundsBroken::NoPermission => {
+                error("12", "接口无权访问", "No permission for this api")
+            }
+        });
+    }
     let (start_name, end_name, page_name, size_name, size_max) = if refunds {
         (
             "checkTimeStart",

@@ -50,7 +50,7 @@ mod updates;
 mod webhooks;
 mod woo;
 
-pub use faults::Faults;
+pub use faults::{Faults, RefundsBroken};
 pub use state::{Stats, Truth, TruthOrder, TruthRefund};
 
 use anyhow::Context;

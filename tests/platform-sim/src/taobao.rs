@@ -3,7 +3,7 @@
 
 use crate::ShopSpec;
 use crate::clock::{beijing, parse_beijing};
-use crate::faults::RequestFault;
+use crate::faults::{RefundsBroken, RequestFault};
 use crate::model::{Malformation, Refund, RefundStage, SimOrder, Stage};
 use crate::server::{paginate, slow};
 use crate::sign;
@@ -351,6 +351,17 @@ async fn answer(
             )));
         }
     };
+    if refunds && let Some(broken) = spec.faults.refunds_broken {
+        return Ok(match broken {
+            RefundsBroken::NotFound => crate::faults::echoing_not_found("/router/rest", p),
+            RefundsBroken::NoPermission => error(
+                11,
+                "Insufficient isv permissions",
+                "isv.permission-api-package-empty",
+                "the app has no permission for taobao.refunds.receive.get",
+            ),
+        });
+    }
     if p.get("fields").is_none_or(|f| f.trim().is_empty()) {
         return Err(bad(missing("fields")));
     }
