@@ -137,8 +137,11 @@ pub async fn run_agent_until(
 ) -> anyhow::Result<()> {
     let identity = Identity::load(&config.data_dir)?;
     let outbox = Arc::new(
-        Outbox::open(&config.data_dir.join(OUTBOX_FILE))
-            .with_context(|| format!("cannot open outbox in {}", config.data_dir.display()))?,
+        Outbox::open_with_cache(
+            &config.data_dir.join(OUTBOX_FILE),
+            config.outbox_cache_bytes(),
+        )
+        .with_context(|| format!("cannot open outbox in {}", config.data_dir.display()))?,
     );
     let feed = Arc::new(DurableFeed::default());
     let stop = Arc::new(AtomicBool::new(false));

@@ -19,6 +19,12 @@ pub const SOURCES_MAX: usize = 64;
 pub const CHUNK_ROWS_MAX: usize = 100_000;
 /// Longest poll interval, in seconds (one day).
 pub const POLL_INTERVAL_SECS_MAX: u64 = 86_400;
+/// Default of `memory_budget_mb`: what the agent's resident memory stays under.
+pub const MEMORY_BUDGET_MB_DEFAULT: u64 = 32;
+/// Smallest `memory_budget_mb` accepted.
+pub const MEMORY_BUDGET_MB_MIN: u64 = 16;
+/// Largest `memory_budget_mb` accepted.
+pub const MEMORY_BUDGET_MB_MAX: u64 = 4096;
 
 /// The whole agent config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -33,12 +39,21 @@ pub struct AgentConfig {
     /// UTC offset of timestamps in the legacy systems (`+08:00` unless set).
     #[serde(default)]
     pub timezone: UtcOffset,
+    /// Resident memory (MiB) the agent is sized to stay under, at any backlog: the outbox's
+    /// cache gets an eighth of it, and the batches in flight (`sync.batch_bytes_max` ×
+    /// `sync.in_flight_max`) must fit in a quarter of it.
+    #[serde(default = "default_memory_budget_mb")]
+    pub memory_budget_mb: u64,
     /// Limits and timings of the sync with the hub.
     #[serde(default)]
     pub sync: SyncConfig,
     /// The legacy systems this agent reads (`[[source]]` tables).
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+}
+
+fn default_memory_budget_mb() -> u64 {
+    MEMORY_BUDGET_MB_DEFAULT
 }
 
 /// `[sync]`: how the agent talks to the hub. Every field has a default.
@@ -276,6 +291,11 @@ impl AgentConfig {
         Ok(config)
     }
 
+    /// Bytes of the outbox's page cache: an eighth of `memory_budget_mb`.
+    pub fn outbox_cache_bytes(&self) -> usize {
+        usize::try_from(self.memory_budget_mb.saturating_mul(1024 * 1024) / 8).unwrap_or(usize::MAX)
+    }
+
     /// Every problem found, each naming the source and field.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -286,6 +306,21 @@ impl AgentConfig {
             out.push(format!("hub {hub:?} is not host:port"));
         }
         self.sync.problems(&mut out);
+        if !(MEMORY_BUDGET_MB_MIN..=MEMORY_BUDGET_MB_MAX).contains(&self.memory_budget_mb) {
+            out.push(format!(
+                "memory_budget_mb = {} is outside {MEMORY_BUDGET_MB_MIN}..={MEMORY_BUDGET_MB_MAX}",
+                self.memory_budget_mb
+            ));
+        }
+        let in_flight_bytes =
+            (self.sync.batch_bytes_max as u64).saturating_mul(self.sync.in_flight_max as u64);
+        let quarter = self.memory_budget_mb.saturating_mul(1024 * 1024) / 4;
+        if in_flight_bytes > quarter {
+            out.push(format!(
+                "sync.batch_bytes_max × sync.in_flight_max = {in_flight_bytes} bytes is more than a quarter of memory_budget_mb = {} ({quarter} bytes): lower them or raise the budget",
+                self.memory_budget_mb
+            ));
+        }
         if self.sources.len() > SOURCES_MAX {
             out.push(format!(
                 "{} sources is more than {SOURCES_MAX}",
@@ -509,6 +544,29 @@ cursor = ["updated_at", "id"]
         let csv = config.sources[1].csv.as_ref().unwrap();
         assert_eq!(csv.encoding, TextEncoding::Gbk);
         assert_eq!(config.sync, SyncConfig::default());
+        assert_eq!(config.memory_budget_mb, MEMORY_BUDGET_MB_DEFAULT);
+    }
+
+    #[test]
+    fn memory_budget_is_named_in_the_config_and_bounds_cache_and_batches() {
+        let config = parse(STOCK_SQLITE).unwrap();
+        assert_eq!(config.memory_budget_mb, 32);
+        assert_eq!(config.outbox_cache_bytes(), 4 * 1024 * 1024);
+        // The default batches in flight fill exactly a quarter of the default budget.
+        let sync = SyncConfig::default();
+        assert_eq!(sync.batch_bytes_max * sync.in_flight_max, 8 * 1024 * 1024);
+
+        let text = STOCK_SQLITE.replacen(
+            "data_dir = \"/var/lib/xt-agent\"",
+            "data_dir = \"/x\"\nmemory_budget_mb = 64\n[sync]\nin_flight_max = 8",
+            1,
+        );
+        let raised = parse(&text).unwrap();
+        assert_eq!(raised.outbox_cache_bytes(), 8 * 1024 * 1024);
+        assert_eq!(
+            raised.sync.in_flight_max, 8,
+            "a larger budget admits more in flight"
+        );
     }
 
     #[test]
@@ -598,6 +656,16 @@ cursor = ["updated_at", "id"]
                 "data_dir = \"/var/lib/xt-agent\"",
                 "data_dir = \"/x\"\ntimezone = \"Asia/Shanghai\"",
                 "is not a utc offset",
+            ),
+            (
+                "data_dir = \"/var/lib/xt-agent\"",
+                "data_dir = \"/x\"\nmemory_budget_mb = 8",
+                "memory_budget_mb = 8 is outside 16..=4096",
+            ),
+            (
+                "data_dir = \"/var/lib/xt-agent\"",
+                "data_dir = \"/x\"\n[sync]\nin_flight_max = 8",
+                "sync.batch_bytes_max × sync.in_flight_max = 16777216 bytes is more than a quarter of memory_budget_mb = 32 (8388608 bytes)",
             ),
             (
                 "data_dir = \"/var/lib/xt-agent\"",

@@ -14,7 +14,7 @@
 //! Storage encodings are separate from the wire types: each value is a version byte
 //! ([`STORAGE_V1`]) followed by postcard bytes of a private stored struct.
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
 use xt_shared::change::{Body, SourceChange};
@@ -37,6 +37,9 @@ pub const QUARANTINE_RAW_BYTES_MAX: usize = 4096;
 pub const QUARANTINE_TEXT_BYTES_MAX: usize = 1024;
 /// Largest cursor a source may store, in bytes.
 pub const CURSOR_BYTES_MAX: usize = 64 * 1024;
+/// Page cache of an outbox opened with [`Outbox::open`], in bytes (redb's own default is 1 GiB,
+/// which lets the cache grow with the backlog). The agent sizes it from its memory budget.
+pub const OUTBOX_CACHE_BYTES_DEFAULT: usize = 4 * 1024 * 1024;
 
 const ROWS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("rows");
 const QUARANTINE: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("quarantine");
@@ -188,12 +191,22 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox file at `path`.
+    /// Opens (or creates) the outbox file at `path`, with a page cache of
+    /// [`OUTBOX_CACHE_BYTES_DEFAULT`].
     pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
-        let db = Database::create(path).map_err(|source| OutboxError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        Outbox::open_with_cache(path, OUTBOX_CACHE_BYTES_DEFAULT)
+    }
+
+    /// Opens (or creates) the outbox file at `path`; redb's page cache (reads and the write
+    /// buffer together) stays within `cache_bytes`, whatever the backlog.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Outbox, OutboxError> {
+        let db = Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|source| OutboxError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         // Create the tables once so that readers never meet a missing table.
         let txn = db.begin_write().map_err(storage("open"))?;
         txn.open_table(ROWS).map_err(storage("open"))?;

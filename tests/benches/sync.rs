@@ -1,8 +1,11 @@
 //! Sync benchmark: 1,000,000 stock changes agent → hub end to end over loopback QUIC, durable on
 //! both sides, against the raw redb rate for keyed upserts of the same records with the same
-//! batch size, measured in the same run. Also the agent's idle RSS and binary size.
+//! batch size, measured in the same run. Also the agent's idle RSS and binary size, and its peak
+//! RSS under load: a real agent process reading 1,000,000 legacy SQLite rows with its hub away,
+//! then draining them to the restarted hub (see `xt_tests::agent_memory`).
 //!
-//! `cargo bench -p xt-tests --bench sync` (XT_BENCH_CHANGES to change the count).
+//! `cargo bench -p xt-tests --bench sync` (XT_BENCH_CHANGES to change the count,
+//! XT_BENCH_LEGACY_ROWS for the legacy rows of the memory run).
 
 use redb::{Database, TableDefinition};
 use std::sync::Arc;
@@ -194,6 +197,34 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  ratio end-to-end / raw      {:>10.2}  (target ≥ 0.50)",
         e2e.rate / raw
+    );
+    let legacy_rows: usize = std::env::var("XT_BENCH_LEGACY_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let bins = xt_tests::agent_memory::Binaries {
+        hub: env!("CARGO_BIN_EXE_xt-test-hub").into(),
+        agent: env!("CARGO_BIN_EXE_xt-test-agent").into(),
+    };
+    let load = rt.block_on(xt_tests::agent_memory::measure(
+        &bins,
+        dir.path(),
+        legacy_rows,
+    ))?;
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "  agent reads {} legacy rows, hub away  {:>8.0} rows/s  peak RSS {:.1} MB",
+        load.rows,
+        load.rows as f64 / load.read_secs,
+        mb(load.offline_peak_kib)
+    );
+    println!(
+        "  agent drains them to the hub          {:>8.0} rows/s  peak RSS {:.1} MB (whole run {:.1} MB, idle after {:.1} MB)",
+        load.rows as f64 / load.drain_secs,
+        mb(load.drain_peak_kib),
+        mb(load.peak_kib),
+        mb(load.idle_kib)
     );
     let (rss_kb, size) = rt.block_on(agent_idle_rss())?;
     println!(

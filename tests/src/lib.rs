@@ -2,6 +2,7 @@
 //! (SQLite tables and GBK CSV drop files, the way real legacy systems keep them), agent config
 //! writing, and small HTTP helpers against the hub API.
 
+pub mod agent_memory;
 pub mod demo;
 pub mod legacy;
 

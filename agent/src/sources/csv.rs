@@ -10,11 +10,16 @@
 //! none twice. A finished file gets `quarantine/<file>.rejected.csv` (rewritten from the
 //! outbox, so a restart does not duplicate lines), moves to `done/`, and only then is the
 //! cursor cleared. A file whose header lacks a mapped column moves to `quarantine/` whole.
+//!
+//! No symbolic link in the folder is ever followed (see `csv/folder.rs`): a `*.csv` link is
+//! moved, as a link, to `quarantine/` with its reason; a `done/` or `quarantine/` link fails the
+//! poll with an error naming it; moves never replace an existing file.
 
 use super::{PollReport, Source, SourceError, cut};
 use crate::config::CsvSettings;
 use crate::mapping::{Mapping, RowError, TextEncoding};
 use crate::outbox::{Outbox, QUARANTINE_RAW_BYTES_MAX, QuarantinedRow};
+use folder::{Folder, NotRegular, SubdirError};
 use records::{ReadError, RecordReader};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -24,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xt_shared::ids::SourceName;
 
+mod folder;
 mod records;
 #[cfg(test)]
 mod tests;
@@ -153,10 +159,15 @@ impl CsvSource {
             {
                 continue;
             }
-            // Follows symlinks; vanished files are skipped.
-            let Ok(meta) = fs::metadata(entry.path()) else {
+            // Never follows a symlink: a link is listed (to be quarantined by `read_chunk`),
+            // other non-files are skipped, and so are vanished files.
+            let Ok(meta) = entry.metadata() else {
                 continue;
             };
+            if meta.is_symlink() {
+                ready.push((file, UNIX_EPOCH));
+                continue;
+            }
             if !meta.is_file() {
                 continue;
             }
@@ -187,8 +198,34 @@ impl CsvSource {
             .map_err(SourceError::outbox(&self.name))
     }
 
-    fn read_header(&self, path: &Path) -> Result<Option<Header>, SourceError> {
-        let file = File::open(path).map_err(SourceError::io(&self.name, "open", path))?;
+    /// The drop folder, opened for operations that never follow a symlink.
+    fn folder(&self) -> Result<Folder, SourceError> {
+        let dir = &self.settings.dir;
+        Folder::open(dir).map_err(SourceError::io(&self.name, "open", dir))
+    }
+
+    /// The sub-folder `sub` of the drop folder; a symlink there is refused.
+    fn subdir(&self, folder: &Folder, sub: &str) -> Result<Folder, SourceError> {
+        folder.subdir(sub).map_err(|e| match e {
+            SubdirError::Io { path, source } => SourceError::Io {
+                name: self.name.clone(),
+                action: "open",
+                path,
+                source,
+            },
+            refused => SourceError::invalid(&self.name, refused.to_string()),
+        })
+    }
+
+    /// Opens `file` of the drop folder for reading if it is a regular file.
+    fn open(&self, folder: &Folder, file: &str) -> Result<Result<File, NotRegular>, SourceError> {
+        let path = folder.path().join(file);
+        folder
+            .open_regular(file)
+            .map_err(SourceError::io(&self.name, "open", &path))
+    }
+
+    fn read_header(&self, file: &File, path: &Path) -> Result<Option<Header>, SourceError> {
         let mut reader = RecordReader::new(file, self.settings.delimiter_byte(), 0, 1);
         match reader.read() {
             Ok(None) => return Ok(None),
@@ -281,7 +318,12 @@ impl CsvSource {
         file: &str,
         cursor: Cursor,
     ) -> Result<PollReport, SourceError> {
-        let path = self.settings.dir.join(file);
+        let folder = self.folder()?;
+        let path = folder.path().join(file);
+        let handle = match self.open(&folder, file)? {
+            Ok(handle) => handle,
+            Err(not_regular) => return self.refuse_file(outbox, &folder, file, &not_regular),
+        };
         let (offset, line, quarantined_before) = match cursor {
             Cursor::Reading {
                 offset,
@@ -291,9 +333,15 @@ impl CsvSource {
             } => (offset, line, quarantined_before),
             Cursor::Idle => (0, 0, self.quarantine_count(outbox)?),
         };
-        let Some(header) = self.read_header(&path)? else {
+        let Some(header) = self.read_header(&handle, &path)? else {
             // An empty file: nothing to read.
-            return self.finish(outbox, file, quarantined_before, PollReport::default());
+            return self.finish(
+                outbox,
+                &folder,
+                file,
+                quarantined_before,
+                PollReport::default(),
+            );
         };
         let missing: Vec<&str> = self
             .mapping
@@ -301,21 +349,22 @@ impl CsvSource {
             .filter(|c| !header.index.contains_key(*c))
             .collect();
         if !missing.is_empty() {
-            return self.reject_file(outbox, file, &header, &missing);
+            return self.reject_file(outbox, &folder, file, &header, &missing);
         }
         let (offset, line) = if offset == 0 {
             (header.data_offset, header.data_line)
         } else {
             (offset, line)
         };
-        let meta = fs::metadata(&path).map_err(SourceError::io(&self.name, "stat", &path))?;
+        let meta = handle
+            .metadata()
+            .map_err(SourceError::io(&self.name, "stat", &path))?;
         let version = mtime_ms(&meta);
 
-        let mut handle = File::open(&path).map_err(SourceError::io(&self.name, "open", &path))?;
-        handle
+        (&handle)
             .seek(SeekFrom::Start(offset))
             .map_err(SourceError::io(&self.name, "seek in", &path))?;
-        let mut reader = RecordReader::new(handle, self.settings.delimiter_byte(), offset, line);
+        let mut reader = RecordReader::new(&handle, self.settings.delimiter_byte(), offset, line);
         let (mut rows, mut quarantined) = (Vec::new(), Vec::new());
         let mut consumed = 0usize;
         let at_end = loop {
@@ -362,7 +411,7 @@ impl CsvSource {
             more: true,
         };
         if at_end {
-            return self.finish(outbox, file, quarantined_before, report);
+            return self.finish(outbox, &folder, file, quarantined_before, report);
         }
         Ok(report)
     }
@@ -379,6 +428,7 @@ impl CsvSource {
     fn finish(
         &self,
         outbox: &Outbox,
+        folder: &Folder,
         file: &str,
         quarantined_before: u64,
         report: PollReport,
@@ -387,9 +437,9 @@ impl CsvSource {
             .quarantined_since(&self.name, quarantined_before)
             .map_err(SourceError::outbox(&self.name))?;
         if !rejected.is_empty() {
-            self.write_rejects(file, &rejected)?;
+            self.write_rejects(folder, file, &rejected)?;
         }
-        self.move_to(file, DONE_DIR)?;
+        self.move_to(folder, file, DONE_DIR)?;
         let durable_seq = self.commit(outbox, vec![], vec![], &Cursor::Idle)?;
         tracing::info!(source = %self.name, file, rejected = rejected.len(), "csv file done");
         Ok(PollReport {
@@ -403,11 +453,12 @@ impl CsvSource {
     fn reject_file(
         &self,
         outbox: &Outbox,
+        folder: &Folder,
         file: &str,
         header: &Header,
         missing: &[&str],
     ) -> Result<PollReport, SourceError> {
-        self.move_to(file, QUARANTINE_DIR)?;
+        self.move_to(folder, file, QUARANTINE_DIR)?;
         let reason = format!(
             "header lacks mapped column(s) {}; the file was moved to {QUARANTINE_DIR}/",
             missing
@@ -431,15 +482,58 @@ impl CsvSource {
         })
     }
 
-    fn write_rejects(&self, file: &str, rejected: &[QuarantinedRow]) -> Result<(), SourceError> {
-        let dir = self.settings.dir.join(QUARANTINE_DIR);
-        fs::create_dir_all(&dir).map_err(SourceError::io(&self.name, "create", &dir))?;
-        let target = dir.join(format!("{file}.rejected.csv"));
-        let tmp = dir.join(format!(".{file}.rejected.csv.tmp"));
-        let io_err = |e: csv::Error| {
-            SourceError::invalid(&self.name, format!("cannot write {}: {e}", tmp.display()))
+    /// `file` is a symlink (or a FIFO, a folder …): it is not read but moved as it is to
+    /// `quarantine/`, with the reason as a quarantined row.
+    fn refuse_file(
+        &self,
+        outbox: &Outbox,
+        folder: &Folder,
+        file: &str,
+        not_regular: &NotRegular,
+    ) -> Result<PollReport, SourceError> {
+        self.move_to(folder, file, QUARANTINE_DIR)?;
+        let reason = format!(
+            "{file} {not_regular}: the agent reads only regular files in its drop folder; it was moved unread to {QUARANTINE_DIR}/"
+        );
+        tracing::warn!(source = %self.name, file, %reason, "csv file refused");
+        let row = QuarantinedRow {
+            location: file.to_owned(),
+            reason,
+            raw: String::new(),
         };
-        let mut writer = csv::Writer::from_path(&tmp).map_err(io_err)?;
+        let durable_seq = self.commit(outbox, vec![], vec![row], &Cursor::Idle)?;
+        Ok(PollReport {
+            rows: 0,
+            quarantined: 1,
+            durable_seq,
+            more: true,
+        })
+    }
+
+    /// Writes `quarantine/<file>.rejected.csv` through a temp file created new (a leftover or
+    /// planted one is removed first, never written through) and renamed over the old copy.
+    fn write_rejects(
+        &self,
+        folder: &Folder,
+        file: &str,
+        rejected: &[QuarantinedRow],
+    ) -> Result<(), SourceError> {
+        let dir = self.subdir(folder, QUARANTINE_DIR)?;
+        let target = format!("{file}.rejected.csv");
+        let tmp = format!(".{file}.rejected.csv.tmp");
+        let tmp_path = dir.path().join(&tmp);
+        dir.remove(&tmp)
+            .map_err(SourceError::io(&self.name, "remove", &tmp_path))?;
+        let handle = dir
+            .create_new(&tmp)
+            .map_err(SourceError::io(&self.name, "create", &tmp_path))?;
+        let io_err = |e: csv::Error| {
+            SourceError::invalid(
+                &self.name,
+                format!("cannot write {}: {e}", tmp_path.display()),
+            )
+        };
+        let mut writer = csv::Writer::from_writer(handle);
         writer
             .write_record(["line", "reason", "raw"])
             .map_err(io_err)?;
@@ -451,28 +545,26 @@ impl CsvSource {
                 .map_err(io_err)?;
         }
         let file_handle = writer.into_inner().map_err(|e| {
-            SourceError::invalid(&self.name, format!("cannot write {}: {e}", tmp.display()))
+            SourceError::invalid(
+                &self.name,
+                format!("cannot write {}: {e}", tmp_path.display()),
+            )
         })?;
         file_handle
             .sync_all()
-            .map_err(SourceError::io(&self.name, "sync", &tmp))?;
-        fs::rename(&tmp, &target).map_err(SourceError::io(&self.name, "rename", &tmp))
+            .map_err(SourceError::io(&self.name, "sync", &tmp_path))?;
+        dir.replace(&tmp, &target)
+            .map_err(SourceError::io(&self.name, "rename", &tmp_path))
     }
 
-    /// Moves `file` into the sub-folder `sub`, not overwriting an earlier file of the same name
+    /// Moves `file` into the sub-folder `sub`, never replacing an earlier file of the same name
     /// (the later one gets a `.1`, `.2` … suffix).
-    fn move_to(&self, file: &str, sub: &str) -> Result<PathBuf, SourceError> {
-        let dir = self.settings.dir.join(sub);
-        fs::create_dir_all(&dir).map_err(SourceError::io(&self.name, "create", &dir))?;
-        let from = self.settings.dir.join(file);
-        let mut to = dir.join(file);
-        let mut n = 0;
-        while to.exists() {
-            n += 1;
-            to = dir.join(format!("{file}.{n}"));
-        }
-        fs::rename(&from, &to).map_err(SourceError::io(&self.name, "move", &from))?;
-        Ok(to)
+    fn move_to(&self, folder: &Folder, file: &str, sub: &str) -> Result<PathBuf, SourceError> {
+        let into = self.subdir(folder, sub)?;
+        let from = folder.path().join(file);
+        folder
+            .move_into(file, &into)
+            .map_err(SourceError::io(&self.name, "move", &from))
     }
 }
 
@@ -494,12 +586,15 @@ impl Source for CsvSource {
         match cursor {
             Cursor::Reading { ref file, .. } => {
                 let file = file.clone();
-                if self.settings.dir.join(&file).is_file() {
+                let folder = self.folder()?;
+                if folder.contains(&file) {
                     return self.read_chunk(outbox, &file, cursor);
                 }
                 // Finished (moved to done/ just before a crash) or removed by someone: the rows
                 // read so far are committed either way.
-                if !self.settings.dir.join(DONE_DIR).join(&file).is_file() {
+                if !fs::symlink_metadata(folder.path().join(DONE_DIR).join(&file))
+                    .is_ok_and(|m| m.is_file())
+                {
                     tracing::warn!(source = %self.name, file, "csv file vanished while being read");
                 }
                 let durable_seq = self.commit(outbox, vec![], vec![], &Cursor::Idle)?;
@@ -536,8 +631,18 @@ impl Source for CsvSource {
             out.push_str(&format!(", {} still being written", listing.settling));
         }
         if let Some(first) = listing.ready.first() {
-            let path = self.settings.dir.join(first);
-            if let Some(header) = self.read_header(&path)? {
+            let folder = self.folder()?;
+            let path = folder.path().join(first);
+            let handle = match self.open(&folder, first)? {
+                Ok(handle) => handle,
+                Err(not_regular) => {
+                    out.push_str(&format!(
+                        "; {first} {not_regular} and will be moved unread to {QUARANTINE_DIR}/"
+                    ));
+                    return Ok(out);
+                }
+            };
+            if let Some(header) = self.read_header(&handle, &path)? {
                 let missing: Vec<&str> = self
                     .mapping
                     .columns()

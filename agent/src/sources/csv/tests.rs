@@ -399,3 +399,186 @@ fn patterns() {
         assert_eq!(pattern_matches(pattern, name), expected, "{pattern} {name}");
     }
 }
+
+/// A drop folder `drop/` and a directory `elsewhere/` beside it, where no agent write may land.
+fn drop_and_elsewhere() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("drop");
+    let elsewhere = tmp.path().join("elsewhere");
+    fs::create_dir(&dir).unwrap();
+    fs::create_dir(&elsewhere).unwrap();
+    (tmp, dir, elsewhere)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_symlinked_csv_is_quarantined_unread() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    // A "secret" outside the drop folder that parses as a stock file.
+    let secret = elsewhere.join("shadow");
+    fs::write(&secret, "wh,sku,qty\nWH1,SECRET,1\n").unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("a.csv")).unwrap();
+    fs::write(dir.join("b.csv"), "wh,sku,qty\nWH1,B,2\n").unwrap();
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 100);
+    assert!(
+        s.check().unwrap().contains("; a.csv is a symbolic link"),
+        "{}",
+        s.check().unwrap()
+    );
+    drain(&mut s, &ob);
+
+    assert_eq!(
+        bodies(&ob),
+        [stock("B", 2)],
+        "the link's target was not read"
+    );
+    let q = ob.quarantined_rows(&name()).unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].location, "a.csv");
+    assert!(
+        q[0].reason.starts_with(&format!(
+            "a.csv is a symbolic link (to {:?}), not a regular file: the agent reads only regular files",
+            secret.display().to_string()
+        )),
+        "{}",
+        q[0].reason
+    );
+    assert!(q[0].raw.is_empty());
+    // The link itself went to quarantine/; its target is untouched where it was.
+    assert!(is_symlink(&dir.join("quarantine/a.csv")));
+    assert!(!dir.join("a.csv").exists() && !is_symlink(&dir.join("a.csv")));
+    assert_eq!(
+        fs::read_to_string(&secret).unwrap(),
+        "wh,sku,qty\nWH1,SECRET,1\n"
+    );
+    assert_eq!(files_in(&elsewhere), ["shadow"]);
+    assert!(dir.join("done/b.csv").is_file());
+}
+
+#[test]
+fn a_file_swapped_for_a_symlink_mid_read_is_not_followed() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    write_stock_file(&dir.join("a.csv"), 20);
+    let secret = elsewhere.join("secret.csv");
+    write_stock_file(&secret, 40);
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 4);
+    let first = s.poll(&ob).unwrap();
+    assert_eq!(first.rows + first.quarantined, 4);
+    // Someone replaces the file being read with a link to a longer file elsewhere.
+    fs::remove_file(dir.join("a.csv")).unwrap();
+    std::os::unix::fs::symlink(&secret, dir.join("a.csv")).unwrap();
+    drain(&mut s, &ob);
+    assert_eq!(
+        bodies(&ob).len() as u64,
+        first.rows,
+        "nothing read through the link"
+    );
+    assert!(is_symlink(&dir.join("quarantine/a.csv")));
+    assert_eq!(files_in(&elsewhere), ["secret.csv"]);
+}
+
+#[test]
+fn a_symlinked_done_folder_is_refused() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    std::os::unix::fs::symlink(&elsewhere, dir.join(DONE_DIR)).unwrap();
+    fs::write(dir.join("a.csv"), "wh,sku,qty\nWH1,A,1\n").unwrap();
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 100);
+    let err = s.poll(&ob).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "source drop: {} is a symbolic link: the agent moves and writes files only in a real sub-folder of the drop folder (replace the link with a directory)",
+            dir.join(DONE_DIR).display()
+        )
+    );
+    // It keeps failing, moving nothing, until someone fixes the folder; then it finishes
+    // without reading a row twice.
+    assert!(s.poll(&ob).is_err());
+    assert_eq!(files_in(&elsewhere), Vec::<String>::new());
+    assert!(dir.join("a.csv").is_file());
+    fs::remove_file(dir.join(DONE_DIR)).unwrap();
+    drain(&mut s, &ob);
+    assert_eq!(bodies(&ob), [stock("A", 1)]);
+    assert!(dir.join("done/a.csv").is_file());
+}
+
+#[test]
+fn a_symlinked_quarantine_folder_is_refused() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    std::os::unix::fs::symlink(&elsewhere, dir.join(QUARANTINE_DIR)).unwrap();
+    // One bad row (rejects to write), and a file whose header sends it to quarantine whole.
+    fs::write(dir.join("a.csv"), "wh,sku,qty\nWH1,A,x\n").unwrap();
+    fs::write(dir.join("b.csv"), "wh,item,qty\nWH1,B,1\n").unwrap();
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 100);
+    let err = s.poll(&ob).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "{} is a symbolic link",
+            dir.join(QUARANTINE_DIR).display()
+        )),
+        "{err}"
+    );
+    assert_eq!(files_in(&elsewhere), Vec::<String>::new());
+    assert!(dir.join("a.csv").is_file() && dir.join("b.csv").is_file());
+}
+
+#[test]
+fn a_planted_reject_temp_or_target_link_is_not_written_through() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    let quarantine = dir.join(QUARANTINE_DIR);
+    fs::create_dir(&quarantine).unwrap();
+    let victim_tmp = elsewhere.join("victim-tmp");
+    let victim = elsewhere.join("victim");
+    fs::write(&victim_tmp, "precious").unwrap();
+    fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim_tmp, quarantine.join(".a.csv.rejected.csv.tmp")).unwrap();
+    std::os::unix::fs::symlink(&victim, quarantine.join("a.csv.rejected.csv")).unwrap();
+    write_stock_file(&dir.join("a.csv"), 20);
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 100);
+    drain(&mut s, &ob);
+
+    assert_eq!(fs::read_to_string(&victim_tmp).unwrap(), "precious");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    let rejected = quarantine.join("a.csv.rejected.csv");
+    assert!(!is_symlink(&rejected) && rejected.is_file());
+    assert_eq!(fs::read_to_string(rejected).unwrap().lines().count(), 1 + 3);
+    assert!(!quarantine.join(".a.csv.rejected.csv.tmp").exists());
+}
+
+#[test]
+fn moving_to_done_never_replaces_an_existing_entry() {
+    let (tmp, dir, elsewhere) = drop_and_elsewhere();
+    let done = dir.join(DONE_DIR);
+    fs::create_dir(&done).unwrap();
+    fs::write(done.join("a.csv"), "earlier").unwrap();
+    // A dangling link: `exists()` says no, yet something is there.
+    std::os::unix::fs::symlink(elsewhere.join("nothing"), done.join("a.csv.1")).unwrap();
+    fs::write(dir.join("a.csv"), "wh,sku,qty\nWH1,A,1\n").unwrap();
+    let ob = outbox(tmp.path());
+    let mut s = stock_source(&dir, 100);
+    drain(&mut s, &ob);
+    assert_eq!(fs::read_to_string(done.join("a.csv")).unwrap(), "earlier");
+    assert!(is_symlink(&done.join("a.csv.1")));
+    assert_eq!(
+        fs::read_to_string(done.join("a.csv.2")).unwrap(),
+        "wh,sku,qty\nWH1,A,1\n"
+    );
+    assert_eq!(files_in(&elsewhere), Vec::<String>::new());
+}
