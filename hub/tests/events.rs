@@ -482,6 +482,7 @@ async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
     let ttl_ms = xt_hub::auth::ACCESS_TOKEN_TTL.as_millis() as i64;
     let token = xt_hub::auth::jwt::issue(
         &env.hub.store,
+        &env.hub.master_key,
         UtcMillis(now_ms().0 - ttl_ms + 2_000),
         &user.id,
         "mgr",

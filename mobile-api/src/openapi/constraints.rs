@@ -337,7 +337,7 @@ pub const BODIES: &[(&str, Rule)] = &[(
     "/api/v1/webhooks/{platform}/{shop}",
     Rule::Str {
         min: 1,
-        max: crate::routes::REQUEST_BODY_BYTES_MAX,
+        max: crate::orders::WEBHOOK_BODY_BYTES_MAX,
         bytes: true,
         pattern: None,
         format: None,
