@@ -14,6 +14,11 @@ use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC};
 const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// A hub that stops answering is given up on after this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Bytes quinn may hold unsent or unacknowledged on the connection. Its default (10 MB) sits on
+/// top of the batches in flight, which already hold a copy until the hub acknowledges them, and
+/// is most of what a draining agent holds beyond its memory budget; 2 MiB still covers the
+/// bandwidth × RTT of any link an agent sits behind (20 MB/s at 100 ms).
+const SEND_WINDOW_BYTES: u64 = 2 * 1024 * 1024;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -89,6 +94,7 @@ fn quic_client(tls: rustls::ClientConfig) -> anyhow::Result<quinn::ClientConfig>
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(Some(KEEP_ALIVE));
     transport.max_idle_timeout(Some(IDLE_TIMEOUT.try_into()?));
+    transport.send_window(SEND_WINDOW_BYTES);
     config.transport_config(Arc::new(transport));
     Ok(config)
 }
