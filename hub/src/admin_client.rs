@@ -422,6 +422,8 @@ mod tests {
                 next_cursor: None,
             })
         }
+
+        xt_mobile_api::stand_in_hub_unavailable!();
     }
 
     async fn serve() -> String {

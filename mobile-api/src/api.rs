@@ -16,7 +16,30 @@ use std::net::IpAddr;
 use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
 use xt_shared::order::Platform;
 
-/// The hub as the HTTP surface sees it.
+/// Every type a [`HubApi`] method names, for implementations outside this crate.
+pub mod signature_types {
+    pub use super::{ApiKeyMade, ApiKeyOwned, HubApi, Principal};
+    pub use crate::api_keys::ApiKeyCreate;
+    pub use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, TokenRequest};
+    pub use crate::error::ApiError;
+    pub use crate::events::EventPage;
+    pub use crate::identity::{
+        Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView,
+    };
+    pub use crate::orders::{
+        CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
+        SkuMappingView, WebhookAck,
+    };
+    pub use crate::shops::{ShopNew, ShopOwned, ShopPatch};
+    pub use axum::http::HeaderMap;
+    pub use std::net::IpAddr;
+    pub use tokio::sync::watch;
+    pub use xt_shared::ids::{AgentId, TenantId};
+    pub use xt_shared::order::Platform;
+}
+
+/// The hub as the HTTP surface sees it. Every method is required: a hub that forgets one does
+/// not compile (stand-ins in tests answer "not available" explicitly).
 ///
 /// Methods are synchronous (the hub's storage answers reads in microseconds); the router calls
 /// them on the blocking pool (`tokio::task::spawn_blocking`), so an implementation may block on a
@@ -62,66 +85,33 @@ pub trait HubApi: Send + Sync + 'static {
     /// [`DASHBOARD_MINUTES_MAX`](crate::dto::DASHBOARD_MINUTES_MAX), checked by the router),
     /// stock totals limited to [`Principal::stock_scope`]. Must cost O(warehouses + sources +
     /// minutes), never a scan of stock rows or the change log.
-    fn dashboard(&self, principal: &Principal, minutes: u32) -> Result<Dashboard, ApiError> {
-        let _ = (principal, minutes);
-        Err(ApiError::NotFound(
-            "the dashboard is not available on this hub".into(),
-        ))
-    }
+    fn dashboard(&self, principal: &Principal, minutes: u32) -> Result<Dashboard, ApiError>;
 
     /// Verifies an access token (signature, `kid`, expiry, not-before) and resolves its user.
     /// `None` = not a valid token of an enabled user.
-    fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {
-        let _ = token;
-        Ok(None)
-    }
+    fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError>;
 
     /// Signs a user in. Unknown user, wrong password and disabled user are the same
     /// `Unauthorized`; too many attempts for the account or from `client` are `TooManyRequests`.
-    fn login(&self, req: &LoginRequest, client: Option<IpAddr>) -> Result<TokenPair, ApiError> {
-        let _ = (req, client);
-        Err(ApiError::NotFound(
-            "sign-in is not available on this hub".into(),
-        ))
-    }
+    fn login(&self, req: &LoginRequest, client: Option<IpAddr>) -> Result<TokenPair, ApiError>;
 
     /// Trades a refresh token for a new pair; the presented one is rotated out.
-    fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
-        let _ = refresh_token;
-        Err(ApiError::Unauthorized)
-    }
+    fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError>;
 
     /// Revokes the refresh token's whole family. Unknown tokens are ignored.
-    fn logout(&self, refresh_token: &str) -> Result<(), ApiError> {
-        let _ = refresh_token;
-        Ok(())
-    }
+    fn logout(&self, refresh_token: &str) -> Result<(), ApiError>;
 
     /// The public keys access tokens are verified with.
-    fn jwks(&self) -> Result<Jwks, ApiError> {
-        Ok(Jwks { keys: Vec::new() })
-    }
+    fn jwks(&self) -> Result<Jwks, ApiError>;
 
     /// Makes a new current signing key; earlier ones keep verifying until their tokens expire.
-    fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
-        Err(ApiError::NotFound(
-            "signing keys are not available on this hub".into(),
-        ))
-    }
+    fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError>;
 
     /// Creates a user of `tenant`; `Conflict` if the username is taken.
-    fn create_user(&self, tenant: &TenantId, req: &UserCreate) -> Result<UserView, ApiError> {
-        let _ = (tenant, req);
-        Err(ApiError::NotFound(
-            "users are not available on this hub".into(),
-        ))
-    }
+    fn create_user(&self, tenant: &TenantId, req: &UserCreate) -> Result<UserView, ApiError>;
 
     /// Every user of `tenant`, disabled ones included.
-    fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
-        let _ = tenant;
-        Ok(Vec::new())
-    }
+    fn list_users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError>;
 
     /// Changes a user of the caller's tenant: roles, warehouses or disabled flag. `NotFound` if
     /// not this tenant's; `BadRequest` if the result fails
@@ -133,12 +123,7 @@ pub trait HubApi: Send + Sync + 'static {
         principal: &Principal,
         username: &str,
         patch: &UserPatch,
-    ) -> Result<UserView, ApiError> {
-        let _ = (principal, username, patch);
-        Err(ApiError::NotFound(
-            "users are not available on this hub".into(),
-        ))
-    }
+    ) -> Result<UserView, ApiError>;
 
     /// The events of the change log after key `after` (`None` = from the start) that the caller
     /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Reads at
@@ -150,19 +135,10 @@ pub trait HubApi: Send + Sync + 'static {
         principal: &Principal,
         after: Option<u64>,
         limit: usize,
-    ) -> Result<EventPage, ApiError> {
-        let _ = (principal, limit);
-        Ok(EventPage {
-            events: Vec::new(),
-            last_key: after.unwrap_or(0),
-        })
-    }
+    ) -> Result<EventPage, ApiError>;
 
     /// The API keys of `tenant`, newest first, revoked ones included.
-    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
-        let _ = tenant;
-        Ok(Vec::new())
-    }
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError>;
 
     /// Makes an API key of the caller's tenant, created by the caller. The router has validated
     /// `req` and checked that the caller may grant every scope in it.
@@ -170,38 +146,19 @@ pub trait HubApi: Send + Sync + 'static {
         &self,
         principal: &Principal,
         req: &ApiKeyCreate,
-    ) -> Result<ApiKeyMade, ApiError> {
-        let _ = (principal, req);
-        Err(ApiError::NotFound(
-            "api keys are not available on this hub".into(),
-        ))
-    }
+    ) -> Result<ApiKeyMade, ApiError>;
 
     /// Revokes the key `id` of `tenant` (idempotent). `NotFound` if it is not this tenant's.
-    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
-        let _ = (tenant, id);
-        Err(ApiError::NotFound(format!("api key {id:?} not found")))
-    }
+    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError>;
 
     /// The shops of `tenant`, oldest first.
-    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
-        let _ = tenant;
-        Ok(Vec::new())
-    }
+    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError>;
 
     /// Shop `id` of `tenant`. `NotFound` if it is not this tenant's.
-    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
-        let _ = tenant;
-        Err(ApiError::NotFound(format!("shop {id:?} not found")))
-    }
+    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError>;
 
     /// Binds a shop of `tenant` (validated by the router), its secrets stored encrypted.
-    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError> {
-        let _ = (tenant, shop);
-        Err(ApiError::NotFound(
-            "shops are not available on this hub".into(),
-        ))
-    }
+    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError>;
 
     /// Changes shop `id` of `tenant`; the router checked name and URL, the hub checks the
     /// credentials against the shop's platform (`BadRequest` naming the field). `NotFound` if it
@@ -211,76 +168,40 @@ pub trait HubApi: Send + Sync + 'static {
         tenant: &TenantId,
         id: &str,
         patch: &ShopPatch,
-    ) -> Result<ShopOwned, ApiError> {
-        let _ = (tenant, patch);
-        Err(ApiError::NotFound(format!("shop {id:?} not found")))
-    }
+    ) -> Result<ShopOwned, ApiError>;
 
     /// Orders of `tenant` (the router checked the query).
-    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
-        let _ = (tenant, query);
-        Ok(OrderPage {
-            orders: Vec::new(),
-            next_cursor: None,
-        })
-    }
+    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError>;
 
     /// Order `order_no` of shop `shop` of `tenant`. `NotFound` if it is not this tenant's.
-    fn order(
-        &self,
-        tenant: &TenantId,
-        shop: &str,
-        order_no: &str,
-    ) -> Result<OrderDetail, ApiError> {
-        let _ = (tenant, shop);
-        Err(ApiError::NotFound(format!("order {order_no:?} not found")))
-    }
+    fn order(&self, tenant: &TenantId, shop: &str, order_no: &str)
+    -> Result<OrderDetail, ApiError>;
 
     /// Member `id` of `tenant`. `NotFound` if it is not this tenant's.
-    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError> {
-        let _ = tenant;
-        Err(ApiError::NotFound(format!("member {id:?} not found")))
-    }
+    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError>;
 
     /// The SKU mapping table of `tenant`.
-    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
-        let _ = tenant;
-        Ok(Vec::new())
-    }
+    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError>;
 
     /// Adds a mapping; `Conflict` if its platform key is already mapped.
     fn create_sku_mapping(
         &self,
         tenant: &TenantId,
         new: &SkuMappingNew,
-    ) -> Result<SkuMappingView, ApiError> {
-        let _ = (tenant, new);
-        Err(ApiError::NotFound(
-            "SKU mappings are not available on this hub".into(),
-        ))
-    }
+    ) -> Result<SkuMappingView, ApiError>;
 
     /// Deletes mapping `id` of `tenant`. `NotFound` if it is not this tenant's.
-    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
-        let _ = tenant;
-        Err(ApiError::NotFound(format!("mapping {id:?} not found")))
-    }
+    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError>;
 
     /// The newest capture errors of shop `id` of `tenant`. `NotFound` if it is not this tenant's.
     fn capture_errors(
         &self,
         tenant: &TenantId,
         id: &str,
-    ) -> Result<Vec<CaptureErrorView>, ApiError> {
-        let _ = tenant;
-        Err(ApiError::NotFound(format!("shop {id:?} not found")))
-    }
+    ) -> Result<Vec<CaptureErrorView>, ApiError>;
 
     /// Schedules a backfill of shop `id` of `tenant` over `[from, to]` (ms).
-    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
-        let _ = (tenant, from, to);
-        Err(ApiError::NotFound(format!("shop {id:?} not found")))
-    }
+    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError>;
 
     /// A platform webhook for `shop`: verify the signature over `body` with the shop's webhook
     /// secret (`Unauthorized` if it does not match), then capture its order.
@@ -290,35 +211,243 @@ pub trait HubApi: Send + Sync + 'static {
         shop: &str,
         headers: &axum::http::HeaderMap,
         body: &[u8],
-    ) -> Result<WebhookAck, ApiError> {
-        let _ = (headers, body);
-        Err(ApiError::NotFound(format!("no {platform} shop {shop:?}")))
-    }
+    ) -> Result<WebhookAck, ApiError>;
 
     /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.
-    fn latest_event_id(&self) -> u64 {
-        0
-    }
+    fn latest_event_id(&self) -> u64;
 
     /// A receiver of the newest event id, to wake idle event streams up; `None` = streams poll.
-    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        None
-    }
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
 
     /// The hub's metrics in the OpenMetrics text format (served as
     /// [`METRICS_CONTENT_TYPE`](crate::METRICS_CONTENT_TYPE)). Hub-wide aggregates with bounded
     /// labels only: no tenant's ids may appear in it (it is hub-wide; the operator reads it).
-    fn metrics_text(&self) -> Result<String, ApiError> {
-        Err(ApiError::NotFound(
-            "metrics are not available on this hub".into(),
-        ))
-    }
+    fn metrics_text(&self) -> Result<String, ApiError>;
 
     /// One HTTP request was answered: `route` is the route template (`/api/v1/users/{username}`)
     /// or `unmatched`, never a raw path. Called on the async runtime, so it must not block.
-    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let _ = (method, route, status, seconds);
-    }
+    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64);
+}
+
+/// For stand-in hubs in tests only: the methods a stand-in does not serve, each answering "not
+/// available" (404), nothing, or `Unauthorized`. The trait itself has no default bodies, so a
+/// real hub that forgets a method fails to compile; a stand-in opts in by writing this macro in
+/// its `impl HubApi` after the methods it serves (a method it also writes is a compile error).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! stand_in_hub_unavailable {
+    () => {
+        fn dashboard(&self, principal: &$crate::api::signature_types::Principal, minutes: u32) -> Result<$crate::api::signature_types::Dashboard, $crate::api::signature_types::ApiError> {
+            let _ = (principal, minutes);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "the dashboard is not available on this hub".into(),
+            ))
+        }
+
+        fn authenticate_access_token(&self, token: &str) -> Result<Option<$crate::api::signature_types::Principal>, $crate::api::signature_types::ApiError> {
+            let _ = token;
+            Ok(None)
+        }
+
+        fn login(&self, req: &$crate::api::signature_types::LoginRequest, client: Option<$crate::api::signature_types::IpAddr>) -> Result<$crate::api::signature_types::TokenPair, $crate::api::signature_types::ApiError> {
+            let _ = (req, client);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "sign-in is not available on this hub".into(),
+            ))
+        }
+
+        fn refresh(&self, refresh_token: &str) -> Result<$crate::api::signature_types::TokenPair, $crate::api::signature_types::ApiError> {
+            let _ = refresh_token;
+            Err($crate::api::signature_types::ApiError::Unauthorized)
+        }
+
+        fn logout(&self, refresh_token: &str) -> Result<(), $crate::api::signature_types::ApiError> {
+            let _ = refresh_token;
+            Ok(())
+        }
+
+        fn jwks(&self) -> Result<$crate::api::signature_types::Jwks, $crate::api::signature_types::ApiError> {
+            Ok($crate::api::signature_types::Jwks { keys: Vec::new() })
+        }
+
+        fn rotate_signing_key(&self) -> Result<$crate::api::signature_types::KeyRotated, $crate::api::signature_types::ApiError> {
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "signing keys are not available on this hub".into(),
+            ))
+        }
+
+        fn create_user(&self, tenant: &$crate::api::signature_types::TenantId, req: &$crate::api::signature_types::UserCreate) -> Result<$crate::api::signature_types::UserView, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, req);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "users are not available on this hub".into(),
+            ))
+        }
+
+        fn list_users(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::UserView>, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Ok(Vec::new())
+        }
+
+        fn update_user(
+            &self,
+            principal: &$crate::api::signature_types::Principal,
+            username: &str,
+            patch: &$crate::api::signature_types::UserPatch,
+        ) -> Result<$crate::api::signature_types::UserView, $crate::api::signature_types::ApiError> {
+            let _ = (principal, username, patch);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "users are not available on this hub".into(),
+            ))
+        }
+
+        fn events_after(
+            &self,
+            principal: &$crate::api::signature_types::Principal,
+            after: Option<u64>,
+            limit: usize,
+        ) -> Result<$crate::api::signature_types::EventPage, $crate::api::signature_types::ApiError> {
+            let _ = (principal, limit);
+            Ok($crate::api::signature_types::EventPage {
+                events: Vec::new(),
+                last_key: after.unwrap_or(0),
+            })
+        }
+
+        fn list_api_keys(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::ApiKeyOwned>, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Ok(Vec::new())
+        }
+
+        fn create_api_key(
+            &self,
+            principal: &$crate::api::signature_types::Principal,
+            req: &$crate::api::signature_types::ApiKeyCreate,
+        ) -> Result<$crate::api::signature_types::ApiKeyMade, $crate::api::signature_types::ApiError> {
+            let _ = (principal, req);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "api keys are not available on this hub".into(),
+            ))
+        }
+
+        fn revoke_api_key(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::ApiKeyOwned, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, id);
+            Err($crate::api::signature_types::ApiError::NotFound(format!("api key {id:?} not found")))
+        }
+
+        fn list_shops(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::ShopOwned>, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Ok(Vec::new())
+        }
+
+        fn shop(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
+        }
+
+        fn create_shop(&self, tenant: &$crate::api::signature_types::TenantId, shop: &$crate::api::signature_types::ShopNew) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, shop);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "shops are not available on this hub".into(),
+            ))
+        }
+
+        fn update_shop(
+            &self,
+            tenant: &$crate::api::signature_types::TenantId,
+            id: &str,
+            patch: &$crate::api::signature_types::ShopPatch,
+        ) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, patch);
+            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
+        }
+
+        fn orders(&self, tenant: &$crate::api::signature_types::TenantId, query: &$crate::api::signature_types::OrderQueryChecked) -> Result<$crate::api::signature_types::OrderPage, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, query);
+            Ok($crate::api::signature_types::OrderPage {
+                orders: Vec::new(),
+                next_cursor: None,
+            })
+        }
+
+        fn order(
+            &self,
+            tenant: &$crate::api::signature_types::TenantId,
+            shop: &str,
+            order_no: &str,
+        ) -> Result<$crate::api::signature_types::OrderDetail, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, shop);
+            Err($crate::api::signature_types::ApiError::NotFound(format!("order {order_no:?} not found")))
+        }
+
+        fn member(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::MemberView, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Err($crate::api::signature_types::ApiError::NotFound(format!("member {id:?} not found")))
+        }
+
+        fn sku_mappings(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::SkuMappingView>, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Ok(Vec::new())
+        }
+
+        fn create_sku_mapping(
+            &self,
+            tenant: &$crate::api::signature_types::TenantId,
+            new: &$crate::api::signature_types::SkuMappingNew,
+        ) -> Result<$crate::api::signature_types::SkuMappingView, $crate::api::signature_types::ApiError> {
+            let _ = (tenant, new);
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "SKU mappings are not available on this hub".into(),
+            ))
+        }
+
+        fn delete_sku_mapping(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<(), $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Err($crate::api::signature_types::ApiError::NotFound(format!("mapping {id:?} not found")))
+        }
+
+        fn capture_errors(
+            &self,
+            tenant: &$crate::api::signature_types::TenantId,
+            id: &str,
+        ) -> Result<Vec<$crate::api::signature_types::CaptureErrorView>, $crate::api::signature_types::ApiError> {
+            let _ = tenant;
+            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
+        }
+
+        fn backfill(&self, tenant: &$crate::api::signature_types::TenantId, id: &str, from: i64, to: i64) -> Result<(), $crate::api::signature_types::ApiError> {
+            let _ = (tenant, from, to);
+            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
+        }
+
+        fn webhook(
+            &self,
+            platform: $crate::api::signature_types::Platform,
+            shop: &str,
+            headers: &$crate::api::signature_types::HeaderMap,
+            body: &[u8],
+        ) -> Result<$crate::api::signature_types::WebhookAck, $crate::api::signature_types::ApiError> {
+            let _ = (headers, body);
+            Err($crate::api::signature_types::ApiError::NotFound(format!("no {platform} shop {shop:?}")))
+        }
+
+        fn latest_event_id(&self) -> u64 {
+            0
+        }
+
+        fn subscribe(&self) -> Option<$crate::api::signature_types::watch::Receiver<u64>> {
+            None
+        }
+
+        fn metrics_text(&self) -> Result<String, $crate::api::signature_types::ApiError> {
+            Err($crate::api::signature_types::ApiError::NotFound(
+                "metrics are not available on this hub".into(),
+            ))
+        }
+
+        fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+            let _ = (method, route, status, seconds);
+        }
+    };
 }
 
 /// Who is calling: an API key or a signed-in user, always of one tenant.

@@ -193,4 +193,6 @@ impl HubApi for FakeHub {
         };
         Ok(StockPage { items, next_cursor })
     }
+
+    xt_mobile_api::stand_in_hub_unavailable!();
 }
