@@ -567,3 +567,38 @@ fn capture_state_written_by_older_hubs_still_reads() {
     assert_eq!(bytes[0], CAPTURE_STATE_V2);
     assert_eq!(dec_capture_state(&bytes).unwrap(), again);
 }
+
+/// A capture state as this version writes it (version 2), kept so later versions prove they
+/// still read it: the version-1 state above plus a refunds backfill position and refund health.
+const CAPTURE_STATE_V2_BYTES: &[u8] = &[
+    2, 7, 1, 128, 160, 171, 254, 249, 98, 1, 128, 144, 204, 189, 175, 98, 1, 128, 128, 244, 246,
+    144, 93, 128, 208, 207, 186, 133, 96, 12, 1, 3, 2, 0, 5, 1, 208, 175, 171, 254, 249, 98, 1,
+    128, 192, 240, 249, 186, 95, 1, 160, 191, 171, 254, 249, 98, 1, 184, 23, 1, 4, 1, 8, 104, 116,
+    116, 112, 32, 52, 48, 52,
+];
+
+#[test]
+fn capture_state_version_2_golden_bytes_still_read() {
+    let state = CaptureState {
+        seq: 7,
+        orders_cursor: Some(UtcMillis(1_700_000_000_000)),
+        refunds_cursor: Some(UtcMillis(1_690_000_000_000)),
+        backfill: Some((UtcMillis(1_600_000_000_000), UtcMillis(1_650_000_000_000))),
+        orders: 12,
+        held: 1,
+        refunds: 3,
+        capture_errors: 2,
+        stale: 0,
+        duplicates: 5,
+        last_applied_at: Some(UtcMillis(1_700_000_001_000)),
+        refunds_backfill: Some(UtcMillis(1_640_000_000_000)),
+        refunds_health: StreamHealth {
+            last_poll_ok_at: Some(UtcMillis(1_700_000_002_000)),
+            capture_lag_ms: Some(1_500),
+            error_count: Some(4),
+            last_error: Some("http 404".into()),
+        },
+    };
+    assert_eq!(enc_capture_state(&state), CAPTURE_STATE_V2_BYTES);
+    assert_eq!(dec_capture_state(CAPTURE_STATE_V2_BYTES).unwrap(), state);
+}
