@@ -128,6 +128,23 @@ impl Env {
         }
     }
 
+    /// The hub over a copy of the data directory `from` as an earlier version left it, opened
+    /// as `serve` opens it; no key is made (the directory's own keys are the ones to use).
+    pub fn upgraded(from: &std::path::Path, key: String, owner_password: String) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(from, dir.path());
+        let hub = Arc::new(Hub::open(dir.path(), private_shop_urls()).unwrap());
+        let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
+        Env {
+            _dir: dir,
+            hub,
+            router,
+            key,
+            owner_password,
+            operator_key: String::new(),
+        }
+    }
+
     /// Makes a second tenant, `beta`, with an owner API key; returns the key ([`BETA_KEY`]).
     pub fn add_beta(&self) -> String {
         let beta = TenantId::new("beta").unwrap();
@@ -268,6 +285,14 @@ pub fn apply(hub: &Hub, who: &Authorized, source: &str, changes: Vec<SourceChang
         .unwrap();
     assert!(outcome.rejected.is_empty());
     outcome.applied
+}
+
+/// Copies the files of `from` into `to` (one level: a hub data directory has no subfolders).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
 }
 
 /// `xt-hub serve` arguments for a hub over `data` on ephemeral loopback ports, shops allowed on

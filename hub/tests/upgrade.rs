@@ -1,0 +1,204 @@
+//! A hub data directory written by an earlier version on `main` opens with this one and keeps
+//! everything: the fixtures under `fixtures/data/<date>/` are such directories, kept byte for
+//! byte, with what that version's API answered over them (`answers/`) and the keys and passwords
+//! they hold (`credentials.json`). Each test opens a copy, as `serve` would, and asks the same
+//! questions.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use support::Env;
+use xt_shared::ids::TenantId;
+
+/// The fixture written by `main` of 2026-11-29 (commit 88b0376).
+fn fixture_2026_11_29() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/2026-11-29")
+}
+
+fn read_json(path: PathBuf) -> Value {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn open(fixture: &std::path::Path) -> (Env, Value) {
+    let credentials = read_json(fixture.join("credentials.json"));
+    let demo = &credentials["demo"];
+    let env = Env::upgraded(
+        &fixture.join("hub"),
+        demo["admin_key"].as_str().unwrap().to_owned(),
+        demo["owner_password"].as_str().unwrap().to_owned(),
+    );
+    (env, credentials)
+}
+
+/// `value` without the fields that change by being asked (a key's last use).
+fn steady(mut value: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("last_used_at");
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+async fn get(env: &Env, path: &str, bearer: &str) -> Value {
+    let r = env.call(Method::GET, path, Some(bearer), None).await;
+    assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.text);
+    r.body
+}
+
+#[tokio::test]
+async fn the_2026_11_29_data_directory_answers_as_it_did() {
+    let fixture = fixture_2026_11_29();
+    let (env, _) = open(&fixture);
+    let answers = fixture.join("answers");
+    let key = env.key.clone();
+    for (file, path) in [
+        ("agents.json", "/api/v1/agents"),
+        ("stock.json", "/api/v1/stock?limit=500"),
+        ("orders.json", "/api/v1/orders?limit=200"),
+        ("users.json", "/api/v1/users"),
+        ("api-keys.json", "/api/v1/api-keys"),
+        ("shops.json", "/api/v1/shops"),
+        ("sku-mappings.json", "/api/v1/sku-mappings"),
+    ] {
+        let then = read_json(answers.join(file));
+        let now = get(&env, path, &key).await;
+        assert_eq!(steady(now), steady(then), "GET {path} answers as {file}");
+    }
+    let details = read_json(answers.join("order-details.json"));
+    let details = details.as_object().unwrap();
+    assert_eq!(details.len(), 43);
+    for (id, then) in details {
+        let now = get(&env, &format!("/api/v1/orders/{id}"), &key).await;
+        assert_eq!(&now, then, "order {id}");
+    }
+    let members = read_json(answers.join("members.json"));
+    for (id, then) in members.as_object().unwrap() {
+        let now = get(&env, &format!("/api/v1/members/{id}"), &key).await;
+        assert_eq!(&now, then, "member {id}");
+    }
+    let errors = read_json(answers.join("capture-errors.json"));
+    for (shop, then) in errors.as_object().unwrap() {
+        let now = get(&env, &format!("/api/v1/shops/{shop}/capture-errors"), &key).await;
+        assert_eq!(&now, then, "capture errors of {shop}");
+    }
+}
+
+#[tokio::test]
+async fn the_2026_11_29_keys_and_passwords_still_work() {
+    let (env, credentials) = open(&fixture_2026_11_29());
+    let demo = &credentials["demo"];
+    // Every user signs in with the password it was given; tokens are issued and accepted.
+    env.tokens("demo", "admin", &env.owner_password).await;
+    for (user, password) in demo["users"].as_object().unwrap() {
+        let (access, _) = env.tokens("demo", user, password.as_str().unwrap()).await;
+        let me = get(&env, "/api/v1/me", &access).await;
+        assert_eq!(me["username"], json!(user), "{me}");
+    }
+    assert_eq!(
+        env.login("demo", "wang.li", "not the password")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The partner key keeps its scopes: orders yes, users no.
+    let partner = demo["partner_key"].as_str().unwrap();
+    get(&env, "/api/v1/orders?limit=1", partner).await;
+    let r = env
+        .call(Method::GET, "/api/v1/users", Some(partner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    // The second tenant: its own key and owner, none of the demo's data.
+    let acme = &credentials["acme"];
+    let acme_key = acme["admin_key"].as_str().unwrap();
+    let orders = get(&env, "/api/v1/orders", acme_key).await;
+    assert_eq!(orders["orders"], json!([]));
+    env.tokens("acme", "admin", acme["owner_password"].as_str().unwrap())
+        .await;
+    // The operator key rotates signing keys; after it, old users still sign in.
+    let operator = credentials["operator_key"].as_str().unwrap();
+    let r = env
+        .call(Method::POST, "/api/v1/keys/rotate", Some(operator), None)
+        .await;
+    assert!(r.status.is_success(), "{}: {}", r.status, r.text);
+    env.tokens("demo", "wang.li", "Fixture-pass-2026!").await;
+}
+
+#[tokio::test]
+async fn the_2026_11_29_shops_secrets_still_open() {
+    let (env, credentials) = open(&fixture_2026_11_29());
+    let demo = TenantId::new("demo").unwrap();
+    let shops = credentials["demo"]["shops"].as_object().unwrap();
+    for (id, shop) in shops {
+        let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
+        let secrets = record.open_secrets(&env.hub.master_key).unwrap();
+        let expected: Vec<String> = serde_json::from_value(shop["secrets"].clone()).unwrap();
+        assert_eq!(secrets, expected, "{id}");
+    }
+    // Through the front door: a webhook signed with the stored secret is taken, one signed with
+    // another is refused.
+    for (id, shop) in shops {
+        let platform = shop["platform"].as_str().unwrap();
+        let header = match platform {
+            "shopify" => "x-shopify-hmac-sha256",
+            "woocommerce" => "x-wc-webhook-signature",
+            _ => continue,
+        };
+        let secret = shop["secrets"][1].as_str().unwrap();
+        let body = b"{\"id\": 1}";
+        for (key, refused) in [("another secret", true), (secret, false)] {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/webhooks/{platform}/{id}"))
+                .header("content-type", "application/json")
+                .header(
+                    header,
+                    xt_hub::channels::webhook::sign_hmac_sha256(key, body),
+                )
+                .body(Body::from(&body[..]))
+                .unwrap();
+            let r = env.send(req).await;
+            assert_eq!(
+                r.status == StatusCode::UNAUTHORIZED,
+                refused,
+                "{platform} webhook signed with {key:?}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_2026_11_29_agent_resumes_where_it_was() {
+    let (env, credentials) = open(&fixture_2026_11_29());
+    let agents = get(&env, "/api/v1/agents", &env.key).await;
+    let agent = credentials["demo"]["agent"].as_str().unwrap();
+    let listed = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == json!(agent))
+        .expect("the agent is kept");
+    assert_eq!(listed["revoked_at"], Value::Null, "{listed}");
+    // Its sources' applied positions are where the agent will resume from.
+    let dashboard = get(&env, "/api/v1/dashboard", &env.key).await;
+    let applied: Vec<u64> = dashboard["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["applied_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(applied.len(), 2, "{dashboard}");
+    assert!(applied.iter().all(|&seq| seq > 0), "{dashboard}");
+}
