@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             match run_agent(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", xt_shared::errors::causes(e.chain()));
                     ExitCode::FAILURE
                 }
             }
@@ -116,7 +116,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::FAILURE,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", xt_shared::errors::causes(e.chain()));
                     ExitCode::FAILURE
                 }
             }
@@ -187,7 +187,11 @@ async fn check(config: AgentConfig) -> anyhow::Result<bool> {
             Ok(found) => println!("source {}: ok: {found}", sc.name),
             Err(e) => {
                 ok = false;
-                println!("source {}: FAILED: {e:#}", sc.name);
+                // The source's errors name it already.
+                let line = xt_shared::errors::causes(e.chain());
+                let prefix = format!("source {}: ", sc.name);
+                let reason = line.strip_prefix(&prefix).unwrap_or(&line);
+                println!("source {}: FAILED: {reason}", sc.name);
             }
         }
     }
@@ -205,7 +209,7 @@ async fn check(config: AgentConfig) -> anyhow::Result<bool> {
             i
         }
         Err(e) => {
-            println!("identity: FAILED: {e:#}");
+            println!("identity: FAILED: {}", xt_shared::errors::causes(e.chain()));
             return Ok(false);
         }
     };
@@ -225,7 +229,10 @@ async fn check(config: AgentConfig) -> anyhow::Result<bool> {
         }
         Err(e) => {
             ok = false;
-            println!("hub {hub}: FAILED: {e:#}");
+            println!(
+                "hub {hub}: FAILED: {}",
+                xt_shared::errors::causes(e.chain())
+            );
         }
     }
     Ok(ok)

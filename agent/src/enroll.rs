@@ -1,11 +1,11 @@
 //! `xt-agent enroll`: trade a one-time token for a certificate.
 
-use crate::frames::{read_frame, write_frame};
 use crate::identity::{self, Identity, IdentityInfo, new_key_and_csr, normalize_fingerprint};
 use crate::tls;
 use std::path::Path;
 use std::time::Duration;
 use xt_shared::protocol::{ErrorCode, Frame, HUB_SERVER_NAME};
+use xt_shared::quic::{read_frame, write_frame};
 
 const ENROLL_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -10,7 +10,6 @@
 pub mod cli;
 pub mod config;
 pub mod enroll;
-pub mod frames;
 pub mod identity;
 pub mod mapping;
 pub mod net;

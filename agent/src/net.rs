@@ -2,7 +2,6 @@
 //! time, reconnecting with capped exponential backoff and jitter.
 
 use crate::config::AgentConfig;
-use crate::frames::{read_frame, write_frame};
 use crate::identity::{self, Identity};
 use crate::outbox::Outbox;
 use crate::sources::runner::LastError;
@@ -15,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{Notify, mpsc, watch};
 use xt_shared::ids::SourceName;
 use xt_shared::protocol::{Frame, HUB_SERVER_NAME, SourceStatus};
+use xt_shared::quic::{read_frame, write_frame};
 use xt_shared::sync::{AgentSync, Backoff, SyncEvent, renewal_due};
 
 /// Control frames from the hub buffered between the reader task and the session loop.
@@ -130,7 +130,7 @@ impl SyncDriver {
                     backoff.saturate();
                 }
                 Err(e) => {
-                    tracing::warn!(hub = %self.hub, error = format!("{e:#}"), "sync connection ended")
+                    tracing::warn!(hub = %self.hub, error = xt_shared::errors::causes(e.chain()), "sync connection ended")
                 }
                 Ok(()) => {}
             }

@@ -87,9 +87,15 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-pub(crate) fn utc(ms: UtcMillis) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms.0) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+/// The hub's one conversion of a stored time for the API ([`xt_mobile_api::utc::from_unix_ms`]):
+/// a time out of range is an error naming it, never shown as 1970.
+pub(crate) fn utc(ms: UtcMillis) -> Result<OffsetDateTime, ApiError> {
+    xt_mobile_api::utc::from_unix_ms(ms.0)
+}
+
+/// [`utc`] of a time that may be absent.
+pub(crate) fn utc_opt(ms: Option<UtcMillis>) -> Result<Option<OffsetDateTime>, ApiError> {
+    ms.map(utc).transpose()
 }
 
 impl HttpApi {
@@ -114,17 +120,17 @@ impl HttpApi {
         Ok(AgentView {
             connected: live.is_some(),
             last_seen: if live.is_some() {
-                Some(utc(crate::hub::now_ms()))
+                Some(utc(crate::hub::now_ms())?)
             } else {
-                r.last_seen.map(utc)
+                utc_opt(r.last_seen)?
             },
             id,
             tenant: r.tenant,
             site: r.site,
             role: r.role,
-            enrolled_at: utc(r.enrolled_at),
-            cert_expires_at: utc(r.cert_not_after),
-            revoked_at: r.revoked_at.map(utc),
+            enrolled_at: utc(r.enrolled_at)?,
+            cert_expires_at: utc(r.cert_not_after)?,
+            revoked_at: utc_opt(r.revoked_at)?,
             sources,
         })
     }
@@ -317,7 +323,7 @@ impl HubApi for HttpApi {
         Ok(TokenCreated {
             token,
             ca_fingerprint: self.hub.ca.fingerprint(),
-            expires_at: utc(expires_at),
+            expires_at: utc(expires_at)?,
             tenant: tenant.clone(),
             site: req.site.clone(),
             role: req.role,
@@ -333,23 +339,34 @@ impl HubApi for HttpApi {
         limit: usize,
     ) -> Result<EventPage, ApiError> {
         let after = after.unwrap_or(0);
-        let entries = self
+        let page = self
             .hub
             .store
             .tenant_log_page(&principal.tenant, after, limit)
             .map_err(internal)?;
-        let last_key = entries.last().map_or(after, |(k, _)| *k);
-        let events = entries
-            .into_iter()
-            .filter_map(|(id, entry)| {
-                visible_event(principal, entry).map(|data| StreamEvent { id, data })
-            })
-            .collect();
+        let mut last_key = after;
+        let mut events = Vec::with_capacity(page.entries.len() + 1);
+        if let Some(from) = page.reset {
+            events.push(StreamEvent {
+                id: from,
+                data: EventData::Reset { from },
+            });
+            last_key = from;
+        }
+        for (id, entry) in page.entries {
+            last_key = id;
+            if let Some(data) = visible_event(principal, entry) {
+                events.push(StreamEvent { id, data });
+            }
+        }
         Ok(EventPage { events, last_key })
     }
 
-    fn latest_event_id(&self) -> u64 {
-        self.hub.store.last_log_key().unwrap_or(0)
+    fn latest_event_id(&self, principal: &Principal) -> Result<u64, ApiError> {
+        self.hub
+            .store
+            .last_log_position(&principal.tenant)
+            .map_err(internal)
     }
 
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
@@ -403,7 +420,7 @@ impl HubApi for HttpApi {
                     on_hand: e.record.on_hand,
                     version: e.record.version,
                     origin: e.record.origin,
-                    updated_at: utc(e.record.updated_at),
+                    updated_at: utc(e.record.updated_at)?,
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
@@ -424,7 +441,8 @@ impl HubApi for HttpApi {
 
 /// What of a change-log entry `principal` may see, as event data: its tenant's only, agent
 /// events with `agents:read` only, stock rows of its warehouses only (at most
-/// [`EVENT_CHANGES_MAX`] of them); `None` if nothing is left.
+/// [`EVENT_CHANGES_MAX`] of them), orders and capture errors with `orders:read` only; `None` if
+/// nothing is left.
 fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
     if entry.tenant() != &principal.tenant {
         return None;
@@ -438,6 +456,40 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
                 EventData::AgentConnected { agent, site }
             } else {
                 EventData::AgentDisconnected { agent, site }
+            })
+        }
+        LogEntry::CaptureError(_) if !principal.allows(Permission::OrdersRead) => None,
+        LogEntry::CaptureError(e) => Some(EventData::CaptureError {
+            shop: e.shop,
+            order_no: e.order_no,
+            reason: e.reason,
+        }),
+        LogEntry::Batch(batch) if matches!(batch.origin, Origin::Shop { .. }) => {
+            if !principal.allows(Permission::OrdersRead) {
+                return None;
+            }
+            let Origin::Shop { shop } = batch.origin else {
+                return None;
+            };
+            let mut ids = std::collections::BTreeSet::new();
+            for c in batch.changes {
+                let no = match c.body {
+                    Body::PlatformOrder { order, .. } => order.platform_order_no,
+                    Body::PlatformRefund { refund, .. } => refund.platform_order_no,
+                    _ => continue,
+                };
+                ids.insert(format!("{shop}:{no}"));
+            }
+            let total = ids.len();
+            if total == 0 {
+                return None;
+            }
+            let orders: Vec<String> = ids.into_iter().take(EVENT_CHANGES_MAX).collect();
+            Some(EventData::OrdersChanged {
+                shop: shop.to_string(),
+                truncated: total > orders.len(),
+                orders,
+                total,
             })
         }
         LogEntry::Batch(batch) => {
@@ -513,5 +565,24 @@ impl HttpApi {
             }
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_time_out_of_range_is_an_error_never_1970() {
+        assert_eq!(
+            utc(UtcMillis(1_700_000_000_123)).unwrap(),
+            OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_000_000).unwrap()
+        );
+        for ms in [i64::MAX, i64::MIN] {
+            let e = utc(UtcMillis(ms)).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{e}");
+            assert!(utc_opt(Some(UtcMillis(ms))).is_err());
+        }
+        assert_eq!(utc_opt(None).unwrap(), None);
     }
 }

@@ -297,11 +297,9 @@ async fn run_range(
             let items = page.items.into_iter().map(item).collect::<Vec<_>>();
             if !items.is_empty() {
                 let (t, s) = (tenant.clone(), shop.to_owned());
-                blocking(hub, move |hub| {
-                    hub.store.apply_shop_items(&t, &s, items, now_ms())
-                })
-                .await
-                .map_err(|e| FetchError::Fatal(format!("cannot apply: {e}")))?;
+                blocking(hub, move |hub| hub.ingest_shop_items(&t, &s, items))
+                    .await
+                    .map_err(|e| FetchError::Fatal(format!("cannot apply: {e}")))?;
             }
             match (page.next, newest) {
                 (None, _) => break,

@@ -89,6 +89,13 @@ pub enum Command {
         #[command(subcommand)]
         command: OperatorKeyCommand,
     },
+    /// Move a stopped hub's database to this version's table layout (`serve` asks for it when
+    /// needed). Back up the data directory first; the move is one transaction.
+    Migrate {
+        /// Data directory of a stopped hub.
+        #[arg(long)]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -494,6 +501,39 @@ pub struct ServeArgs {
     pub agent_address: Option<String>,
     #[command(flatten)]
     pub capture: crate::capture::CaptureArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How much of each tenant's change log (what event streams replay) the hub keeps.
+#[derive(Args, Debug, Clone)]
+pub struct LogArgs {
+    /// Entries older than this are trimmed (e.g. 7d, 36h); a client resuming from a trimmed
+    /// position gets a `reset` event and reloads.
+    #[arg(long = "log-retention", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// At most this many entries per tenant are kept.
+    #[arg(long = "log-retention-entries", default_value_t = crate::store::log::LOG_RETENTION_DEFAULT.max_entries)]
+    pub retention_entries: u64,
+}
+
+impl Default for LogArgs {
+    fn default() -> LogArgs {
+        let d = crate::store::log::LOG_RETENTION_DEFAULT;
+        LogArgs {
+            retention: Duration::from_millis(d.max_age_ms as u64),
+            retention_entries: d.max_entries,
+        }
+    }
+}
+
+impl LogArgs {
+    pub fn retention(&self) -> crate::store::log::LogRetention {
+        crate::store::log::LogRetention {
+            max_age_ms: i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX),
+            max_entries: self.retention_entries,
+        }
+    }
 }
 
 /// `host:port` with a non-empty host of printable characters and a non-zero port.
@@ -697,6 +737,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::OperatorKey { command } => operator_key(command),
+        Command::Migrate { data } => migrate(&data),
         Command::Keys {
             command: KeysCommand::Rotate { url, operator_key },
         } => {
@@ -794,6 +835,26 @@ fn open_offline(data: &Path) -> anyhow::Result<Store> {
         bail!("{} holds no hub (run `xt-hub init` first)", data.display());
     }
     Store::open(&db).with_context(|| format!("cannot open {} (is the hub running?)", db.display()))
+}
+
+fn migrate(data: &Path) -> anyhow::Result<()> {
+    let db = data.join(DB_FILE);
+    if !db.exists() {
+        bail!("{} holds no hub (run `xt-hub init` first)", data.display());
+    }
+    let (_, done) = Store::migrate(&db)
+        .with_context(|| format!("cannot migrate {} (is the hub running?)", db.display()))?;
+    if done.is_empty() {
+        println!(
+            "{} already has table layout {}: nothing to do",
+            db.display(),
+            crate::store::SCHEMA_VERSION
+        );
+    }
+    for step in done {
+        println!("{step}");
+    }
+    Ok(())
 }
 
 fn operator_key(command: OperatorKeyCommand) -> anyhow::Result<()> {
@@ -997,6 +1058,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         HubSettings {
             agent_cert_ttl: args.agent_cert_ttl,
             shop_urls: args.capture.shop_url_policy(),
+            log_retention: args.log.retention(),
             ..HubSettings::default()
         },
     )?);
@@ -1025,12 +1087,20 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let ticker = crate::dashboard::spawn_ticker(hub.clone(), crate::dashboard::GAUGE_TICK);
     let sweep_task = tokio::spawn(crate::auth::refresh::sweep_periodically(hub.clone()));
     let capture_task = crate::capture::spawn(hub.clone(), args.capture.clone());
+    let log_task = crate::hub::spawn_log_trimmer(hub.clone(), crate::hub::LOG_TRIM_TICK);
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
         endpoint,
-        tasks: vec![quic_task, http_task, ticker, sweep_task, capture_task],
+        tasks: vec![
+            quic_task,
+            http_task,
+            ticker,
+            sweep_task,
+            capture_task,
+            log_task,
+        ],
     })
 }
 
@@ -1083,7 +1153,7 @@ pub fn main_entry() -> std::process::ExitCode {
     match rt.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", xt_shared::errors::causes(e.chain()));
             std::process::ExitCode::FAILURE
         }
     }

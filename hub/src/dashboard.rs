@@ -57,7 +57,7 @@ pub fn build(
     now: UtcMillis,
 ) -> Result<Dashboard, ApiError> {
     let tenant = &principal.tenant;
-    let utc = crate::api::utc;
+    use crate::api::{utc, utc_opt};
     let mut agents = DashboardAgents {
         online: 0,
         offline: 0,
@@ -100,7 +100,7 @@ pub fn build(
                 quarantined: o.reported_quarantined,
                 rejected: o.records_rejected,
                 last_error: o.last_error,
-                last_applied_at: o.last_applied_at.map(utc),
+                last_applied_at: utc_opt(o.last_applied_at)?,
             });
         }
     }
@@ -117,7 +117,7 @@ pub fn build(
                 warehouse: WarehouseCode::new(warehouse).map_err(internal)?,
                 skus: t.skus,
                 on_hand: t.on_hand,
-                updated_at: t.updated_at.map(utc),
+                updated_at: utc_opt(t.updated_at)?,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -156,7 +156,7 @@ pub fn build(
         // The current minute shows the gauges as they are now.
         let gauges = if minute == last { gauges_now } else { carried };
         points.push(DashboardPoint {
-            at: utc(UtcMillis(minute * MINUTE_MS)),
+            at: utc(UtcMillis(minute * MINUTE_MS))?,
             changes,
             backlog: gauges.backlog,
             agents_online: gauges.agents_online,
@@ -175,7 +175,7 @@ pub fn build(
                 .store
                 .capture_state(tenant, &r.id)
                 .map_err(crate::api::internal)?;
-            let view = crate::api::shop_view(r, &c);
+            let view = crate::api::shop_view(r, &c)?;
             Ok(xt_mobile_api::dto::DashboardShop {
                 id: view.id,
                 name: view.name,
@@ -191,7 +191,7 @@ pub fn build(
     Ok(Dashboard {
         shops,
         tenant: tenant.clone(),
-        generated_at: utc(now),
+        generated_at: utc(now)?,
         agents,
         sources,
         quarantined_total,

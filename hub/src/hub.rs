@@ -43,6 +43,8 @@ pub struct HubSettings {
     /// Which addresses shops' API base URLs may reach (bind-time check and every capture
     /// connection); the default refuses loopback, private, link-local and metadata addresses.
     pub shop_urls: crate::channels::ShopUrlPolicy,
+    /// How much of each tenant's change log is kept (`serve --log-retention*`).
+    pub log_retention: crate::store::log::LogRetention,
 }
 
 impl Default for HubSettings {
@@ -51,8 +53,33 @@ impl Default for HubSettings {
             agent_cert_ttl: AGENT_CERT_TTL_DEFAULT,
             refresh_grace: crate::auth::REFRESH_GRACE_DEFAULT,
             shop_urls: crate::channels::ShopUrlPolicy::default(),
+            log_retention: crate::store::log::LogRetention::default(),
         }
     }
+}
+
+/// How often the change logs are trimmed to their retention.
+pub const LOG_TRIM_TICK: Duration = Duration::from_secs(60);
+
+/// Trims every tenant's change log to the hub's retention every `every`, on the blocking pool
+/// (bounded work per tenant per tick, see [`crate::store::log::TRIM_BATCH_MAX`]).
+pub fn spawn_log_trimmer(hub: std::sync::Arc<Hub>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let h = hub.clone();
+            let retention = hub.settings.log_retention;
+            match tokio::task::spawn_blocking(move || h.store.trim_logs(retention, now_ms())).await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => tracing::info!(removed, "change log trimmed to its retention"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot trim the change log"),
+                Err(e) => tracing::warn!(error = %e, "change log trim did not finish"),
+            }
+        }
+    })
 }
 
 /// A live agent connection.
@@ -78,8 +105,8 @@ pub struct Hub {
     pub master_key: crate::master_key::MasterKey,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
-    /// The newest change-log key, to wake event streams up.
-    log_key: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a tenant's change log grows, to wake event streams up.
+    log_grew: tokio::sync::watch::Sender<u64>,
 }
 
 impl Hub {
@@ -92,8 +119,17 @@ impl Hub {
                 data_dir.display()
             )
         })?;
-        let store = Store::open(&data_dir.join(DB_FILE))
-            .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?;
+        let store = match Store::open(&data_dir.join(DB_FILE)) {
+            Ok(store) => store,
+            Err(StoreError::NeedsMigration { found, current }) => anyhow::bail!(
+                "{} was written by an earlier version (table layout {found}; this hub uses \
+                 {current}): back up the data directory, then run `xt-hub migrate --data {}`",
+                data_dir.join(DB_FILE).display(),
+                data_dir.display()
+            ),
+            Err(e) => Err(e)
+                .with_context(|| format!("cannot open {}", data_dir.join(DB_FILE).display()))?,
+        };
         // Made here too for hubs initialized before shops existed; but a missing key with shops
         // already sealed under it is a lost key (a restore without it?): making a new one would
         // only make every shop's credentials unreadable, so refuse and say what to do.
@@ -124,11 +160,8 @@ impl Hub {
         if sealed > 0 {
             tracing::info!(keys = sealed, "sealed signing keys with the master key");
         }
-        let last = store
-            .last_log_key()
-            .with_context(|| "cannot read the change log")?;
         Ok(Hub {
-            log_key: tokio::sync::watch::Sender::new(last),
+            log_grew: tokio::sync::watch::Sender::new(0),
             store,
             ca,
             settings,
@@ -293,6 +326,24 @@ impl Hub {
         }
     }
 
+    /// The one way a shop's items (a capture page or a webhook) come in: applied, logged and
+    /// committed by [`Store::apply_shop_items`] in one transaction, then event streams are woken.
+    /// The agent's counterpart is [`Hub::apply_batch`].
+    pub fn ingest_shop_items(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        items: Vec<crate::store::ShopItem>,
+    ) -> Result<crate::store::ShopOutcome, StoreError> {
+        let out = self.store.apply_shop_items(tenant, shop, items, now_ms())?;
+        if out.applied > 0 || out.errors > 0 {
+            self.log_changed();
+        }
+        Ok(out)
+    }
+
+    /// The one way an agent's batch comes in: admitted, applied, logged and committed by
+    /// [`Store::apply_batch`] in one transaction, then event streams are woken.
     pub fn apply_batch(
         &self,
         who: &Authorized,
@@ -313,20 +364,14 @@ impl Hub {
         out
     }
 
-    /// Wakes event streams up when the change log grew.
+    /// Wakes event streams up: a tenant's change log grew.
     pub fn log_changed(&self) {
-        if let Ok(last) = self.store.last_log_key() {
-            self.log_key.send_if_modified(|k| {
-                let grew = last > *k;
-                *k = (*k).max(last);
-                grew
-            });
-        }
+        self.log_grew.send_modify(|k| *k = k.wrapping_add(1));
     }
 
-    /// A receiver of the newest change-log key.
+    /// A receiver that changes whenever a change log grows (its value counts the wake-ups).
     pub fn subscribe_log(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.log_key.subscribe()
+        self.log_grew.subscribe()
     }
 
     /// Logs an agent's connection or disconnection so event streams can replay it.

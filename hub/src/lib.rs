@@ -9,7 +9,6 @@ pub mod capture;
 pub mod channels;
 pub mod cli;
 pub mod dashboard;
-pub mod frames;
 pub mod hub;
 pub mod master_key;
 pub mod metrics;

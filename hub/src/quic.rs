@@ -6,7 +6,6 @@
 //! in one durable redb transaction before its Ack is sent.
 
 use crate::auth::throttle::ClientKey;
-use crate::frames::{read_frame, read_frame_within, write_frame};
 use crate::hub::{Authorized, Hub};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -14,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC, ErrorCode, Frame, PROTOCOL_VERSION};
+use xt_shared::quic::{read_frame, read_frame_within, write_frame};
 use xt_shared::sync::AdmitError;
 
 /// Control frames queued towards one agent.

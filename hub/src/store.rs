@@ -4,7 +4,7 @@
 //! Storage encodings are separate from domain and wire types: every value is a version byte
 //! followed by postcard bytes of a record defined here.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -27,17 +27,14 @@ const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("
 const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
 /// Key: (agent id, source name, seq): changes the hub refused, with their reason.
 const REJECTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("rejects");
-/// Key: hub log seq.
-const CHANGE_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("change_log");
-/// Key: (tenant, hub log seq) of every [`CHANGE_LOG`] entry: a tenant's events are read without
-/// touching other tenants' entries. Written with every append ([`append_log`]).
-const CHANGE_LOG_BY_TENANT: TableDefinition<(&str, u64), ()> =
-    TableDefinition::new("change_log_by_tenant");
-/// Set in `meta` once [`CHANGE_LOG_BY_TENANT`] was built from the log (hubs made before the
-/// index existed build it on their first open).
+/// Set in `meta` by layout 1 once its change log's tenant index was built; gone in layout 2.
 const LOG_INDEX_BUILT: &str = "change_log_by_tenant_built";
 
-const SCHEMA_VERSION: u8 = 1;
+/// The layout of the tables (`meta` key `schema`). A hub refuses to serve a database of an older
+/// layout until `xt-hub migrate` ([`Store::migrate`]) has moved it to this one:
+/// 1. hub-wide change log `change_log` (key: hub seq) with a (tenant, seq) index;
+/// 2. the change log kept per tenant (`tenant_log`, [`log`]), with retention.
+pub const SCHEMA_VERSION: u8 = 2;
 const RECORD_VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +45,11 @@ pub enum StoreError {
     Corrupt { table: &'static str, reason: String },
     #[error("{0}")]
     Conflict(String),
+    #[error(
+        "the database was written with table layout {found}; this hub uses layout {current}: \
+         back it up, then run `xt-hub migrate`"
+    )]
+    NeedsMigration { found: u8, current: u8 },
 }
 
 macro_rules! from_redb {
@@ -242,13 +244,15 @@ struct EntityRecord {
     body: Body,
 }
 
-/// One entry of the change log, under a key that grows by one per entry.
+/// One entry of a tenant's change log ([`log`]). Variants are only appended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LogEntry {
-    /// The applied changes of one batch.
+    /// The applied changes of one batch (an agent's, or a shop's page or webhook).
     Batch(LoggedBatch),
     /// An agent connected or disconnected.
     Agent(AgentLogged),
+    /// A shop sent something the hub could not read; it is kept with its reason.
+    CaptureError(CaptureErrorLogged),
 }
 
 impl LogEntry {
@@ -256,8 +260,27 @@ impl LogEntry {
         match self {
             LogEntry::Batch(b) => &b.tenant,
             LogEntry::Agent(a) => &a.tenant,
+            LogEntry::CaptureError(e) => &e.tenant,
         }
     }
+
+    /// When the entry was appended.
+    pub fn at(&self) -> UtcMillis {
+        match self {
+            LogEntry::Batch(b) => b.applied_at,
+            LogEntry::Agent(a) => a.at,
+            LogEntry::CaptureError(e) => e.at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaptureErrorLogged {
+    pub tenant: TenantId,
+    pub shop: String,
+    pub order_no: Option<String>,
+    pub reason: String,
+    pub at: UtcMillis,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -364,6 +387,12 @@ impl Store {
                     meta.insert("schema", [SCHEMA_VERSION].as_slice())?;
                 }
                 Some([SCHEMA_VERSION]) => {}
+                Some(&[found]) if found < SCHEMA_VERSION => {
+                    return Err(StoreError::NeedsMigration {
+                        found,
+                        current: SCHEMA_VERSION,
+                    });
+                }
                 Some(other) => {
                     return Err(StoreError::Corrupt {
                         table: "meta",
@@ -382,7 +411,8 @@ impl Store {
             txn.open_table(STOCK)?;
             txn.open_table(ENTITIES)?;
             txn.open_table(REJECTS)?;
-            txn.open_table(CHANGE_LOG)?;
+            txn.open_table(log::TENANT_LOG)?;
+            txn.open_table(log::TENANT_LOG_HEADS)?;
             identity::create_tables(&txn)?;
             orders::create_tables(&txn)?;
             operator::create_tables(&txn)?;
@@ -390,9 +420,40 @@ impl Store {
         // These read `meta`, so after the block above let go of it.
         shops::create_tables(&txn)?;
         dashboard::create_tables(&txn)?;
-        create_log_index(&txn)?;
         txn.commit()?;
         Ok(Store { db })
+    }
+
+    /// Moves a database of an older table layout to [`SCHEMA_VERSION`], one step per layout, in
+    /// one transaction (all or nothing), then opens it. Returns the store and what was done, one
+    /// line per step (nothing when it was already current).
+    pub fn migrate(path: &Path) -> Result<(Store, Vec<String>), StoreError> {
+        let mut done = Vec::new();
+        {
+            let db = Database::create(path)?;
+            let txn = db.begin_write()?;
+            let found = txn
+                .open_table(META)?
+                .get("schema")?
+                .map(|v| v.value().to_vec());
+            match found.as_deref() {
+                // A new database: `open` makes it.
+                None => {}
+                Some([1]) => {
+                    let moved = log::migrate_from_hub_wide(&txn)?;
+                    let mut meta = txn.open_table(META)?;
+                    meta.remove(LOG_INDEX_BUILT)?;
+                    meta.insert("schema", [2u8].as_slice())?;
+                    done.push(format!(
+                        "layout 1 → 2: {moved} change-log entries kept per tenant"
+                    ));
+                }
+                // Current, or newer (which `open` refuses, naming it).
+                Some(_) => {}
+            }
+            txn.commit()?;
+        }
+        Ok((Store::open(path)?, done))
     }
 
     pub fn create_tenant(&self, tenant: &TenantId, now: UtcMillis) -> Result<(), StoreError> {
@@ -714,7 +775,7 @@ impl Store {
                     applied_at: now,
                     changes: logged,
                 };
-                append_log(&txn, &LogEntry::Batch(entry))?;
+                log::append(&txn, &LogEntry::Batch(entry))?;
             }
             progress.applied_seq = admission.applied_seq;
             progress.records_applied += applied;
@@ -778,122 +839,75 @@ impl Store {
         self.stock_page(tenant, None, SkuFilter::Any, None, usize::MAX)
     }
 
-    /// Appends an agent's connection or disconnection to the change log; returns its key.
+    /// Appends an agent's connection or disconnection to its tenant's log; returns its position.
     pub fn log_agent_event(&self, event: AgentLogged) -> Result<u64, StoreError> {
         let txn = self.db.begin_write()?;
-        let key = append_log(&txn, &LogEntry::Agent(event))?;
+        let key = log::append(&txn, &LogEntry::Agent(event))?;
         txn.commit()?;
         Ok(key)
     }
 
-    /// The key of the newest change-log entry (0 when the log is empty).
-    pub fn last_log_key(&self) -> Result<u64, StoreError> {
+    /// The position of `tenant`'s newest change-log entry (0 when it has none).
+    pub fn last_log_position(&self, tenant: &TenantId) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(CHANGE_LOG)?;
-        Ok(table.last()?.map_or(0, |(k, _)| k.value()))
+        log::last_position(&txn.open_table(log::TENANT_LOG_HEADS)?, tenant)
     }
 
-    /// Up to `limit` change-log entries with keys strictly after `after`, in key order.
-    pub fn log_page(&self, after: u64, limit: usize) -> Result<Vec<(u64, LogEntry)>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(CHANGE_LOG)?;
-        let mut out = Vec::with_capacity(limit.min(1024));
-        if after == u64::MAX {
-            return Ok(out);
-        }
-        for item in table.range(after + 1..)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item?;
-            out.push((k.value(), dec("change_log", v.value())?));
-        }
-        Ok(out)
-    }
-
-    /// Up to `limit` change-log entries of `tenant` with keys strictly after `after`, in key
-    /// order, read through the tenant's index: the work is bounded by `limit`, whatever other
-    /// tenants write.
+    /// Up to `limit` change-log entries of `tenant` after position `after`, in order, and
+    /// whether entries after `after` were already trimmed (see [`log::LogPage`]). Reads only
+    /// that tenant's entries.
     pub fn tenant_log_page(
         &self,
         tenant: &TenantId,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<(u64, LogEntry)>, StoreError> {
+    ) -> Result<log::LogPage, StoreError> {
         let txn = self.db.begin_read()?;
-        let index = txn.open_table(CHANGE_LOG_BY_TENANT)?;
-        let log = txn.open_table(CHANGE_LOG)?;
-        let mut out = Vec::with_capacity(limit.min(1024));
-        if after == u64::MAX {
-            return Ok(out);
-        }
-        let t = tenant.as_str();
-        for item in index.range((t, after + 1)..=(t, u64::MAX))? {
-            if out.len() >= limit {
-                break;
-            }
-            let key = item?.0.value().1;
-            let Some(v) = log.get(key)? else {
-                return Err(StoreError::Corrupt {
-                    table: "change_log_by_tenant",
-                    reason: format!("entry {key} of {tenant} is not in the change log"),
-                });
-            };
-            out.push((key, dec("change_log", v.value())?));
-        }
-        Ok(out)
+        log::page(
+            &txn.open_table(log::TENANT_LOG)?,
+            &txn.open_table(log::TENANT_LOG_HEADS)?,
+            tenant,
+            after,
+            limit,
+        )
     }
 
-    /// Every change in the hub's change log, in apply order (tests and small tenants; the
+    /// Trims every tenant's change log to `retention` as of `now`, at most
+    /// [`log::TRIM_BATCH_MAX`] entries per tenant per call; returns how many entries went.
+    pub fn trim_logs(
+        &self,
+        retention: log::LogRetention,
+        now: UtcMillis,
+    ) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let tenants = {
+            let txn = self.db.begin_write()?;
+            log::tenants(&txn)?
+        };
+        for tenant in tenants {
+            let txn = self.db.begin_write()?;
+            let n = log::trim(&txn, &tenant, retention, now, log::TRIM_BATCH_MAX)?;
+            txn.commit()?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+
+    /// Every change in `tenant`'s change log, in apply order (tests and small tenants; the
     /// event stream pages through it with [`Store::tenant_log_page`]).
-    pub fn change_log(&self) -> Result<Vec<(TenantId, Change)>, StoreError> {
+    pub fn change_log(&self, tenant: &TenantId) -> Result<Vec<Change>, StoreError> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(CHANGE_LOG)?;
+        let table = txn.open_table(log::TENANT_LOG)?;
+        let t = tenant.as_str();
         let mut out = Vec::new();
-        for item in table.iter()? {
+        for item in table.range((t, 0)..=(t, u64::MAX))? {
             let (_, v) = item?;
-            let LogEntry::Batch(batch) = dec("change_log", v.value())? else {
-                continue;
-            };
-            let tenant = batch.tenant.clone();
-            out.extend(batch.envelopes().map(|c| (tenant.clone(), c)));
+            if let LogEntry::Batch(batch) = dec("tenant_log", v.value())? {
+                out.extend(batch.envelopes());
+            }
         }
         Ok(out)
     }
-}
-
-/// Appends `entry` to the change log and its tenant's index, in the caller's transaction;
-/// returns its key. The one way entries get into the log.
-fn append_log(txn: &WriteTransaction, entry: &LogEntry) -> Result<u64, StoreError> {
-    let mut log = txn.open_table(CHANGE_LOG)?;
-    let key = log.last()?.map_or(0, |(k, _)| k.value()) + 1;
-    log.insert(key, enc(entry).as_slice())?;
-    txn.open_table(CHANGE_LOG_BY_TENANT)?
-        .insert((entry.tenant().as_str(), key), ())?;
-    Ok(key)
-}
-
-/// Creates the tenant index of the change log, filling it from the log once if the database
-/// was written before the index existed.
-fn create_log_index(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut index = txn.open_table(CHANGE_LOG_BY_TENANT)?;
-    let mut meta = txn.open_table(META)?;
-    if meta.get(LOG_INDEX_BUILT)?.is_some() {
-        return Ok(());
-    }
-    let log = txn.open_table(CHANGE_LOG)?;
-    let mut built = 0u64;
-    for item in log.iter()? {
-        let (k, v) = item?;
-        let entry: LogEntry = dec("change_log", v.value())?;
-        index.insert((entry.tenant().as_str(), k.value()), ())?;
-        built += 1;
-    }
-    meta.insert(LOG_INDEX_BUILT, [1u8].as_slice())?;
-    if built > 0 {
-        tracing::info!(entries = built, "change log indexed by tenant");
-    }
-    Ok(())
 }
 
 /// Why an agent of `role` may not write `body`, if it may not.
@@ -921,6 +935,7 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
 }
 
 mod dashboard;
+pub mod log;
 pub use dashboard::{
     BUCKET_RETENTION_MINUTES, BucketWindow, Gauges, MINUTE_MS, MinuteBucket, StockTotals, minute_of,
 };

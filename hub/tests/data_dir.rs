@@ -46,3 +46,22 @@ fn init_tightens_an_existing_world_readable_data_directory() {
     init_with_open_umask(&data);
     assert_eq!(mode(&data), 0o700, "{:o}", mode(&data));
 }
+
+#[test]
+fn serve_on_an_empty_directory_says_each_cause_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("nothing-here");
+    let out = Command::new(env!("CARGO_BIN_EXE_xt-hub"))
+        .args(["serve", "--data", data.to_str().unwrap()])
+        .args(["--quic", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("xt-hub init"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}

@@ -9,15 +9,18 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{Env, PASSWORD, acme, apply, env, forget_index, request, stock};
+use support::{Env, PASSWORD, acme, apply, env, request, stock};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::hub::{Authorized, DB_FILE, Hub, HubSettings, now_ms};
-use xt_hub::store::{AgentLogged, AgentRecord};
+use xt_hub::channels::parse_order;
+use xt_hub::hub::{Authorized, now_ms};
+use xt_hub::store::log::LogRetention;
+use xt_hub::store::{AgentLogged, AgentRecord, ShopItem};
 use xt_mobile_api::events::EVENTS_REAUTH_INTERVAL;
 use xt_mobile_api::{EventStreamLimits, HubApi, Principal, RouterOptions, Scope};
 use xt_shared::ids::{AgentId, SiteId, TenantId};
 use xt_shared::model::UtcMillis;
+use xt_shared::order::Platform;
 use xt_shared::protocol::AgentRole;
 
 /// How long to wait for events that should not come.
@@ -563,62 +566,143 @@ async fn event_replay_reads_only_the_callers_tenant() {
     let a = who("acme", "ag-1");
     apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
 
-    // One call of 10 entries reaches acme's entry past beta's 40.
+    // Acme's log holds acme's entry only, whatever beta wrote.
     let api = HttpApi::new(Arc::clone(&env.hub));
     let owner = Principal::api_key(acme(), "key-test".into(), vec![Scope::Owner]);
     let page = api.events_after(&owner, Some(0), 10).unwrap();
     let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
-    assert_eq!(ids, [41]);
-    assert_eq!(page.last_key, 41);
+    assert_eq!(ids, [1]);
+    assert_eq!(page.last_key, 1);
     // Nothing further: the next page is empty and stays put.
-    let page = api.events_after(&owner, Some(41), 10).unwrap();
+    let page = api.events_after(&owner, Some(1), 10).unwrap();
     assert!(page.events.is_empty());
-    assert_eq!(page.last_key, 41);
+    assert_eq!(page.last_key, 1);
     // And the store reads acme's entries only.
     let rows = env.hub.store.tenant_log_page(&acme(), 0, 10).unwrap();
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.entries.len(), 1);
+}
+
+/// A Taobao order from the parser fixtures, captured through the hub's one ingest path.
+fn ingest_taobao(env: &Env, shop: &str, name: &str, tweak: impl FnOnce(&mut Value)) {
+    let path = format!(
+        "{}/tests/fixtures/channels/taobao/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    tweak(&mut raw);
+    let item = match parse_order(Platform::Taobao, &raw) {
+        Ok(order) => ShopItem::Order(Box::new(order)),
+        Err(e) => ShopItem::Malformed {
+            raw: raw.to_string(),
+            order_no: None,
+            reason: e.to_string(),
+        },
+    };
+    env.hub
+        .ingest_shop_items(&acme(), shop, vec![item])
+        .unwrap();
 }
 
 #[tokio::test]
-async fn events_logged_before_the_tenant_index_existed_are_replayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
-    {
-        let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
-        hub.store
-            .create_tenant(&TenantId::new("beta").unwrap(), UtcMillis(0))
-            .unwrap();
-        let a = who("acme", "ag-1");
-        apply(&hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
-        hub.store
-            .log_agent_event(connected("beta", "ag-b"))
-            .unwrap();
-        apply(&hub, &a, "wms", vec![stock(2, 2, "WH1", "B", 2)]);
+async fn captured_orders_and_capture_errors_reach_the_stream_of_orders_readers_only() {
+    let env = env();
+    let manager = env.user_token("mgr", &["manager"], &[]).await;
+    let warehouse = env.user_token("wh", &["warehouse"], &["WH1"]).await;
+    let mut owner_stream = env.open(&env.key, None, "").await;
+    let mut manager_stream = env.open(&manager, None, "").await;
+    let mut warehouse_stream = env.open(&warehouse, None, "").await;
+
+    ingest_taobao(&env, "shop-tb", "multi-line-tmall", |_| {});
+    let evs = owner_stream.events(1, PATIENCE).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].data["kind"], "orders_changed", "{:?}", evs[0]);
+    assert_eq!(evs[0].data["shop"], "shop-tb");
+    let id = evs[0].data["orders"][0].as_str().unwrap().to_owned();
+    assert!(id.starts_with("shop-tb:"), "{id}");
+    assert_eq!(evs[0].data["total"], 1);
+    // The id is the order's id in the orders API.
+    let r = env
+        .call(
+            Method::GET,
+            &format!("/api/v1/orders/{id}"),
+            Some(&env.key),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(manager_stream.events(1, PATIENCE).await.len(), 1);
+
+    // A payload that does not parse is a capture error, on the stream too.
+    ingest_taobao(&env, "shop-tb", "multi-line-tmall", |raw| {
+        raw["payment"] = json!("not money");
+    });
+    let evs = owner_stream.events(1, PATIENCE).await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].data["kind"], "capture_error", "{:?}", evs[0]);
+    assert_eq!(evs[0].data["shop"], "shop-tb");
+    assert!(!evs[0].data["reason"].as_str().unwrap().is_empty());
+
+    // The same order again changes nothing: no event.
+    ingest_taobao(&env, "shop-tb", "multi-line-tmall", |_| {});
+    assert!(owner_stream.events(1, QUIET).await.is_empty());
+
+    // Warehouse staff (no `orders:read`) see neither.
+    assert!(warehouse_stream.events(1, QUIET).await.is_empty());
+}
+
+#[tokio::test]
+async fn each_tenant_counts_its_own_event_ids() {
+    let env = env();
+    let beta_key = env.add_beta();
+    let b = who("beta", "ag-b");
+    let a = who("acme", "ag-a");
+    apply(&env.hub, &b, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+    apply(&env.hub, &b, "wms", vec![stock(2, 2, "WH1", "B", 1)]);
+    apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
+    let mut beta = env.open(&beta_key, Some("0"), "").await;
+    let mut acme = env.open(&env.key, Some("0"), "").await;
+    let ids = |evs: Vec<Ev>| evs.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(beta.events(2, PATIENCE).await), [1, 2]);
+    assert_eq!(ids(acme.events(1, PATIENCE).await), [1]);
+}
+
+#[tokio::test]
+async fn a_stream_resuming_from_a_trimmed_position_gets_a_reset_then_what_is_kept() {
+    let env = env();
+    let a = who("acme", "ag-1");
+    for seq in 1..=6 {
+        let sku = format!("S{seq}");
+        apply(
+            &env.hub,
+            &a,
+            "wms",
+            vec![stock(seq, seq as i64, "WH1", &sku, 1)],
+        );
     }
-    forget_index(
-        &dir.path().join(DB_FILE),
-        "change_log_by_tenant",
-        "change_log_by_tenant_built",
-    );
-    let env = Env::over(
-        dir,
-        made.admin_key,
-        made.owner_password,
-        HubSettings::default(),
-    );
-    let mut s = env.open(&env.key, Some("0"), "").await;
-    let evs = s.events(3, QUIET).await;
-    let ids: Vec<u64> = evs.iter().map(|e| e.id).collect();
-    assert_eq!(ids, [1, 3], "{evs:?}");
-    // New entries are indexed as before.
-    apply(
-        &env.hub,
-        &who("acme", "ag-1"),
-        "wms",
-        vec![stock(3, 3, "WH1", "C", 3)],
-    );
-    env.hub.log_changed();
-    let evs = s.events(1, PATIENCE).await;
-    assert_eq!(evs.len(), 1);
+    let retention = LogRetention {
+        max_age_ms: i64::MAX,
+        max_entries: 2,
+    };
+    assert_eq!(env.hub.store.trim_logs(retention, now_ms()).unwrap(), 4);
+    // From 1: 2..=4 are gone; a reset says so, then 5 and 6 follow.
+    let mut s = env.open(&env.key, Some("1"), "").await;
+    let evs = s.events(3, PATIENCE).await;
+    assert_eq!(evs.len(), 3, "{evs:?}");
+    assert_eq!(evs[0].data, json!({"kind": "reset", "from": 4}));
     assert_eq!(evs[0].id, 4);
+    assert_eq!(
+        evs[1..].iter().map(|e| e.id).collect::<Vec<_>>(),
+        [5, 6],
+        "{evs:?}"
+    );
+    // From where the trim ended: no reset, nothing was lost.
+    let mut s = env.open(&env.key, Some("4"), "").await;
+    let evs = s.events(2, PATIENCE).await;
+    assert_eq!(evs.iter().map(|e| e.id).collect::<Vec<_>>(), [5, 6]);
+    // A new stream (no id) starts at the end.
+    let mut s = env.open(&env.key, None, "").await;
+    assert!(s.events(1, QUIET).await.is_empty());
+    apply(&env.hub, &a, "wms", vec![stock(7, 7, "WH1", "S7", 1)]);
+    let evs = s.events(1, PATIENCE).await;
+    assert_eq!(evs.iter().map(|e| e.id).collect::<Vec<_>>(), [7]);
 }

@@ -1,8 +1,8 @@
 //! A hub data directory written by an earlier version on `main` opens with this one and keeps
 //! everything: the fixtures under `fixtures/data/<date>/` are such directories, kept byte for
 //! byte, with what that version's API answered over them (`answers/`) and the keys and passwords
-//! they hold (`credentials.json`). Each test opens a copy, as `serve` would, and asks the same
-//! questions.
+//! they hold (`credentials.json`). Each test migrates a copy (`xt-hub migrate`), opens it as
+//! `serve` would, and asks the same questions.
 
 mod support;
 
@@ -201,4 +201,83 @@ async fn the_2026_11_29_agent_resumes_where_it_was() {
         .collect();
     assert_eq!(applied.len(), 2, "{dashboard}");
     assert!(applied.iter().all(|&seq| seq > 0), "{dashboard}");
+}
+
+#[test]
+fn serve_asks_for_migrate_on_the_2026_11_29_directory_and_migrate_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&fixture_2026_11_29().join("hub"), dir.path());
+    let data = dir.path().to_str().unwrap();
+    let hub = env!("CARGO_BIN_EXE_xt-hub");
+    let serve = std::process::Command::new(hub)
+        .args([
+            "serve",
+            "--data",
+            data,
+            "--quic",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!serve.status.success());
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        stderr.contains(&format!("xt-hub migrate --data {data}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("back up"), "{stderr}");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(hub).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = run(&["migrate", "--data", data]);
+    assert!(first.contains("layout 1 → 2"), "{first}");
+    let again = run(&["migrate", "--data", data]);
+    assert!(again.contains("nothing to do"), "{again}");
+}
+
+#[tokio::test]
+async fn the_2026_11_29_change_log_resumes_from_its_old_event_ids() {
+    let (env, _) = open(&fixture_2026_11_29());
+    // The directory's log was hub-wide; each tenant's entries keep their keys as event ids, so a
+    // client that had seen id N resumes after N.
+    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub));
+    let demo = TenantId::new("demo").unwrap();
+    let owner = xt_mobile_api::Principal::api_key(
+        demo,
+        "key-test".into(),
+        vec![xt_mobile_api::Scope::Owner],
+    );
+    use xt_mobile_api::HubApi as _;
+    let all = api.events_after(&owner, Some(0), 10_000).unwrap();
+    assert!(all.events.len() > 10, "{}", all.events.len());
+    let ids: Vec<u64> = all.events.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let kinds: std::collections::BTreeSet<String> = all
+        .events
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.data).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for kind in ["stock_changed", "orders_changed", "agent_connected"] {
+        assert!(kinds.contains(kind), "{kinds:?}");
+    }
+    let middle = ids[ids.len() / 2];
+    let rest = api.events_after(&owner, Some(middle), 10_000).unwrap();
+    assert_eq!(
+        rest.events.first().map(|e| e.id),
+        ids.iter().copied().find(|&i| i > middle)
+    );
+    assert_eq!(api.latest_event_id(&owner).unwrap(), all.last_key);
 }

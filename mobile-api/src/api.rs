@@ -213,10 +213,12 @@ pub trait HubApi: Send + Sync + 'static {
         body: &[u8],
     ) -> Result<WebhookAck, ApiError>;
 
-    /// The newest event id (change-log key); a stream without `Last-Event-ID` starts after it.
-    fn latest_event_id(&self) -> u64;
+    /// The newest event id of the caller's tenant (its change-log position); a stream without
+    /// `Last-Event-ID` starts after it.
+    fn latest_event_id(&self, principal: &Principal) -> Result<u64, ApiError>;
 
-    /// A receiver of the newest event id, to wake idle event streams up; `None` = streams poll.
+    /// A receiver that changes whenever any tenant's change log grows, to wake idle event
+    /// streams up (each then reads its own tenant's log); `None` = streams poll.
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
 
     /// The hub's metrics in the OpenMetrics text format (served as
@@ -430,8 +432,12 @@ macro_rules! stand_in_hub_unavailable {
             Err($crate::api::signature_types::ApiError::NotFound(format!("no {platform} shop {shop:?}")))
         }
 
-        fn latest_event_id(&self) -> u64 {
-            0
+        fn latest_event_id(
+            &self,
+            principal: &$crate::api::signature_types::Principal,
+        ) -> Result<u64, $crate::api::signature_types::ApiError> {
+            let _ = principal;
+            Ok(0)
         }
 
         fn subscribe(&self) -> Option<$crate::api::signature_types::watch::Receiver<u64>> {

@@ -159,6 +159,34 @@ pub enum EventData {
         agent: String,
         site: String,
     },
+    /// Orders of a shop were captured or changed (the orders themselves, or their refunds).
+    /// Needs `orders:read`.
+    OrdersChanged {
+        shop: String,
+        /// Ids as `GET /api/v1/orders` lists them (`{shop}:{order no}`), each once, at most
+        /// [`EVENT_CHANGES_MAX`].
+        orders: Vec<String>,
+        /// Whether ids were left out (`total` says how many orders changed).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
+        total: usize,
+    },
+    /// A shop sent something the hub could not read; it is kept with its reason among the
+    /// shop's capture errors. Needs `orders:read`.
+    CaptureError {
+        shop: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order_no: Option<String>,
+        reason: String,
+    },
+    /// The stream resumed from a position the hub no longer keeps (its change log is trimmed
+    /// by age and count): the events up to this one's id are gone, so whatever the client
+    /// built from them must be loaded again. The stream goes on after it.
+    Reset {
+        /// The position the log is trimmed through (this event's id): the events that follow
+        /// start after it.
+        from: u64,
+    },
 }
 
 /// One event: the change-log key it came from and its data.
@@ -340,7 +368,10 @@ pub(crate) async fn events(
     let wake = state.api.subscribe();
     let after = match start_after(&headers, &query)? {
         Some(after) => after,
-        None => blocking(&state.api, |api| Ok(api.latest_event_id())).await?,
+        None => {
+            let principal = principal.clone();
+            blocking(&state.api, move |api| api.latest_event_id(&principal)).await?
+        }
     };
     let cursor = Cursor {
         state,

@@ -201,6 +201,7 @@ impl LocalHub {
                 allow_private_shop_urls: true,
                 ..Default::default()
             },
+            log: Default::default(),
         })
         .await
         .context("starting the hub")?;

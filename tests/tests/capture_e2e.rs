@@ -39,6 +39,7 @@ fn serve_args(data: &std::path::Path, http: SocketAddr, quic: SocketAddr) -> Ser
             allow_private_shop_urls: true,
             allow_shop_cidrs: Vec::new(),
         },
+        log: Default::default(),
     }
 }
 

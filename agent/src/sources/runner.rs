@@ -103,8 +103,9 @@ pub fn spawn(
                     Ok(Err(e)) => {
                         failures = failures.saturating_add(1);
                         let delay = retry_delay(failures);
-                        tracing::warn!(source = %name, error = %e, failures, retry_in_ms = delay.as_millis() as u64, "source poll failed");
-                        last_error.set(Some(e.to_string()));
+                        let error = xt_shared::errors::chain(&e);
+                        tracing::warn!(source = %name, %error, failures, retry_in_ms = delay.as_millis() as u64, "source poll failed");
+                        last_error.set(Some(error));
                         delay
                     }
                     Err(panic) => {

@@ -1,6 +1,6 @@
 //! The identity half of [`HubApi`]: access tokens, sign-in, refresh, users.
 
-use super::{HttpApi, internal};
+use super::{HttpApi, internal, utc};
 use crate::auth::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, jwt, password, refresh};
 use crate::hub::now_ms;
 use crate::metrics::LoginFailure;
@@ -14,16 +14,16 @@ use xt_mobile_api::{ApiError, Principal, PrincipalKind};
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 
-fn view(tenant: &TenantId, username: String, r: UserRecord) -> UserView {
-    UserView {
+fn view(tenant: &TenantId, username: String, r: UserRecord) -> Result<UserView, ApiError> {
+    Ok(UserView {
         id: r.id,
         tenant: tenant.clone(),
         username,
         roles: r.roles,
         warehouses: r.warehouses,
         disabled: r.disabled,
-        created_at: super::utc(r.created_at),
-    }
+        created_at: utc(r.created_at)?,
+    })
 }
 
 fn store_error(e: StoreError) -> ApiError {
@@ -180,15 +180,15 @@ impl HttpApi {
             .store
             .insert_user(tenant, &req.username, &record)
             .map_err(store_error)?;
-        Ok(view(tenant, req.username.clone(), record))
+        view(tenant, req.username.clone(), record)
     }
 
     pub(super) fn users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
         let users = self.hub.store.users(tenant).map_err(internal)?;
-        Ok(users
+        users
             .into_iter()
             .map(|(username, r)| view(tenant, username, r))
-            .collect())
+            .collect()
     }
 
     pub(super) fn change_user(
@@ -228,7 +228,7 @@ impl HttpApi {
                 if revoked > 0 {
                     tracing::info!(user = %user.id, keys = revoked, "api keys of a disabled user revoked");
                 }
-                Ok(view(&principal.tenant, username.to_owned(), user))
+                view(&principal.tenant, username.to_owned(), user)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The API-key half of [`HubApi`]: authenticating keys (and recording their use), listing,
 //! making and revoking them.
 
-use super::{HttpApi, internal, utc};
+use super::{HttpApi, internal, utc, utc_opt};
 use crate::hub::{new_secret, now_ms};
 use crate::store::{ApiKeyRecord, StoreError};
 use std::collections::HashMap;
@@ -40,19 +40,19 @@ impl KeyUses {
     }
 }
 
-fn view(r: ApiKeyRecord) -> ApiKeyOwned {
-    ApiKeyOwned {
+fn view(r: ApiKeyRecord) -> Result<ApiKeyOwned, ApiError> {
+    Ok(ApiKeyOwned {
         tenant: r.tenant,
         view: ApiKeyView {
             id: r.id,
             name: r.name,
             scopes: r.scopes,
-            created_at: utc(r.created_at),
+            created_at: utc(r.created_at)?,
             created_by: r.created_by,
-            last_used_at: r.last_used_at.map(utc),
-            revoked_at: r.revoked_at.map(utc),
+            last_used_at: utc_opt(r.last_used_at)?,
+            revoked_at: utc_opt(r.revoked_at)?,
         },
-    }
+    })
 }
 
 /// A new key id: `key-` and 12 hex digits.
@@ -81,7 +81,7 @@ impl HttpApi {
 
     pub(super) fn keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
         let keys = self.hub.store.api_keys(tenant).map_err(internal)?;
-        Ok(keys.into_iter().map(view).collect())
+        keys.into_iter().map(view).collect()
     }
 
     pub(super) fn add_key(
@@ -107,7 +107,7 @@ impl HttpApi {
                 StoreError::Conflict(m) => ApiError::Conflict(m),
                 other => internal(other),
             })?;
-        let owned = view(record);
+        let owned = view(record)?;
         Ok(ApiKeyMade {
             tenant: owned.tenant,
             view: owned.view,
@@ -122,7 +122,7 @@ impl HttpApi {
             .revoke_api_key(tenant, id, now_ms())
             .map_err(internal)?
         {
-            Some(r) => Ok(view(r)),
+            Some(r) => view(r),
             None => Err(ApiError::NotFound(format!("api key {id:?} not found"))),
         }
     }

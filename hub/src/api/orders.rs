@@ -1,6 +1,6 @@
 //! Orders, members, SKU mappings and capture errors over the store, as API views.
 
-use super::{HttpApi, internal, utc};
+use super::{HttpApi, internal, utc, utc_opt};
 use crate::channels::WebhookRefusal;
 use crate::store::{
     CaptureErrorRecord, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderFilter, OrderRecord, RefundRecord,
@@ -31,9 +31,9 @@ fn money(m: &Money) -> MoneyView {
 /// Shop names of a tenant, for listings.
 type ShopNames = BTreeMap<String, String>;
 
-fn summary(r: &OrderRecord, names: &ShopNames) -> OrderSummary {
+fn summary(r: &OrderRecord, names: &ShopNames) -> Result<OrderSummary, ApiError> {
     let o = &r.order;
-    OrderSummary {
+    Ok(OrderSummary {
         id: format!("{}:{}", r.shop, o.platform_order_no),
         shop_id: r.shop.clone(),
         shop_name: names.get(&r.shop).cloned(),
@@ -45,18 +45,22 @@ fn summary(r: &OrderRecord, names: &ShopNames) -> OrderSummary {
         receiver_masked: o.receiver.masked,
         paid: money(&o.amounts.paid),
         lines: o.lines.len(),
-        created_at: utc(o.times.created),
-        modified_at: utc(o.times.modified),
+        created_at: utc(o.times.created)?,
+        modified_at: utc(o.times.modified)?,
         held: r.held.clone(),
-    }
+    })
 }
 
-fn detail(r: OrderRecord, refunds: Vec<RefundRecord>, names: &ShopNames) -> OrderDetail {
-    let summary = summary(&r, names);
+fn detail(
+    r: OrderRecord,
+    refunds: Vec<RefundRecord>,
+    names: &ShopNames,
+) -> Result<OrderDetail, ApiError> {
+    let summary = summary(&r, names)?;
     let o = r.order;
     let a = &o.amounts;
     let rc = o.receiver;
-    OrderDetail {
+    Ok(OrderDetail {
         summary,
         member_id: r.member,
         buyer: BuyerView {
@@ -86,7 +90,7 @@ fn detail(r: OrderRecord, refunds: Vec<RefundRecord>, names: &ShopNames) -> Orde
             cod_receivable: money(&a.cod_receivable),
             refunded: money(&a.refunded),
         },
-        paid_at: o.times.paid.map(utc),
+        paid_at: utc_opt(o.times.paid)?,
         buyer_memo: o.buyer_memo,
         seller_memo: o.seller_memo,
         flags: FlagsView {
@@ -114,42 +118,46 @@ fn detail(r: OrderRecord, refunds: Vec<RefundRecord>, names: &ShopNames) -> Orde
             .collect(),
         refunds: refunds
             .into_iter()
-            .map(|r| RefundView {
-                refund_id: r.refund.refund_id.to_string(),
-                line_id: r.refund.line_id.map(|l| l.to_string()),
-                state: r.refund.state,
-                platform_status: r.refund.platform_status,
-                amount: money(&r.refund.amount),
-                reason: r.refund.reason,
-                modified_at: utc(r.refund.modified),
+            .map(|r| {
+                Ok(RefundView {
+                    refund_id: r.refund.refund_id.to_string(),
+                    line_id: r.refund.line_id.map(|l| l.to_string()),
+                    state: r.refund.state,
+                    platform_status: r.refund.platform_status,
+                    amount: money(&r.refund.amount),
+                    reason: r.refund.reason,
+                    modified_at: utc(r.refund.modified)?,
+                })
             })
-            .collect(),
+            .collect::<Result<_, ApiError>>()?,
         provenance: r
             .provenance
             .into_iter()
-            .map(|p| ProvenanceView {
-                field: p.field,
-                origin: p.origin,
-                version: p.version,
-                at: utc(p.at),
+            .map(|p| {
+                Ok(ProvenanceView {
+                    field: p.field,
+                    origin: p.origin,
+                    version: p.version,
+                    at: utc(p.at)?,
+                })
             })
-            .collect(),
-    }
+            .collect::<Result<_, ApiError>>()?,
+    })
 }
 
-fn mapping_view(m: SkuMapping) -> SkuMappingView {
-    SkuMappingView {
+fn mapping_view(m: SkuMapping) -> Result<SkuMappingView, ApiError> {
+    Ok(SkuMappingView {
         id: m.id,
         platform: m.platform,
         platform_sku_id: m.platform_sku_id,
         merchant_sku: m.merchant_sku,
         sku: m.sku,
-        created_at: utc(m.created_at),
-    }
+        created_at: utc(m.created_at)?,
+    })
 }
 
-fn member_view(m: MemberRecord, orders: Vec<OrderSummary>) -> MemberView {
-    MemberView {
+fn member_view(m: MemberRecord, orders: Vec<OrderSummary>) -> Result<MemberView, ApiError> {
+    Ok(MemberView {
         id: m.id,
         identities: m
             .identities
@@ -162,18 +170,18 @@ fn member_view(m: MemberRecord, orders: Vec<OrderSummary>) -> MemberView {
             })
             .collect(),
         orders,
-        first_seen: utc(m.first_seen),
-        last_seen: utc(m.last_seen),
-    }
+        first_seen: utc(m.first_seen)?,
+        last_seen: utc(m.last_seen)?,
+    })
 }
 
-pub(super) fn capture_error_view(e: CaptureErrorRecord) -> CaptureErrorView {
-    CaptureErrorView {
-        at: utc(e.at),
+pub(super) fn capture_error_view(e: CaptureErrorRecord) -> Result<CaptureErrorView, ApiError> {
+    Ok(CaptureErrorView {
+        at: utc(e.at)?,
         order_no: e.order_no,
         reason: e.reason,
         raw: e.raw,
-    }
+    })
 }
 
 impl HttpApi {
@@ -238,7 +246,10 @@ impl HttpApi {
         });
         let names = self.shop_names(tenant)?;
         Ok(OrderPage {
-            orders: rows.iter().map(|r| summary(r, &names)).collect(),
+            orders: rows
+                .iter()
+                .map(|r| summary(r, &names))
+                .collect::<Result<_, _>>()?,
             next_cursor,
         })
     }
@@ -254,7 +265,7 @@ impl HttpApi {
         let record =
             record.ok_or_else(|| ApiError::NotFound(format!("order {shop}:{no} not found")))?;
         let refunds = store.order_refunds(tenant, shop, no).map_err(internal)?;
-        Ok(detail(record, refunds, &self.shop_names(tenant)?))
+        detail(record, refunds, &self.shop_names(tenant)?)
     }
 
     pub(super) fn member_detail(
@@ -270,13 +281,16 @@ impl HttpApi {
             .member_orders(tenant, id, MEMBER_ORDERS_MAX)
             .map_err(internal)?;
         let names = self.shop_names(tenant)?;
-        let orders = orders.iter().map(|r| summary(r, &names)).collect();
-        Ok(member_view(member, orders))
+        let orders = orders
+            .iter()
+            .map(|r| summary(r, &names))
+            .collect::<Result<_, _>>()?;
+        member_view(member, orders)
     }
 
     pub(super) fn mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
         let all = self.hub.store.sku_mappings(tenant).map_err(internal)?;
-        Ok(all.into_iter().map(mapping_view).collect())
+        all.into_iter().map(mapping_view).collect()
     }
 
     pub(super) fn add_mapping(
@@ -295,7 +309,7 @@ impl HttpApi {
         match self.hub.store.add_sku_mapping(tenant, &mapping) {
             Ok(released) => {
                 tracing::info!(mapping = %mapping.id, released, "held orders re-mapped");
-                Ok(mapping_view(mapping))
+                mapping_view(mapping)
             }
             Err(StoreError::Conflict(msg)) => Err(ApiError::Conflict(msg)),
             Err(e) => Err(internal(e)),
@@ -325,7 +339,7 @@ impl HttpApi {
             .store
             .capture_errors(tenant, id, 100)
             .map_err(internal)?;
-        Ok(errors.into_iter().map(capture_error_view).collect())
+        errors.into_iter().map(capture_error_view).collect()
     }
 
     /// A webhook delivery: find the shop, check the signature over the raw body with its
@@ -375,8 +389,7 @@ impl HttpApi {
             .map(crate::capture::item)
             .collect();
         self.hub
-            .store
-            .apply_shop_items(&shop.tenant, &shop.id, items, crate::hub::now_ms())
+            .ingest_shop_items(&shop.tenant, &shop.id, items)
             .map_err(internal)?;
         Ok(WebhookAck { accepted: true })
     }

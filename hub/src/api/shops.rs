@@ -1,6 +1,6 @@
 //! Shops over the store: ids, sealing the secrets with the master key, views without secrets.
 
-use super::{HttpApi, internal, utc};
+use super::{HttpApi, internal, utc, utc_opt};
 use crate::channels::ShopUrlPolicy;
 use crate::store::{CaptureState, ShopHealthRecord, ShopRecord, StoreError};
 use xt_mobile_api::shops::{CredentialsView, ShopHealth};
@@ -13,25 +13,25 @@ pub fn new_shop_id() -> String {
 }
 
 /// The view of a shop with its capture counters.
-pub(crate) fn shop_view(r: ShopRecord, capture: &CaptureState) -> ShopView {
-    owned(r, capture).view
+pub(crate) fn shop_view(r: ShopRecord, capture: &CaptureState) -> Result<ShopView, ApiError> {
+    Ok(owned(r, capture)?.view)
 }
 
-fn owned(r: ShopRecord, capture: &CaptureState) -> ShopOwned {
+fn owned(r: ShopRecord, capture: &CaptureState) -> Result<ShopOwned, ApiError> {
     let h = &r.health;
     let health = ShopHealth {
-        last_poll_ok_at: h.last_poll_ok_at.map(utc),
+        last_poll_ok_at: utc_opt(h.last_poll_ok_at)?,
         capture_lag_ms: h.capture_lag_ms,
         error_count: h.error_count,
         last_error: h.last_error.clone(),
-        token_expires_at: h.token_expires_at.map(utc),
-        rate_limited_until: h.rate_limited_until.map(utc),
-        refunds_last_poll_ok_at: capture.refunds_health.last_poll_ok_at.map(utc),
+        token_expires_at: utc_opt(h.token_expires_at)?,
+        rate_limited_until: utc_opt(h.rate_limited_until)?,
+        refunds_last_poll_ok_at: utc_opt(capture.refunds_health.last_poll_ok_at)?,
         refunds_capture_lag_ms: capture.refunds_health.capture_lag_ms,
         refunds_error_count: capture.refunds_health.error_count,
         refunds_last_error: capture.refunds_health.last_error.clone(),
     };
-    ShopOwned {
+    Ok(ShopOwned {
         view: ShopView {
             credentials: CredentialsView::of(r.platform, &r.credential_id),
             id: r.id,
@@ -43,11 +43,11 @@ fn owned(r: ShopRecord, capture: &CaptureState) -> ShopOwned {
             orders: capture.orders,
             held: capture.held,
             capture_errors: capture.capture_errors,
-            created_at: utc(r.created_at),
-            updated_at: utc(r.updated_at),
+            created_at: utc(r.created_at)?,
+            updated_at: utc(r.updated_at)?,
         },
         tenant: r.tenant,
-    }
+    })
 }
 
 fn not_found(id: &str) -> ApiError {
@@ -96,7 +96,7 @@ impl HttpApi {
             .store
             .capture_state(&r.tenant, &r.id)
             .map_err(internal)?;
-        Ok(owned(r, &capture))
+        owned(r, &capture)
     }
 
     pub(super) fn shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {

@@ -615,6 +615,7 @@ impl Store {
                 now,
             };
             let mut logged = Vec::new();
+            let mut errors = Vec::new();
             for item in items {
                 let (version, put) = match item {
                     ShopItem::Malformed {
@@ -623,7 +624,10 @@ impl Store {
                         reason,
                     } => {
                         match put_error(&mut tables, &ctx, raw, order_no, reason, &mut state)? {
-                            Put::Applied(()) => outcome.errors += 1,
+                            Put::Applied(kept) => {
+                                outcome.errors += 1;
+                                errors.push(kept);
+                            }
                             Put::Stale | Put::Duplicate => outcome.duplicates += 1,
                         }
                         continue;
@@ -672,7 +676,17 @@ impl Store {
                     applied_at: now,
                     changes: logged,
                 });
-                super::append_log(&txn, &entry)?;
+                super::log::append(&txn, &entry)?;
+            }
+            for (order_no, reason) in errors {
+                let entry = LogEntry::CaptureError(super::CaptureErrorLogged {
+                    tenant: tenant.clone(),
+                    shop: shop.to_owned(),
+                    order_no,
+                    reason,
+                    at: now,
+                });
+                super::log::append(&txn, &entry)?;
             }
             txn.open_table(CAPTURE)?.insert(
                 (tenant.as_str(), shop),
@@ -1067,7 +1081,7 @@ fn put_error(
     order_no: Option<String>,
     reason: String,
     state: &mut CaptureState,
-) -> Result<Put<()>, StoreError> {
+) -> Result<Put<(Option<String>, String)>, StoreError> {
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.shop);
     let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
     if t.errors_seen
@@ -1079,8 +1093,8 @@ fn put_error(
     let n = state.capture_errors;
     let record = CaptureErrorRecord {
         at: ctx.now,
-        order_no,
-        reason,
+        order_no: order_no.clone(),
+        reason: reason.clone(),
         raw: clip(&raw),
     };
     t.errors
@@ -1089,7 +1103,7 @@ fn put_error(
         t.errors.remove((tenant, shop, n - CAPTURE_ERRORS_KEPT))?;
     }
     state.capture_errors += 1;
-    Ok(Put::Applied(()))
+    Ok(Put::Applied((order_no, reason)))
 }
 
 enum Put<T> {

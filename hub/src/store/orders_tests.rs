@@ -103,9 +103,9 @@ fn the_same_order_twice_is_one_order_and_one_logged_change() {
     );
     assert_eq!((first.applied, again.applied, again.duplicates), (1, 0, 2));
     assert_eq!(orders(&store).len(), 1);
-    let logged = store.change_log().unwrap();
+    let logged = store.change_log(&acme()).unwrap();
     assert_eq!(logged.len(), 1);
-    assert_eq!(logged[0].1.origin.to_string(), "shop/shop-a");
+    assert_eq!(logged[0].origin.to_string(), "shop/shop-a");
     let state = store.capture_state(&acme(), "shop-a").unwrap();
     assert_eq!((state.orders, state.seq, state.duplicates), (1, 1, 2));
 }

@@ -86,7 +86,7 @@ fn resent_batches_are_applied_once() {
     let origins = f.store.origins(&f.agent).unwrap();
     assert_eq!(origins[0].1.records_applied, 3);
     assert_eq!(origins[0].1.applied_seq, 3);
-    assert_eq!(f.store.change_log().unwrap().len(), 3);
+    assert_eq!(f.store.change_log(&f.tenant).unwrap().len(), 3);
 }
 
 #[test]
@@ -222,14 +222,24 @@ fn agent_entries_share_the_log_but_not_change_log() {
     assert_eq!(key, 2);
     f.apply(AgentRole::Warehouse, vec![stock(2, 2, "B", 2)])
         .unwrap();
-    assert_eq!(f.store.last_log_key().unwrap(), 3);
-    assert_eq!(f.store.change_log().unwrap().len(), 2);
-    let page = f.store.log_page(0, 2).unwrap();
-    assert_eq!(page.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 2]);
-    assert!(matches!(page[1].1, LogEntry::Agent(ref a) if a.connected));
-    let rest = f.store.log_page(2, 10).unwrap();
+    assert_eq!(f.store.last_log_position(&f.tenant).unwrap(), 3);
+    assert_eq!(f.store.change_log(&f.tenant).unwrap().len(), 2);
+    let page = |after, limit| f.store.tenant_log_page(&f.tenant, after, limit).unwrap();
+    let first = page(0, 2).entries;
+    assert_eq!(first.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [1, 2]);
+    assert!(matches!(first[1].1, LogEntry::Agent(ref a) if a.connected));
+    let rest = page(2, 10).entries;
     assert_eq!(rest.len(), 1);
     assert!(matches!(rest[0].1, LogEntry::Batch(_)));
-    assert!(f.store.log_page(3, 10).unwrap().is_empty());
-    assert!(f.store.log_page(u64::MAX, 10).unwrap().is_empty());
+    assert!(page(3, 10).entries.is_empty());
+    assert!(page(u64::MAX, 10).entries.is_empty());
+    // Another tenant's log is its own.
+    let other = TenantId::new("t2").unwrap();
+    assert!(
+        f.store
+            .tenant_log_page(&other, 0, 10)
+            .unwrap()
+            .entries
+            .is_empty()
+    );
 }

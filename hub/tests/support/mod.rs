@@ -128,11 +128,22 @@ impl Env {
         }
     }
 
-    /// The hub over a copy of the data directory `from` as an earlier version left it, opened
-    /// as `serve` opens it; no key is made (the directory's own keys are the ones to use).
+    /// The hub over a copy of the data directory `from` as an earlier version left it, migrated
+    /// with `xt-hub migrate` and opened as `serve` opens it; no key is made (the directory's own
+    /// keys are the ones to use).
     pub fn upgraded(from: &std::path::Path, key: String, owner_password: String) -> Env {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(from, dir.path());
+        // As an operator would: `xt-hub migrate --data DIR`, then `serve`.
+        let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_xt-hub"))
+            .args(["migrate", "--data", dir.path().to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            migrate.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrate.stderr)
+        );
         let hub = Arc::new(Hub::open(dir.path(), private_shop_urls()).unwrap());
         let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
         Env {
@@ -309,6 +320,7 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
             allow_private_shop_urls: true,
             ..Default::default()
         },
+        log: Default::default(),
     }
 }
 

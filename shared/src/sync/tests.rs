@@ -1,6 +1,7 @@
 //! The sync state machine driven against an in-memory hub with seeded faults: disconnects,
 //! agent crashes (only the outbox survives), hub crashes (an unapplied batch is lost) and
-//! resends. The seed is printed first; failing seeds go into `REGRESSION_SEEDS`.
+//! resends, over 10,000 seeds by default (`XT_SIM_RUNS`, from `XT_SIM_SEED`). The seed is printed
+//! first; failing seeds go into `REGRESSION_SEEDS`.
 
 use super::*;
 use crate::change::{Body, SourceChange};
@@ -258,7 +259,7 @@ fn simulation_converges_under_faults() {
     let runs = std::env::var("XT_SIM_RUNS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200u64);
+        .unwrap_or(10_000u64);
     for seed in REGRESSION_SEEDS
         .iter()
         .copied()

@@ -1,7 +1,9 @@
-//! Frames over quinn streams: the length prefix and limit of `xt_shared::protocol`.
+//! Frames over quinn streams: the length prefix and limit of [`crate::protocol`]. The one IO
+//! adapter of this crate (feature `quic`), shared by the agent and the hub so both read and
+//! write frames the same way.
 
-use xt_shared::protocol::{
-    DecodeError, FRAME_PREFIX_BYTES, Frame, decode_body, frame_bytes, frame_len,
+use crate::protocol::{
+    DecodeError, FRAME_BYTES_MAX, FRAME_PREFIX_BYTES, Frame, decode_body, frame_bytes, frame_len,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,15 @@ pub enum FrameIoError {
 
 /// The next frame, or `None` if the peer finished the stream cleanly between frames.
 pub async fn read_frame(recv: &mut quinn::RecvStream) -> Result<Option<Frame>, FrameIoError> {
+    read_frame_within(recv, FRAME_BYTES_MAX).await
+}
+
+/// [`read_frame`] for a stream whose frames are small: a length prefix over `bytes_max` is
+/// refused before anything more is read or allocated.
+pub async fn read_frame_within(
+    recv: &mut quinn::RecvStream,
+    bytes_max: usize,
+) -> Result<Option<Frame>, FrameIoError> {
     let mut prefix = [0u8; FRAME_PREFIX_BYTES];
     match recv.read_exact(&mut prefix).await {
         Ok(()) => {}
@@ -28,6 +39,13 @@ pub async fn read_frame(recv: &mut quinn::RecvStream) -> Result<Option<Frame>, F
         Err(e) => return Err(e.into()),
     }
     let len = frame_len(prefix)?;
+    if len > bytes_max {
+        return Err(DecodeError::Oversized {
+            len,
+            max: bytes_max,
+        }
+        .into());
+    }
     let mut body = vec![0u8; len];
     recv.read_exact(&mut body).await.map_err(|e| match e {
         quinn::ReadExactError::FinishedEarly(n) => {
