@@ -293,6 +293,29 @@ async fn no_problems(b: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// At a phone's width no list runs past the screen's edge: the page does not scroll sideways
+/// and no table scrolls inside its wrapper (lists are cards there, every field labelled).
+async fn fits_the_screen(b: &Browser, what: &str) -> anyhow::Result<()> {
+    if !b.size.phone {
+        return Ok(());
+    }
+    let v = b
+        .js(
+            "const wide = [...document.querySelectorAll('.table-wrap')] \
+             .filter(w => w.scrollWidth > w.clientWidth + 1) \
+             .map(w => w.querySelector('tbody')?.id + ' ' + w.scrollWidth + '>' + w.clientWidth); \
+             return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+        )
+        .await?;
+    let scroll = v[0].as_f64().unwrap_or(f64::NAN);
+    let inner = v[1].as_f64().unwrap_or(f64::NAN);
+    anyhow::ensure!(
+        scroll <= inner && v[2].as_array().is_some_and(Vec::is_empty),
+        "{what}: a list is wider than the screen (scrollWidth, innerWidth, wide tables): {v}"
+    );
+    Ok(())
+}
+
 /// The steps every user size goes through.
 async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> anyhow::Result<()> {
     let hub = &demo.hub;
@@ -367,6 +390,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("agents").await?;
+    fits_the_screen(b, "agents").await?;
 
     // An enrollment token with a ready-to-copy command.
     b.click("#enroll-toggle").await?;
@@ -425,6 +449,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("users").await?;
+    fits_the_screen(b, "users").await?;
 
     // Stock: search a known SKU and see the hub's quantity in both warehouses.
     b.goto_page("stock").await?;
@@ -441,6 +466,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         .await?;
     }
     b.shot("stock-search").await?;
+    fits_the_screen(b, "stock").await?;
 
     // Live: a stock count in the legacy WMS shows up without reloading the page.
     b.until(
@@ -637,6 +663,7 @@ async fn walk_dashboard_and_keys(
     )
     .await?;
     b.shot("dashboard-full").await?;
+    fits_the_screen(b, "dashboard").await?;
 
     b.goto_page("keys").await?;
     b.click("#key-new-toggle").await?;
@@ -649,6 +676,7 @@ async fn walk_dashboard_and_keys(
     )
     .await?;
     b.shot("api-key-created").await?;
+    fits_the_screen(b, "API keys").await?;
     no_problems(b).await
 }
 
@@ -917,6 +945,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("dashboard-shops").await?;
+    fits_the_screen(b, "dashboard with shops").await?;
 
     b.goto_page("orders").await?;
     let all = ORDER_FIXTURES.len();
@@ -926,6 +955,32 @@ async fn walk_orders(
     )
     .await?;
     b.shot("orders").await?;
+    if b.size.phone {
+        // Every order shows its amount and time on a phone (a card per order, not a table
+        // whose last columns are cut or hidden).
+        let cells = b
+            .js(
+                r#"const row = document.querySelector('#order-rows tr[data-order]');
+                 row.scrollIntoView({block: 'center'});
+                 return ['paid', 'modified'].map(col => {
+                   const td = row.querySelector(`td[data-col="${col}"]`);
+                   const r = td.getBoundingClientRect();
+                   const s = getComputedStyle(td);
+                   const shown = s.display !== 'none' && s.visibility === 'visible' &&
+                     r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= window.innerWidth &&
+                     r.top >= 0 && r.bottom <= window.innerHeight && /\d/.test(td.textContent);
+                   return [col, shown, td.textContent, [r.left, r.top, r.right, r.bottom]];
+                 });"#,
+            )
+            .await?;
+        anyhow::ensure!(
+            cells
+                .as_array()
+                .is_some_and(|c| c.len() == 2 && c.iter().all(|cell| cell[1] == true)),
+            "an order's amount and time must be visible on a phone: {cells}"
+        );
+    }
+    fits_the_screen(b, "orders").await?;
 
     // Filter by status: the rows the hub answers for it, and only those.
     let paid = api_get(hub, "/api/v1/orders?status=paid").await?;
@@ -958,6 +1013,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("order-detail").await?;
+    fits_the_screen(b, "order detail").await?;
     // The buyer as a member, with their orders.
     b.click("#order-member").await?;
     b.until(
@@ -1024,6 +1080,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("mappings").await?;
+    fits_the_screen(b, "SKU mappings").await?;
     let after = api_get(hub, "/api/v1/sku-mappings").await?;
     let mappings = after["mappings"].as_array().cloned().unwrap_or_default();
     assert_eq!(mappings.len(), before + 1, "{after}");
@@ -1039,6 +1096,7 @@ async fn walk_orders(
         ),
     )
     .await?;
+    fits_the_screen(b, "shops").await?;
     no_problems(b).await?;
     b.click("#logout").await?;
     b.until("the login page", "!document.getElementById('login').hidden")
