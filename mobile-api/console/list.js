@@ -160,7 +160,7 @@ export function pagedList(spec) {
 
   // Fetches again as many rows as are shown and updates the list in place, keeping its scroll:
   // changed rows are replaced where they are, new ones go before the row that follows them
-  // (the top, in a newest-first list), rows no longer in the answer leave.
+  // (the top, in a newest-first list), rows that no longer match leave.
   function refresh() {
     if (busy) {
       refreshWanted = true;
@@ -177,8 +177,13 @@ export function pagedList(spec) {
       }
       if (mine !== generation) return;
       const fresh = new Set(page.items.map(spec.key));
+      // A shown row the answer lacks has left (no longer matches) when the answer is complete
+      // or reaches below it; one below the answer's last shown row may only have been pushed
+      // past its end by new rows, so it stays ("more" fetches it again, once).
+      const rows = [...tbody.children];
+      const reach = Math.max(-1, ...[...shown].filter(([k]) => fresh.has(k)).map(([, s]) => rows.indexOf(s.tr)));
       for (const [k, s] of shown) {
-        if (!fresh.has(k)) {
+        if (!fresh.has(k) && (!page.next || rows.indexOf(s.tr) < reach)) {
           s.tr.remove();
           shown.delete(k);
         }
