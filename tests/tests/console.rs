@@ -532,7 +532,9 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     .await?;
     b.shot("logged-out").await?;
 
-    // Warehouse staff land on the stock of their own warehouse, without the admin pages.
+    // Warehouse staff land on the stock of their own warehouse, without the admin pages: the
+    // navigation shows the pages GET /api/v1/me's permissions allow (stock:read,
+    // dashboard:read; no orders:read, shops:read or any page of the "more" menu).
     let picker = format!("picker-{}", b.size.name);
     create_user(demo, &picker, "warehouse", &[CSV_WAREHOUSE]).await?;
     b.log_in(base, &picker, PICKER_PASSWORD).await?;
@@ -541,6 +543,10 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         &format!(
             "document.getElementById('main').dataset.page === 'stock' && \
              document.querySelector('#nav a[data-page=\"agents\"]').hidden && \
+             document.querySelector('#nav a[data-page=\"orders\"]').hidden && \
+             document.querySelector('#nav a[data-page=\"shops\"]').hidden && \
+             !document.querySelector('#nav a[data-page=\"dashboard\"]').hidden && \
+             document.getElementById('nav-more').hidden && \
              document.querySelectorAll('#stock-rows tr').length > 0 && \
              [...document.querySelectorAll('#stock-rows tr')].every(r => r.dataset.warehouse === '{CSV_WAREHOUSE}')"
         ),
@@ -1120,5 +1126,73 @@ async fn console_orders_and_sku_mappings() -> anyhow::Result<()> {
     )
     .await;
     ctx.0.running.shutdown().await;
+    result
+}
+
+/// The list helper's live refresh (what `orders_changed` events drive on the orders page), run
+/// in the browser against an in-page source: rows shown are updated in place (the same row
+/// element when nothing changed), new ones go on top, rows gone from the answer leave.
+async fn walk_list_refresh(b: &mut Browser, _: &mut (), base: &str) -> anyhow::Result<()> {
+    b.client.goto(base).await?;
+    b.until("the login form", "!document.getElementById('login').hidden")
+        .await?;
+    let steps = b
+        .js(r#"return (async () => {
+              const { pagedList } = await import('/assets/list.js');
+              let data = [{ id: 'c', v: 1 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              const list = pagedList({
+                columns: [{ key: 'id', label: 'Id', cell: (i) => i.id }, { key: 'v', label: 'V', cell: (i) => String(i.v) }],
+                key: (i) => i.id,
+                rowAttrs: (i) => ({ dataset: { item: i.id } }),
+                pageRows: 2,
+                fetchPage: async (cursor, limit) => {
+                  const start = cursor ? Number(cursor) : 0;
+                  const items = data.slice(start, start + limit);
+                  const end = start + items.length;
+                  return { items, next: end < data.length ? String(end) : null };
+                },
+                tbodyId: 'test-rows',
+              });
+              document.body.append(list.el);
+              const rows = () => [...document.querySelectorAll('#test-rows tr')]
+                .map((r) => r.dataset.item + '=' + r.querySelector('td[data-col="v"]').textContent);
+              const seen = [];
+              await list.load();
+              seen.push(rows());
+              const b = document.querySelector('#test-rows tr[data-item="b"]');
+              data = [{ id: 'd', v: 1 }, { id: 'c', v: 2 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              await list.refresh();
+              seen.push(rows());
+              seen.push(document.querySelector('#test-rows tr[data-item="b"]') === b);
+              data = [{ id: 'd', v: 1 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              await list.refresh();
+              seen.push(rows());
+              list.el.remove();
+              return seen;
+            })();"#)
+        .await?;
+    assert_eq!(
+        steps,
+        serde_json::json!([
+            ["c=1", "b=1"],
+            ["d=1", "c=2", "b=1"],
+            true,
+            ["d=1", "b=1", "a=1"]
+        ]),
+        "load, then refresh with a new and a changed row, then one gone"
+    );
+    no_problems(b).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_list_refresh_in_place() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let result = run_sizes(&mut (), &base, "list-", &[DESKTOP], |b, ctx, base, _| {
+        Box::pin(walk_list_refresh(b, ctx, base))
+    })
+    .await;
+    hub.running.shutdown().await;
     result
 }
