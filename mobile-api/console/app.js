@@ -1,32 +1,59 @@
 // The console's entry point: boot, sign-in, the shell, hash routing and the live event stream.
-import { EventStream, login, logout, onSessionEnd, resume, savedTenant, session } from "./api.js";
-import { usersPage, keysPage } from "./admin.js";
+//
+// The pages are the modules listed in /assets/pages/index.json (generated from the files in
+// pages/). Each exports `page`: { route, permission, nav: { labelKey, icon, order, bar }, home?,
+// render(main, ctx) → { onEvent(event), dispose() } }. The navigation shows the pages whose
+// permission GET /api/v1/me lists; the hub checks every call regardless.
+import { EventStream, get, login, logout, onSessionEnd, resume, savedTenant, session } from "./api.js";
 import { applyStatic, loadI18n, onLangChange, t, toggleLang } from "./i18n.js";
-import { mappingsPage, ordersPage } from "./orders.js";
-import { agentsPage, dashboardPage, stockPage } from "./pages.js";
-import { shopsPage } from "./shops.js";
-import { clear, errorState, h, roleName } from "./ui.js";
+import { clear, describeError, errorState, h, roleName } from "./ui.js";
 
-const ADMINS = ["owner", "admin"];
-// Which roles see each page (none listed: everyone); the hub checks every call regardless.
-const PAGES = {
-  dashboard: { render: dashboardPage },
-  orders: { render: ordersPage, roles: [...ADMINS, "manager", "finance"] },
-  stock: { render: stockPage },
-  shops: { render: shopsPage, roles: [...ADMINS, "manager"] },
-  "sku-mappings": { render: mappingsPage, roles: [...ADMINS, "manager", "finance"] },
-  agents: { render: agentsPage, roles: ADMINS },
-  users: { render: usersPage, roles: ADMINS },
-  keys: { render: keysPage, roles: ADMINS },
-};
-
+const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
+let pages = []; // the page modules' `page`, in nav order
+let me = null; // GET /api/v1/me of the signed-in user
 let current = null;
 let stream = null;
 
-function allowed(claims, page) {
-  const roles = PAGES[page].roles;
-  return !roles || (claims?.roles || []).some((r) => roles.includes(r));
+const can = (permission) => !!me?.permissions?.includes(permission);
+const findPage = (route) => pages.find((p) => p.route === route);
+
+async function loadPages() {
+  const resp = await fetch("/assets/pages/index.json");
+  const urls = await resp.json();
+  const modules = await Promise.all(urls.map((url) => import(url)));
+  pages = modules.map((m) => m.page).sort((a, b) => a.nav.order - b.nav.order);
+}
+
+function icon(spec) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", spec.d);
+  if (spec.evenodd) path.setAttribute("fill-rule", "evenodd");
+  svg.append(path);
+  return svg;
+}
+
+// One link per page, hidden when the user lacks its permission. On a phone the pages marked
+// `bar` sit in the bottom bar and the others in the "more" menu; a desktop lists them all.
+function buildNav() {
+  for (const a of $("nav").querySelectorAll("a[data-page]")) a.remove();
+  const bar = [];
+  const more = [];
+  for (const p of pages) {
+    const a = h(
+      "a",
+      { href: "#/" + p.route, dataset: { page: p.route }, hidden: !can(p.permission) },
+      p.nav.icon ? icon(p.nav.icon) : null,
+      h("span", { dataset: { i18n: p.nav.labelKey } }, t(p.nav.labelKey)),
+    );
+    (p.nav.bar ? bar : more).push(a);
+  }
+  $("nav-more").before(...bar);
+  $("nav-more-panel").append(...more);
+  $("nav-more").hidden = !more.some((a) => !a.hidden);
 }
 
 // The phone's "more" menu: the links that do not fit in the bottom bar.
@@ -35,10 +62,11 @@ function setMoreOpen(open) {
   $("nav-more").setAttribute("aria-expanded", String(open));
 }
 
-// Warehouse staff land on their stock; everyone else on the dashboard.
-function defaultPage(claims) {
-  const roles = claims.roles || [];
-  return roles.length && roles.every((r) => r === "warehouse") ? "stock" : "dashboard";
+// The first page (in nav order) that claims to be this user's home, else the first they may
+// open (warehouse staff land on their stock, everyone else on the dashboard).
+function defaultPage() {
+  const allowed = pages.filter((p) => can(p.permission));
+  return (allowed.find((p) => p.home?.(me)) || allowed[0] || pages[0])?.route;
 }
 
 function setLive(state) {
@@ -52,27 +80,35 @@ function setLive(state) {
 
 function route() {
   const claims = session();
-  if (!claims) return;
+  if (!claims || !me) return;
   const name = location.hash.replace(/^#\/?/, "").split("?")[0];
-  const page = PAGES[name] ? name : defaultPage(claims);
-  if (!PAGES[name]) {
-    history.replaceState(null, "", "#/" + page);
+  const page = findPage(name) || findPage(defaultPage());
+  if (page.route !== name) {
+    history.replaceState(null, "", "#/" + page.route);
   }
   for (const a of document.querySelectorAll("#nav a")) {
-    if (a.dataset.page === page) a.setAttribute("aria-current", "page");
+    if (a.dataset.page === page.route) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  $("nav-more").classList.toggle("current", !!$("nav-more-panel").querySelector(`a[data-page="${page}"]`));
+  $("nav-more").classList.toggle("current", !!$("nav-more-panel").querySelector(`a[data-page="${page.route}"]`));
   setMoreOpen(false);
   current?.dispose();
   current = null;
   const main = $("main");
-  main.dataset.page = page;
-  if (!allowed(claims, page)) {
+  main.dataset.page = page.route;
+  if (!can(page.permission)) {
     clear(main, errorState({ status: 403 }));
     return;
   }
-  current = PAGES[page].render(main);
+  current = page.render(main, { me, can });
+}
+
+// One event from the stream. `reset` (the hub had already trimmed where the stream resumed,
+// so events were lost): the current page renders again, fetching all its data; its filters
+// live in the page module and stay.
+function onEvent(ev) {
+  if (ev.kind === "reset") route();
+  else current?.onEvent(ev);
 }
 
 function showWho(claims) {
@@ -80,15 +116,21 @@ function showWho(claims) {
   clear($("whoami"), h("strong", {}, claims.preferred_username || claims.sub), " ", h("span", { class: "muted" }, roles));
 }
 
-function showShell(claims) {
+// Signed in: what the credential may do decides the navigation, then the page.
+async function showShell(claims) {
+  try {
+    me = await get("/api/v1/me");
+  } catch (err) {
+    if (session()) showLogin(describeError(err));
+    return;
+  }
   $("boot").hidden = true;
   $("login").hidden = true;
   $("shell").hidden = false;
   showWho(claims);
-  for (const a of document.querySelectorAll("#nav a[data-page]")) a.hidden = !allowed(claims, a.dataset.page);
-  $("nav-more").hidden = ![...$("nav-more-panel").querySelectorAll("a")].some((a) => !a.hidden);
+  buildNav();
   stream?.stop();
-  stream = new EventStream((ev) => current?.onEvent(ev), setLive);
+  stream = new EventStream(onEvent, setLive);
   stream.start();
   route();
 }
@@ -96,6 +138,7 @@ function showShell(claims) {
 function showLogin(message) {
   stream?.stop();
   stream = null;
+  me = null;
   current?.dispose();
   current = null;
   clear($("main"));
@@ -138,7 +181,7 @@ async function onLogin(e) {
     const claims = await login(tenant, username, password);
     $("login-password").value = "";
     error.hidden = true;
-    showShell(claims);
+    await showShell(claims);
   } catch (err) {
     error.textContent = loginMessage(err);
     error.hidden = false;
@@ -151,10 +194,17 @@ async function onLogin(e) {
 }
 
 async function boot() {
+  const loadingPages = loadPages();
   try {
     await loadI18n();
   } catch {
     // Without the table the keys are shown; still better than a blank page.
+  }
+  try {
+    await loadingPages;
+  } catch (err) {
+    clear($("boot"), errorState(err, () => location.reload()));
+    return;
   }
   applyStatic(document);
   $("login-form").addEventListener("submit", onLogin);
@@ -169,14 +219,14 @@ async function boot() {
   onSessionEnd((reason) => showLogin(reason === "expired" ? t("login.expired") : null));
   onLangChange(() => {
     const claims = session();
-    if (claims && !$("shell").hidden) {
+    if (claims && me && !$("shell").hidden) {
       showWho(claims);
       route();
     }
   });
   window.addEventListener("hashchange", route);
   const claims = await resume();
-  if (claims) showShell(claims);
+  if (claims) await showShell(claims);
   else showLogin();
 }
 

@@ -162,6 +162,22 @@ export function confirmButton(label, confirmLabel, action) {
   return button;
 }
 
+// Calls f at most once every ms, the last call of a burst included: live updates stay current
+// under a stream of events without fetching for each one.
+export function atMostEvery(ms, f) {
+  let last = 0;
+  let timer = null;
+  return () => {
+    if (timer) return;
+    const wait = Math.max(0, last + ms - Date.now());
+    timer = setTimeout(() => {
+      timer = null;
+      last = Date.now();
+      f();
+    }, wait);
+  };
+}
+
 export function debounce(f, ms) {
   let timer = null;
   return (...args) => {
@@ -170,21 +186,23 @@ export function debounce(f, ms) {
   };
 }
 
-// A table in a scrolling wrapper; headers: [[text, class]].
-export function dataTable(headers, rows, cls) {
+// A fieldset of checkboxes named `name`; options: [[value, label]].
+export function checkboxes(name, options, legend) {
   return h(
-    "div",
-    { class: "table-wrap" },
-    h("table", { class: "table " + (cls || "") }, h("thead", {}, h("tr", {}, headers.map(([text, c]) => h("th", { class: c }, text)))), h("tbody", {}, rows)),
+    "fieldset",
+    { class: "checks" },
+    h("legend", {}, legend),
+    options.map(([value, label]) => h("label", { class: "check" }, h("input", { type: "checkbox", name, value }), h("span", {}, label))),
   );
+}
+
+// The values of the checked boxes named `name` in form.
+export function checked(form, name) {
+  return [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
 }
 
 // The placeholder for a value the hub does not know (yet).
 export const NONE = "—";
-
-export function isAdmin(claims) {
-  return (claims?.roles || []).some((r) => r === "owner" || r === "admin");
-}
 
 export function platformName(p) {
   return (

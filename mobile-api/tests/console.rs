@@ -1,5 +1,6 @@
-//! The embedded web console: served at `/` and `/assets/{file}` with the right content types,
-//! revalidation and security headers; unknown assets are 404 in the JSON error shape.
+//! The embedded web console: served at `/` and `/assets/{path}` with the right content types,
+//! revalidation and security headers; the page modules listed at `/assets/pages/index.json`;
+//! unknown assets are 404 in the JSON error shape.
 
 mod support;
 
@@ -36,6 +37,8 @@ async fn index_and_assets_have_types_and_security_headers() {
         ("/assets/app.css", "text/css; charset=utf-8"),
         ("/assets/i18n.json", "application/json"),
         ("/assets/favicon.svg", "image/svg+xml"),
+        ("/assets/pages/orders.js", "text/javascript; charset=utf-8"),
+        ("/assets/pages/index.json", "application/json"),
     ] {
         let (status, headers, body) = get(path, &[]).await;
         assert_eq!(status, StatusCode::OK, "{path}");
@@ -76,10 +79,50 @@ async fn unknown_assets_are_404_json() {
         "/assets/nope.js",
         "/assets/index.html",
         "/assets/..%2Fsrc%2Flib.rs",
+        "/assets/pages/../i18n.json",
+        "/assets/pages/%2E%2E/i18n.json",
+        "/assets/pages/",
+        "/assets/pages/index.html",
     ] {
         let (status, _, body) = get(path, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], "not_found", "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_page_list_names_every_page_module_and_each_is_served() {
+    let (status, _, body) = get("/assets/pages/index.json", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let pages: Vec<String> = serde_json::from_slice(&body).unwrap();
+    for page in [
+        "dashboard",
+        "orders",
+        "stock",
+        "shops",
+        "sku-mappings",
+        "agents",
+        "users",
+        "keys",
+    ] {
+        assert!(
+            pages.contains(&format!("/assets/pages/{page}.js")),
+            "{page} in {pages:?}"
+        );
+    }
+    for url in &pages {
+        let (status, headers, body) = get(url, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert_eq!(headers["content-security-policy"], CONSOLE_CSP, "{url}");
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("export const page"), "{url}");
+    }
+    // The navigation is built from them, not written into the page.
+    let (_, _, body) = get("/", &[]).await;
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        !html.contains("data-page="),
+        "index.html hard-codes nav links"
+    );
 }

@@ -293,6 +293,29 @@ async fn no_problems(b: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// At a phone's width no list runs past the screen's edge: the page does not scroll sideways
+/// and no table scrolls inside its wrapper (lists are cards there, every field labelled).
+async fn fits_the_screen(b: &Browser, what: &str) -> anyhow::Result<()> {
+    if !b.size.phone {
+        return Ok(());
+    }
+    let v = b
+        .js(
+            "const wide = [...document.querySelectorAll('.table-wrap')] \
+             .filter(w => w.scrollWidth > w.clientWidth + 1) \
+             .map(w => w.querySelector('tbody')?.id + ' ' + w.scrollWidth + '>' + w.clientWidth); \
+             return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+        )
+        .await?;
+    let scroll = v[0].as_f64().unwrap_or(f64::NAN);
+    let inner = v[1].as_f64().unwrap_or(f64::NAN);
+    anyhow::ensure!(
+        scroll <= inner && v[2].as_array().is_some_and(Vec::is_empty),
+        "{what}: a list is wider than the screen (scrollWidth, innerWidth, wide tables): {v}"
+    );
+    Ok(())
+}
+
 /// The steps every user size goes through.
 async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> anyhow::Result<()> {
     let hub = &demo.hub;
@@ -367,6 +390,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("agents").await?;
+    fits_the_screen(b, "agents").await?;
 
     // An enrollment token with a ready-to-copy command.
     b.click("#enroll-toggle").await?;
@@ -425,6 +449,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     )
     .await?;
     b.shot("users").await?;
+    fits_the_screen(b, "users").await?;
 
     // Stock: search a known SKU and see the hub's quantity in both warehouses.
     b.goto_page("stock").await?;
@@ -441,6 +466,7 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         .await?;
     }
     b.shot("stock-search").await?;
+    fits_the_screen(b, "stock").await?;
 
     // Live: a stock count in the legacy WMS shows up without reloading the page.
     b.until(
@@ -506,7 +532,9 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
     .await?;
     b.shot("logged-out").await?;
 
-    // Warehouse staff land on the stock of their own warehouse, without the admin pages.
+    // Warehouse staff land on the stock of their own warehouse, without the admin pages: the
+    // navigation shows the pages GET /api/v1/me's permissions allow (stock:read,
+    // dashboard:read; no orders:read, shops:read or any page of the "more" menu).
     let picker = format!("picker-{}", b.size.name);
     create_user(demo, &picker, "warehouse", &[CSV_WAREHOUSE]).await?;
     b.log_in(base, &picker, PICKER_PASSWORD).await?;
@@ -515,6 +543,10 @@ async fn walk(b: &mut Browser, demo: &mut Demo, base: &str, live_qty: i64) -> an
         &format!(
             "document.getElementById('main').dataset.page === 'stock' && \
              document.querySelector('#nav a[data-page=\"agents\"]').hidden && \
+             document.querySelector('#nav a[data-page=\"orders\"]').hidden && \
+             document.querySelector('#nav a[data-page=\"shops\"]').hidden && \
+             !document.querySelector('#nav a[data-page=\"dashboard\"]').hidden && \
+             document.getElementById('nav-more').hidden && \
              document.querySelectorAll('#stock-rows tr').length > 0 && \
              [...document.querySelectorAll('#stock-rows tr')].every(r => r.dataset.warehouse === '{CSV_WAREHOUSE}')"
         ),
@@ -637,6 +669,7 @@ async fn walk_dashboard_and_keys(
     )
     .await?;
     b.shot("dashboard-full").await?;
+    fits_the_screen(b, "dashboard").await?;
 
     b.goto_page("keys").await?;
     b.click("#key-new-toggle").await?;
@@ -649,6 +682,7 @@ async fn walk_dashboard_and_keys(
     )
     .await?;
     b.shot("api-key-created").await?;
+    fits_the_screen(b, "API keys").await?;
     no_problems(b).await
 }
 
@@ -917,6 +951,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("dashboard-shops").await?;
+    fits_the_screen(b, "dashboard with shops").await?;
 
     b.goto_page("orders").await?;
     let all = ORDER_FIXTURES.len();
@@ -926,6 +961,32 @@ async fn walk_orders(
     )
     .await?;
     b.shot("orders").await?;
+    if b.size.phone {
+        // Every order shows its amount and time on a phone (a card per order, not a table
+        // whose last columns are cut or hidden).
+        let cells = b
+            .js(
+                r#"const row = document.querySelector('#order-rows tr[data-order]');
+                 row.scrollIntoView({block: 'center'});
+                 return ['paid', 'modified'].map(col => {
+                   const td = row.querySelector(`td[data-col="${col}"]`);
+                   const r = td.getBoundingClientRect();
+                   const s = getComputedStyle(td);
+                   const shown = s.display !== 'none' && s.visibility === 'visible' &&
+                     r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= window.innerWidth &&
+                     r.top >= 0 && r.bottom <= window.innerHeight && /\d/.test(td.textContent);
+                   return [col, shown, td.textContent, [r.left, r.top, r.right, r.bottom]];
+                 });"#,
+            )
+            .await?;
+        anyhow::ensure!(
+            cells
+                .as_array()
+                .is_some_and(|c| c.len() == 2 && c.iter().all(|cell| cell[1] == true)),
+            "an order's amount and time must be visible on a phone: {cells}"
+        );
+    }
+    fits_the_screen(b, "orders").await?;
 
     // Filter by status: the rows the hub answers for it, and only those.
     let paid = api_get(hub, "/api/v1/orders?status=paid").await?;
@@ -958,6 +1019,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("order-detail").await?;
+    fits_the_screen(b, "order detail").await?;
     // The buyer as a member, with their orders.
     b.click("#order-member").await?;
     b.until(
@@ -1024,6 +1086,7 @@ async fn walk_orders(
     )
     .await?;
     b.shot("mappings").await?;
+    fits_the_screen(b, "SKU mappings").await?;
     let after = api_get(hub, "/api/v1/sku-mappings").await?;
     let mappings = after["mappings"].as_array().cloned().unwrap_or_default();
     assert_eq!(mappings.len(), before + 1, "{after}");
@@ -1039,6 +1102,7 @@ async fn walk_orders(
         ),
     )
     .await?;
+    fits_the_screen(b, "shops").await?;
     no_problems(b).await?;
     b.click("#logout").await?;
     b.until("the login page", "!document.getElementById('login').hidden")
@@ -1062,5 +1126,73 @@ async fn console_orders_and_sku_mappings() -> anyhow::Result<()> {
     )
     .await;
     ctx.0.running.shutdown().await;
+    result
+}
+
+/// The list helper's live refresh (what `orders_changed` events drive on the orders page), run
+/// in the browser against an in-page source: rows shown are updated in place (the same row
+/// element when nothing changed), new ones go on top, rows gone from the answer leave.
+async fn walk_list_refresh(b: &mut Browser, _: &mut (), base: &str) -> anyhow::Result<()> {
+    b.client.goto(base).await?;
+    b.until("the login form", "!document.getElementById('login').hidden")
+        .await?;
+    let steps = b
+        .js(r#"return (async () => {
+              const { pagedList } = await import('/assets/list.js');
+              let data = [{ id: 'c', v: 1 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              const list = pagedList({
+                columns: [{ key: 'id', label: 'Id', cell: (i) => i.id }, { key: 'v', label: 'V', cell: (i) => String(i.v) }],
+                key: (i) => i.id,
+                rowAttrs: (i) => ({ dataset: { item: i.id } }),
+                pageRows: 2,
+                fetchPage: async (cursor, limit) => {
+                  const start = cursor ? Number(cursor) : 0;
+                  const items = data.slice(start, start + limit);
+                  const end = start + items.length;
+                  return { items, next: end < data.length ? String(end) : null };
+                },
+                tbodyId: 'test-rows',
+              });
+              document.body.append(list.el);
+              const rows = () => [...document.querySelectorAll('#test-rows tr')]
+                .map((r) => r.dataset.item + '=' + r.querySelector('td[data-col="v"]').textContent);
+              const seen = [];
+              await list.load();
+              seen.push(rows());
+              const b = document.querySelector('#test-rows tr[data-item="b"]');
+              data = [{ id: 'd', v: 1 }, { id: 'c', v: 2 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              await list.refresh();
+              seen.push(rows());
+              seen.push(document.querySelector('#test-rows tr[data-item="b"]') === b);
+              data = [{ id: 'd', v: 1 }, { id: 'b', v: 1 }, { id: 'a', v: 1 }];
+              await list.refresh();
+              seen.push(rows());
+              list.el.remove();
+              return seen;
+            })();"#)
+        .await?;
+    assert_eq!(
+        steps,
+        serde_json::json!([
+            ["c=1", "b=1"],
+            ["d=1", "c=2", "b=1"],
+            true,
+            ["d=1", "b=1", "a=1"]
+        ]),
+        "load, then refresh with a new and a changed row, then one gone"
+    );
+    no_problems(b).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_list_refresh_in_place() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hub = LocalHub::start(dir.path(), TENANT, free_addr(), free_addr()).await?;
+    let base = console_url(&hub);
+    let result = run_sizes(&mut (), &base, "list-", &[DESKTOP], |b, ctx, base, _| {
+        Box::pin(walk_list_refresh(b, ctx, base))
+    })
+    .await;
+    hub.running.shutdown().await;
     result
 }

@@ -1,29 +1,30 @@
-// The shops page (店铺): the tenant's sales channels, binding a new one with its platform's
-// credentials, turning capture on and off, and each shop's capture health. Secrets go to the hub
-// and never come back: the page shows only whether each one is set.
-import { call, get, session } from "./api.js";
-import { formatAgo, formatDuration, formatNumber, formatTime, t } from "./i18n.js";
-import {
-  NONE,
-  PLATFORMS,
-  badge,
-  clear,
-  confirmButton,
-  dataTable,
-  debounce,
-  describeError,
-  empty,
-  errorState,
-  foldable,
-  h,
-  isAdmin,
-  loading,
-  pageHeader,
-  platformName,
-  toast,
-} from "./ui.js";
+// 店铺: the tenant's sales channels, binding a new one with its platform's credentials, turning
+// capture on and off, and each shop's capture health and counters, kept current from
+// `orders_changed` and `capture_error` events. Secrets go to the hub and never come back: the
+// page shows only whether each one is set.
+import { call, get } from "../api.js";
+import { formatAgo, formatNumber, formatTime, t } from "../i18n.js";
+import { table } from "../list.js";
+import { lagText, lastPollText, shopState, stateDot } from "../shop-health.js";
+import { NONE, PLATFORMS, atMostEvery, badge, clear, confirmButton, describeError, empty, errorState, foldable, h, loading, pageHeader, platformName, toast } from "../ui.js";
 
-const RELOAD_DEBOUNCE_MS = 1500;
+export const page = {
+  route: "shops",
+  permission: "shops:read",
+  nav: {
+    labelKey: "nav.shops",
+    order: 40,
+    bar: true,
+    icon: {
+      d: "M4 3h16l1.5 6a3 3 0 0 1-5.2 2.1 3.4 3.4 0 0 1-4.3.9 3.4 3.4 0 0 1-4.3-.9A3 3 0 0 1 2.5 9zm1 10v8h14v-8a4.6 4.6 0 0 1-3-.3 5.2 5.2 0 0 1-4 .8 5.2 5.2 0 0 1-4-.8 4.6 4.6 0 0 1-3 .3m5 2.5h4V21h-4z",
+      evenodd: true,
+    },
+  },
+  render: shopsPage,
+};
+
+// Re-fetch at most this often while events arrive.
+const RELOAD_MS = 1500;
 // A token that expires within this many days is flagged.
 const TOKEN_WARN_DAYS = 7;
 
@@ -60,32 +61,6 @@ const URL_HINTS = {
   shopify: "https://your-shop.myshopify.com",
   woocommerce: "https://your-site.example/wp-json",
 };
-
-// ok / warn / error / off, and the words for it.
-export function shopState(shop) {
-  const hl = shop.health || {};
-  if (!shop.enabled) return ["off", t("shops.state.disabled")];
-  const now = Date.now();
-  if (hl.rate_limited_until && new Date(hl.rate_limited_until).getTime() > now) return ["warn", t("shops.state.rate_limited")];
-  if (hl.token_expires_at && new Date(hl.token_expires_at).getTime() < now) return ["error", t("shops.state.token_expired")];
-  if (hl.error_count && hl.last_error) return ["error", t("shops.state.errors")];
-  if (hl.refunds_error_count && hl.refunds_last_error) return ["warn", t("shops.state.refunds_failing")];
-  if (!hl.last_poll_ok_at) return ["idle", t("shops.state.not_started")];
-  return ["ok", t("shops.state.ok")];
-}
-
-export function stateDot(shop) {
-  const [state, text] = shopState(shop);
-  return h("span", { class: "status-dot", dataset: { state } }, h("span", { class: "dot" }), text);
-}
-
-export function lagText(ms) {
-  return ms === null || ms === undefined ? NONE : formatDuration(ms / 1000);
-}
-
-export function lastPollText(iso) {
-  return iso ? formatAgo(iso) : t("shops.not_started");
-}
 
 function count(n) {
   return n === null || n === undefined ? NONE : formatNumber(n);
@@ -132,18 +107,18 @@ function captureErrors(shop) {
       clear(
         box,
         errors.length
-          ? dataTable(
-              [[t("shops.error_at")], [t("orders.order_no")], [t("shops.error_reason")]],
-              errors.map((e) =>
-                h(
-                  "tr",
-                  {},
-                  h("td", { class: "nowrap" }, formatTime(e.at)),
-                  h("td", {}, e.order_no || NONE),
-                  h("td", {}, e.reason, e.raw ? h("details", {}, h("summary", { class: "small muted" }, t("shops.raw_payload")), h("pre", { class: "raw" }, e.raw)) : null),
-                ),
-              ),
-              "compact",
+          ? table(
+              [
+                { key: "at", label: t("shops.error_at"), cls: "nowrap", cell: (e) => formatTime(e.at) },
+                { key: "order_no", label: t("orders.order_no"), cell: (e) => e.order_no || NONE },
+                {
+                  key: "reason",
+                  label: t("shops.error_reason"),
+                  cell: (e) => [e.reason, e.raw ? h("details", {}, h("summary", { class: "small muted" }, t("shops.raw_payload")), h("pre", { class: "raw" }, e.raw)) : null],
+                },
+              ],
+              errors,
+              { cls: "compact" },
             )
           : h("p", { class: "muted small" }, t("shops.no_capture_errors")),
       );
@@ -183,8 +158,42 @@ function backfillControl(shop) {
   return h("div", { class: "backfill-control" }, days, button);
 }
 
-function shopCard(shop, admin, reload) {
+// The parts of a card that capture changes: health, counters, last errors. Replaced in place
+// when events arrive, so an open capture-errors box or a chosen backfill range stays.
+function shopLive(shop) {
   const hl = shop.health || {};
+  return h(
+    "div",
+    { class: "shop-live" },
+    h(
+      "dl",
+      { class: "facts" },
+      fact(t("shops.last_poll"), lastPollText(hl.last_poll_ok_at), hl.last_poll_ok_at ? formatTime(hl.last_poll_ok_at) : null),
+      fact(t("shops.lag"), lagText(hl.capture_lag_ms)),
+      fact(t("shops.errors"), count(hl.error_count)),
+      fact(
+        t("shops.refunds_last_poll"),
+        lastPollText(hl.refunds_last_poll_ok_at),
+        hl.refunds_last_poll_ok_at ? formatTime(hl.refunds_last_poll_ok_at) : null,
+      ),
+      fact(t("shops.refunds_errors"), count(hl.refunds_error_count)),
+      fact(t("shops.token_expires"), tokenFact(hl.token_expires_at)),
+      fact(
+        t("shops.rate_limited_until"),
+        hl.rate_limited_until && new Date(hl.rate_limited_until).getTime() > Date.now() ? formatTime(hl.rate_limited_until) : NONE,
+      ),
+      fact(t("shops.orders"), count(shop.orders)),
+      fact(t("shops.held"), count(shop.held)),
+      fact(t("shops.capture_errors"), count(shop.capture_errors)),
+    ),
+    hl.last_error ? h("p", { class: "alert alert-error small last-error" }, t("shops.last_error"), " ", hl.last_error) : null,
+    hl.refunds_last_error
+      ? h("p", { class: "alert alert-error small refunds-last-error" }, t("shops.refunds_last_error"), " ", hl.refunds_last_error)
+      : null,
+  );
+}
+
+function shopCard(shop, admin, reload) {
   const [state] = shopState(shop);
   const patch = async (enabled) => {
     try {
@@ -216,31 +225,7 @@ function shopCard(shop, admin, reload) {
       ),
       stateDot(shop),
     ),
-    h(
-      "dl",
-      { class: "facts" },
-      fact(t("shops.last_poll"), lastPollText(hl.last_poll_ok_at), hl.last_poll_ok_at ? formatTime(hl.last_poll_ok_at) : null),
-      fact(t("shops.lag"), lagText(hl.capture_lag_ms)),
-      fact(t("shops.errors"), count(hl.error_count)),
-      fact(
-        t("shops.refunds_last_poll"),
-        lastPollText(hl.refunds_last_poll_ok_at),
-        hl.refunds_last_poll_ok_at ? formatTime(hl.refunds_last_poll_ok_at) : null,
-      ),
-      fact(t("shops.refunds_errors"), count(hl.refunds_error_count)),
-      fact(t("shops.token_expires"), tokenFact(hl.token_expires_at)),
-      fact(
-        t("shops.rate_limited_until"),
-        hl.rate_limited_until && new Date(hl.rate_limited_until).getTime() > Date.now() ? formatTime(hl.rate_limited_until) : NONE,
-      ),
-      fact(t("shops.orders"), count(shop.orders)),
-      fact(t("shops.held"), count(shop.held)),
-      fact(t("shops.capture_errors"), count(shop.capture_errors)),
-    ),
-    hl.last_error ? h("p", { class: "alert alert-error small last-error" }, t("shops.last_error"), " ", hl.last_error) : null,
-    hl.refunds_last_error
-      ? h("p", { class: "alert alert-error small refunds-last-error" }, t("shops.refunds_last_error"), " ", hl.refunds_last_error)
-      : null,
+    shopLive(shop),
     credentialsView(shop),
     h("div", { class: "card-actions" }, admin && shop.enabled ? backfillControl(shop) : null, errorsButton, toggle),
     errorsBox,
@@ -329,14 +314,30 @@ function addShopCard(onCreated) {
   return foldable("shop-new-toggle", t("shops.new"), false, h("p", { class: "muted" }, t("shops.help")), form, error);
 }
 
-export function shopsPage(main) {
+export function shopsPage(main, ctx) {
   const list = h("div", { class: "page-body", id: "shops-list" }, loading());
-  const admin = isAdmin(session());
+  const admin = ctx.can("shops:write");
   let alive = true;
+  let shown = null; // the shops as rendered, by id
   async function load() {
     try {
       const { shops } = await get("/api/v1/shops");
       if (!alive) return;
+      // Same shops, same names and switches: only the live parts change.
+      const same =
+        shown &&
+        shops.length === shown.size &&
+        shops.every((s) => shown.has(s.id) && shown.get(s.id).name === s.name && shown.get(s.id).enabled === s.enabled && shown.get(s.id).api_base_url === s.api_base_url);
+      shown = new Map(shops.map((s) => [s.id, s]));
+      if (same) {
+        for (const s of shops) {
+          const card = list.querySelector(`[data-shop="${CSS.escape(s.id)}"]`);
+          card.dataset.state = shopState(s)[0];
+          card.querySelector(".agent-head .status-dot").replaceWith(stateDot(s));
+          card.querySelector(".shop-live").replaceWith(shopLive(s));
+        }
+        return;
+      }
       clear(list, shops.length ? h("div", { class: "agent-grid" }, shops.map((s) => shopCard(s, admin, load))) : empty(t("shops.empty")));
     } catch (e) {
       if (alive) clear(list, errorState(e, load));
@@ -344,10 +345,11 @@ export function shopsPage(main) {
   }
   clear(main, pageHeader(t("nav.shops")), admin ? addShopCard(load) : null, list);
   load();
-  const reload = debounce(load, RELOAD_DEBOUNCE_MS);
+  const reload = atMostEvery(RELOAD_MS, load);
   return {
+    // Orders captured or changed, or a payload kept as a capture error: the counters move.
     onEvent: (ev) => {
-      if (String(ev.kind || "").startsWith("shop")) reload();
+      if (ev.kind === "orders_changed" || ev.kind === "capture_error" || String(ev.kind || "").startsWith("shop")) reload();
     },
     dispose: () => {
       alive = false;
