@@ -4,7 +4,7 @@
 //! Storage encodings are separate from domain and wire types: every value is a version byte
 //! followed by postcard bytes of a record defined here.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -18,23 +18,30 @@ use xt_shared::sync::{AdmitError, admit};
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("enroll_tokens");
-const AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
-/// Key: (agent id, source name).
-const ORIGINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("origins");
+/// Key: (tenant, agent id). Layout 3; layout 2 and older had `agents` keyed by agent id.
+const AGENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tenant_agents");
+/// Key: agent id → its tenant: how a certificate (which names only the agent) finds its record.
+const AGENT_TENANTS: TableDefinition<&str, &str> = TableDefinition::new("agent_tenants");
+/// Key: (tenant, agent id, source name). Layout 3; before: `origins` keyed (agent, source).
+const ORIGINS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("tenant_origins");
 /// Key: (tenant, warehouse, sku).
 const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
 /// Key: (tenant, entity key as text). Everything that is not stock, for now.
 const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
-/// Key: (agent id, source name, seq): changes the hub refused, with their reason.
-const REJECTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("rejects");
+/// Key: (tenant, agent id, source name, seq): changes the hub refused, with their reason.
+/// Layout 3; before: `rejects` keyed (agent, source, seq).
+const REJECTS: TableDefinition<(&str, &str, &str, u64), &[u8]> =
+    TableDefinition::new("tenant_rejects");
 /// Set in `meta` by layout 1 once its change log's tenant index was built; gone in layout 2.
 const LOG_INDEX_BUILT: &str = "change_log_by_tenant_built";
 
 /// The layout of the tables (`meta` key `schema`). A hub refuses to serve a database of an older
 /// layout until `xt-hub migrate` ([`Store::migrate`]) has moved it to this one:
 /// 1. hub-wide change log `change_log` (key: hub seq) with a (tenant, seq) index;
-/// 2. the change log kept per tenant (`tenant_log`, [`log`]), with retention.
-pub const SCHEMA_VERSION: u8 = 2;
+/// 2. the change log kept per tenant (`tenant_log`, [`log`]), with retention;
+/// 3. agents, their origins and rejects keyed tenant first (`tenant_agents`, `tenant_origins`,
+///    `tenant_rejects`), agents found by id through `agent_tenants`.
+pub const SCHEMA_VERSION: u8 = 3;
 const RECORD_VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -407,6 +414,7 @@ impl Store {
             api_keys::create_tables(&txn)?;
             txn.open_table(TOKENS)?;
             txn.open_table(AGENTS)?;
+            txn.open_table(AGENT_TENANTS)?;
             txn.open_table(ORIGINS)?;
             txn.open_table(STOCK)?;
             txn.open_table(ENTITIES)?;
@@ -436,20 +444,32 @@ impl Store {
                 .open_table(META)?
                 .get("schema")?
                 .map(|v| v.value().to_vec());
-            match found.as_deref() {
+            let mut layout = match found.as_deref() {
                 // A new database: `open` makes it.
-                None => {}
-                Some([1]) => {
-                    let moved = log::migrate_from_hub_wide(&txn)?;
-                    let mut meta = txn.open_table(META)?;
-                    meta.remove(LOG_INDEX_BUILT)?;
-                    meta.insert("schema", [2u8].as_slice())?;
-                    done.push(format!(
-                        "layout 1 → 2: {moved} change-log entries kept per tenant"
-                    ));
-                }
-                // Current, or newer (which `open` refuses, naming it).
-                Some(_) => {}
+                None => SCHEMA_VERSION,
+                Some(&[v]) => v,
+                // Unreadable: `open` refuses it, naming it.
+                Some(_) => SCHEMA_VERSION,
+            };
+            if layout == 1 {
+                let moved = log::migrate_from_hub_wide(&txn)?;
+                txn.open_table(META)?.remove(LOG_INDEX_BUILT)?;
+                done.push(format!(
+                    "layout 1 → 2: {moved} change-log entries kept per tenant"
+                ));
+                layout = 2;
+            }
+            if layout == 2 {
+                let (agents, origins, rejects) = migrate_agents_tenant_first(&txn)?;
+                done.push(format!(
+                    "layout 2 → 3: {agents} agents, {origins} sources and {rejects} refused \
+                     changes keyed by tenant"
+                ));
+                layout = 3;
+            }
+            if !done.is_empty() {
+                txn.open_table(META)?
+                    .insert("schema", [layout].as_slice())?;
             }
             txn.commit()?;
         }
@@ -528,8 +548,12 @@ impl Store {
                         let record = make_record(&token);
                         token.used_by = Some(agent.clone());
                         tokens.insert(hash.as_slice(), enc(&token).as_slice())?;
-                        txn.open_table(AGENTS)?
-                            .insert(agent.as_str(), enc(&record).as_slice())?;
+                        txn.open_table(AGENTS)?.insert(
+                            (record.tenant.as_str(), agent.as_str()),
+                            enc(&record).as_slice(),
+                        )?;
+                        txn.open_table(AGENT_TENANTS)?
+                            .insert(agent.as_str(), record.tenant.as_str())?;
                         Ok(record)
                     }
                 }
@@ -541,10 +565,14 @@ impl Store {
         Ok(result)
     }
 
+    /// An agent by id alone (what its certificate names), through the `agent_tenants` index.
     pub fn agent(&self, agent: &AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let txn = self.db.begin_read()?;
+        let Some(tenant) = txn.open_table(AGENT_TENANTS)?.get(agent.as_str())? else {
+            return Ok(None);
+        };
         let table = txn.open_table(AGENTS)?;
-        let found = table.get(agent.as_str())?;
+        let found = table.get((tenant.value(), agent.as_str()))?;
         found.map(|v| dec("agents", v.value())).transpose()
     }
 
@@ -556,16 +584,25 @@ impl Store {
     ) -> Result<Option<(AgentRecord, R)>, StoreError> {
         let txn = self.db.begin_write()?;
         let out = {
+            let tenant = txn
+                .open_table(AGENT_TENANTS)?
+                .get(agent.as_str())?
+                .map(|t| t.value().to_owned());
             let mut table = txn.open_table(AGENTS)?;
-            let found = table.get(agent.as_str())?.map(|v| v.value().to_vec());
-            match found {
+            let found = match &tenant {
+                Some(t) => table
+                    .get((t.as_str(), agent.as_str()))?
+                    .map(|v| v.value().to_vec()),
                 None => None,
-                Some(bytes) => {
+            };
+            match (tenant, found) {
+                (Some(tenant), Some(bytes)) => {
                     let mut record: AgentRecord = dec("agents", &bytes)?;
                     let r = f(&mut record);
-                    table.insert(agent.as_str(), enc(&record).as_slice())?;
+                    table.insert((tenant.as_str(), agent.as_str()), enc(&record).as_slice())?;
                     Some((record, r))
                 }
+                _ => None,
             }
         };
         txn.commit()?;
@@ -575,29 +612,35 @@ impl Store {
     pub fn agents(&self, tenant: &TenantId) -> Result<Vec<(AgentId, AgentRecord)>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(AGENTS)?;
+        let t = tenant.as_str();
         let mut out = Vec::new();
-        for item in table.iter()? {
+        for item in table.range((t, "")..)? {
             let (k, v) = item?;
-            let record: AgentRecord = dec("agents", v.value())?;
-            if &record.tenant == tenant {
-                let id = AgentId::new(k.value()).map_err(|e| StoreError::Corrupt {
-                    table: "agents",
-                    reason: e.to_string(),
-                })?;
-                out.push((id, record));
+            let (kt, id) = k.value();
+            if kt != t {
+                break;
             }
+            let id = AgentId::new(id).map_err(|e| StoreError::Corrupt {
+                table: "agents",
+                reason: e.to_string(),
+            })?;
+            out.push((id, dec("agents", v.value())?));
         }
         Ok(out)
     }
 
     pub fn origins(&self, agent: &AgentId) -> Result<Vec<(SourceName, OriginRecord)>, StoreError> {
         let txn = self.db.begin_read()?;
+        let Some(tenant) = txn.open_table(AGENT_TENANTS)?.get(agent.as_str())? else {
+            return Ok(Vec::new());
+        };
+        let t = tenant.value();
         let table = txn.open_table(ORIGINS)?;
         let mut out = Vec::new();
-        for item in table.range((agent.as_str(), "")..)? {
+        for item in table.range((t, agent.as_str(), "")..)? {
             let (k, v) = item?;
-            let (a, s) = k.value();
-            if a != agent.as_str() {
+            let (kt, a, s) = k.value();
+            if kt != t || a != agent.as_str() {
                 break;
             }
             let source = SourceName::new(s).map_err(|e| StoreError::Corrupt {
@@ -629,9 +672,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
+            let Some(tenant) = txn
+                .open_table(AGENT_TENANTS)?
+                .get(agent.as_str())?
+                .map(|t| t.value().to_owned())
+            else {
+                return Ok(());
+            };
             let mut origins = txn.open_table(ORIGINS)?;
             for s in sources {
-                let key = (agent.as_str(), s.source.as_str());
+                let key = (tenant.as_str(), agent.as_str(), s.source.as_str());
                 let mut o: OriginRecord = match origins.get(key)? {
                     Some(v) => dec_origin(v.value())?,
                     None => OriginRecord::default(),
@@ -643,11 +693,12 @@ impl Store {
                 origins.insert(key, enc_origin(&o).as_slice())?;
             }
             let mut agents = txn.open_table(AGENTS)?;
-            let found = agents.get(agent.as_str())?.map(|v| v.value().to_vec());
+            let key = (tenant.as_str(), agent.as_str());
+            let found = agents.get(key)?.map(|v| v.value().to_vec());
             if let Some(bytes) = found {
                 let mut a: AgentRecord = dec("agents", &bytes)?;
                 a.last_seen = Some(now);
-                agents.insert(agent.as_str(), enc(&a).as_slice())?;
+                agents.insert(key, enc(&a).as_slice())?;
             }
         }
         txn.commit()?;
@@ -669,7 +720,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         let outcome = {
             let mut origins = txn.open_table(ORIGINS)?;
-            let key = (agent.as_str(), source.as_str());
+            let key = (tenant.as_str(), agent.as_str(), source.as_str());
             let mut progress: OriginRecord = match origins.get(key)? {
                 Some(v) => dec_origin(v.value())?,
                 None => OriginRecord::default(),
@@ -694,7 +745,7 @@ impl Store {
             for change in changes.into_iter().skip(admission.first_new) {
                 if let Some(reason) = refusal(role, &change.body) {
                     rejects.insert(
-                        (agent.as_str(), source.as_str(), change.seq),
+                        (tenant.as_str(), agent.as_str(), source.as_str(), change.seq),
                         enc(&RejectRecord {
                             reason: reason.clone(),
                             change: change.clone(),
@@ -908,6 +959,56 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Layout 2 → 3: agents, their origins and their rejects re-keyed tenant first, with the
+/// agent id → tenant index; the old tables are dropped. Returns how many of each moved.
+fn migrate_agents_tenant_first(txn: &WriteTransaction) -> Result<(u64, u64, u64), StoreError> {
+    const OLD_AGENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("agents");
+    const OLD_ORIGINS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("origins");
+    const OLD_REJECTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("rejects");
+    let (mut agents_moved, mut origins_moved, mut rejects_moved) = (0, 0, 0);
+    {
+        let mut tenant_of = BTreeMap::new();
+        let mut agents = txn.open_table(AGENTS)?;
+        let mut index = txn.open_table(AGENT_TENANTS)?;
+        for item in txn.open_table(OLD_AGENTS)?.iter()? {
+            let (k, v) = item?;
+            let record: AgentRecord = dec("agents", v.value())?;
+            agents.insert((record.tenant.as_str(), k.value()), v.value())?;
+            index.insert(k.value(), record.tenant.as_str())?;
+            tenant_of.insert(k.value().to_owned(), record.tenant.to_string());
+            agents_moved += 1;
+        }
+        let orphan = |table: &'static str, agent: &str| StoreError::Corrupt {
+            table,
+            reason: format!("agent {agent} is not in the agents table"),
+        };
+        let mut origins = txn.open_table(ORIGINS)?;
+        for item in txn.open_table(OLD_ORIGINS)?.iter()? {
+            let (k, v) = item?;
+            let (agent, source) = k.value();
+            let tenant = tenant_of
+                .get(agent)
+                .ok_or_else(|| orphan("origins", agent))?;
+            origins.insert((tenant.as_str(), agent, source), v.value())?;
+            origins_moved += 1;
+        }
+        let mut rejects = txn.open_table(REJECTS)?;
+        for item in txn.open_table(OLD_REJECTS)?.iter()? {
+            let (k, v) = item?;
+            let (agent, source, seq) = k.value();
+            let tenant = tenant_of
+                .get(agent)
+                .ok_or_else(|| orphan("rejects", agent))?;
+            rejects.insert((tenant.as_str(), agent, source, seq), v.value())?;
+            rejects_moved += 1;
+        }
+    }
+    txn.delete_table(OLD_AGENTS)?;
+    txn.delete_table(OLD_ORIGINS)?;
+    txn.delete_table(OLD_REJECTS)?;
+    Ok((agents_moved, origins_moved, rejects_moved))
 }
 
 /// Why an agent of `role` may not write `body`, if it may not.

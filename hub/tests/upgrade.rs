@@ -239,6 +239,10 @@ fn serve_asks_for_migrate_on_the_2026_11_29_directory_and_migrate_runs_once() {
     };
     let first = run(&["migrate", "--data", data]);
     assert!(first.contains("layout 1 → 2"), "{first}");
+    assert!(
+        first.contains("layout 2 → 3: 1 agents, 2 sources"),
+        "{first}"
+    );
     let again = run(&["migrate", "--data", data]);
     assert!(again.contains("nothing to do"), "{again}");
 }

@@ -369,19 +369,20 @@ impl Store {
         let mut tenant_of: BTreeMap<String, TenantId> = BTreeMap::new();
         for item in txn.open_table(super::AGENTS)?.iter()? {
             let (k, v) = item?;
+            let (_, agent) = k.value();
             let record: super::AgentRecord = dec("agents", v.value())?;
             if record.revoked_at.is_some() {
                 continue;
             }
             let g: &mut Gauges = out.entry(record.tenant.clone()).or_default();
-            if is_live(k.value()) {
+            if is_live(agent) {
                 g.agents_online += 1;
             }
-            tenant_of.insert(k.value().to_owned(), record.tenant);
+            tenant_of.insert(agent.to_owned(), record.tenant);
         }
         for item in txn.open_table(super::ORIGINS)?.iter()? {
             let (k, v) = item?;
-            let Some(tenant) = tenant_of.get(k.value().0) else {
+            let Some(tenant) = tenant_of.get(k.value().1) else {
                 continue;
             };
             let origin = super::dec_origin(v.value())?;
