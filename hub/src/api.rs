@@ -103,7 +103,7 @@ impl HttpApi {
         let sources = self
             .hub
             .store
-            .origins(&id)
+            .origins(&r.tenant, &id)
             .map_err(internal)?
             .into_iter()
             .map(|(source, o)| SourceView {

@@ -84,7 +84,7 @@ pub fn build(
             (false, true) => agents.online += 1,
             (false, false) => agents.offline += 1,
         }
-        for (source, o) in hub.store.origins(&id).map_err(internal)? {
+        for (source, o) in hub.store.origins(tenant, &id).map_err(internal)? {
             if !revoked {
                 gauges_now.backlog += o.reported_backlog;
             }

@@ -296,10 +296,10 @@ async fn sync_session(
             tracing::info!(%agent_version, "hello");
             hub.metrics.agent_reported(&who.agent, &sources);
             let hub2 = hub.clone();
-            let agent = who.agent.clone();
+            let (tenant, agent) = (who.record.tenant.clone(), who.agent.clone());
             tokio::task::spawn_blocking(move || {
                 hub2.store
-                    .record_status(&agent, &sources, crate::hub::now_ms())
+                    .record_status(&tenant, &agent, &sources, crate::hub::now_ms())
             })
             .await??;
         }
@@ -308,7 +308,7 @@ async fn sync_session(
             anyhow::bail!("expected hello, got {:?}", other.map(|f| f.name()));
         }
     }
-    let resume = hub.store.resume_points(&who.agent)?;
+    let resume = hub.store.resume_points(&who.record.tenant, &who.agent)?;
     write_frame(
         &mut ctl_send,
         &Frame::Welcome {
@@ -357,10 +357,11 @@ async fn control_loop(
         match frame {
             Frame::Status { sources } => {
                 hub.metrics.agent_reported(&who.agent, &sources);
-                let (hub, agent) = (hub.clone(), who.agent.clone());
+                let (hub, tenant, agent) =
+                    (hub.clone(), who.record.tenant.clone(), who.agent.clone());
                 tokio::task::spawn_blocking(move || {
                     hub.store
-                        .record_status(&agent, &sources, crate::hub::now_ms())
+                        .record_status(&tenant, &agent, &sources, crate::hub::now_ms())
                 })
                 .await??;
             }
@@ -416,7 +417,7 @@ async fn batch_loop(
                 tracing::warn!(%source, batch_id, error = %e, "batch refused");
                 let applied = hub
                     .store
-                    .resume_points(&who.agent)?
+                    .resume_points(&who.record.tenant, &who.agent)?
                     .into_iter()
                     .find(|p| p.source == source)
                     .map_or(0, |p| p.applied_seq);

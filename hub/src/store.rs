@@ -629,12 +629,14 @@ impl Store {
         Ok(out)
     }
 
-    pub fn origins(&self, agent: &AgentId) -> Result<Vec<(SourceName, OriginRecord)>, StoreError> {
+    /// The sources of `tenant`'s agent `agent` and the hub's progress with each.
+    pub fn origins(
+        &self,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> Result<Vec<(SourceName, OriginRecord)>, StoreError> {
         let txn = self.db.begin_read()?;
-        let Some(tenant) = txn.open_table(AGENT_TENANTS)?.get(agent.as_str())? else {
-            return Ok(Vec::new());
-        };
-        let t = tenant.value();
+        let t = tenant.as_str();
         let table = txn.open_table(ORIGINS)?;
         let mut out = Vec::new();
         for item in table.range((t, agent.as_str(), "")..)? {
@@ -652,9 +654,13 @@ impl Store {
         Ok(out)
     }
 
-    pub fn resume_points(&self, agent: &AgentId) -> Result<Vec<ResumePoint>, StoreError> {
+    pub fn resume_points(
+        &self,
+        tenant: &TenantId,
+        agent: &AgentId,
+    ) -> Result<Vec<ResumePoint>, StoreError> {
         Ok(self
-            .origins(agent)?
+            .origins(tenant, agent)?
             .into_iter()
             .map(|(source, o)| ResumePoint {
                 source,
@@ -666,19 +672,13 @@ impl Store {
     /// Stores what the agent reported about its sources.
     pub fn record_status(
         &self,
+        tenant: &TenantId,
         agent: &AgentId,
         sources: &[SourceStatus],
         now: UtcMillis,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
-            let Some(tenant) = txn
-                .open_table(AGENT_TENANTS)?
-                .get(agent.as_str())?
-                .map(|t| t.value().to_owned())
-            else {
-                return Ok(());
-            };
             let mut origins = txn.open_table(ORIGINS)?;
             for s in sources {
                 let key = (tenant.as_str(), agent.as_str(), s.source.as_str());

@@ -37,7 +37,7 @@ impl Env {
     fn report(&self, who: &Authorized, status: SourceStatus, at: UtcMillis) {
         self.hub
             .store
-            .record_status(&who.agent, &[status], at)
+            .record_status(&who.record.tenant, &who.agent, &[status], at)
             .unwrap();
     }
 

@@ -117,7 +117,7 @@ async fn end_to_end(n: usize, batch: usize) -> anyhow::Result<EndToEnd> {
         let applied = running
             .hub
             .store
-            .origins(&info.agent)?
+            .origins(&info.tenant, &info.agent)?
             .into_iter()
             .find(|(s, _)| s == &source)
             .map_or(0, |(_, o)| o.applied_seq);

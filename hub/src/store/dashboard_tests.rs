@@ -261,6 +261,7 @@ fn lag_is_the_age_of_the_oldest_change_reported_durable_and_not_applied() {
     let status = |durable_seq, now| {
         store
             .record_status(
+                &tenant,
                 &agent,
                 &[SourceStatus {
                     source: source.clone(),
@@ -297,7 +298,7 @@ fn lag_is_the_age_of_the_oldest_change_reported_durable_and_not_applied() {
             .unwrap()
             .unwrap();
     };
-    let origin = || store.origins(&agent).unwrap()[0].1.clone();
+    let origin = || store.origins(&tenant, &agent).unwrap()[0].1.clone();
     status(0, 1_000);
     assert_eq!(origin().lag_ms(UtcMillis(9_000)), 0, "nothing waiting");
     status(5, 10_000);

@@ -83,7 +83,7 @@ fn resent_batches_are_applied_once() {
         (overlap.applied, overlap.skipped, overlap.applied_seq),
         (1, 1, 3)
     );
-    let origins = f.store.origins(&f.agent).unwrap();
+    let origins = f.store.origins(&f.tenant, &f.agent).unwrap();
     assert_eq!(origins[0].1.records_applied, 3);
     assert_eq!(origins[0].1.applied_seq, 3);
     assert_eq!(f.store.change_log(&f.tenant).unwrap().len(), 3);
@@ -97,7 +97,7 @@ fn a_gap_is_refused_and_changes_nothing() {
         Err(AdmitError::Gap { .. })
     ));
     assert!(f.on_hand().is_empty());
-    assert!(f.store.origins(&f.agent).unwrap().is_empty());
+    assert!(f.store.origins(&f.tenant, &f.agent).unwrap().is_empty());
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn a_role_writes_only_its_entities_and_refusals_are_kept() {
         "{:?}",
         out.rejected
     );
-    let origin = &f.store.origins(&f.agent).unwrap()[0].1;
+    let origin = &f.store.origins(&f.tenant, &f.agent).unwrap()[0].1;
     assert_eq!((origin.records_applied, origin.records_rejected), (1, 1));
 }
 
