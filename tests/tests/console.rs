@@ -954,7 +954,9 @@ async fn walk_orders(
     fits_the_screen(b, "dashboard with shops").await?;
 
     b.goto_page("orders").await?;
-    let all = ORDER_FIXTURES.len();
+    // The fixtures, and the live orders an earlier size's walk added.
+    let listed = api_get(hub, "/api/v1/orders?limit=200").await?;
+    let all = listed["orders"].as_array().map_or(0, Vec::len);
     b.until(
         "every captured order listed",
         &format!("document.querySelectorAll('#order-rows tr[data-order]').length === {all}"),
@@ -987,6 +989,62 @@ async fn walk_orders(
         );
     }
     fits_the_screen(b, "orders").await?;
+
+    // Live: an order captured now appears on top without a reload, and an order the platform
+    // changes updates its row in place (`orders_changed` events from the hub's ingest path).
+    // Each size's order is newer than the one before it, so it is the newest of the list.
+    let (tid, captured, changed) = if b.size.phone {
+        ("4099000000000000001", "2026-11-12 08:00:00", "2026-11-12 09:00:00")
+    } else {
+        ("4099000000000000002", "2026-11-12 10:00:00", "2026-11-12 11:00:00")
+    };
+    let live = |tid: &str, status: &str, modified: &str| {
+        let path = format!(
+            "{}/../hub/tests/fixtures/channels/taobao/multi-line-tmall.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        raw["tid"] = serde_json::json!(tid.parse::<u64>()?);
+        raw["tid_str"] = serde_json::json!(tid);
+        raw["status"] = serde_json::json!(status);
+        raw["modified"] = serde_json::json!(modified);
+        let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)?;
+        hub.running.hub.ingest_shop_items(
+            &hub.tenant,
+            shop,
+            vec![xt_hub::store::ShopItem::Order(Box::new(order))],
+        )?;
+        anyhow::Ok(())
+    };
+    live(tid, "WAIT_SELLER_SEND_GOODS", captured)?;
+    let row = format!("#order-rows tr[data-order=\"{shop}:{tid}\"]");
+    b.until(
+        "a new order shown on top without a reload",
+        &format!(
+            "document.querySelector('#order-rows tr[data-order]') === document.querySelector('{row}')"
+        ),
+    )
+    .await?;
+    let before = b
+        .js(&format!(
+            "return document.querySelector('{row}').textContent;"
+        ))
+        .await?;
+    let shown = b
+        .js("return document.querySelectorAll('#order-rows tr[data-order]').length;")
+        .await?;
+    live(tid, "TRADE_CLOSED", changed)?;
+    b.until(
+        "the changed order's row updated in place, no row added",
+        &format!(
+            "(() => {{ const r = document.querySelector('{row}'); \
+               return !!r && document.querySelector('#order-rows tr[data-order]') === r && \
+                 r.textContent !== {before} && \
+                 document.querySelectorAll('#order-rows tr[data-order]').length === {shown}; }})()"
+        ),
+    )
+    .await?;
+    b.shot("orders-live").await?;
 
     // Filter by status: the rows the hub answers for it, and only those.
     let paid = api_get(hub, "/api/v1/orders?status=paid").await?;
@@ -1098,7 +1156,8 @@ async fn walk_orders(
         "the shop's order count",
         &format!(
             "document.querySelector('[data-shop=\"{shop}\"]')?.textContent.includes('订单数') && \
-             [...document.querySelectorAll('[data-shop=\"{shop}\"] dd')].some(d => d.textContent === '{all}')"
+             [...document.querySelectorAll('[data-shop=\"{shop}\"] dd')].some(d => d.textContent === '{}')",
+            all + 1
         ),
     )
     .await?;
