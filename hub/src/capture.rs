@@ -145,16 +145,10 @@ pub fn shop_channel(
     shop: &ShopRecord,
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
-    let secrets = shop
-        .open_secrets(&hub.master_key)
+    let credentials = shop
+        .open_credentials(&hub.master_key)
         .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
-    channel_for(
-        shop.platform,
-        &shop.api_base_url,
-        &shop.credential_id,
-        &secrets,
-        config,
-    )
+    channel_for(shop.platform, &shop.api_base_url, &credentials, config)
 }
 
 async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {

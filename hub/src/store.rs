@@ -953,7 +953,7 @@ pub use orders::{
     RefundRecord, ShopItem, ShopOutcome, SkuMapping, StreamHealth, dec_capture_state,
     enc_capture_state, new_mapping_id,
 };
-pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
+pub use shops::{SealedCredentials, ShopHealthRecord, ShopRecord};
 
 #[cfg(test)]
 mod dashboard_tests;

@@ -11,6 +11,8 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use support::Env;
+use xt_hub::store::SealedCredentials;
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 
 /// The fixture written by `main` of 2026-11-29 (commit 88b0376).
@@ -134,6 +136,37 @@ async fn the_2026_11_29_keys_and_passwords_still_work() {
     env.tokens("demo", "wang.li", "Fixture-pass-2026!").await;
 }
 
+/// The credentials of a shop of `credentials.json`, whose `secrets` are in the order the hub of
+/// 2026-11-29 sealed them (the platform's fields after its public id `key`).
+fn typed_credentials(shop: &Value) -> ShopCredentials {
+    let key = shop["key"].as_str().unwrap().to_owned();
+    let secret = |i: usize| shop["secrets"][i].as_str().unwrap().to_owned();
+    assert_eq!(shop["secrets"].as_array().unwrap().len(), 2);
+    match shop["platform"].as_str().unwrap() {
+        "taobao" | "tmall" => ShopCredentials::Taobao {
+            app_key: key,
+            app_secret: secret(0),
+            session: secret(1),
+        },
+        "jd" => ShopCredentials::Jd {
+            app_key: key,
+            app_secret: secret(0),
+            access_token: secret(1),
+        },
+        "shopify" => ShopCredentials::Shopify {
+            shop_domain: key,
+            access_token: secret(0),
+            webhook_secret: secret(1),
+        },
+        "woocommerce" => ShopCredentials::Woocommerce {
+            consumer_key: key,
+            consumer_secret: secret(0),
+            webhook_secret: secret(1),
+        },
+        other => panic!("unknown platform {other}"),
+    }
+}
+
 #[tokio::test]
 async fn the_2026_11_29_shops_secrets_still_open() {
     let (env, credentials) = open(&fixture_2026_11_29());
@@ -141,9 +174,12 @@ async fn the_2026_11_29_shops_secrets_still_open() {
     let shops = credentials["demo"]["shops"].as_object().unwrap();
     for (id, shop) in shops {
         let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
-        let secrets = record.open_secrets(&env.hub.master_key).unwrap();
-        let expected: Vec<String> = serde_json::from_value(shop["secrets"].clone()).unwrap();
-        assert_eq!(secrets, expected, "{id}");
+        assert!(
+            matches!(record.credentials_sealed, SealedCredentials::Positional(_)),
+            "{id}: sealed the old way"
+        );
+        let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+        assert_eq!(credentials, typed_credentials(shop), "{id}");
     }
     // Through the front door: a webhook signed with the stored secret is taken, one signed with
     // another is refused.
@@ -154,7 +190,8 @@ async fn the_2026_11_29_shops_secrets_still_open() {
             "woocommerce" => "x-wc-webhook-signature",
             _ => continue,
         };
-        let secret = shop["secrets"][1].as_str().unwrap();
+        let credentials = typed_credentials(shop);
+        let secret = credentials.webhook_secret().unwrap();
         let body = b"{\"id\": 1}";
         for (key, refused) in [("another secret", true), (secret, false)] {
             let req = Request::builder()

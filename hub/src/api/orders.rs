@@ -363,9 +363,10 @@ impl HttpApi {
         }
         let mut signed = None;
         for shop in candidates {
-            let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
-            // The webhook secret is the platform's last credential field.
-            let secret = secrets.get(1).map(String::as_str);
+            let credentials = shop
+                .open_credentials(&self.hub.master_key)
+                .map_err(internal)?;
+            let secret = credentials.webhook_secret();
             match crate::channels::webhook::verify(platform, secret, headers, body) {
                 Ok(()) => {
                     signed = Some(shop);
