@@ -875,7 +875,10 @@ async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
         let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
             .with_context(|| format!("parsing {path}"))?;
-        items.push(xt_hub::store::ShopItem::Order(Box::new(order)));
+        items.push(xt_hub::channels::Captured::Order {
+            raw: raw.to_string(),
+            order,
+        });
     }
     hub.running.hub.store.apply_shop_items(
         &hub.tenant,

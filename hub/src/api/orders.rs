@@ -385,10 +385,7 @@ impl HttpApi {
             tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
             return Ok(WebhookAck { accepted: false });
         }
-        let items = crate::channels::parse_webhook_order(platform, body)
-            .into_iter()
-            .map(crate::capture::item)
-            .collect();
+        let items = crate::channels::parse_webhook_order(platform, body);
         self.hub
             .ingest_shop_items(&shop.tenant, &shop.id, items)
             .map_err(internal)?;
