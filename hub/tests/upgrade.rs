@@ -137,9 +137,16 @@ async fn the_2026_11_29_keys_and_passwords_still_work() {
 }
 
 /// The credentials of a shop of `credentials.json`, whose `secrets` are in the order the hub of
-/// 2026-11-29 sealed them (the platform's fields after its public id `key`).
+/// 2026-11-29 sealed them (the platform's fields after its public id). Its `key` is the
+/// simulated shop's, from which the simulator of that day named the public id (`tb-1-app-key`,
+/// `shopify-1.myshopify.com`, `ck_woo1`; `answers/shops.json` shows them masked).
 fn typed_credentials(shop: &Value) -> ShopCredentials {
-    let key = shop["key"].as_str().unwrap().to_owned();
+    let sim_key = shop["key"].as_str().unwrap();
+    let key = match shop["platform"].as_str().unwrap() {
+        "shopify" => format!("{sim_key}.myshopify.com"),
+        "woocommerce" => format!("ck_{}", sim_key.replace('-', "")),
+        _ => format!("{sim_key}-app-key"),
+    };
     let secret = |i: usize| shop["secrets"][i].as_str().unwrap().to_owned();
     assert_eq!(shop["secrets"].as_array().unwrap().len(), 2);
     match shop["platform"].as_str().unwrap() {
@@ -214,6 +221,34 @@ async fn the_2026_11_29_shops_secrets_still_open() {
             );
         }
     }
+    // New credentials for an old shop are sealed typed; its view keeps its shape.
+    let (id, _) = shops
+        .iter()
+        .find(|(_, s)| s["platform"] == "woocommerce")
+        .unwrap();
+    let before = get(&env, &format!("/api/v1/shops/{id}"), &env.key).await;
+    let r = env
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/shops/{id}"),
+            Some(&env.key),
+            Some(json!({"credentials": {"consumer_key": "ck_woo1",
+                "consumer_secret": "cs_new", "webhook_secret": "woo-1-new-webhook-secret"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["credentials"], before["credentials"]);
+    assert!(!r.text.contains("cs_new") && !r.text.contains("new-webhook"));
+    let record = env.hub.store.shop(&demo, id).unwrap().unwrap();
+    assert!(matches!(
+        record.credentials_sealed,
+        SealedCredentials::Typed(_)
+    ));
+    let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+    assert_eq!(
+        credentials.webhook_secret(),
+        Some("woo-1-new-webhook-secret")
+    );
 }
 
 #[tokio::test]
