@@ -26,7 +26,7 @@ use crate::channels::{
     reason,
 };
 use crate::hub::{Hub, now_ms};
-use crate::store::{CaptureState, ShopItem, ShopRecord, StoreError, StreamHealth};
+use crate::store::{CaptureState, ShopRecord, StoreError, StreamHealth};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -145,16 +145,10 @@ pub fn shop_channel(
     shop: &ShopRecord,
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
-    let secrets = shop
-        .open_secrets(&hub.master_key)
+    let credentials = shop
+        .open_credentials(&hub.master_key)
         .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
-    channel_for(
-        shop.platform,
-        &shop.api_base_url,
-        &shop.credential_id,
-        &secrets,
-        config,
-    )
+    channel_for(shop.platform, &shop.api_base_url, &credentials, config)
 }
 
 async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
@@ -294,7 +288,7 @@ async fn run_range(
                 })
                 .max()
                 .map(|m| m - m.rem_euclid(1_000));
-            let items = page.items.into_iter().map(item).collect::<Vec<_>>();
+            let items = page.items;
             if !items.is_empty() {
                 let (t, s) = (tenant.clone(), shop.to_owned());
                 blocking(hub, move |hub| hub.ingest_shop_items(&t, &s, items))
@@ -336,23 +330,6 @@ async fn run_range(
         w_from = w_to + 1;
     }
     Ok(())
-}
-
-/// A fetched item as the store takes it.
-pub fn item(c: Captured) -> ShopItem {
-    match c {
-        Captured::Order { order, .. } => ShopItem::Order(Box::new(order)),
-        Captured::Refund { refund, .. } => ShopItem::Refund(Box::new(refund)),
-        Captured::Malformed {
-            raw,
-            order_no,
-            reason,
-        } => ShopItem::Malformed {
-            raw,
-            order_no,
-            reason,
-        },
-    }
 }
 
 async fn blocking<T: Send + 'static>(

@@ -333,7 +333,7 @@ impl Hub {
         &self,
         tenant: &TenantId,
         shop: &str,
-        items: Vec<crate::store::ShopItem>,
+        items: Vec<crate::channels::Captured>,
     ) -> Result<crate::store::ShopOutcome, StoreError> {
         let out = self.store.apply_shop_items(tenant, shop, items, now_ms())?;
         if out.applied > 0 || out.errors > 0 {

@@ -1051,10 +1051,10 @@ pub use operator::OperatorKeyRecord;
 pub use orders::{
     CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
     ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter, OrderRecord, OrderScan, Provenance,
-    RefundRecord, ShopItem, ShopOutcome, SkuMapping, StreamHealth, dec_capture_state,
-    enc_capture_state, new_mapping_id,
+    RefundRecord, ShopOutcome, SkuMapping, StreamHealth, dec_capture_state, enc_capture_state,
+    new_mapping_id,
 };
-pub use shops::{ShopHealthRecord, ShopRecord, shop_aad};
+pub use shops::{SealedCredentials, ShopHealthRecord, ShopRecord};
 
 #[cfg(test)]
 mod dashboard_tests;

@@ -22,6 +22,7 @@ use xt_hub::channels::{
     self, Captured, Channel, ChannelConfig, FetchError, PageCursor, WebhookRefusal, Window,
     channel_for,
 };
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
 
@@ -434,25 +435,45 @@ async fn woo(
 
 // ---- helpers -----------------------------------------------------------------------------
 
-fn credentials(platform: Platform) -> (&'static str, Vec<String>) {
+/// The stubs' credentials of `platform`; `secret` is its first secret (app secret, access
+/// token, consumer secret).
+fn credentials(platform: Platform, secret: &str) -> ShopCredentials {
     match platform {
-        Platform::Taobao | Platform::Tmall | Platform::Jd => {
-            (APP_KEY, vec![APP_SECRET.into(), SESSION.into()])
-        }
-        Platform::Shopify => (
-            SHOP_DOMAIN,
-            vec![SHOPIFY_TOKEN.into(), WEBHOOK_SECRET.into()],
-        ),
-        Platform::Woocommerce => (
-            CONSUMER_KEY,
-            vec![CONSUMER_SECRET.into(), WEBHOOK_SECRET.into()],
-        ),
+        Platform::Taobao | Platform::Tmall => ShopCredentials::Taobao {
+            app_key: APP_KEY.into(),
+            app_secret: secret.into(),
+            session: SESSION.into(),
+        },
+        Platform::Jd => ShopCredentials::Jd {
+            app_key: APP_KEY.into(),
+            app_secret: secret.into(),
+            access_token: SESSION.into(),
+        },
+        Platform::Shopify => ShopCredentials::Shopify {
+            shop_domain: SHOP_DOMAIN.into(),
+            access_token: secret.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
+        },
+        Platform::Woocommerce => ShopCredentials::Woocommerce {
+            consumer_key: CONSUMER_KEY.into(),
+            consumer_secret: secret.into(),
+            webhook_secret: WEBHOOK_SECRET.into(),
+        },
+    }
+}
+
+/// The first secret the stubs of `platform` take.
+fn first_secret(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Taobao | Platform::Tmall | Platform::Jd => APP_SECRET,
+        Platform::Shopify => SHOPIFY_TOKEN,
+        Platform::Woocommerce => CONSUMER_SECRET,
     }
 }
 
 fn channel(platform: Platform, base: &str) -> Box<dyn Channel> {
-    let (id, secrets) = credentials(platform);
-    channel_for(platform, base, id, &secrets, ChannelConfig::for_tests()).unwrap()
+    let credentials = credentials(platform, first_secret(platform));
+    channel_for(platform, base, &credentials, ChannelConfig::for_tests()).unwrap()
 }
 
 /// Every page of orders of `w`.
@@ -681,9 +702,8 @@ async fn bad_credentials_are_auth_errors_without_retry() {
         Platform::Woocommerce,
     ] {
         let (base, stub) = start(platform, vec![], None).await;
-        let (id, mut secrets) = credentials(platform);
-        secrets[0] = "wrong-secret".into();
-        let ch = channel_for(platform, &base, id, &secrets, ChannelConfig::for_tests()).unwrap();
+        let wrong = credentials(platform, "wrong-secret");
+        let ch = channel_for(platform, &base, &wrong, ChannelConfig::for_tests()).unwrap();
         let err = ch.fetch_orders(&day(), None).await.unwrap_err();
         assert!(matches!(err, FetchError::Auth(_)), "{platform}: {err:?}");
         assert!(

@@ -7,8 +7,9 @@ mod support;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Env, acme, env};
+use xt_hub::channels::Captured;
 use xt_hub::channels::parse_order;
-use xt_hub::store::{ORDERS_SCAN_ROWS_MAX, OrderFilter, ShopItem};
+use xt_hub::store::{ORDERS_SCAN_ROWS_MAX, OrderFilter};
 use xt_shared::ids::DocNo;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -45,8 +46,11 @@ async fn shop(env: &Env, platform: &str) -> String {
 
 fn capture(env: &Env, shop: &str, platform: Platform, raw: &Value) {
     let item = match parse_order(platform, raw) {
-        Ok(order) => ShopItem::Order(Box::new(order)),
-        Err(e) => ShopItem::Malformed {
+        Ok(order) => Captured::Order {
+            raw: raw.to_string(),
+            order,
+        },
+        Err(e) => Captured::Malformed {
             raw: raw.to_string(),
             order_no: None,
             reason: e.to_string(),
@@ -333,13 +337,16 @@ async fn an_order_filter_matching_nothing_ends_its_page_early_with_a_cursor() {
     let base = parse_order(Platform::Taobao, &fixture("taobao", "multi-line-tmall")).unwrap();
     // More orders than one request may examine; the only one matching the filter is the oldest.
     let total = ORDERS_SCAN_ROWS_MAX + ORDERS_SCAN_ROWS_MAX / 2;
-    let items: Vec<ShopItem> = (0..total)
+    let items: Vec<Captured> = (0..total)
         .map(|i| {
             let mut o = base.clone();
             o.platform_order_no = DocNo::new(format!("9{i:07}")).unwrap();
             o.times.modified = UtcMillis(1_700_000_000_000 + i as i64 * 1000);
             o.receiver.name = Some(if i == 0 { "needle" } else { "hay" }.into());
-            ShopItem::Order(Box::new(o))
+            Captured::Order {
+                raw: String::new(),
+                order: o,
+            }
         })
         .collect();
     for chunk in items.chunks(1000) {

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use support::{Env, env};
-use xt_hub::store::ShopRecord;
+use xt_hub::store::{SealedCredentials, ShopRecord};
+use xt_shared::credentials::ShopCredentials;
 
 /// Every log line of this test binary, at every level.
 fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -149,9 +150,17 @@ async fn shops_are_bound_listed_changed_and_never_show_their_secrets() {
         .unwrap()
         .unwrap();
     assert_eq!(record.credential_id, "87654321");
+    assert!(matches!(
+        record.credentials_sealed,
+        SealedCredentials::Typed(_)
+    ));
     assert_eq!(
-        record.open_secrets(&env.hub.master_key).unwrap(),
-        [SECRETS[8], SECRETS[9]]
+        record.open_credentials(&env.hub.master_key).unwrap(),
+        ShopCredentials::Taobao {
+            app_key: "87654321".into(),
+            app_secret: SECRETS[8].into(),
+            session: SECRETS[9].into(),
+        }
     );
 
     for text in &texts {
@@ -364,7 +373,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     std::fs::write(&key_file, [7u8; 32]).unwrap();
     let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
     let record = hub.store.shop(&support::acme(), &id).unwrap().unwrap();
-    let err = record.open_secrets(&hub.master_key).unwrap_err();
+    let err = record.open_credentials(&hub.master_key).unwrap_err();
     assert!(err.to_string().contains("master key"), "{err}");
     let api = HttpApi::new(hub);
     assert_eq!(api.list_shops(&support::acme()).unwrap().len(), 1);

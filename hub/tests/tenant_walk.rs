@@ -178,7 +178,10 @@ impl World {
             .apply_shop_items(
                 &TenantId::new("beta").unwrap(),
                 &world.b_shop_id,
-                vec![xt_hub::store::ShopItem::Order(Box::new(b_order))],
+                vec![xt_hub::channels::Captured::Order {
+                    raw: String::new(),
+                    order: b_order,
+                }],
                 xt_hub::hub::now_ms(),
             )
             .unwrap();

@@ -11,6 +11,8 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use support::Env;
+use xt_hub::store::SealedCredentials;
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 
 /// The fixture written by `main` of 2026-11-29 (commit 88b0376).
@@ -134,6 +136,44 @@ async fn the_2026_11_29_keys_and_passwords_still_work() {
     env.tokens("demo", "wang.li", "Fixture-pass-2026!").await;
 }
 
+/// The credentials of a shop of `credentials.json`, whose `secrets` are in the order the hub of
+/// 2026-11-29 sealed them (the platform's fields after its public id). Its `key` is the
+/// simulated shop's, from which the simulator of that day named the public id (`tb-1-app-key`,
+/// `shopify-1.myshopify.com`, `ck_woo1`; `answers/shops.json` shows them masked).
+fn typed_credentials(shop: &Value) -> ShopCredentials {
+    let sim_key = shop["key"].as_str().unwrap();
+    let key = match shop["platform"].as_str().unwrap() {
+        "shopify" => format!("{sim_key}.myshopify.com"),
+        "woocommerce" => format!("ck_{}", sim_key.replace('-', "")),
+        _ => format!("{sim_key}-app-key"),
+    };
+    let secret = |i: usize| shop["secrets"][i].as_str().unwrap().to_owned();
+    assert_eq!(shop["secrets"].as_array().unwrap().len(), 2);
+    match shop["platform"].as_str().unwrap() {
+        "taobao" | "tmall" => ShopCredentials::Taobao {
+            app_key: key,
+            app_secret: secret(0),
+            session: secret(1),
+        },
+        "jd" => ShopCredentials::Jd {
+            app_key: key,
+            app_secret: secret(0),
+            access_token: secret(1),
+        },
+        "shopify" => ShopCredentials::Shopify {
+            shop_domain: key,
+            access_token: secret(0),
+            webhook_secret: secret(1),
+        },
+        "woocommerce" => ShopCredentials::Woocommerce {
+            consumer_key: key,
+            consumer_secret: secret(0),
+            webhook_secret: secret(1),
+        },
+        other => panic!("unknown platform {other}"),
+    }
+}
+
 #[tokio::test]
 async fn the_2026_11_29_shops_secrets_still_open() {
     let (env, credentials) = open(&fixture_2026_11_29());
@@ -141,9 +181,12 @@ async fn the_2026_11_29_shops_secrets_still_open() {
     let shops = credentials["demo"]["shops"].as_object().unwrap();
     for (id, shop) in shops {
         let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
-        let secrets = record.open_secrets(&env.hub.master_key).unwrap();
-        let expected: Vec<String> = serde_json::from_value(shop["secrets"].clone()).unwrap();
-        assert_eq!(secrets, expected, "{id}");
+        assert!(
+            matches!(record.credentials_sealed, SealedCredentials::Positional(_)),
+            "{id}: sealed the old way"
+        );
+        let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+        assert_eq!(credentials, typed_credentials(shop), "{id}");
     }
     // Through the front door: a webhook signed with the stored secret is taken, one signed with
     // another is refused.
@@ -154,7 +197,8 @@ async fn the_2026_11_29_shops_secrets_still_open() {
             "woocommerce" => "x-wc-webhook-signature",
             _ => continue,
         };
-        let secret = shop["secrets"][1].as_str().unwrap();
+        let credentials = typed_credentials(shop);
+        let secret = credentials.webhook_secret().unwrap();
         let body = b"{\"id\": 1}";
         for (key, refused) in [("another secret", true), (secret, false)] {
             let req = Request::builder()
@@ -177,6 +221,34 @@ async fn the_2026_11_29_shops_secrets_still_open() {
             );
         }
     }
+    // New credentials for an old shop are sealed typed; its view keeps its shape.
+    let (id, _) = shops
+        .iter()
+        .find(|(_, s)| s["platform"] == "woocommerce")
+        .unwrap();
+    let before = get(&env, &format!("/api/v1/shops/{id}"), &env.key).await;
+    let r = env
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/shops/{id}"),
+            Some(&env.key),
+            Some(json!({"credentials": {"consumer_key": "ck_woo1",
+                "consumer_secret": "cs_new", "webhook_secret": "woo-1-new-webhook-secret"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["credentials"], before["credentials"]);
+    assert!(!r.text.contains("cs_new") && !r.text.contains("new-webhook"));
+    let record = env.hub.store.shop(&demo, id).unwrap().unwrap();
+    assert!(matches!(
+        record.credentials_sealed,
+        SealedCredentials::Typed(_)
+    ));
+    let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+    assert_eq!(
+        credentials.webhook_secret(),
+        Some("woo-1-new-webhook-secret")
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use support::{Env, acme, env, forget_index};
 use xt_hub::channels::webhook::sign_hmac_sha256;
 use xt_hub::hub::{DB_FILE, Hub, HubSettings};
-use xt_hub::store::{ShopHealthRecord, ShopRecord};
+use xt_hub::store::{SealedCredentials, ShopHealthRecord, ShopRecord};
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -102,11 +103,16 @@ fn shopify_record(hub: &Hub, tenant: &TenantId, id: &str, secret: &str) -> ShopR
         enabled: true,
         created_at: UtcMillis(1),
         updated_at: UtcMillis(1),
-        credential_id: "b.myshopify.com".into(),
-        secrets_sealed: Vec::new(),
+        credential_id: String::new(),
+        credentials_sealed: SealedCredentials::default(),
         health: ShopHealthRecord::default(),
     };
-    r.seal_secrets(&hub.master_key, &["token".into(), secret.into()]);
+    let credentials = ShopCredentials::Shopify {
+        shop_domain: "b.myshopify.com".into(),
+        access_token: "token".into(),
+        webhook_secret: secret.into(),
+    };
+    r.seal_credentials(&hub.master_key, &credentials);
     r
 }
 

@@ -57,8 +57,8 @@ pub use routes::{
     RouterOptions, SIGN_IN_CALLS_MAX, router, router_with,
 };
 pub use shops::{
-    Credentials, CredentialsInput, CredentialsView, SecretSet, ShopCreate, ShopHealth, ShopList,
-    ShopNew, ShopOwned, ShopPatch, ShopView,
+    CredentialsInput, CredentialsView, SecretSet, ShopCreate, ShopHealth, ShopList, ShopNew,
+    ShopOwned, ShopPatch, ShopView,
 };
 /// Re-exported so the hub and clients build DTO timestamps with the same `time` version.
 pub use time;

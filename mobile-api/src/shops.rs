@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 use xt_shared::order::Platform;
 
@@ -53,24 +54,6 @@ impl std::fmt::Debug for CredentialsInput {
     }
 }
 
-/// A shop's credentials, checked against its platform. The first field of each variant is the
-/// platform's public id (kept in plain text, shown masked); the others are secrets.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// App key, shop domain or consumer key.
-    pub id: String,
-    /// The secrets in the platform's order (see [`CredentialsInput`]).
-    pub secrets: Vec<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("id", &mask(&self.id))
-            .finish_non_exhaustive()
-    }
-}
-
 /// The credential fields of `platform`: its public id first, then its secrets.
 pub fn credential_fields(platform: Platform) -> &'static [&'static str] {
     match platform {
@@ -98,7 +81,7 @@ impl CredentialsInput {
 
     /// The credentials of `platform`: every field of it present, 1 to
     /// [`CREDENTIAL_BYTES_MAX`] bytes without control characters or spaces, no other field.
-    pub fn validated(&self, platform: Platform) -> Result<Credentials, ApiError> {
+    pub fn validated(&self, platform: Platform) -> Result<ShopCredentials, ApiError> {
         const ALL: [&str; 8] = [
             "app_key",
             "app_secret",
@@ -118,8 +101,7 @@ impl CredentialsInput {
                 )));
             }
         }
-        let mut values = Vec::with_capacity(wanted.len());
-        for name in wanted {
+        let value = |name: &str| -> Result<String, ApiError> {
             let value = self.field(name).ok_or_else(|| {
                 ApiError::BadRequest(format!("credentials.{name} is required for {platform}"))
             })?;
@@ -132,12 +114,30 @@ impl CredentialsInput {
                      spaces or control characters"
                 )));
             }
-            values.push(value.clone());
-        }
-        let id = values.remove(0);
-        Ok(Credentials {
-            id,
-            secrets: values,
+            Ok(value.clone())
+        };
+        // In the order of `credential_fields`, so the first missing or bad field is named.
+        Ok(match platform {
+            Platform::Taobao | Platform::Tmall => ShopCredentials::Taobao {
+                app_key: value("app_key")?,
+                app_secret: value("app_secret")?,
+                session: value("session")?,
+            },
+            Platform::Jd => ShopCredentials::Jd {
+                app_key: value("app_key")?,
+                app_secret: value("app_secret")?,
+                access_token: value("access_token")?,
+            },
+            Platform::Shopify => ShopCredentials::Shopify {
+                shop_domain: value("shop_domain")?,
+                access_token: value("access_token")?,
+                webhook_secret: value("webhook_secret")?,
+            },
+            Platform::Woocommerce => ShopCredentials::Woocommerce {
+                consumer_key: value("consumer_key")?,
+                consumer_secret: value("consumer_secret")?,
+                webhook_secret: value("webhook_secret")?,
+            },
         })
     }
 }
@@ -234,7 +234,7 @@ pub struct ShopNew {
     pub name: String,
     pub api_base_url: String,
     pub enabled: bool,
-    pub credentials: Credentials,
+    pub credentials: ShopCredentials,
 }
 
 impl ShopCreate {
@@ -553,8 +553,14 @@ mod tests {
             ..Default::default()
         };
         let c = top.validated(Platform::Taobao).unwrap();
-        assert_eq!(c.id, "12345678");
-        assert_eq!(c.secrets, ["s3cr3t", "sess"]);
+        assert_eq!(
+            c,
+            ShopCredentials::Taobao {
+                app_key: "12345678".into(),
+                app_secret: "s3cr3t".into(),
+                session: "sess".into(),
+            }
+        );
         let err = top.validated(Platform::Jd).unwrap_err().to_string();
         assert!(err.contains("credentials.session"), "{err}");
         let err = top.validated(Platform::Shopify).unwrap_err().to_string();

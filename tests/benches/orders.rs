@@ -20,8 +20,9 @@ use redb::{Database, ReadableDatabase, ReadableTableMetadata, TableDefinition};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use xt_hub::channels::Captured;
 use xt_hub::channels::parse_order;
-use xt_hub::store::{ShopItem, Store};
+use xt_hub::store::Store;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::{Platform, StandardOrder};
@@ -161,7 +162,10 @@ fn apply(
     let mut applied = 0;
     let mut pending = Vec::with_capacity(batch);
     for order in items {
-        pending.push(ShopItem::Order(Box::new(order?)));
+        pending.push(Captured::Order {
+            raw: String::new(),
+            order: order?,
+        });
         if pending.len() == batch {
             let items = std::mem::replace(&mut pending, Vec::with_capacity(batch));
             applied += store.apply_shop_items(tenant, shop, items, now())?.applied;

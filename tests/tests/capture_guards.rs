@@ -26,6 +26,7 @@ use xt_hub::hub::{Hub, HubSettings, now_ms};
 use xt_hub::store::OrderFilter;
 use xt_mobile_api::{HubApi, ShopCreate, ShopView};
 use xt_platform_sim::{Faults, RefundsBroken, ShopSpec, SimConfig};
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -227,9 +228,10 @@ async fn a_shop_url_resolving_to_loopback_is_refused_when_capture_connects_unles
 
     // A shop an older hub bound to an IP literal: its channel is refused before any request.
     let mut old = strict.hub.store.shop(&acme(), &id).unwrap().unwrap();
+    let credentials = old.open_credentials(&strict.hub.master_key).unwrap();
     old.id = "shop-0123456789abcdef".into();
     old.api_base_url = sim.base_url("tb-1");
-    old.seal_secrets(&strict.hub.master_key, &spec.credentials[1..]);
+    old.seal_credentials(&strict.hub.master_key, &credentials);
     strict.hub.store.insert_shop(&old).unwrap();
     let config = ChannelConfig {
         shop_urls: ShopUrlPolicy::default(),
@@ -306,12 +308,16 @@ async fn a_redirect_to_a_private_address_or_another_host_is_refused() {
         from: UtcMillis(now - 3_600_000),
         to: UtcMillis(now),
     };
-    let credentials = ["shpat_redirect_token".to_owned(), "whsec".to_owned()];
+    let credentials = ShopCredentials::Shopify {
+        shop_domain: "d".into(),
+        access_token: "shpat_redirect_token".into(),
+        webhook_secret: "whsec".into(),
+    };
     let fetch = |base: String| {
         let config = config();
         let credentials = credentials.clone();
         async move {
-            let channel = channel_for(Platform::Shopify, &base, "d", &credentials, config).unwrap();
+            let channel = channel_for(Platform::Shopify, &base, &credentials, config).unwrap();
             channel.fetch_orders(&window, None).await
         }
     };

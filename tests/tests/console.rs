@@ -909,7 +909,10 @@ async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
         let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
             .with_context(|| format!("parsing {path}"))?;
-        items.push(xt_hub::store::ShopItem::Order(Box::new(order)));
+        items.push(xt_hub::channels::Captured::Order {
+            raw: raw.to_string(),
+            order,
+        });
     }
     hub.running.hub.store.apply_shop_items(
         &hub.tenant,
@@ -994,9 +997,17 @@ async fn walk_orders(
     // changes updates its row in place (`orders_changed` events from the hub's ingest path).
     // Each size's order is newer than the one before it, so it is the newest of the list.
     let (tid, captured, changed) = if b.size.phone {
-        ("4099000000000000001", "2026-11-12 08:00:00", "2026-11-12 09:00:00")
+        (
+            "4099000000000000001",
+            "2026-11-12 08:00:00",
+            "2026-11-12 09:00:00",
+        )
     } else {
-        ("4099000000000000002", "2026-11-12 10:00:00", "2026-11-12 11:00:00")
+        (
+            "4099000000000000002",
+            "2026-11-12 10:00:00",
+            "2026-11-12 11:00:00",
+        )
     };
     let live = |tid: &str, status: &str, modified: &str| {
         let path = format!(
@@ -1012,7 +1023,10 @@ async fn walk_orders(
         hub.running.hub.ingest_shop_items(
             &hub.tenant,
             shop,
-            vec![xt_hub::store::ShopItem::Order(Box::new(order))],
+            vec![xt_hub::channels::Captured::Order {
+                raw: raw.to_string(),
+                order,
+            }],
         )?;
         anyhow::Ok(())
     };

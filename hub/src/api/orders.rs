@@ -363,9 +363,10 @@ impl HttpApi {
         }
         let mut signed = None;
         for shop in candidates {
-            let secrets = shop.open_secrets(&self.hub.master_key).map_err(internal)?;
-            // The webhook secret is the platform's last credential field.
-            let secret = secrets.get(1).map(String::as_str);
+            let credentials = shop
+                .open_credentials(&self.hub.master_key)
+                .map_err(internal)?;
+            let secret = credentials.webhook_secret();
             match crate::channels::webhook::verify(platform, secret, headers, body) {
                 Ok(()) => {
                     signed = Some(shop);
@@ -384,10 +385,7 @@ impl HttpApi {
             tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
             return Ok(WebhookAck { accepted: false });
         }
-        let items = crate::channels::parse_webhook_order(platform, body)
-            .into_iter()
-            .map(crate::capture::item)
-            .collect();
+        let items = crate::channels::parse_webhook_order(platform, body);
         self.hub
             .ingest_shop_items(&shop.tenant, &shop.id, items)
             .map_err(internal)?;

@@ -1,8 +1,8 @@
-//! Shops over the store: ids, sealing the secrets with the master key, views without secrets.
+//! Shops over the store: ids, sealing the credentials with the master key, views without secrets.
 
 use super::{HttpApi, internal, utc, utc_opt};
 use crate::channels::ShopUrlPolicy;
-use crate::store::{CaptureState, ShopHealthRecord, ShopRecord, StoreError};
+use crate::store::{CaptureState, SealedCredentials, ShopHealthRecord, ShopRecord, StoreError};
 use xt_mobile_api::shops::{CredentialsView, ShopHealth};
 use xt_mobile_api::{ApiError, ShopNew, ShopOwned, ShopPatch, ShopView};
 use xt_shared::ids::TenantId;
@@ -122,11 +122,11 @@ impl HttpApi {
             enabled: new.enabled,
             created_at: now,
             updated_at: now,
-            credential_id: new.credentials.id.clone(),
-            secrets_sealed: Vec::new(),
+            credential_id: String::new(),
+            credentials_sealed: SealedCredentials::default(),
             health: ShopHealthRecord::default(),
         };
-        record.seal_secrets(&self.hub.master_key, &new.credentials.secrets);
+        record.seal_credentials(&self.hub.master_key, &new.credentials);
         self.hub.store.insert_shop(&record).map_err(internal)?;
         self.with_capture(record)
     }
@@ -145,8 +145,7 @@ impl HttpApi {
             check_url_change(&r.api_base_url, patch).map_err(PatchError::Api)?;
             if let Some(input) = &patch.credentials {
                 let credentials = input.validated(r.platform).map_err(PatchError::Api)?;
-                r.credential_id = credentials.id;
-                r.seal_secrets(key, &credentials.secrets);
+                r.seal_credentials(key, &credentials);
             }
             if let Some(name) = &patch.name {
                 r.name = name.clone();

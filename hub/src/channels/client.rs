@@ -12,6 +12,7 @@ use reqwest::header::HeaderMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::{Platform, StandardOrder, StandardRefund};
 
@@ -275,18 +276,21 @@ pub trait Channel: Send + Sync {
     fn stats(&self) -> ChannelStats;
 }
 
-/// Builds the channel of a shop. `public_id` and `secrets` are the shop's credential fields in
-/// the platform's order (taobao/tmall: app_key; app_secret, session — jd: app_key; app_secret,
-/// access_token — shopify: shop_domain; access_token, webhook_secret — woocommerce: consumer_key;
-/// consumer_secret, webhook_secret). `base_url` is the shop's API base URL.
+/// Builds the channel of a shop of `platform` from its `credentials` (which must be of that
+/// platform; Tmall shops take Taobao's). `base_url` is the shop's API base URL.
 pub fn channel_for(
     platform: Platform,
     base_url: &str,
-    public_id: &str,
-    secrets: &[String],
+    credentials: &ShopCredentials,
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
     config.validate()?;
+    if !credentials.fits(platform) {
+        return Err(FetchError::Fatal(format!(
+            "a {platform} shop cannot use {} credentials",
+            credentials.kind()
+        )));
+    }
     let base = base_url.trim_end_matches('/');
     let parsed = url::Url::parse(base)
         .map_err(|e| FetchError::Fatal(format!("api base url {base:?} is not a url: {e}")))?;
@@ -299,40 +303,57 @@ pub fn channel_for(
         .shop_urls
         .check_url(&parsed)
         .map_err(|refused| FetchError::Fatal(refused.to_string()))?;
-    let secret = |i: usize, name: &str| -> Result<String, FetchError> {
-        secrets
-            .get(i)
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .ok_or_else(|| FetchError::Auth(format!("{platform} shop has no {name}")))
+    let required = |value: &str, name: &str| -> Result<String, FetchError> {
+        if value.is_empty() {
+            return Err(FetchError::Auth(format!("{platform} shop has no {name}")));
+        }
+        Ok(value.to_owned())
     };
-    Ok(match platform {
-        Platform::Taobao | Platform::Tmall => Box::new(taobao_api::TaobaoChannel::new(
+    let webhook_secret = credentials
+        .webhook_secret()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Ok(match credentials {
+        ShopCredentials::Taobao {
+            app_key,
+            app_secret,
+            session,
+        } => Box::new(taobao_api::TaobaoChannel::new(
             platform,
             base,
-            public_id,
-            secret(0, "app_secret")?,
-            secret(1, "session")?,
+            app_key,
+            required(app_secret, "app_secret")?,
+            required(session, "session")?,
             config,
         )?),
-        Platform::Jd => Box::new(jd_api::JdChannel::new(
+        ShopCredentials::Jd {
+            app_key,
+            app_secret,
+            access_token,
+        } => Box::new(jd_api::JdChannel::new(
             base,
-            public_id,
-            secret(0, "app_secret")?,
-            secret(1, "access_token")?,
+            app_key,
+            required(app_secret, "app_secret")?,
+            required(access_token, "access_token")?,
             config,
         )?),
-        Platform::Shopify => Box::new(shopify_api::ShopifyChannel::new(
+        ShopCredentials::Shopify { access_token, .. } => {
+            Box::new(shopify_api::ShopifyChannel::new(
+                base,
+                required(access_token, "access_token")?,
+                webhook_secret,
+                config,
+            )?)
+        }
+        ShopCredentials::Woocommerce {
+            consumer_key,
+            consumer_secret,
+            ..
+        } => Box::new(woocommerce_api::WooChannel::new(
             base,
-            secret(0, "access_token")?,
-            secrets.get(1).cloned(),
-            config,
-        )?),
-        Platform::Woocommerce => Box::new(woocommerce_api::WooChannel::new(
-            base,
-            public_id,
-            secret(0, "consumer_secret")?,
-            secrets.get(1).cloned(),
+            consumer_key,
+            required(consumer_secret, "consumer_secret")?,
+            webhook_secret,
             config,
         )?),
     })
@@ -388,29 +409,38 @@ mod tests {
     }
 
     #[test]
-    fn channels_need_their_secrets_and_an_http_base() {
+    fn channels_need_their_secrets_of_their_platform_and_an_http_base() {
         let config = ChannelConfig::for_tests;
-        let err = |p, base: &str, secrets: &[String]| {
-            channel_for(p, base, "id", secrets, config()).err().unwrap()
+        let jd = |access_token: &str| ShopCredentials::Jd {
+            app_key: "id".into(),
+            app_secret: "s".into(),
+            access_token: access_token.into(),
         };
+        let shopify = ShopCredentials::Shopify {
+            shop_domain: "d".into(),
+            access_token: "t".into(),
+            webhook_secret: "w".into(),
+        };
+        let err =
+            |p, base: &str, c: &ShopCredentials| channel_for(p, base, c, config()).err().unwrap();
         assert_eq!(
-            err(Platform::Jd, "http://127.0.0.1:1", &["s".into()]),
+            err(Platform::Jd, "http://127.0.0.1:1", &jd("")),
             FetchError::Auth("jd shop has no access_token".into())
         );
+        assert_eq!(
+            err(Platform::Shopify, "http://127.0.0.1:1", &jd("a")),
+            FetchError::Fatal("a shopify shop cannot use jd credentials".into())
+        );
         assert!(matches!(
-            err(Platform::Shopify, "ftp://x", &["t".into()]),
+            err(Platform::Shopify, "ftp://x", &shopify),
             FetchError::Fatal(_)
         ));
         let mut bad = config();
         bad.rate_per_sec = 0;
-        assert!(channel_for(Platform::Woocommerce, "http://x", "ck", &["cs".into()], bad).is_err());
-        let ok = channel_for(
-            Platform::Shopify,
-            "http://127.0.0.1:1/",
-            "d",
-            &["t".into()],
-            config(),
-        );
+        assert!(channel_for(Platform::Shopify, "http://x", &shopify, bad).is_err());
+        let ok = channel_for(Platform::Shopify, "http://127.0.0.1:1/", &shopify, config());
         assert_eq!(ok.unwrap().platform(), Platform::Shopify);
+        let ok = channel_for(Platform::Jd, "http://127.0.0.1:1/", &jd("a"), config());
+        assert_eq!(ok.unwrap().platform(), Platform::Jd);
     }
 }

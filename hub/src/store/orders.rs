@@ -9,6 +9,7 @@
 //! never overwrites it, so pages repeated, webhooks duplicated and events out of order converge.
 
 use super::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard, dec, enc};
+use crate::channels::Captured;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -76,19 +77,6 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(CAPTURE_ERRORS)?;
     txn.open_table(CAPTURE_ERROR_SEEN)?;
     Ok(())
-}
-
-/// What a shop's capture (poll page or webhook) hands the store.
-#[derive(Debug, Clone)]
-pub enum ShopItem {
-    Order(Box<StandardOrder>),
-    Refund(Box<StandardRefund>),
-    /// A payload that did not parse: kept with its reason, never silently dropped.
-    Malformed {
-        raw: String,
-        order_no: Option<String>,
-        reason: String,
-    },
 }
 
 /// Who last set one field group of an order.
@@ -595,7 +583,7 @@ impl Store {
         &self,
         tenant: &TenantId,
         shop: &str,
-        items: Vec<ShopItem>,
+        items: Vec<Captured>,
         now: UtcMillis,
     ) -> Result<ShopOutcome, StoreError> {
         let shop_no = DocNo::new(shop).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -618,7 +606,7 @@ impl Store {
             let mut errors = Vec::new();
             for item in items {
                 let (version, put) = match item {
-                    ShopItem::Malformed {
+                    Captured::Malformed {
                         raw,
                         order_no,
                         reason,
@@ -632,18 +620,18 @@ impl Store {
                         }
                         continue;
                     }
-                    ShopItem::Order(order) => (
+                    Captured::Order { order, .. } => (
                         order.times.modified.0,
-                        put_order(&mut tables, &ctx, *order, &mut state)?.map(|order| {
+                        put_order(&mut tables, &ctx, order, &mut state)?.map(|order| {
                             Body::PlatformOrder {
                                 shop: shop_no.clone(),
                                 order: Box::new(order),
                             }
                         }),
                     ),
-                    ShopItem::Refund(refund) => (
+                    Captured::Refund { refund, .. } => (
                         refund.modified.0,
-                        put_refund(&mut tables, &ctx, *refund, &mut state)?.map(|refund| {
+                        put_refund(&mut tables, &ctx, refund, &mut state)?.map(|refund| {
                             Body::PlatformRefund {
                                 shop: shop_no.clone(),
                                 refund,

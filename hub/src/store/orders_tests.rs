@@ -2,6 +2,7 @@
 //! mappings, members, malformed payloads, listing — on a real redb file.
 
 use super::*;
+use crate::channels::Captured;
 use xt_shared::ids::{DocNo, Sku};
 use xt_shared::money::{Currency, Money};
 use xt_shared::order::*;
@@ -70,7 +71,7 @@ fn order(no: &str, modified: i64, status: OrderState, email: Option<&str>) -> St
     }
 }
 
-fn apply(store: &Store, shop: &str, items: Vec<ShopItem>, now: i64) -> ShopOutcome {
+fn apply(store: &Store, shop: &str, items: Vec<Captured>, now: i64) -> ShopOutcome {
     store
         .apply_shop_items(&acme(), shop, items, UtcMillis(now))
         .unwrap()
@@ -89,15 +90,24 @@ fn the_same_order_twice_is_one_order_and_one_logged_change() {
     let first = apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(o.clone()))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: o.clone(),
+        }],
         100,
     );
     let again = apply(
         &store,
         "shop-a",
         vec![
-            ShopItem::Order(Box::new(o.clone())),
-            ShopItem::Order(Box::new(o)),
+            Captured::Order {
+                raw: String::new(),
+                order: o.clone(),
+            },
+            Captured::Order {
+                raw: String::new(),
+                order: o,
+            },
         ],
         200,
     );
@@ -131,7 +141,10 @@ fn events_in_any_order_converge_on_the_newest_modified() {
             apply(
                 &store,
                 "shop-a",
-                vec![ShopItem::Order(Box::new(versions[*i].clone()))],
+                vec![Captured::Order {
+                    raw: String::new(),
+                    order: versions[*i].clone(),
+                }],
                 n as i64,
             );
         }
@@ -148,12 +161,10 @@ fn provenance_records_who_set_each_field_group() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(order(
-            "1001",
-            10,
-            OrderState::Paid,
-            None,
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("1001", 10, OrderState::Paid, None),
+        }],
         100,
     );
     let mut later = order("1001", 20, OrderState::Shipped, None);
@@ -161,7 +172,10 @@ fn provenance_records_who_set_each_field_group() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(later))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: later,
+        }],
         200,
     );
     let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
@@ -186,12 +200,10 @@ fn an_unmapped_line_holds_the_order_until_a_mapping_releases_it() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(order(
-            "1001",
-            10,
-            OrderState::Paid,
-            None,
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("1001", 10, OrderState::Paid, None),
+        }],
         1,
     );
     let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
@@ -271,12 +283,10 @@ fn a_merchant_code_the_tenant_stocks_maps_to_itself() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(order(
-            "1001",
-            10,
-            OrderState::Paid,
-            None,
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("1001", 10, OrderState::Paid, None),
+        }],
         1,
     );
     let r = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
@@ -292,34 +302,28 @@ fn a_hashed_email_links_buyers_of_two_shops_into_one_member() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(order(
-            "1001",
-            10,
-            OrderState::Paid,
-            Some("e1"),
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("1001", 10, OrderState::Paid, Some("e1")),
+        }],
         1,
     );
     apply(
         &store,
         "shop-b",
-        vec![ShopItem::Order(Box::new(order(
-            "2002",
-            10,
-            OrderState::Paid,
-            Some("e1"),
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("2002", 10, OrderState::Paid, Some("e1")),
+        }],
         2,
     );
     apply(
         &store,
         "shop-b",
-        vec![ShopItem::Order(Box::new(order(
-            "3003",
-            10,
-            OrderState::Paid,
-            Some("e2"),
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("3003", 10, OrderState::Paid, Some("e2")),
+        }],
         3,
     );
     let a = store.order(&acme(), "shop-a", "1001").unwrap().unwrap();
@@ -349,13 +353,19 @@ fn a_malformed_payload_is_kept_with_its_reason_and_the_rest_goes_on() {
         &store,
         "shop-a",
         vec![
-            ShopItem::Order(Box::new(order("1001", 10, OrderState::Paid, None))),
-            ShopItem::Malformed {
+            Captured::Order {
+                raw: String::new(),
+                order: order("1001", 10, OrderState::Paid, None),
+            },
+            Captured::Malformed {
                 raw: r#"{"tid":"1002","payment":"1.005"}"#.into(),
                 order_no: Some("1002".into()),
                 reason: "amount has more than 2 decimal places".into(),
             },
-            ShopItem::Order(Box::new(order("1003", 11, OrderState::Paid, None))),
+            Captured::Order {
+                raw: String::new(),
+                order: order("1003", 11, OrderState::Paid, None),
+            },
         ],
         5,
     );
@@ -364,7 +374,7 @@ fn a_malformed_payload_is_kept_with_its_reason_and_the_rest_goes_on() {
     let again = apply(
         &store,
         "shop-a",
-        vec![ShopItem::Malformed {
+        vec![Captured::Malformed {
             raw: r#"{"tid":"1002","payment":"1.005"}"#.into(),
             order_no: Some("1002".into()),
             reason: "amount has more than 2 decimal places".into(),
@@ -394,12 +404,10 @@ fn listing_is_newest_first_paged_filtered_and_per_tenant() {
             } else {
                 OrderState::Shipped
             };
-            ShopItem::Order(Box::new(order(
-                &format!("{}", 1000 + i),
-                100 + i,
-                status,
-                None,
-            )))
+            Captured::Order {
+                raw: String::new(),
+                order: order(&format!("{}", 1000 + i), 100 + i, status, None),
+            }
         })
         .collect();
     apply(&store, "shop-a", items, 1);
@@ -461,31 +469,29 @@ fn a_refund_before_its_order_is_kept_and_an_older_one_never_overwrites() {
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Refund(Box::new(refund(
-            20,
-            RefundState::Refunded,
-        )))],
+        vec![Captured::Refund {
+            raw: String::new(),
+            refund: refund(20, RefundState::Refunded),
+        }],
         1,
     );
     let out = apply(
         &store,
         "shop-a",
-        vec![ShopItem::Refund(Box::new(refund(
-            10,
-            RefundState::Requested,
-        )))],
+        vec![Captured::Refund {
+            raw: String::new(),
+            refund: refund(10, RefundState::Requested),
+        }],
         2,
     );
     assert_eq!(out.stale, 1);
     apply(
         &store,
         "shop-a",
-        vec![ShopItem::Order(Box::new(order(
-            "1001",
-            5,
-            OrderState::Paid,
-            None,
-        )))],
+        vec![Captured::Order {
+            raw: String::new(),
+            order: order("1001", 5, OrderState::Paid, None),
+        }],
         3,
     );
     let refunds = store.order_refunds(&acme(), "shop-a", "1001").unwrap();
@@ -601,4 +607,28 @@ fn capture_state_version_2_golden_bytes_still_read() {
     };
     assert_eq!(enc_capture_state(&state), CAPTURE_STATE_V2_BYTES);
     assert_eq!(dec_capture_state(CAPTURE_STATE_V2_BYTES).unwrap(), state);
+}
+
+#[test]
+fn what_a_channel_parses_is_what_the_store_applies_without_a_conversion() {
+    let (_d, store) = store();
+    let path = format!(
+        "{}/tests/fixtures/channels/shopify/partially-refunded-partial-fulfilled.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let body = std::fs::read(path).unwrap();
+    // The webhook parser's items go to the store as they are: one type from the channel to
+    // the tables.
+    let items: Vec<Captured> = crate::channels::parse_webhook_order(Platform::Shopify, &body);
+    let refunds = items
+        .iter()
+        .filter(|c| matches!(c, Captured::Refund { .. }))
+        .count() as u64;
+    assert!(refunds > 0, "the fixture's order holds refunds");
+    let out = apply(&store, "shop-1", items, 1_000);
+    assert_eq!((out.applied, out.errors), (1 + refunds, 0));
+    assert_eq!(orders(&store).len(), 1);
+    let malformed = crate::channels::parse_webhook_order(Platform::Shopify, b"{not json");
+    let out = apply(&store, "shop-1", malformed, 2_000);
+    assert_eq!((out.applied, out.errors), (0, 1));
 }

@@ -1,11 +1,17 @@
-//! Bound shops, keyed by (tenant, shop id). A shop's secrets are stored sealed with the hub's
-//! [`MasterKey`], bound to (tenant, shop id) so a sealed value moved to another shop does not
-//! open; its platform's public id (app key, shop domain, consumer key) is kept in plain text.
+//! Bound shops, keyed by (tenant, shop id). A shop's credentials are stored sealed with the
+//! hub's [`MasterKey`], bound to (tenant, shop id) so a sealed value moved to another shop does
+//! not open; its platform's public id (app key, shop domain, consumer key) is also kept in plain
+//! text, for the views.
+//!
+//! Two sealed formats are read ([`SealedCredentials`]): the typed one every write makes, and
+//! the positional one of hubs before it (record version 1), which is never written again but
+//! still opens to the same [`ShopCredentials`].
 
 use super::{META, Store, StoreError};
 use crate::master_key::{MasterKey, MasterKeyError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
+use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -19,7 +25,15 @@ const SHOPS_BY_ID: TableDefinition<(&str, &str), ()> = TableDefinition::new("sho
 /// Set in `meta` once [`SHOPS_BY_ID`] was built from the shops (hubs made before the index
 /// existed build it on their first open).
 const SHOPS_BY_ID_BUILT: &str = "shops_by_id_built";
+/// A [`ShopRecordV1`]: its secrets are sealed positionally.
 const V1: u8 = 1;
+/// A [`ShopRecord`], whose [`SealedCredentials`] says how its credentials are sealed.
+const V2: u8 = 2;
+/// The version byte of a [`CredentialsRecord`] inside the sealed plaintext.
+const CREDENTIALS_V1: u8 = 1;
+/// How many secrets every platform has (its fields but the public id): the length of the
+/// positional format's list.
+const POSITIONAL_SECRETS: usize = 2;
 
 /// Capture health, reserved for the capture loop (all `None` until it runs).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +46,28 @@ pub struct ShopHealthRecord {
     pub rate_limited_until: Option<UtcMillis>,
 }
 
-/// A shop as stored (version 1).
+/// A shop's sealed credentials, in the format they were sealed in (kept when the record is
+/// rewritten for another reason: only new credentials are sealed anew).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SealedCredentials {
+    /// Written by hubs before typed credentials (record version 1): a postcard `Vec<String>`
+    /// of the secrets in the platform's field order (taobao/tmall: app_secret, session — jd:
+    /// app_secret, access_token — shopify: access_token, webhook_secret — woocommerce:
+    /// consumer_secret, webhook_secret), the public id apart in `credential_id`. Read, never
+    /// written.
+    Positional(Vec<u8>),
+    /// A [`CredentialsRecord`] (its version byte, then postcard), public id included.
+    Typed(Vec<u8>),
+}
+
+impl Default for SealedCredentials {
+    /// Nothing sealed yet (opens as malformed until [`ShopRecord::seal_credentials`]).
+    fn default() -> Self {
+        SealedCredentials::Typed(Vec::new())
+    }
+}
+
+/// A shop as stored (version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopRecord {
     pub id: String,
@@ -45,32 +80,250 @@ pub struct ShopRecord {
     pub updated_at: UtcMillis,
     /// The platform's public credential id: app key, shop domain or consumer key.
     pub credential_id: String,
-    /// The secrets (postcard `Vec<String>` in the platform's field order), sealed by
-    /// [`MasterKey::seal`] with [`shop_aad`].
-    pub secrets_sealed: Vec<u8>,
+    /// The credentials, sealed by [`MasterKey::seal`] bound to the tenant and id.
+    pub credentials_sealed: SealedCredentials,
     pub health: ShopHealthRecord,
 }
 
-/// What a shop's sealed secrets are bound to: its tenant and id.
-pub fn shop_aad(tenant: &TenantId, id: &str) -> Vec<u8> {
-    let mut aad = b"xt-shop-v1\0".to_vec();
+/// A shop as hubs before typed credentials stored it (version 1).
+#[derive(Deserialize)]
+struct ShopRecordV1 {
+    id: String,
+    tenant: TenantId,
+    platform: Platform,
+    name: String,
+    api_base_url: String,
+    enabled: bool,
+    created_at: UtcMillis,
+    updated_at: UtcMillis,
+    credential_id: String,
+    secrets_sealed: Vec<u8>,
+    health: ShopHealthRecord,
+}
+
+impl From<ShopRecordV1> for ShopRecord {
+    fn from(r: ShopRecordV1) -> ShopRecord {
+        ShopRecord {
+            id: r.id,
+            tenant: r.tenant,
+            platform: r.platform,
+            name: r.name,
+            api_base_url: r.api_base_url,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            credential_id: r.credential_id,
+            credentials_sealed: SealedCredentials::Positional(r.secrets_sealed),
+            health: r.health,
+        }
+    }
+}
+
+/// The sealed plaintext of [`SealedCredentials::Typed`] (after its version byte): the storage
+/// form of [`ShopCredentials`].
+#[derive(Serialize, Deserialize)]
+enum CredentialsRecord {
+    Taobao {
+        app_key: String,
+        app_secret: String,
+        session: String,
+    },
+    Jd {
+        app_key: String,
+        app_secret: String,
+        access_token: String,
+    },
+    Shopify {
+        shop_domain: String,
+        access_token: String,
+        webhook_secret: String,
+    },
+    Woocommerce {
+        consumer_key: String,
+        consumer_secret: String,
+        webhook_secret: String,
+    },
+}
+
+impl From<&ShopCredentials> for CredentialsRecord {
+    fn from(c: &ShopCredentials) -> CredentialsRecord {
+        match c.clone() {
+            ShopCredentials::Taobao {
+                app_key,
+                app_secret,
+                session,
+            } => CredentialsRecord::Taobao {
+                app_key,
+                app_secret,
+                session,
+            },
+            ShopCredentials::Jd {
+                app_key,
+                app_secret,
+                access_token,
+            } => CredentialsRecord::Jd {
+                app_key,
+                app_secret,
+                access_token,
+            },
+            ShopCredentials::Shopify {
+                shop_domain,
+                access_token,
+                webhook_secret,
+            } => CredentialsRecord::Shopify {
+                shop_domain,
+                access_token,
+                webhook_secret,
+            },
+            ShopCredentials::Woocommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            } => CredentialsRecord::Woocommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            },
+        }
+    }
+}
+
+impl From<CredentialsRecord> for ShopCredentials {
+    fn from(c: CredentialsRecord) -> ShopCredentials {
+        match c {
+            CredentialsRecord::Taobao {
+                app_key,
+                app_secret,
+                session,
+            } => ShopCredentials::Taobao {
+                app_key,
+                app_secret,
+                session,
+            },
+            CredentialsRecord::Jd {
+                app_key,
+                app_secret,
+                access_token,
+            } => ShopCredentials::Jd {
+                app_key,
+                app_secret,
+                access_token,
+            },
+            CredentialsRecord::Shopify {
+                shop_domain,
+                access_token,
+                webhook_secret,
+            } => ShopCredentials::Shopify {
+                shop_domain,
+                access_token,
+                webhook_secret,
+            },
+            CredentialsRecord::Woocommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            } => ShopCredentials::Woocommerce {
+                consumer_key,
+                consumer_secret,
+                webhook_secret,
+            },
+        }
+    }
+}
+
+/// The credentials of a `platform` shop from the positional format: its public id and its
+/// secrets in the platform's field order.
+fn from_positional(
+    platform: Platform,
+    public_id: &str,
+    secrets: Vec<String>,
+) -> Result<ShopCredentials, MasterKeyError> {
+    let [first, second]: [String; POSITIONAL_SECRETS] = secrets
+        .try_into()
+        .map_err(|_| MasterKeyError::Malformed("secrets: not two of them"))?;
+    let id = public_id.to_owned();
+    Ok(match platform {
+        Platform::Taobao | Platform::Tmall => ShopCredentials::Taobao {
+            app_key: id,
+            app_secret: first,
+            session: second,
+        },
+        Platform::Jd => ShopCredentials::Jd {
+            app_key: id,
+            app_secret: first,
+            access_token: second,
+        },
+        Platform::Shopify => ShopCredentials::Shopify {
+            shop_domain: id,
+            access_token: first,
+            webhook_secret: second,
+        },
+        Platform::Woocommerce => ShopCredentials::Woocommerce {
+            consumer_key: id,
+            consumer_secret: first,
+            webhook_secret: second,
+        },
+    })
+}
+
+/// What a shop's sealed credentials are bound to: their format, the shop's tenant and id (the
+/// format is bound too, so bytes of one format never open as the other).
+fn shop_aad(format: &[u8], tenant: &TenantId, id: &str) -> Vec<u8> {
+    let mut aad = format.to_vec();
     aad.extend_from_slice(tenant.as_str().as_bytes());
     aad.push(0);
     aad.extend_from_slice(id.as_bytes());
     aad
 }
 
+const POSITIONAL_AAD: &[u8] = b"xt-shop-v1\0";
+const TYPED_AAD: &[u8] = b"xt-shop-v2\0";
+
 impl ShopRecord {
-    /// Seals `secrets` into the record, bound to its tenant and id.
-    pub fn seal_secrets(&mut self, key: &MasterKey, secrets: &[String]) {
-        let plain = postcard::to_allocvec(secrets).expect("strings encode");
-        self.secrets_sealed = key.seal(&shop_aad(&self.tenant, &self.id), &plain);
+    /// Seals `credentials` into the record (typed, bound to its tenant and id) and keeps their
+    /// public id in plain text. The caller has checked that they fit the shop's platform.
+    pub fn seal_credentials(&mut self, key: &MasterKey, credentials: &ShopCredentials) {
+        debug_assert!(credentials.fits(self.platform));
+        let mut plain = vec![CREDENTIALS_V1];
+        plain.extend(
+            postcard::to_allocvec(&CredentialsRecord::from(credentials)).expect("strings encode"),
+        );
+        let aad = shop_aad(TYPED_AAD, &self.tenant, &self.id);
+        self.credentials_sealed = SealedCredentials::Typed(key.seal(&aad, &plain));
+        self.credential_id = credentials.public_id().to_owned();
     }
 
-    /// The secrets, opened with `key`.
-    pub fn open_secrets(&self, key: &MasterKey) -> Result<Vec<String>, MasterKeyError> {
-        let plain = key.open(&shop_aad(&self.tenant, &self.id), &self.secrets_sealed)?;
-        postcard::from_bytes(&plain).map_err(|_| MasterKeyError::Malformed("secrets"))
+    /// The credentials, opened with `key`, whichever format sealed them. They fit the shop's
+    /// platform and carry its public id, or the record is malformed.
+    pub fn open_credentials(&self, key: &MasterKey) -> Result<ShopCredentials, MasterKeyError> {
+        let malformed = MasterKeyError::Malformed;
+        let credentials = match &self.credentials_sealed {
+            SealedCredentials::Positional(sealed) => {
+                let aad = shop_aad(POSITIONAL_AAD, &self.tenant, &self.id);
+                let plain = key.open(&aad, sealed)?;
+                let secrets: Vec<String> =
+                    postcard::from_bytes(&plain).map_err(|_| malformed("secrets"))?;
+                from_positional(self.platform, &self.credential_id, secrets)?
+            }
+            SealedCredentials::Typed(sealed) => {
+                let aad = shop_aad(TYPED_AAD, &self.tenant, &self.id);
+                let plain = key.open(&aad, sealed)?;
+                let record: CredentialsRecord = match plain.split_first() {
+                    Some((&CREDENTIALS_V1, rest)) => {
+                        postcard::from_bytes(rest).map_err(|_| malformed("credentials"))?
+                    }
+                    _ => return Err(malformed("credentials: unknown version")),
+                };
+                ShopCredentials::from(record)
+            }
+        };
+        if !credentials.fits(self.platform) {
+            return Err(malformed("credentials of another platform"));
+        }
+        if credentials.public_id() != self.credential_id {
+            return Err(malformed("credentials of another public id"));
+        }
+        Ok(credentials)
     }
 }
 
@@ -82,14 +335,17 @@ fn corrupt(reason: impl ToString) -> StoreError {
 }
 
 fn enc(record: &ShopRecord) -> Vec<u8> {
-    let mut out = vec![V1];
+    let mut out = vec![V2];
     out.extend(postcard::to_allocvec(record).expect("record encodes"));
     out
 }
 
 fn dec(bytes: &[u8]) -> Result<ShopRecord, StoreError> {
     match bytes.split_first() {
-        Some((&V1, rest)) => postcard::from_bytes(rest).map_err(corrupt),
+        Some((&V1, rest)) => postcard::from_bytes::<ShopRecordV1>(rest)
+            .map(ShopRecord::from)
+            .map_err(corrupt),
+        Some((&V2, rest)) => postcard::from_bytes(rest).map_err(corrupt),
         Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
         None => Err(corrupt("empty record")),
     }
@@ -234,6 +490,14 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn taobao(app_key: &str) -> ShopCredentials {
+        ShopCredentials::Taobao {
+            app_key: app_key.into(),
+            app_secret: "app-secret".into(),
+            session: "session".into(),
+        }
+    }
+
     fn record(tenant: &str, id: &str, key: &MasterKey) -> ShopRecord {
         let mut r = ShopRecord {
             id: id.into(),
@@ -244,11 +508,11 @@ mod tests {
             enabled: true,
             created_at: UtcMillis(1),
             updated_at: UtcMillis(1),
-            credential_id: "12345678".into(),
-            secrets_sealed: Vec::new(),
+            credential_id: String::new(),
+            credentials_sealed: SealedCredentials::default(),
             health: ShopHealthRecord::default(),
         };
-        r.seal_secrets(key, &["app-secret".into(), "session".into()]);
+        r.seal_credentials(key, &taobao("12345678"));
         r
     }
 
@@ -256,17 +520,18 @@ mod tests {
     fn sealed_secrets_moved_to_another_shop_or_tenant_do_not_open() {
         let key = MasterKey::from_bytes([1; 32]);
         let a = record("acme", "shop-a", &key);
-        assert_eq!(a.open_secrets(&key).unwrap(), ["app-secret", "session"]);
+        assert_eq!(a.credential_id, "12345678");
+        assert_eq!(a.open_credentials(&key).unwrap(), taobao("12345678"));
         let mut other_shop = record("acme", "shop-b", &key);
-        other_shop.secrets_sealed = a.secrets_sealed.clone();
+        other_shop.credentials_sealed = a.credentials_sealed.clone();
         assert!(matches!(
-            other_shop.open_secrets(&key),
+            other_shop.open_credentials(&key),
             Err(MasterKeyError::Decrypt)
         ));
         let mut other_tenant = record("beta", "shop-a", &key);
-        other_tenant.secrets_sealed = a.secrets_sealed.clone();
+        other_tenant.credentials_sealed = a.credentials_sealed.clone();
         assert!(matches!(
-            other_tenant.open_secrets(&key),
+            other_tenant.open_credentials(&key),
             Err(MasterKeyError::Decrypt)
         ));
     }
@@ -279,10 +544,129 @@ mod tests {
         store.insert_shop(&a).unwrap();
         let read = store.shop(&a.tenant, "shop-a").unwrap().unwrap();
         let err = read
-            .open_secrets(&MasterKey::from_bytes([2; 32]))
+            .open_credentials(&MasterKey::from_bytes([2; 32]))
             .unwrap_err();
         assert!(err.to_string().contains("master key"), "{err}");
         let bytes = std::fs::read(dir.path().join("hub.redb")).unwrap();
         assert!(!bytes.windows(10).any(|w| w == b"app-secret"));
+    }
+
+    #[test]
+    fn typed_credentials_carry_their_format_and_must_fit_the_shop() {
+        let key = MasterKey::from_bytes([1; 32]);
+        let a = record("acme", "shop-a", &key);
+        let SealedCredentials::Typed(sealed) = a.credentials_sealed.clone() else {
+            panic!("new credentials are sealed typed");
+        };
+        // The format is bound: typed bytes presented as positional ones do not open.
+        let mut as_positional = a.clone();
+        as_positional.credentials_sealed = SealedCredentials::Positional(sealed);
+        assert!(matches!(
+            as_positional.open_credentials(&key),
+            Err(MasterKeyError::Decrypt)
+        ));
+        // After a read, the credentials must fit the platform and the public id shown.
+        let mut other_platform = a.clone();
+        other_platform.platform = Platform::Jd;
+        assert!(matches!(
+            other_platform.open_credentials(&key),
+            Err(MasterKeyError::Malformed(_))
+        ));
+        let mut tmall = a.clone();
+        tmall.platform = Platform::Tmall;
+        assert_eq!(tmall.open_credentials(&key).unwrap(), taobao("12345678"));
+        let mut other_id = a;
+        other_id.credential_id = "87654321".into();
+        assert!(matches!(
+            other_id.open_credentials(&key),
+            Err(MasterKeyError::Malformed(_))
+        ));
+    }
+
+    /// Shop records as `store/shops.rs` of 96d6c53 encoded them (record version 1, the secrets
+    /// a positional postcard `Vec<String>` sealed with the master key `[7; 32]`), one per
+    /// platform, hex, one a line.
+    const GOLDEN_V1: &str = include_str!("../../tests/fixtures/shops-v1/records.hex");
+
+    fn golden_expected() -> [ShopCredentials; 5] {
+        [
+            ShopCredentials::Taobao {
+                app_key: "tb-app-key-1".into(),
+                app_secret: "tb-app-secret".into(),
+                session: "tb-session".into(),
+            },
+            ShopCredentials::Taobao {
+                app_key: "tm-app-key-2".into(),
+                app_secret: "tm-app-secret".into(),
+                session: "tm-session".into(),
+            },
+            ShopCredentials::Jd {
+                app_key: "jd-app-key-3".into(),
+                app_secret: "jd-app-secret".into(),
+                access_token: "jd-access-token".into(),
+            },
+            ShopCredentials::Shopify {
+                shop_domain: "golden.myshopify.com".into(),
+                access_token: "shpat_golden".into(),
+                webhook_secret: "shopify-webhook-secret".into(),
+            },
+            ShopCredentials::Woocommerce {
+                consumer_key: "ck_golden".into(),
+                consumer_secret: "cs_golden".into(),
+                webhook_secret: "woo-webhook-secret".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn records_sealed_positionally_before_typed_credentials_still_open_to_the_same_value() {
+        let key = MasterKey::from_bytes([7; 32]);
+        let lines: Vec<&str> = GOLDEN_V1.lines().collect();
+        let expected = golden_expected();
+        assert_eq!(lines.len(), expected.len());
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("hub.redb")).unwrap();
+        for (line, want) in lines.into_iter().zip(expected) {
+            let bytes = hex::decode(line).unwrap();
+            assert_eq!(bytes[0], V1);
+            let old = dec(&bytes).unwrap();
+            assert!(matches!(
+                old.credentials_sealed,
+                SealedCredentials::Positional(_)
+            ));
+            assert_eq!(old.open_credentials(&key).unwrap(), want, "{}", old.id);
+
+            // Kept as they were when the record is rewritten for another reason (the format
+            // goes with them), sealed typed once the credentials change.
+            let txn = store.db.begin_write().unwrap();
+            txn.open_table(SHOPS)
+                .unwrap()
+                .insert((old.tenant.as_str(), old.id.as_str()), bytes.as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+            let disabled = store
+                .change_shop::<StoreError>(&old.tenant, &old.id, |r| {
+                    r.enabled = false;
+                    Ok(())
+                })
+                .unwrap()
+                .unwrap();
+            let read = store.shop(&old.tenant, &old.id).unwrap().unwrap();
+            assert_eq!(read, disabled);
+            assert_eq!(read.credentials_sealed, old.credentials_sealed);
+            assert_eq!(read.open_credentials(&key).unwrap(), want);
+            store
+                .change_shop::<StoreError>(&old.tenant, &old.id, |r| {
+                    r.seal_credentials(&key, &want);
+                    Ok(())
+                })
+                .unwrap();
+            let read = store.shop(&old.tenant, &old.id).unwrap().unwrap();
+            assert!(matches!(
+                read.credentials_sealed,
+                SealedCredentials::Typed(_)
+            ));
+            assert_eq!(read.open_credentials(&key).unwrap(), want);
+        }
     }
 }
