@@ -103,7 +103,7 @@ impl Default for RouterOptions {
 
 /// The whole HTTP surface, ready to serve:
 ///
-/// - `GET /` and `GET /assets/{file}` (no auth): the web console, see [`crate::console`]
+/// - `GET /` and `GET /assets/{path}` (no auth): the web console, see [`crate::console`]
 /// - `GET /healthz` (no auth): `{"status":"ok"}`
 /// - `GET /api/v1/openapi.json` (no auth): the OpenAPI 3.1 description of all of this
 /// - `GET /metrics` (direct loopback clients, or the hub operator's key): the hub's Prometheus
