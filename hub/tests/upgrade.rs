@@ -357,3 +357,102 @@ async fn the_2026_11_29_change_log_resumes_from_its_old_event_ids() {
     );
     assert_eq!(api.latest_event_id(&owner).unwrap(), all.last_key);
 }
+
+/// The fixture written by `main` at table layout 3 (commit 61e2b25): the records this session
+/// introduced (per-tenant change log, tenant-first agents, typed sealed shop credentials).
+fn fixture_layout_3() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/2026-11-29-layout3")
+}
+
+#[tokio::test]
+async fn the_layout_3_data_directory_answers_as_it_did_and_its_records_read() {
+    let fixture = fixture_layout_3();
+    let (env, credentials) = open(&fixture);
+    let answers = fixture.join("answers");
+    let key = env.key.clone();
+    for (file, path) in [
+        ("agents.json", "/api/v1/agents"),
+        ("stock.json", "/api/v1/stock?limit=500"),
+        ("orders.json", "/api/v1/orders?limit=200"),
+        ("users.json", "/api/v1/users"),
+        ("api-keys.json", "/api/v1/api-keys"),
+        ("sku-mappings.json", "/api/v1/sku-mappings"),
+    ] {
+        let then = read_json(answers.join(file));
+        let now = get(&env, path, &key).await;
+        assert_eq!(steady(now), steady(then), "GET {path} answers as {file}");
+    }
+    let details = read_json(answers.join("order-details.json"));
+    assert!(!details.as_object().unwrap().is_empty());
+    for (id, then) in details.as_object().unwrap() {
+        let now = get(&env, &format!("/api/v1/orders/{id}"), &key).await;
+        assert_eq!(&now, then, "order {id}");
+    }
+    let errors = read_json(answers.join("capture-errors.json"));
+    for (shop, then) in errors.as_object().unwrap() {
+        let now = get(&env, &format!("/api/v1/shops/{shop}/capture-errors"), &key).await;
+        assert_eq!(&now, then, "capture errors of {shop}");
+    }
+    // Typed sealed credentials (shop record version 2) open to what was bound.
+    let demo = TenantId::new("demo").unwrap();
+    for (id, shop) in credentials["demo"]["shops"].as_object().unwrap() {
+        let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
+        assert!(
+            matches!(record.credentials_sealed, SealedCredentials::Typed(_)),
+            "{id}: sealed typed"
+        );
+        let opened = record.open_credentials(&env.hub.master_key).unwrap();
+        assert_eq!(opened, typed_credentials(shop), "{id}");
+    }
+    // Every kind of change-log entry this version wrote replays, in position order.
+    use xt_mobile_api::HubApi as _;
+    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub));
+    let owner = xt_mobile_api::Principal::api_key(
+        demo,
+        "key-test".into(),
+        vec![xt_mobile_api::Scope::Owner],
+    );
+    let all = api.events_after(&owner, Some(0), 10_000).unwrap();
+    let kinds: std::collections::BTreeSet<String> = all
+        .events
+        .iter()
+        .map(|e| {
+            serde_json::to_value(&e.data).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for kind in [
+        "stock_changed",
+        "orders_changed",
+        "capture_error",
+        "agent_connected",
+    ] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    let ids: Vec<u64> = all.events.iter().map(|e| e.id).collect();
+    assert_eq!(
+        ids,
+        (1..=ids.len() as u64).collect::<Vec<_>>(),
+        "positions 1, 2, 3, …"
+    );
+    assert_eq!(api.latest_event_id(&owner).unwrap(), all.last_key);
+}
+
+#[test]
+fn migrate_leaves_a_layout_3_directory_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&fixture_layout_3().join("hub"), dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xt-hub"))
+        .args(["migrate", "--data", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+}
