@@ -931,10 +931,8 @@ impl Store {
         now: UtcMillis,
     ) -> Result<usize, StoreError> {
         let mut removed = 0;
-        let tenants = {
-            let txn = self.db.begin_write()?;
-            log::tenants(&txn)?
-        };
+        // Listed in a read transaction: writers are not held up while the list is read.
+        let tenants = log::tenants(&self.db.begin_read()?.open_table(log::TENANT_LOG_HEADS)?)?;
         for tenant in tenants {
             let txn = self.db.begin_write()?;
             let n = log::trim(&txn, &tenant, retention, now, log::TRIM_BATCH_MAX)?;

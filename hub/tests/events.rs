@@ -12,8 +12,7 @@ use std::time::Duration;
 use support::{Env, PASSWORD, acme, apply, env, request, stock};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::channels::Captured;
-use xt_hub::channels::parse_order;
+use xt_hub::channels::capture_order;
 use xt_hub::hub::{Authorized, now_ms};
 use xt_hub::store::log::LogRetention;
 use xt_hub::store::{AgentLogged, AgentRecord};
@@ -591,20 +590,8 @@ fn ingest_taobao(env: &Env, shop: &str, name: &str, tweak: impl FnOnce(&mut Valu
     );
     let mut raw: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     tweak(&mut raw);
-    let item = match parse_order(Platform::Taobao, &raw) {
-        Ok(order) => Captured::Order {
-            raw: raw.to_string(),
-            order,
-        },
-        Err(e) => Captured::Malformed {
-            raw: raw.to_string(),
-            order_no: None,
-            reason: e.to_string(),
-        },
-    };
-    env.hub
-        .ingest_shop_items(&acme(), shop, vec![item])
-        .unwrap();
+    let items = capture_order(Platform::Taobao, &raw.to_string());
+    env.hub.ingest_shop_items(&acme(), shop, items).unwrap();
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Env, acme, env};
 use xt_hub::channels::Captured;
-use xt_hub::channels::parse_order;
+use xt_hub::channels::{capture_order, parse_order};
 use xt_hub::store::{ORDERS_SCAN_ROWS_MAX, OrderFilter};
 use xt_shared::ids::DocNo;
 use xt_shared::model::UtcMillis;
@@ -45,20 +45,10 @@ async fn shop(env: &Env, platform: &str) -> String {
 }
 
 fn capture(env: &Env, shop: &str, platform: Platform, raw: &Value) {
-    let item = match parse_order(platform, raw) {
-        Ok(order) => Captured::Order {
-            raw: raw.to_string(),
-            order,
-        },
-        Err(e) => Captured::Malformed {
-            raw: raw.to_string(),
-            order_no: None,
-            reason: e.to_string(),
-        },
-    };
+    let items = capture_order(platform, &raw.to_string());
     env.hub
         .store
-        .apply_shop_items(&acme(), shop, vec![item], UtcMillis(1_000))
+        .apply_shop_items(&acme(), shop, items, UtcMillis(1_000))
         .unwrap();
 }
 

@@ -32,6 +32,7 @@ pub use client::{
 pub use egress::ShopUrlPolicy;
 pub use refunds::{parse_jd_refund, parse_taobao_refund, refunds_in_order};
 pub use webhook::parse_webhook_order;
+pub use wire::capture_order;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

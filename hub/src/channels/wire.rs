@@ -85,7 +85,7 @@ pub(crate) fn id_text(value: &Value, key: &str) -> Option<String> {
 
 /// One order of a page or a webhook: the order, or `Malformed`; for Shopify and WooCommerce
 /// also the refunds inside it (a broken refund is its own `Malformed`, the order still stands).
-pub(crate) fn capture_order(platform: Platform, raw: &str) -> Vec<Captured> {
+pub fn capture_order(platform: Platform, raw: &str) -> Vec<Captured> {
     let value: Value = match serde_json::from_str(raw) {
         Ok(v) => v,
         Err(e) => {

@@ -68,8 +68,9 @@ fn heads(txn: &WriteTransaction, tenant: &str) -> Result<(u64, u64), StoreError>
 /// one way entries get into the log.
 pub(super) fn append(txn: &WriteTransaction, entry: &LogEntry) -> Result<u64, StoreError> {
     let tenant = entry.tenant().as_str();
+    // Trimming never passes the last position, so the next one follows it.
     let (last, trimmed) = heads(txn, tenant)?;
-    let position = last.max(trimmed) + 1;
+    let position = last + 1;
     txn.open_table(TENANT_LOG)?
         .insert((tenant, position), enc(entry).as_slice())?;
     txn.open_table(TENANT_LOG_HEADS)?
@@ -82,9 +83,7 @@ pub(super) fn last_position(
     heads: &impl ReadableTable<&'static str, (u64, u64)>,
     tenant: &TenantId,
 ) -> Result<u64, StoreError> {
-    Ok(heads
-        .get(tenant.as_str())?
-        .map_or(0, |v| v.value().0.max(v.value().1)))
+    Ok(heads.get(tenant.as_str())?.map_or(0, |v| v.value().0))
 }
 
 /// Up to `limit` entries of `tenant` after position `after`, in order.
@@ -159,8 +158,9 @@ pub(super) fn trim(
 }
 
 /// The tenants that have a log.
-pub(super) fn tenants(txn: &WriteTransaction) -> Result<Vec<String>, StoreError> {
-    let heads = txn.open_table(TENANT_LOG_HEADS)?;
+pub(super) fn tenants(
+    heads: &impl ReadableTable<&'static str, (u64, u64)>,
+) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     for item in heads.iter()? {
         out.push(item?.0.value().to_owned());
