@@ -335,9 +335,8 @@ fn render(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use xt_mobile_api::SourceView;
     use xt_mobile_api::utc::from_unix_ms;
-    use xt_mobile_api::{ApiError, HubApi, Principal, SourceView, StockPage, StockQuery};
     use xt_shared::ids::{SiteId, SourceName, TenantId};
     use xt_shared::protocol::AgentRole;
 
@@ -367,125 +366,6 @@ mod tests {
                 })
                 .collect(),
         }
-    }
-
-    /// A one-tenant hub in memory, served over real loopback HTTP.
-    struct TinyHub {
-        agents: Mutex<Vec<AgentView>>,
-    }
-
-    impl HubApi for TinyHub {
-        fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-            Ok((secret == KEY).then(|| {
-                Principal::api_key(
-                    TenantId::new("acme").unwrap(),
-                    "k1".into(),
-                    vec![xt_mobile_api::Scope::Owner],
-                )
-            }))
-        }
-        fn authenticate_operator(&self, _: &str) -> Result<bool, ApiError> {
-            Ok(false)
-        }
-
-        fn list_agents(&self, _: &TenantId) -> Result<Vec<AgentView>, ApiError> {
-            Ok(self.agents.lock().unwrap().clone())
-        }
-        fn revoke_agent(&self, _: &TenantId, id: &AgentId) -> Result<AgentView, ApiError> {
-            let mut agents = self.agents.lock().unwrap();
-            let agent = agents
-                .iter_mut()
-                .find(|a| &a.id == id)
-                .ok_or_else(|| ApiError::NotFound(format!("agent {:?} not found", id.as_str())))?;
-            agent.revoked_at = Some(from_unix_ms(NOW_MS).unwrap());
-            Ok(agent.clone())
-        }
-        fn create_enrollment_token(
-            &self,
-            tenant: &TenantId,
-            req: &TokenRequest,
-        ) -> Result<TokenCreated, ApiError> {
-            Ok(TokenCreated {
-                token: "tok-1".into(),
-                ca_fingerprint: "ff".repeat(32),
-                expires_at: from_unix_ms(NOW_MS).unwrap(),
-                tenant: tenant.clone(),
-                site: req.site.clone(),
-                role: req.role,
-                quic_port: 4433,
-                agent_address: None,
-            })
-        }
-        fn list_stock(&self, _: &Principal, _: &StockQuery) -> Result<StockPage, ApiError> {
-            Ok(StockPage {
-                items: vec![],
-                next_cursor: None,
-            })
-        }
-
-        xt_mobile_api::stand_in_hub_unavailable!();
-    }
-
-    async fn serve() -> String {
-        let hub = Arc::new(TinyHub {
-            agents: Mutex::new(vec![agent("a1", 1)]),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, xt_mobile_api::router(hub))
-                .await
-                .unwrap();
-        });
-        format!("http://{addr}/")
-    }
-
-    #[tokio::test]
-    async fn talks_to_a_real_router() {
-        let base = serve().await;
-        let client = AdminClient::new(&base, KEY).unwrap();
-
-        let created = client
-            .create_token(&TokenRequest {
-                site: SiteId::new("hangzhou").unwrap(),
-                role: AgentRole::Finance,
-                ttl_secs: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(created.token, "tok-1");
-        assert_eq!(created.site.as_str(), "hangzhou");
-        assert_eq!(created.tenant.as_str(), "acme");
-
-        let agents = client.list_agents().await.unwrap();
-        assert_eq!(agents.len(), 1);
-        assert_eq!(agents[0].id.as_str(), "a1");
-
-        let revoked = client
-            .revoke_agent(&AgentId::new("a1").unwrap())
-            .await
-            .unwrap();
-        assert!(revoked.revoked_at.is_some());
-
-        let err = client
-            .revoke_agent(&AgentId::new("nope").unwrap())
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "hub refused (404 not_found): agent \"nope\" not found"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_bad_key_is_reported_with_the_status() {
-        let base = serve().await;
-        let client = AdminClient::new(&base, "wrong").unwrap();
-        let err = client.list_agents().await.unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "hub refused (401 unauthorized): invalid or missing credentials"
-        );
     }
 
     #[tokio::test]

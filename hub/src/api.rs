@@ -1,4 +1,4 @@
-//! The hub's side of the HTTP surface: [`HubApi`] over the store.
+//! The hub's side of the HTTP surface: every domain trait of `xt_mobile_api` over the store.
 
 use crate::auth::throttle::LoginThrottle;
 use crate::hub::Hub;
@@ -12,8 +12,12 @@ use xt_mobile_api::identity::{
 };
 use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{
-    AgentView, ApiError, ApiKeyCreate, ApiKeyMade, ApiKeyOwned, HubApi, Permission, Principal,
-    SourceView, StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
+    AgentView, ApiError, ApiKeyCreate, ApiKeyMade, ApiKeyOwned, Permission, Principal, SourceView,
+    StockCursor, StockPage, StockQuery, StockRow, TokenCreated, TokenRequest,
+};
+use xt_mobile_api::{
+    AgentsApi, DashboardApi, Domains, EventsApi, IdentityApi, OperationsApi, OrdersApi, ShopsApi,
+    StockApi,
 };
 use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
 use xt_mobile_api::{ShopNew, ShopOwned, ShopPatch};
@@ -34,7 +38,7 @@ pub(crate) use shops::shop_view;
 pub use keys::{KEY_USE_WRITE_INTERVAL_MS, new_key_id};
 pub use shops::new_shop_id;
 
-/// [`HubApi`] over a [`Hub`], with the sign-in throttle (which lives as long as the server).
+/// Every domain trait over a [`Hub`], with the sign-in throttle (which lives as long as the server).
 pub struct HttpApi {
     hub: Arc<Hub>,
     throttle: LoginThrottle,
@@ -51,6 +55,13 @@ pub struct AgentsDial {
     pub quic_port: u16,
     /// `host:port` agents should dial, when the operator said (`serve --agent-address`).
     pub address: Option<String>,
+}
+
+impl HttpApi {
+    /// This API as the router's [`Domains`]: one handle per domain.
+    pub fn domains(self) -> Domains {
+        Domains::of(Arc::new(self))
+    }
 }
 
 impl HttpApi {
@@ -136,7 +147,7 @@ impl HttpApi {
     }
 }
 
-impl HubApi for HttpApi {
+impl IdentityApi for HttpApi {
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
         self.key_principal(secret)
     }
@@ -146,114 +157,12 @@ impl HubApi for HttpApi {
         Ok(found.is_some())
     }
 
-    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
-        self.keys(tenant)
-    }
-
-    fn create_api_key(
-        &self,
-        principal: &Principal,
-        req: &ApiKeyCreate,
-    ) -> Result<ApiKeyMade, ApiError> {
-        self.add_key(principal, req)
-    }
-
-    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
-        self.drop_key(tenant, id)
-    }
-
-    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
-        self.shops(tenant)
-    }
-
-    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
-        self.one_shop(tenant, id)
-    }
-
-    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError> {
-        self.add_shop(tenant, shop)
-    }
-
-    fn update_shop(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        patch: &ShopPatch,
-    ) -> Result<ShopOwned, ApiError> {
-        self.patch_shop(tenant, id, patch)
-    }
-
-    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
-        self.order_page(tenant, query)
-    }
-
-    fn order(
-        &self,
-        tenant: &TenantId,
-        shop: &str,
-        order_no: &str,
-    ) -> Result<OrderDetail, ApiError> {
-        self.order_detail(tenant, shop, order_no)
-    }
-
-    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError> {
-        self.member_detail(tenant, id)
-    }
-
-    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
-        self.mappings(tenant)
-    }
-
-    fn create_sku_mapping(
-        &self,
-        tenant: &TenantId,
-        new: &SkuMappingNew,
-    ) -> Result<SkuMappingView, ApiError> {
-        self.add_mapping(tenant, new)
-    }
-
-    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
-        self.drop_mapping(tenant, id)
-    }
-
-    fn capture_errors(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<Vec<CaptureErrorView>, ApiError> {
-        self.shop_capture_errors(tenant, id)
-    }
-
-    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
-        self.schedule_backfill(tenant, id, from, to)
-    }
-
-    fn webhook(
-        &self,
-        platform: xt_shared::order::Platform,
-        shop: &str,
-        headers: &axum::http::HeaderMap,
-        body: &[u8],
-    ) -> Result<WebhookAck, ApiError> {
-        self.take_webhook(platform, shop, headers, body)
-    }
-
     fn authenticate_access_token(&self, token: &str) -> Result<Option<Principal>, ApiError> {
         self.access_principal(token)
     }
 
     fn login(&self, req: &LoginRequest, client: Option<IpAddr>) -> Result<TokenPair, ApiError> {
         self.sign_in(req, client)
-    }
-
-    fn metrics_text(&self) -> Result<String, ApiError> {
-        Ok(self.hub.metrics.encode())
-    }
-
-    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.hub
-            .metrics
-            .observe_http(method, route, status, seconds);
     }
 
     fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
@@ -293,6 +202,24 @@ impl HubApi for HttpApi {
         self.change_user(principal, username, patch)
     }
 
+    fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
+        self.keys(tenant)
+    }
+
+    fn create_api_key(
+        &self,
+        principal: &Principal,
+        req: &ApiKeyCreate,
+    ) -> Result<ApiKeyMade, ApiError> {
+        self.add_key(principal, req)
+    }
+
+    fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
+        self.drop_key(tenant, id)
+    }
+}
+
+impl AgentsApi for HttpApi {
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
         self.hub
             .store
@@ -331,56 +258,9 @@ impl HubApi for HttpApi {
             agent_address: self.agents_dial.address.clone(),
         })
     }
+}
 
-    fn events_after(
-        &self,
-        principal: &Principal,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<EventPage, ApiError> {
-        let after = after.unwrap_or(0);
-        let page = self
-            .hub
-            .store
-            .tenant_log_page(&principal.tenant, after, limit)
-            .map_err(internal)?;
-        let mut last_key = after;
-        let mut events = Vec::with_capacity(page.entries.len() + 1);
-        if let Some(from) = page.reset {
-            events.push(StreamEvent {
-                id: from,
-                data: EventData::Reset { from },
-            });
-            last_key = from;
-        }
-        for (id, entry) in page.entries {
-            last_key = id;
-            if let Some(data) = visible_event(principal, entry) {
-                events.push(StreamEvent { id, data });
-            }
-        }
-        Ok(EventPage { events, last_key })
-    }
-
-    fn latest_event_id(&self, principal: &Principal) -> Result<u64, ApiError> {
-        self.hub
-            .store
-            .last_log_position(&principal.tenant)
-            .map_err(internal)
-    }
-
-    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        Some(self.hub.subscribe_log())
-    }
-
-    fn dashboard(
-        &self,
-        principal: &Principal,
-        minutes: u32,
-    ) -> Result<xt_mobile_api::Dashboard, ApiError> {
-        crate::dashboard::build(&self.hub, principal, minutes, crate::hub::now_ms())
-    }
-
+impl StockApi for HttpApi {
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
         if !self.stock_delay.is_zero() {
             std::thread::sleep(self.stock_delay);
@@ -436,6 +316,151 @@ impl HubApi for HttpApi {
             None
         };
         Ok(StockPage { items, next_cursor })
+    }
+}
+
+impl DashboardApi for HttpApi {
+    fn dashboard(
+        &self,
+        principal: &Principal,
+        minutes: u32,
+    ) -> Result<xt_mobile_api::Dashboard, ApiError> {
+        crate::dashboard::build(&self.hub, principal, minutes, crate::hub::now_ms())
+    }
+}
+
+impl ShopsApi for HttpApi {
+    fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
+        self.shops(tenant)
+    }
+
+    fn shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
+        self.one_shop(tenant, id)
+    }
+
+    fn create_shop(&self, tenant: &TenantId, shop: &ShopNew) -> Result<ShopOwned, ApiError> {
+        self.add_shop(tenant, shop)
+    }
+
+    fn update_shop(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        patch: &ShopPatch,
+    ) -> Result<ShopOwned, ApiError> {
+        self.patch_shop(tenant, id, patch)
+    }
+
+    fn capture_errors(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Vec<CaptureErrorView>, ApiError> {
+        self.shop_capture_errors(tenant, id)
+    }
+
+    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError> {
+        self.schedule_backfill(tenant, id, from, to)
+    }
+
+    fn webhook(
+        &self,
+        platform: xt_shared::order::Platform,
+        shop: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError> {
+        self.take_webhook(platform, shop, headers, body)
+    }
+}
+
+impl OrdersApi for HttpApi {
+    fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
+        self.order_page(tenant, query)
+    }
+
+    fn order(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<OrderDetail, ApiError> {
+        self.order_detail(tenant, shop, order_no)
+    }
+
+    fn member(&self, tenant: &TenantId, id: &str) -> Result<MemberView, ApiError> {
+        self.member_detail(tenant, id)
+    }
+
+    fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
+        self.mappings(tenant)
+    }
+
+    fn create_sku_mapping(
+        &self,
+        tenant: &TenantId,
+        new: &SkuMappingNew,
+    ) -> Result<SkuMappingView, ApiError> {
+        self.add_mapping(tenant, new)
+    }
+
+    fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        self.drop_mapping(tenant, id)
+    }
+}
+
+impl EventsApi for HttpApi {
+    fn events_after(
+        &self,
+        principal: &Principal,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, ApiError> {
+        let after = after.unwrap_or(0);
+        let page = self
+            .hub
+            .store
+            .tenant_log_page(&principal.tenant, after, limit)
+            .map_err(internal)?;
+        let mut last_key = after;
+        let mut events = Vec::with_capacity(page.entries.len() + 1);
+        if let Some(from) = page.reset {
+            events.push(StreamEvent {
+                id: from,
+                data: EventData::Reset { from },
+            });
+            last_key = from;
+        }
+        for (id, entry) in page.entries {
+            last_key = id;
+            if let Some(data) = visible_event(principal, entry) {
+                events.push(StreamEvent { id, data });
+            }
+        }
+        Ok(EventPage { events, last_key })
+    }
+
+    fn latest_event_id(&self, principal: &Principal) -> Result<u64, ApiError> {
+        self.hub
+            .store
+            .last_log_position(&principal.tenant)
+            .map_err(internal)
+    }
+
+    fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.hub.subscribe_log())
+    }
+}
+
+impl OperationsApi for HttpApi {
+    fn metrics_text(&self) -> Result<String, ApiError> {
+        Ok(self.hub.metrics.encode())
+    }
+
+    fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.hub
+            .metrics
+            .observe_http(method, route, status, seconds);
     }
 }
 

@@ -1077,7 +1077,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         quic_port: quic_addr.port(),
         address: args.agent_address.clone(),
     });
-    let router = xt_mobile_api::router_with(Arc::new(api), options)
+    let router = xt_mobile_api::router_with(api.domains(), options)
         .into_make_service_with_connect_info::<SocketAddr>();
     let http_task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {

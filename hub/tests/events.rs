@@ -17,7 +17,7 @@ use xt_hub::hub::{Authorized, now_ms};
 use xt_hub::store::log::LogRetention;
 use xt_hub::store::{AgentLogged, AgentRecord};
 use xt_mobile_api::events::EVENTS_REAUTH_INTERVAL;
-use xt_mobile_api::{EventStreamLimits, HubApi, Principal, RouterOptions, Scope};
+use xt_mobile_api::{EventStreamLimits, EventsApi, Principal, RouterOptions, Scope};
 use xt_shared::ids::{AgentId, SiteId, TenantId};
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -504,7 +504,7 @@ async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
 /// The router over `env`'s hub with stream caps of 2 per tenant and 3 in all.
 fn capped_router(env: &Env) -> axum::Router {
     xt_mobile_api::router_with(
-        Arc::new(HttpApi::new(Arc::clone(&env.hub))),
+        HttpApi::new(Arc::clone(&env.hub)).domains(),
         RouterOptions {
             event_streams: EventStreamLimits {
                 per_tenant_max: 2,

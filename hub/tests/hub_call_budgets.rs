@@ -38,7 +38,7 @@ fn slow_requests_cannot_starve_sign_in() {
     let env = env();
     rt.block_on(async {
         let api = HttpApi::new(Arc::clone(&env.hub)).with_stock_delay(SLOW_CALL);
-        let router = xt_mobile_api::router(Arc::new(api))
+        let router = xt_mobile_api::router(api.domains())
             .into_make_service_with_connect_info::<SocketAddr>();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -345,7 +345,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     use xt_hub::api::HttpApi;
     use xt_hub::hub::{Hub, HubSettings};
     use xt_hub::master_key::MASTER_KEY_FILE;
-    use xt_mobile_api::HubApi;
+    use xt_mobile_api::ShopsApi;
     let dir = tempfile::tempdir().unwrap();
     xt_hub::cli::init_hub(dir.path(), &support::acme()).unwrap();
     let key_file = dir.path().join(MASTER_KEY_FILE);

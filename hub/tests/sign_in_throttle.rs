@@ -32,7 +32,7 @@ fn router(limits: ThrottleLimits) -> (Env, Router) {
     };
     let api = HttpApi::with_throttle(Arc::clone(&env.hub), LoginThrottle::new(limits));
     let peer: SocketAddr = format!("{PROXY}:40000").parse().unwrap();
-    let router = xt_mobile_api::router_with(Arc::new(api), options).layer(MockConnectInfo(peer));
+    let router = xt_mobile_api::router_with(api.domains(), options).layer(MockConnectInfo(peer));
     (env, router)
 }
 

@@ -81,7 +81,7 @@ fn admin_token(hub: &Hub, kid: &str, record: &SigningKeyRecord) -> String {
 }
 
 async fn stock_status(hub: &Arc<Hub>, bearer: &str) -> StatusCode {
-    let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(hub))));
+    let router = xt_mobile_api::router(HttpApi::new(Arc::clone(hub)).domains());
     let req = request(Method::GET, "/api/v1/stock", Some(bearer), None);
     router.oneshot(req).await.unwrap().status()
 }

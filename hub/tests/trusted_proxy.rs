@@ -42,7 +42,7 @@ fn router(peer: &str, trusted: &[&str]) -> (Env, Router) {
         ..ThrottleLimits::default()
     });
     let api = HttpApi::with_throttle(Arc::clone(&env.hub), throttle);
-    let router = xt_mobile_api::router_with(Arc::new(api), options).layer(MockConnectInfo(peer));
+    let router = xt_mobile_api::router_with(api.domains(), options).layer(MockConnectInfo(peer));
     (env, router)
 }
 

@@ -331,7 +331,7 @@ async fn the_2026_11_29_change_log_resumes_from_its_old_event_ids() {
         "key-test".into(),
         vec![xt_mobile_api::Scope::Owner],
     );
-    use xt_mobile_api::HubApi as _;
+    use xt_mobile_api::EventsApi as _;
     let all = api.events_after(&owner, Some(0), 10_000).unwrap();
     assert!(all.events.len() > 10, "{}", all.events.len());
     let ids: Vec<u64> = all.events.iter().map(|e| e.id).collect();
@@ -405,7 +405,7 @@ async fn the_layout_3_data_directory_answers_as_it_did_and_its_records_read() {
         assert_eq!(opened, typed_credentials(shop), "{id}");
     }
     // Every kind of change-log entry this version wrote replays, in position order.
-    use xt_mobile_api::HubApi as _;
+    use xt_mobile_api::EventsApi as _;
     let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub));
     let owner = xt_mobile_api::Principal::api_key(
         demo,

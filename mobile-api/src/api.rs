@@ -1,4 +1,5 @@
-//! What the HTTP surface needs from the hub. The hub implements [`HubApi`] over its storage.
+//! What the HTTP surface needs from the hub: one trait per domain ([`Domains`]); the hub
+//! implements them over its storage.
 
 use crate::access::{Permission, Scope};
 use crate::api_keys::{ApiKeyCreate, ApiKeyView};
@@ -13,47 +14,74 @@ use crate::orders::{
 use crate::shops::{ShopNew, ShopOwned, ShopPatch};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
 use xt_shared::order::Platform;
 
-/// Every type a [`HubApi`] method names, for implementations outside this crate.
-pub mod signature_types {
-    pub use super::{ApiKeyMade, ApiKeyOwned, HubApi, Principal};
-    pub use crate::api_keys::ApiKeyCreate;
-    pub use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, TokenRequest};
-    pub use crate::error::ApiError;
-    pub use crate::events::EventPage;
-    pub use crate::identity::{
-        Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView,
-    };
-    pub use crate::orders::{
-        CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
-        SkuMappingView, WebhookAck,
-    };
-    pub use crate::shops::{ShopNew, ShopOwned, ShopPatch};
-    pub use axum::http::HeaderMap;
-    pub use std::net::IpAddr;
-    pub use tokio::sync::watch;
-    pub use xt_shared::ids::{AgentId, TenantId};
-    pub use xt_shared::order::Platform;
-}
-
-/// The hub as the HTTP surface sees it. Every method is required: a hub that forgets one does
-/// not compile (stand-ins in tests answer "not available" explicitly).
+/// The hub as the HTTP surface sees it: one trait per domain, every method required (a hub that
+/// forgets one does not compile), and one handle per domain.
 ///
 /// Methods are synchronous (the hub's storage answers reads in microseconds); the router calls
 /// them on the blocking pool (`tokio::task::spawn_blocking`), so an implementation may block on a
 /// durable commit or a slow key hash without stalling the runtime.
 ///
-/// Every method but the authentication ones and the signing-key ones takes the tenant of the authenticated
-/// [`Principal`]: an implementation must never return or touch another tenant's data, and must
-/// answer [`ApiError::NotFound`] (not `Forbidden`) for another tenant's ids, so that ids do not
-/// leak across tenants.
+/// Every method but the authentication ones and the signing-key ones takes the tenant of the
+/// authenticated [`Principal`]: an implementation must never return or touch another tenant's
+/// data, and must answer [`ApiError::NotFound`] (not `Forbidden`) for another tenant's ids, so
+/// that ids do not leak across tenants.
 ///
 /// Inputs arrive validated by the router: ids are parsed, [`TokenRequest::ttl_secs`] and
 /// [`StockQuery::limit`] are `Some` and within their limits, and [`StockQuery::cursor`] decodes
 /// as a [`StockCursor`](crate::dto::StockCursor).
-pub trait HubApi: Send + Sync + 'static {
+#[derive(Clone)]
+pub struct Domains {
+    /// Identity and access: credentials, sign-in, users, signing keys and partner API keys.
+    pub identity: Arc<dyn IdentityApi>,
+    /// Agents: enrolled agents and their enrollment tokens.
+    pub agents: Arc<dyn AgentsApi>,
+    /// Stock levels synced from the agents.
+    pub stock: Arc<dyn StockApi>,
+    /// The tenant at a glance, pre-aggregated.
+    pub dashboard: Arc<dyn DashboardApi>,
+    /// Shops and capture: bound shops, their capture errors, backfills and webhooks.
+    pub shops: Arc<dyn ShopsApi>,
+    /// Orders with their refunds, members and the SKU mapping table.
+    pub orders: Arc<dyn OrdersApi>,
+    /// The change log as a stream of events.
+    pub events: Arc<dyn EventsApi>,
+    /// The hub operator's view: metrics.
+    pub operations: Arc<dyn OperationsApi>,
+}
+
+impl Domains {
+    /// Every domain served by one value (the hub implements them all on one type).
+    pub fn of<
+        H: IdentityApi
+            + AgentsApi
+            + StockApi
+            + DashboardApi
+            + ShopsApi
+            + OrdersApi
+            + EventsApi
+            + OperationsApi,
+    >(
+        hub: Arc<H>,
+    ) -> Domains {
+        Domains {
+            identity: hub.clone(),
+            agents: hub.clone(),
+            stock: hub.clone(),
+            dashboard: hub.clone(),
+            shops: hub.clone(),
+            orders: hub.clone(),
+            events: hub.clone(),
+            operations: hub.clone(),
+        }
+    }
+}
+
+/// Identity and access: credentials, sign-in, users, signing keys and partner API keys. See [`Domains`] for what every domain trait promises.
+pub trait IdentityApi: Send + Sync + 'static {
     /// Looks up an API key by its secret (the hub stores only hashes). `None` = unknown or revoked.
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError>;
 
@@ -61,31 +89,6 @@ pub trait HubApi: Send + Sync + 'static {
     /// [`Principal`]), accepted only where the router asks for an operator — rotating the
     /// signing keys and reading the metrics. The hub stores only its hash.
     fn authenticate_operator(&self, secret: &str) -> Result<bool, ApiError>;
-
-    /// Every agent enrolled in `tenant`, revoked ones included.
-    fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError>;
-
-    /// Revokes `agent` and returns its view after the change. `NotFound` if it is not this
-    /// tenant's agent.
-    fn revoke_agent(&self, tenant: &TenantId, agent: &AgentId) -> Result<AgentView, ApiError>;
-
-    /// Makes a one-time enrollment token for `tenant`, bound to the requested site and role.
-    fn create_enrollment_token(
-        &self,
-        tenant: &TenantId,
-        req: &TokenRequest,
-    ) -> Result<TokenCreated, ApiError>;
-
-    /// One page of the caller's tenant's stock rows, ordered by `(warehouse, sku)`, starting
-    /// strictly after the cursor if there is one, limited to [`Principal::stock_scope`].
-    /// `next_cursor` is `Some` when more rows may follow.
-    fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError>;
-
-    /// The caller's tenant's dashboard with `minutes` points of series (1 to
-    /// [`DASHBOARD_MINUTES_MAX`](crate::dto::DASHBOARD_MINUTES_MAX), checked by the router),
-    /// stock totals limited to [`Principal::stock_scope`]. Must cost O(warehouses + sources +
-    /// minutes), never a scan of stock rows or the change log.
-    fn dashboard(&self, principal: &Principal, minutes: u32) -> Result<Dashboard, ApiError>;
 
     /// Verifies an access token (signature, `kid`, expiry, not-before) and resolves its user.
     /// `None` = not a valid token of an enabled user.
@@ -125,18 +128,6 @@ pub trait HubApi: Send + Sync + 'static {
         patch: &UserPatch,
     ) -> Result<UserView, ApiError>;
 
-    /// The events of the change log after key `after` (`None` = from the start) that the caller
-    /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Reads at
-    /// most `limit` of the tenant's log entries and none of other tenants' (the work is bounded
-    /// whatever they write); [`EventPage::last_key`] is the last key read, so entries filtered
-    /// out still advance the caller.
-    fn events_after(
-        &self,
-        principal: &Principal,
-        after: Option<u64>,
-        limit: usize,
-    ) -> Result<EventPage, ApiError>;
-
     /// The API keys of `tenant`, newest first, revoked ones included.
     fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError>;
 
@@ -150,7 +141,44 @@ pub trait HubApi: Send + Sync + 'static {
 
     /// Revokes the key `id` of `tenant` (idempotent). `NotFound` if it is not this tenant's.
     fn revoke_api_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError>;
+}
 
+/// Agents: enrolled agents and their enrollment tokens. See [`Domains`] for what every domain trait promises.
+pub trait AgentsApi: Send + Sync + 'static {
+    /// Every agent enrolled in `tenant`, revoked ones included.
+    fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError>;
+
+    /// Revokes `agent` and returns its view after the change. `NotFound` if it is not this
+    /// tenant's agent.
+    fn revoke_agent(&self, tenant: &TenantId, agent: &AgentId) -> Result<AgentView, ApiError>;
+
+    /// Makes a one-time enrollment token for `tenant`, bound to the requested site and role.
+    fn create_enrollment_token(
+        &self,
+        tenant: &TenantId,
+        req: &TokenRequest,
+    ) -> Result<TokenCreated, ApiError>;
+}
+
+/// Stock levels synced from the agents. See [`Domains`] for what every domain trait promises.
+pub trait StockApi: Send + Sync + 'static {
+    /// One page of the caller's tenant's stock rows, ordered by `(warehouse, sku)`, starting
+    /// strictly after the cursor if there is one, limited to [`Principal::stock_scope`].
+    /// `next_cursor` is `Some` when more rows may follow.
+    fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError>;
+}
+
+/// The tenant at a glance, pre-aggregated. See [`Domains`] for what every domain trait promises.
+pub trait DashboardApi: Send + Sync + 'static {
+    /// The caller's tenant's dashboard with `minutes` points of series (1 to
+    /// [`DASHBOARD_MINUTES_MAX`](crate::dto::DASHBOARD_MINUTES_MAX), checked by the router),
+    /// stock totals limited to [`Principal::stock_scope`]. Must cost O(warehouses + sources +
+    /// minutes), never a scan of stock rows or the change log.
+    fn dashboard(&self, principal: &Principal, minutes: u32) -> Result<Dashboard, ApiError>;
+}
+
+/// Shops and capture: bound shops, their capture errors, backfills and webhooks. See [`Domains`] for what every domain trait promises.
+pub trait ShopsApi: Send + Sync + 'static {
     /// The shops of `tenant`, oldest first.
     fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError>;
 
@@ -170,6 +198,29 @@ pub trait HubApi: Send + Sync + 'static {
         patch: &ShopPatch,
     ) -> Result<ShopOwned, ApiError>;
 
+    /// The newest capture errors of shop `id` of `tenant`. `NotFound` if it is not this tenant's.
+    fn capture_errors(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Vec<CaptureErrorView>, ApiError>;
+
+    /// Schedules a backfill of shop `id` of `tenant` over `[from, to]` (ms).
+    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError>;
+
+    /// A platform webhook for `shop`: verify the signature over `body` with the shop's webhook
+    /// secret (`Unauthorized` if it does not match), then capture its order.
+    fn webhook(
+        &self,
+        platform: Platform,
+        shop: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError>;
+}
+
+/// Orders with their refunds, members and the SKU mapping table. See [`Domains`] for what every domain trait promises.
+pub trait OrdersApi: Send + Sync + 'static {
     /// Orders of `tenant` (the router checked the query).
     fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError>;
 
@@ -192,26 +243,21 @@ pub trait HubApi: Send + Sync + 'static {
 
     /// Deletes mapping `id` of `tenant`. `NotFound` if it is not this tenant's.
     fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError>;
+}
 
-    /// The newest capture errors of shop `id` of `tenant`. `NotFound` if it is not this tenant's.
-    fn capture_errors(
+/// The change log as a stream of events. See [`Domains`] for what every domain trait promises.
+pub trait EventsApi: Send + Sync + 'static {
+    /// The events of the change log after key `after` (`None` = from the start) that the caller
+    /// may see: only its tenant's, stock rows limited to [`Principal::stock_scope`]. Reads at
+    /// most `limit` of the tenant's log entries and none of other tenants' (the work is bounded
+    /// whatever they write); [`EventPage::last_key`] is the last key read, so entries filtered
+    /// out still advance the caller.
+    fn events_after(
         &self,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<Vec<CaptureErrorView>, ApiError>;
-
-    /// Schedules a backfill of shop `id` of `tenant` over `[from, to]` (ms).
-    fn backfill(&self, tenant: &TenantId, id: &str, from: i64, to: i64) -> Result<(), ApiError>;
-
-    /// A platform webhook for `shop`: verify the signature over `body` with the shop's webhook
-    /// secret (`Unauthorized` if it does not match), then capture its order.
-    fn webhook(
-        &self,
-        platform: Platform,
-        shop: &str,
-        headers: &axum::http::HeaderMap,
-        body: &[u8],
-    ) -> Result<WebhookAck, ApiError>;
+        principal: &Principal,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<EventPage, ApiError>;
 
     /// The newest event id of the caller's tenant (its change-log position); a stream without
     /// `Last-Event-ID` starts after it.
@@ -220,7 +266,10 @@ pub trait HubApi: Send + Sync + 'static {
     /// A receiver that changes whenever any tenant's change log grows, to wake idle event
     /// streams up (each then reads its own tenant's log); `None` = streams poll.
     fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
+}
 
+/// The hub operator's view: metrics. See [`Domains`] for what every domain trait promises.
+pub trait OperationsApi: Send + Sync + 'static {
     /// The hub's metrics in the OpenMetrics text format (served as
     /// [`METRICS_CONTENT_TYPE`](crate::METRICS_CONTENT_TYPE)). Hub-wide aggregates with bounded
     /// labels only: no tenant's ids may appear in it (it is hub-wide; the operator reads it).
@@ -229,231 +278,6 @@ pub trait HubApi: Send + Sync + 'static {
     /// One HTTP request was answered: `route` is the route template (`/api/v1/users/{username}`)
     /// or `unmatched`, never a raw path. Called on the async runtime, so it must not block.
     fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64);
-}
-
-/// For stand-in hubs in tests only: the methods a stand-in does not serve, each answering "not
-/// available" (404), nothing, or `Unauthorized`. The trait itself has no default bodies, so a
-/// real hub that forgets a method fails to compile; a stand-in opts in by writing this macro in
-/// its `impl HubApi` after the methods it serves (a method it also writes is a compile error).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! stand_in_hub_unavailable {
-    () => {
-        fn dashboard(&self, principal: &$crate::api::signature_types::Principal, minutes: u32) -> Result<$crate::api::signature_types::Dashboard, $crate::api::signature_types::ApiError> {
-            let _ = (principal, minutes);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "the dashboard is not available on this hub".into(),
-            ))
-        }
-
-        fn authenticate_access_token(&self, token: &str) -> Result<Option<$crate::api::signature_types::Principal>, $crate::api::signature_types::ApiError> {
-            let _ = token;
-            Ok(None)
-        }
-
-        fn login(&self, req: &$crate::api::signature_types::LoginRequest, client: Option<$crate::api::signature_types::IpAddr>) -> Result<$crate::api::signature_types::TokenPair, $crate::api::signature_types::ApiError> {
-            let _ = (req, client);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "sign-in is not available on this hub".into(),
-            ))
-        }
-
-        fn refresh(&self, refresh_token: &str) -> Result<$crate::api::signature_types::TokenPair, $crate::api::signature_types::ApiError> {
-            let _ = refresh_token;
-            Err($crate::api::signature_types::ApiError::Unauthorized)
-        }
-
-        fn logout(&self, refresh_token: &str) -> Result<(), $crate::api::signature_types::ApiError> {
-            let _ = refresh_token;
-            Ok(())
-        }
-
-        fn jwks(&self) -> Result<$crate::api::signature_types::Jwks, $crate::api::signature_types::ApiError> {
-            Ok($crate::api::signature_types::Jwks { keys: Vec::new() })
-        }
-
-        fn rotate_signing_key(&self) -> Result<$crate::api::signature_types::KeyRotated, $crate::api::signature_types::ApiError> {
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "signing keys are not available on this hub".into(),
-            ))
-        }
-
-        fn create_user(&self, tenant: &$crate::api::signature_types::TenantId, req: &$crate::api::signature_types::UserCreate) -> Result<$crate::api::signature_types::UserView, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, req);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "users are not available on this hub".into(),
-            ))
-        }
-
-        fn list_users(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::UserView>, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Ok(Vec::new())
-        }
-
-        fn update_user(
-            &self,
-            principal: &$crate::api::signature_types::Principal,
-            username: &str,
-            patch: &$crate::api::signature_types::UserPatch,
-        ) -> Result<$crate::api::signature_types::UserView, $crate::api::signature_types::ApiError> {
-            let _ = (principal, username, patch);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "users are not available on this hub".into(),
-            ))
-        }
-
-        fn events_after(
-            &self,
-            principal: &$crate::api::signature_types::Principal,
-            after: Option<u64>,
-            limit: usize,
-        ) -> Result<$crate::api::signature_types::EventPage, $crate::api::signature_types::ApiError> {
-            let _ = (principal, limit);
-            Ok($crate::api::signature_types::EventPage {
-                events: Vec::new(),
-                last_key: after.unwrap_or(0),
-            })
-        }
-
-        fn list_api_keys(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::ApiKeyOwned>, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Ok(Vec::new())
-        }
-
-        fn create_api_key(
-            &self,
-            principal: &$crate::api::signature_types::Principal,
-            req: &$crate::api::signature_types::ApiKeyCreate,
-        ) -> Result<$crate::api::signature_types::ApiKeyMade, $crate::api::signature_types::ApiError> {
-            let _ = (principal, req);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "api keys are not available on this hub".into(),
-            ))
-        }
-
-        fn revoke_api_key(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::ApiKeyOwned, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, id);
-            Err($crate::api::signature_types::ApiError::NotFound(format!("api key {id:?} not found")))
-        }
-
-        fn list_shops(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::ShopOwned>, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Ok(Vec::new())
-        }
-
-        fn shop(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
-        }
-
-        fn create_shop(&self, tenant: &$crate::api::signature_types::TenantId, shop: &$crate::api::signature_types::ShopNew) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, shop);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "shops are not available on this hub".into(),
-            ))
-        }
-
-        fn update_shop(
-            &self,
-            tenant: &$crate::api::signature_types::TenantId,
-            id: &str,
-            patch: &$crate::api::signature_types::ShopPatch,
-        ) -> Result<$crate::api::signature_types::ShopOwned, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, patch);
-            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
-        }
-
-        fn orders(&self, tenant: &$crate::api::signature_types::TenantId, query: &$crate::api::signature_types::OrderQueryChecked) -> Result<$crate::api::signature_types::OrderPage, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, query);
-            Ok($crate::api::signature_types::OrderPage {
-                orders: Vec::new(),
-                next_cursor: None,
-            })
-        }
-
-        fn order(
-            &self,
-            tenant: &$crate::api::signature_types::TenantId,
-            shop: &str,
-            order_no: &str,
-        ) -> Result<$crate::api::signature_types::OrderDetail, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, shop);
-            Err($crate::api::signature_types::ApiError::NotFound(format!("order {order_no:?} not found")))
-        }
-
-        fn member(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<$crate::api::signature_types::MemberView, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Err($crate::api::signature_types::ApiError::NotFound(format!("member {id:?} not found")))
-        }
-
-        fn sku_mappings(&self, tenant: &$crate::api::signature_types::TenantId) -> Result<Vec<$crate::api::signature_types::SkuMappingView>, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Ok(Vec::new())
-        }
-
-        fn create_sku_mapping(
-            &self,
-            tenant: &$crate::api::signature_types::TenantId,
-            new: &$crate::api::signature_types::SkuMappingNew,
-        ) -> Result<$crate::api::signature_types::SkuMappingView, $crate::api::signature_types::ApiError> {
-            let _ = (tenant, new);
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "SKU mappings are not available on this hub".into(),
-            ))
-        }
-
-        fn delete_sku_mapping(&self, tenant: &$crate::api::signature_types::TenantId, id: &str) -> Result<(), $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Err($crate::api::signature_types::ApiError::NotFound(format!("mapping {id:?} not found")))
-        }
-
-        fn capture_errors(
-            &self,
-            tenant: &$crate::api::signature_types::TenantId,
-            id: &str,
-        ) -> Result<Vec<$crate::api::signature_types::CaptureErrorView>, $crate::api::signature_types::ApiError> {
-            let _ = tenant;
-            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
-        }
-
-        fn backfill(&self, tenant: &$crate::api::signature_types::TenantId, id: &str, from: i64, to: i64) -> Result<(), $crate::api::signature_types::ApiError> {
-            let _ = (tenant, from, to);
-            Err($crate::api::signature_types::ApiError::NotFound(format!("shop {id:?} not found")))
-        }
-
-        fn webhook(
-            &self,
-            platform: $crate::api::signature_types::Platform,
-            shop: &str,
-            headers: &$crate::api::signature_types::HeaderMap,
-            body: &[u8],
-        ) -> Result<$crate::api::signature_types::WebhookAck, $crate::api::signature_types::ApiError> {
-            let _ = (headers, body);
-            Err($crate::api::signature_types::ApiError::NotFound(format!("no {platform} shop {shop:?}")))
-        }
-
-        fn latest_event_id(
-            &self,
-            principal: &$crate::api::signature_types::Principal,
-        ) -> Result<u64, $crate::api::signature_types::ApiError> {
-            let _ = principal;
-            Ok(0)
-        }
-
-        fn subscribe(&self) -> Option<$crate::api::signature_types::watch::Receiver<u64>> {
-            None
-        }
-
-        fn metrics_text(&self) -> Result<String, $crate::api::signature_types::ApiError> {
-            Err($crate::api::signature_types::ApiError::NotFound(
-                "metrics are not available on this hub".into(),
-            ))
-        }
-
-        fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
-            let _ = (method, route, status, seconds);
-        }
-    };
 }
 
 /// Who is calling: an API key or a signed-in user, always of one tenant.

@@ -178,7 +178,7 @@ pub(crate) async fn list_api_keys(
 ) -> Result<Json<ApiKeyList>, ApiError> {
     require(principal.allows(Permission::ApiKeysWrite))?;
     let tenant = principal.tenant.clone();
-    let keys = blocking(&state.api, move |api| api.list_api_keys(&tenant)).await?;
+    let keys = blocking(&state.api, move |api| api.identity.list_api_keys(&tenant)).await?;
     check_tenant_keys(&principal.tenant, &keys)?;
     Ok(Json(ApiKeyList {
         keys: keys
@@ -218,7 +218,10 @@ pub(crate) async fn create_api_key(
         require(may_grant_scope(&principal, *scope))?;
     }
     let caller = principal.clone();
-    let created = blocking(&state.api, move |api| api.create_api_key(&caller, &req)).await?;
+    let created = blocking(&state.api, move |api| {
+        api.identity.create_api_key(&caller, &req)
+    })
+    .await?;
     if created.tenant != principal.tenant {
         return Err(ApiError::Internal(format!(
             "hub made an api key of another tenant for tenant {}",
@@ -264,14 +267,25 @@ pub(crate) async fn revoke_api_key(
     if !principal.is_owner() {
         // Scopes never change, so what is read here still holds when the key is revoked.
         let tenant = principal.tenant.clone();
-        let keys = blocking(&state.api, move |api| api.list_api_keys(&tenant)).await?;
+        let keys = blocking(&state.api, move |api| api.identity.list_api_keys(&tenant)).await?;
         check_tenant_keys(&principal.tenant, &keys)?;
         let target = keys.iter().find(|k| k.view.id == id);
         require(target.is_none_or(|k| may_see_key(&principal, &k.view)))?;
     }
     let tenant = principal.tenant.clone();
-    let key = blocking(&state.api, move |api| api.revoke_api_key(&tenant, &id)).await?;
+    let key = blocking(&state.api, move |api| {
+        api.identity.revoke_api_key(&tenant, &id)
+    })
+    .await?;
     check_tenant_keys(&principal.tenant, std::slice::from_ref(&key))?;
     tracing::info!(key = %key.view.id, subject = %principal.subject, "api key revoked");
     Ok(Json(key.view))
+}
+
+/// The caller itself and the partners' API keys. Each route and its OpenAPI path come from the handler's `#[utoipa::path]`.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<crate::routes::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(me))
+        .routes(utoipa_axum::routes!(list_api_keys, create_api_key))
+        .routes(utoipa_axum::routes!(revoke_api_key))
 }

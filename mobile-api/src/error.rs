@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Every way a request can fail. The hub returns these from [`HubApi`](crate::HubApi) methods;
+/// Every way a request can fail. The hub returns these from [`Domains`](crate::Domains) methods;
 /// the router turns them into responses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {

@@ -196,7 +196,7 @@ pub struct StreamEvent {
     pub data: EventData,
 }
 
-/// What [`HubApi::events_after`](crate::HubApi::events_after) returns.
+/// What [`EventsApi::events_after`](crate::EventsApi::events_after) returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPage {
     /// The events the caller may see, in id order.
@@ -261,7 +261,8 @@ impl Cursor {
             let principal = self.principal.clone();
             let after = self.after;
             let page = blocking(&self.state.api, move |api| {
-                api.events_after(&principal, Some(after), EVENTS_PAGE_ENTRIES)
+                api.events
+                    .events_after(&principal, Some(after), EVENTS_PAGE_ENTRIES)
             })
             .await;
             let page = match page {
@@ -365,12 +366,15 @@ pub(crate) async fn events(
     // `Auth` has just authenticated this very header.
     let credential = bearer_secret(&headers).ok_or(ApiError::Unauthorized)?;
     let slot = state.event_streams.acquire(&principal.tenant)?;
-    let wake = state.api.subscribe();
+    let wake = state.api.events.subscribe();
     let after = match start_after(&headers, &query)? {
         Some(after) => after,
         None => {
             let principal = principal.clone();
-            blocking(&state.api, move |api| api.latest_event_id(&principal)).await?
+            blocking(&state.api, move |api| {
+                api.events.latest_event_id(&principal)
+            })
+            .await?
         }
     };
     let cursor = Cursor {
@@ -387,4 +391,9 @@ pub(crate) async fn events(
     };
     let stream = stream::unfold(cursor, Cursor::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(EVENTS_KEEP_ALIVE)))
+}
+
+/// The change log as a live, resumable stream. Each route and its OpenAPI path come from the handler's `#[utoipa::path]`.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<crate::routes::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(events))
 }

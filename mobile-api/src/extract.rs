@@ -28,7 +28,7 @@ impl FromRequestParts<AppState> for Auth {
 }
 
 /// The hub operator, authenticated by `Authorization: Bearer <operator key>` (see
-/// [`HubApi::authenticate_operator`](crate::HubApi::authenticate_operator)). No header or an
+/// [`IdentityApi::authenticate_operator`](crate::IdentityApi::authenticate_operator)). No header or an
 /// unknown credential is [`ApiError::Unauthorized`]; a valid tenant credential (any tenant's
 /// owner included) is [`ApiError::Forbidden`]: the operator is not a tenant's.
 pub(crate) struct Operator;
@@ -48,7 +48,10 @@ pub(crate) async fn authenticate_operator(
 ) -> Result<Operator, ApiError> {
     let secret = bearer_secret(headers).ok_or(ApiError::Unauthorized)?;
     if let Bearer::Key(key) = secret
-        && blocking(&state.api, move |api| api.authenticate_operator(&key)).await?
+        && blocking(&state.api, move |api| {
+            api.identity.authenticate_operator(&key)
+        })
+        .await?
     {
         tracing::Span::current().record("tenant", "(operator)");
         return Ok(Operator);
@@ -75,8 +78,8 @@ pub(crate) async fn authenticate_bearer(
     secret: Bearer,
 ) -> Result<Option<Principal>, ApiError> {
     blocking(&state.api, move |api| match secret {
-        Bearer::Key(key) => api.authenticate_key(&key),
-        Bearer::Jwt(token) => api.authenticate_access_token(&token),
+        Bearer::Key(key) => api.identity.authenticate_key(&key),
+        Bearer::Jwt(token) => api.identity.authenticate_access_token(&token),
     })
     .await
 }

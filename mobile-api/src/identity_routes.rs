@@ -31,7 +31,7 @@ fn check_refresh_token(token: &str) -> Result<(), ApiError> {
     ),
 )]
 pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
-    Ok(Json(blocking(&state.api, |api| api.jwks()).await?))
+    Ok(Json(blocking(&state.api, |api| api.identity.jwks()).await?))
 }
 
 /// Signs a user in: an access token and a refresh token. Throttled per account and client address.
@@ -60,7 +60,7 @@ pub(crate) async fn login(
     }
     let tenant = req.tenant.clone();
     let pair = blocking_in(&state.api, Budget::SignIn, move |api| {
-        api.login(&req, client)
+        api.identity.login(&req, client)
     })
     .await?;
     tracing::Span::current().record("tenant", tracing::field::display(&tenant));
@@ -86,7 +86,7 @@ pub(crate) async fn refresh(
 ) -> Result<Json<TokenPair>, ApiError> {
     check_refresh_token(&req.refresh_token)?;
     let pair = blocking_in(&state.api, Budget::SignIn, move |api| {
-        api.refresh(&req.refresh_token)
+        api.identity.refresh(&req.refresh_token)
     })
     .await?;
     Ok(Json(pair))
@@ -108,7 +108,10 @@ pub(crate) async fn logout(
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<StatusCode, ApiError> {
     if check_refresh_token(&req.refresh_token).is_ok() {
-        blocking(&state.api, move |api| api.logout(&req.refresh_token)).await?;
+        blocking(&state.api, move |api| {
+            api.identity.logout(&req.refresh_token)
+        })
+        .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -130,7 +133,7 @@ pub(crate) async fn rotate_key(
     State(state): State<AppState>,
     _operator: Operator,
 ) -> Result<Json<KeyRotated>, ApiError> {
-    let rotated = blocking(&state.api, |api| api.rotate_signing_key()).await?;
+    let rotated = blocking(&state.api, |api| api.identity.rotate_signing_key()).await?;
     tracing::info!(kid = %rotated.kid, subject = "operator", "signing key rotated");
     Ok(Json(rotated))
 }
@@ -153,7 +156,7 @@ pub(crate) async fn list_users(
 ) -> Result<Json<UserList>, ApiError> {
     require(principal.allows(Permission::UsersRead))?;
     let tenant = principal.tenant.clone();
-    let users = blocking(&state.api, move |api| api.list_users(&tenant)).await?;
+    let users = blocking(&state.api, move |api| api.identity.list_users(&tenant)).await?;
     if users.iter().any(|u| u.tenant != principal.tenant) {
         return Err(ApiError::Internal(format!(
             "hub returned another tenant's users to tenant {}",
@@ -190,7 +193,10 @@ pub(crate) async fn create_user(
     // Nobody makes a user who may do more than they may: no escalation through a new user.
     require(may_grant(&principal, &req.roles, &req.warehouses))?;
     let tenant = principal.tenant.clone();
-    let user = blocking(&state.api, move |api| api.create_user(&tenant, &req)).await?;
+    let user = blocking(&state.api, move |api| {
+        api.identity.create_user(&tenant, &req)
+    })
+    .await?;
     tracing::info!(user = %user.id, subject = %principal.subject, "user created");
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -229,7 +235,7 @@ pub(crate) async fn update_user(
     }
     let caller = principal.clone();
     let user = blocking(&state.api, move |api| {
-        api.update_user(&caller, &username, &patch)
+        api.identity.update_user(&caller, &username, &patch)
     })
     .await?;
     if user.tenant != principal.tenant {
@@ -240,4 +246,16 @@ pub(crate) async fn update_user(
     }
     tracing::info!(user = %user.id, subject = %principal.subject, "user updated");
     Ok(Json(user))
+}
+
+/// Identity and access: sign-in, refresh, logout, the public signing keys and their rotation, users. Each route and its OpenAPI path come from the handler's `#[utoipa::path]`.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<crate::routes::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(jwks))
+        .routes(utoipa_axum::routes!(login))
+        .routes(utoipa_axum::routes!(refresh))
+        .routes(utoipa_axum::routes!(logout))
+        .routes(utoipa_axum::routes!(rotate_key))
+        .routes(utoipa_axum::routes!(list_users, create_user))
+        .routes(utoipa_axum::routes!(update_user))
 }

@@ -24,7 +24,8 @@ use utoipa::{Modify, OpenApi};
 /// The name of the bearer security scheme in the document.
 pub(crate) const BEARER: &str = "bearer";
 
-/// The generated document; [`openapi`] returns it.
+/// The document's info, tags, security scheme and shared schemas; the paths come from each
+/// domain's routes ([`openapi`] joins them).
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -32,42 +33,6 @@ pub(crate) const BEARER: &str = "bearer";
         description = "The hub's HTTP surface for people, partners and the console. Every error \
                        is `{\"error\": {\"code\": …, \"message\": …}}`; every response carries \
                        `x-request-id` (the client's own if it sent a usable one)."
-    ),
-    paths(
-        crate::routes::healthz,
-        openapi_json,
-        crate::routes::metrics,
-        crate::routes::list_agents,
-        crate::routes::revoke_agent,
-        crate::routes::create_token,
-        crate::routes::list_stock,
-        crate::routes::dashboard,
-        crate::events::events,
-        crate::identity_routes::jwks,
-        crate::identity_routes::login,
-        crate::identity_routes::refresh,
-        crate::identity_routes::logout,
-        crate::identity_routes::rotate_key,
-        crate::identity_routes::list_users,
-        crate::identity_routes::create_user,
-        crate::identity_routes::update_user,
-        crate::api_keys::me,
-        crate::api_keys::list_api_keys,
-        crate::api_keys::create_api_key,
-        crate::api_keys::revoke_api_key,
-        crate::shops::list_shops,
-        crate::shops::create_shop,
-        crate::shops::get_shop,
-        crate::shops::update_shop,
-        crate::orders::list_capture_errors,
-        crate::orders::backfill_shop,
-        crate::orders::list_orders,
-        crate::orders::get_order,
-        crate::orders::get_member,
-        crate::orders::list_sku_mappings,
-        crate::orders::create_sku_mapping,
-        crate::orders::delete_sku_mapping,
-        crate::orders::webhook,
     ),
     components(schemas(
         Health, AgentList, AgentView, SourceView, AgentRoleSchema, TokenRequest, TokenCreated,
@@ -130,13 +95,33 @@ impl Modify for BearerScheme {
 /// validators' constraints and the links between operations written in (see [`constraints`]).
 pub fn openapi() -> serde_json::Value {
     // Serializing a document of plain strings and maps cannot fail.
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let mut doc = serde_json::to_value(crate::routes::domains().into_openapi()).unwrap_or_default();
     let missing = constraints::apply(&mut doc);
     debug_assert!(
         missing.is_empty(),
         "constraints without a place: {missing:?}"
     );
     doc
+}
+
+/// Every `(METHOD, path)` the router serves under its domains' routes, paths in OpenAPI
+/// `{param}` syntax: the operations of [`openapi`], since routes and documentation come from one
+/// list.
+pub fn operations() -> Vec<(String, String)> {
+    let doc = openapi();
+    let mut out = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            for method in [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ] {
+                if item.get(method).is_some() {
+                    out.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The OpenAPI 3.1 description of this API.

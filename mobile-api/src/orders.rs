@@ -466,7 +466,7 @@ pub(crate) async fn list_orders(
     require(principal.allows(Permission::OrdersRead))?;
     let query = query.validated()?;
     let tenant = principal.tenant.clone();
-    let page = blocking(&state.api, move |api| api.orders(&tenant, &query)).await?;
+    let page = blocking(&state.api, move |api| api.orders.orders(&tenant, &query)).await?;
     Ok(Json(page))
 }
 
@@ -497,7 +497,7 @@ pub(crate) async fn get_order(
     }
     let (shop, no) = (shop.to_owned(), no.to_owned());
     let tenant = principal.tenant.clone();
-    let order = blocking(&state.api, move |api| api.order(&tenant, &shop, &no)).await?;
+    let order = blocking(&state.api, move |api| api.orders.order(&tenant, &shop, &no)).await?;
     Ok(Json(order))
 }
 
@@ -525,7 +525,7 @@ pub(crate) async fn get_member(
         return Err(ApiError::NotFound(format!("member {id:?} not found")));
     }
     let tenant = principal.tenant.clone();
-    let member = blocking(&state.api, move |api| api.member(&tenant, &id)).await?;
+    let member = blocking(&state.api, move |api| api.orders.member(&tenant, &id)).await?;
     Ok(Json(member))
 }
 
@@ -547,7 +547,7 @@ pub(crate) async fn list_sku_mappings(
 ) -> Result<Json<SkuMappingList>, ApiError> {
     require(principal.allows(Permission::OrdersRead))?;
     let tenant = principal.tenant.clone();
-    let mappings = blocking(&state.api, move |api| api.sku_mappings(&tenant)).await?;
+    let mappings = blocking(&state.api, move |api| api.orders.sku_mappings(&tenant)).await?;
     Ok(Json(SkuMappingList { mappings }))
 }
 
@@ -576,7 +576,10 @@ pub(crate) async fn create_sku_mapping(
     require(principal.allows(Permission::OrdersWrite))?;
     let new = req.validated()?;
     let tenant = principal.tenant.clone();
-    let view = blocking(&state.api, move |api| api.create_sku_mapping(&tenant, &new)).await?;
+    let view = blocking(&state.api, move |api| {
+        api.orders.create_sku_mapping(&tenant, &new)
+    })
+    .await?;
     tracing::info!(mapping = %view.id, subject = %principal.subject, "SKU mapping added");
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -605,7 +608,10 @@ pub(crate) async fn delete_sku_mapping(
         return Err(ApiError::NotFound(format!("mapping {id:?} not found")));
     }
     let tenant = principal.tenant.clone();
-    blocking(&state.api, move |api| api.delete_sku_mapping(&tenant, &id)).await?;
+    blocking(&state.api, move |api| {
+        api.orders.delete_sku_mapping(&tenant, &id)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -631,7 +637,10 @@ pub(crate) async fn list_capture_errors(
     require(principal.allows(Permission::ShopsRead))?;
     crate::shops::check_id(&id)?;
     let tenant = principal.tenant.clone();
-    let errors = blocking(&state.api, move |api| api.capture_errors(&tenant, &id)).await?;
+    let errors = blocking(&state.api, move |api| {
+        api.shops.capture_errors(&tenant, &id)
+    })
+    .await?;
     Ok(Json(CaptureErrorList { errors }))
 }
 
@@ -671,7 +680,10 @@ pub(crate) async fn backfill_shop(
         )));
     }
     let tenant = principal.tenant.clone();
-    blocking(&state.api, move |api| api.backfill(&tenant, &id, from, to)).await?;
+    blocking(&state.api, move |api| {
+        api.shops.backfill(&tenant, &id, from, to)
+    })
+    .await?;
     tracing::info!(subject = %principal.subject, "backfill scheduled");
     Ok(StatusCode::ACCEPTED)
 }
@@ -708,7 +720,7 @@ pub(crate) async fn webhook(
     }
     let body = webhook_body(body).await?;
     let ack = blocking(&state.api, move |api| {
-        api.webhook(platform, &shop, &headers, &body)
+        api.shops.webhook(platform, &shop, &headers, &body)
     })
     .await?;
     Ok(Json(ack))
@@ -730,6 +742,16 @@ async fn webhook_body(body: Body) -> Result<Bytes, ApiError> {
             "cannot read webhook body: {e}"
         ))),
     }
+}
+
+/// Orders with their refunds, members and the SKU mapping table. Each route and its OpenAPI path come from the handler's `#[utoipa::path]`.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<crate::routes::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list_orders))
+        .routes(utoipa_axum::routes!(get_order))
+        .routes(utoipa_axum::routes!(get_member))
+        .routes(utoipa_axum::routes!(list_sku_mappings, create_sku_mapping))
+        .routes(utoipa_axum::routes!(delete_sku_mapping))
 }
 
 #[cfg(test)]

@@ -443,7 +443,7 @@ pub(crate) async fn list_shops(
 ) -> Result<Json<ShopList>, ApiError> {
     require(principal.allows(Permission::ShopsRead))?;
     let tenant = principal.tenant.clone();
-    let shops = blocking(&state.api, move |api| api.list_shops(&tenant)).await?;
+    let shops = blocking(&state.api, move |api| api.shops.list_shops(&tenant)).await?;
     check_tenant(&principal.tenant, &shops)?;
     Ok(Json(ShopList {
         shops: shops.into_iter().map(|s| s.view).collect(),
@@ -472,7 +472,7 @@ pub(crate) async fn get_shop(
     require(principal.allows(Permission::ShopsRead))?;
     check_id(&id)?;
     let tenant = principal.tenant.clone();
-    let shop = blocking(&state.api, move |api| api.shop(&tenant, &id)).await?;
+    let shop = blocking(&state.api, move |api| api.shops.shop(&tenant, &id)).await?;
     check_tenant(&principal.tenant, std::slice::from_ref(&shop))?;
     Ok(Json(shop.view))
 }
@@ -500,7 +500,7 @@ pub(crate) async fn create_shop(
     require(principal.allows(Permission::ShopsWrite))?;
     let new = req.validated()?;
     let tenant = principal.tenant.clone();
-    let shop = blocking(&state.api, move |api| api.create_shop(&tenant, &new)).await?;
+    let shop = blocking(&state.api, move |api| api.shops.create_shop(&tenant, &new)).await?;
     check_tenant(&principal.tenant, std::slice::from_ref(&shop))?;
     tracing::info!(shop = %shop.view.id, platform = %shop.view.platform, subject = %principal.subject, "shop bound");
     Ok((StatusCode::CREATED, Json(shop.view)))
@@ -534,10 +534,23 @@ pub(crate) async fn update_shop(
     check_id(&id)?;
     patch.check()?;
     let tenant = principal.tenant.clone();
-    let shop = blocking(&state.api, move |api| api.update_shop(&tenant, &id, &patch)).await?;
+    let shop = blocking(&state.api, move |api| {
+        api.shops.update_shop(&tenant, &id, &patch)
+    })
+    .await?;
     check_tenant(&principal.tenant, std::slice::from_ref(&shop))?;
     tracing::info!(shop = %shop.view.id, subject = %principal.subject, "shop changed");
     Ok(Json(shop.view))
+}
+
+/// Shops and capture: bound shops, their capture errors and backfills, and the platforms' webhooks. Each route and its OpenAPI path come from the handler's `#[utoipa::path]`.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<crate::routes::AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(list_shops, create_shop))
+        .routes(utoipa_axum::routes!(get_shop, update_shop))
+        .routes(utoipa_axum::routes!(crate::orders::list_capture_errors))
+        .routes(utoipa_axum::routes!(crate::orders::backfill_shop))
+        .routes(utoipa_axum::routes!(crate::orders::webhook))
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ impl Env {
     ) -> Env {
         let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
         let (operator_key, _) = xt_hub::cli::make_operator_key(&hub.store).unwrap();
-        let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
+        let router = xt_mobile_api::router(HttpApi::new(Arc::clone(&hub)).domains());
         Env {
             _dir: dir,
             hub,
@@ -145,7 +145,7 @@ impl Env {
             String::from_utf8_lossy(&migrate.stderr)
         );
         let hub = Arc::new(Hub::open(dir.path(), private_shop_urls()).unwrap());
-        let router = xt_mobile_api::router(Arc::new(HttpApi::new(Arc::clone(&hub))));
+        let router = xt_mobile_api::router(HttpApi::new(Arc::clone(&hub)).domains());
         Env {
             _dir: dir,
             hub,
