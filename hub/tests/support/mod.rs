@@ -91,6 +91,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `code` of a JSON error body; panics (showing the body) if this is not one.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text))
+    }
+
+    /// The `message` of a JSON error body; panics (showing the body) if this is not one.
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text))
+    }
+
     /// The `Content-Type` header, empty if there is none.
     pub fn content_type(&self) -> &str {
         self.headers
@@ -242,7 +256,17 @@ impl Env {
 /// Registers agent `agent` of `tenant` at `site` as enrollment does (an enrollment token made
 /// and redeemed), with the warehouse role.
 pub fn register_agent(hub: &Hub, tenant: &TenantId, agent: &str, site: &str) -> Authorized {
-    let agent = AgentId::new(agent).unwrap();
+    register_agent_as(hub, tenant, agent, site, |_| {})
+}
+
+/// [`register_agent`], with the agent record `edit`ed before it is stored.
+pub fn register_agent_as(
+    hub: &Hub,
+    tenant: &TenantId,
+    agent: &str,
+    site: &str,
+    edit: impl FnOnce(&mut AgentRecord),
+) -> Authorized {
     let (secret, _) = hub
         .create_token(
             tenant,
@@ -251,26 +275,42 @@ pub fn register_agent(hub: &Hub, tenant: &TenantId, agent: &str, site: &str) -> 
             Duration::from_secs(60),
         )
         .unwrap();
+    redeem_token(hub, &secret, agent, edit)
+}
+
+/// Redeems the enrollment token `secret` for agent `agent` as enrollment does (the record
+/// takes the token's tenant, site and role), with the record `edit`ed before it is stored.
+pub fn redeem_token(
+    hub: &Hub,
+    secret: &str,
+    agent: &str,
+    edit: impl FnOnce(&mut AgentRecord),
+) -> Authorized {
+    let agent = AgentId::new(agent).unwrap();
     let record = hub
         .store
         .redeem_token(
-            &secret,
+            secret,
             &agent,
-            |t| AgentRecord {
-                tenant: t.tenant.clone(),
-                site: t.site.clone(),
-                role: t.role,
-                enrolled_at: now_ms(),
-                cert_serial: "01".into(),
-                cert_not_after: UtcMillis(now_ms().0 + 3_600_000),
-                prev_cert_serial: None,
-                revoked_at: None,
-                last_seen: None,
+            |t| {
+                let mut record = AgentRecord {
+                    tenant: t.tenant.clone(),
+                    site: t.site.clone(),
+                    role: t.role,
+                    enrolled_at: now_ms(),
+                    cert_serial: "01".into(),
+                    cert_not_after: UtcMillis(now_ms().0 + 3_600_000),
+                    prev_cert_serial: None,
+                    revoked_at: None,
+                    last_seen: None,
+                };
+                edit(&mut record);
+                record
             },
             now_ms(),
         )
         .unwrap()
-        .unwrap();
+        .expect("the token is redeemable");
     Authorized { agent, record }
 }
 

@@ -7,17 +7,8 @@ mod support;
 use axum::body::Body;
 use axum::http::Request;
 use std::sync::{Arc, Mutex};
-use support::FakeHub;
-use tower::ServiceExt;
-use xt_mobile_api::{REQUEST_ID_HEADER, router};
-
-async fn send(req: Request<Body>) -> axum::http::HeaderMap {
-    let response = router(Arc::new(FakeHub::new(3)))
-        .oneshot(req)
-        .await
-        .unwrap();
-    response.headers().clone()
-}
+use support::env;
+use xt_mobile_api::REQUEST_ID_HEADER;
 
 /// Records the `request_id` field of every `http` span.
 #[derive(Clone, Default)]
@@ -47,12 +38,15 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanIds {
 #[tokio::test]
 async fn the_request_id_is_in_the_request_span() {
     use tracing_subscriber::layer::SubscriberExt as _;
+    let env = env();
     let ids = SpanIds::default();
     let subscriber = tracing_subscriber::registry().with(ids.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
-    let headers = send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
-    let made = headers[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
-    send(
+    let r = env
+        .send(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
+    let made = r.headers[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
+    env.send(
         Request::get("/healthz")
             .header(REQUEST_ID_HEADER, "given-1")
             .body(Body::empty())
