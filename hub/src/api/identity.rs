@@ -1,4 +1,5 @@
-//! The identity half of [`HubApi`]: access tokens, sign-in, refresh, users.
+//! [`IdentityApi`](xt_mobile_api::IdentityApi), users and sessions: access tokens, sign-in,
+//! refresh, users.
 
 use super::{HttpApi, internal, utc};
 use crate::auth::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, jwt, password, refresh};

@@ -1,4 +1,4 @@
-//! The API-key half of [`HubApi`]: authenticating keys (and recording their use), listing,
+//! [`IdentityApi`](xt_mobile_api::IdentityApi), API keys: authenticating keys (and recording their use), listing,
 //! making and revoking them.
 
 use super::{HttpApi, internal, utc, utc_opt};
