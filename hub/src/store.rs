@@ -1,11 +1,12 @@
 //! The hub's storage on redb: registry (tenants, keys, tokens, agents), identity (users, signing
 //! keys, refresh tokens), per-origin progress, the materialized tables and the change log.
 //!
-//! Storage encodings are separate from domain and wire types: every value is a version byte
-//! followed by postcard bytes of a record defined here.
+//! Every value is a version byte followed by postcard bytes of a record, through the one codec
+//! ([`codec`]): each record type says its version and how its older versions read.
 
+use codec::{decode, encode};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,7 +43,6 @@ const LOG_INDEX_BUILT: &str = "change_log_by_tenant_built";
 /// 3. agents, their origins and rejects keyed tenant first (`tenant_agents`, `tenant_origins`,
 ///    `tenant_rejects`), agents found by id through `agent_tenants`.
 pub const SCHEMA_VERSION: u8 = 3;
-const RECORD_VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,32 +73,6 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
-
-fn enc<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
-    // Records are plain structs of owned data: encoding cannot fail.
-    out.extend(postcard::to_allocvec(value).expect("record encodes"));
-    out
-}
-
-fn dec<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt {
-                table,
-                reason: e.to_string(),
-            })
-        }
-        Some((v, _)) => Err(StoreError::Corrupt {
-            table,
-            reason: format!("unknown record version {v}"),
-        }),
-        None => Err(StoreError::Corrupt {
-            table,
-            reason: "empty record".into(),
-        }),
-    }
-}
 
 /// SHA-256 of a secret, the only form in which secrets are stored.
 pub fn secret_hash(secret: &str) -> [u8; 32] {
@@ -136,8 +110,8 @@ pub struct AgentRecord {
     pub last_seen: Option<UtcMillis>,
 }
 
-/// Stored as record version [`ORIGIN_RECORD_VERSION`]; version 1 (without the two times) is
-/// still read, see [`dec_origin`].
+/// Stored as record version 2; version 1 ([`OriginRecordV1`], without the two times) is still
+/// read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct OriginRecord {
     pub applied_seq: u64,
@@ -200,39 +174,29 @@ struct OriginRecordV1 {
     last_error: Option<String>,
 }
 
-const ORIGIN_RECORD_VERSION: u8 = 2;
-
-fn enc_origin(o: &OriginRecord) -> Vec<u8> {
-    let mut out = vec![ORIGIN_RECORD_VERSION];
-    out.extend(postcard::to_allocvec(o).expect("record encodes"));
-    out
+impl From<OriginRecordV1> for OriginRecord {
+    fn from(v1: OriginRecordV1) -> OriginRecord {
+        OriginRecord {
+            applied_seq: v1.applied_seq,
+            records_applied: v1.records_applied,
+            records_rejected: v1.records_rejected,
+            reported_backlog: v1.reported_backlog,
+            reported_quarantined: v1.reported_quarantined,
+            last_error: v1.last_error,
+            last_applied_at: None,
+            pending: Vec::new(),
+        }
+    }
 }
 
-fn dec_origin(bytes: &[u8]) -> Result<OriginRecord, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        table: "origins",
-        reason,
-    };
-    match bytes.split_first() {
-        Some((&ORIGIN_RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))
+impl codec::Record for OriginRecord {
+    const NAME: &'static str = "origins";
+    const VERSION: u8 = 2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        match version {
+            1 => codec::older::<OriginRecordV1, _>(payload),
+            _ => None,
         }
-        Some((&1, rest)) => {
-            let v1: OriginRecordV1 =
-                postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
-            Ok(OriginRecord {
-                applied_seq: v1.applied_seq,
-                records_applied: v1.records_applied,
-                records_rejected: v1.records_rejected,
-                reported_backlog: v1.reported_backlog,
-                reported_quarantined: v1.reported_quarantined,
-                last_error: v1.last_error,
-                last_applied_at: None,
-                pending: Vec::new(),
-            })
-        }
-        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-        None => Err(corrupt("empty record".into())),
     }
 }
 
@@ -487,7 +451,7 @@ impl Store {
             }
             t.insert(
                 tenant.as_str(),
-                enc(&TenantRecord { created_at: now }).as_slice(),
+                encode(&TenantRecord { created_at: now }).as_slice(),
             )?;
         }
         txn.commit()?;
@@ -502,7 +466,7 @@ impl Store {
     pub fn insert_token(&self, secret: &str, record: &TokenRecord) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         txn.open_table(TOKENS)?
-            .insert(secret_hash(secret).as_slice(), enc(record).as_slice())?;
+            .insert(secret_hash(secret).as_slice(), encode(record).as_slice())?;
         txn.commit()?;
         Ok(())
     }
@@ -520,7 +484,7 @@ impl Store {
         let Some(bytes) = tokens.get(secret_hash(secret).as_slice())? else {
             return Ok(Some(TokenRefusal::Unknown));
         };
-        let token: TokenRecord = dec("enroll_tokens", bytes.value())?;
+        let token: TokenRecord = decode(bytes.value())?;
         Ok(token_refusal(&token, now))
     }
 
@@ -541,16 +505,16 @@ impl Store {
             match found {
                 None => Err(TokenRefusal::Unknown),
                 Some(bytes) => {
-                    let mut token: TokenRecord = dec("enroll_tokens", &bytes)?;
+                    let mut token: TokenRecord = decode(&bytes)?;
                     if let Some(refusal) = token_refusal(&token, now) {
                         Err(refusal)
                     } else {
                         let record = make_record(&token);
                         token.used_by = Some(agent.clone());
-                        tokens.insert(hash.as_slice(), enc(&token).as_slice())?;
+                        tokens.insert(hash.as_slice(), encode(&token).as_slice())?;
                         txn.open_table(AGENTS)?.insert(
                             (record.tenant.as_str(), agent.as_str()),
-                            enc(&record).as_slice(),
+                            encode(&record).as_slice(),
                         )?;
                         txn.open_table(AGENT_TENANTS)?
                             .insert(agent.as_str(), record.tenant.as_str())?;
@@ -573,7 +537,7 @@ impl Store {
         };
         let table = txn.open_table(AGENTS)?;
         let found = table.get((tenant.value(), agent.as_str()))?;
-        found.map(|v| dec("agents", v.value())).transpose()
+        found.map(|v| decode(v.value())).transpose()
     }
 
     /// Reads, changes and writes one agent record in one transaction.
@@ -597,9 +561,12 @@ impl Store {
             };
             match (tenant, found) {
                 (Some(tenant), Some(bytes)) => {
-                    let mut record: AgentRecord = dec("agents", &bytes)?;
+                    let mut record: AgentRecord = decode(&bytes)?;
                     let r = f(&mut record);
-                    table.insert((tenant.as_str(), agent.as_str()), enc(&record).as_slice())?;
+                    table.insert(
+                        (tenant.as_str(), agent.as_str()),
+                        encode(&record).as_slice(),
+                    )?;
                     Some((record, r))
                 }
                 _ => None,
@@ -624,7 +591,7 @@ impl Store {
                 table: "agents",
                 reason: e.to_string(),
             })?;
-            out.push((id, dec("agents", v.value())?));
+            out.push((id, decode(v.value())?));
         }
         Ok(out)
     }
@@ -649,7 +616,7 @@ impl Store {
                 table: "origins",
                 reason: e.to_string(),
             })?;
-            out.push((source, dec_origin(v.value())?));
+            out.push((source, decode::<OriginRecord>(v.value())?));
         }
         Ok(out)
     }
@@ -683,22 +650,22 @@ impl Store {
             for s in sources {
                 let key = (tenant.as_str(), agent.as_str(), s.source.as_str());
                 let mut o: OriginRecord = match origins.get(key)? {
-                    Some(v) => dec_origin(v.value())?,
+                    Some(v) => decode::<OriginRecord>(v.value())?,
                     None => OriginRecord::default(),
                 };
                 o.note_durable(s.durable_seq, now);
                 o.reported_backlog = s.backlog;
                 o.reported_quarantined = s.quarantined;
                 o.last_error.clone_from(&s.last_error);
-                origins.insert(key, enc_origin(&o).as_slice())?;
+                origins.insert(key, encode(&o).as_slice())?;
             }
             let mut agents = txn.open_table(AGENTS)?;
             let key = (tenant.as_str(), agent.as_str());
             let found = agents.get(key)?.map(|v| v.value().to_vec());
             if let Some(bytes) = found {
-                let mut a: AgentRecord = dec("agents", &bytes)?;
+                let mut a: AgentRecord = decode(&bytes)?;
                 a.last_seen = Some(now);
-                agents.insert(key, enc(&a).as_slice())?;
+                agents.insert(key, encode(&a).as_slice())?;
             }
         }
         txn.commit()?;
@@ -722,7 +689,7 @@ impl Store {
             let mut origins = txn.open_table(ORIGINS)?;
             let key = (tenant.as_str(), agent.as_str(), source.as_str());
             let mut progress: OriginRecord = match origins.get(key)? {
-                Some(v) => dec_origin(v.value())?,
+                Some(v) => decode::<OriginRecord>(v.value())?,
                 None => OriginRecord::default(),
             };
             let admission = match admit(progress.applied_seq, &changes) {
@@ -746,7 +713,7 @@ impl Store {
                 if let Some(reason) = refusal(role, &change.body) {
                     rejects.insert(
                         (tenant.as_str(), agent.as_str(), source.as_str(), change.seq),
-                        enc(&RejectRecord {
+                        encode(&RejectRecord {
                             reason: reason.clone(),
                             change: change.clone(),
                         })
@@ -773,11 +740,11 @@ impl Store {
                         // Write first, look at what was there after: a stale change is rare, so
                         // one tree walk per change instead of two; the rare loser is put back.
                         let previous = stock
-                            .insert(k, enc(&record).as_slice())?
+                            .insert(k, encode(&record).as_slice())?
                             .map(|v| v.value().to_vec());
                         let old = previous
                             .as_deref()
-                            .map(|p| dec::<StockRecord>("stock", p))
+                            .map(|p| decode::<StockRecord>(p))
                             .transpose()?;
                         match (old, previous) {
                             (Some(old), Some(previous)) if old.version > change.version => {
@@ -794,10 +761,7 @@ impl Store {
                         let entity = body.entity().to_string();
                         let k = (tenant.as_str(), entity.as_str());
                         let newer = match entities.get(k)? {
-                            Some(v) => {
-                                dec::<EntityRecord>("entities", v.value())?.version
-                                    <= change.version
-                            }
+                            Some(v) => decode::<EntityRecord>(v.value())?.version <= change.version,
                             None => true,
                         };
                         if newer {
@@ -806,7 +770,7 @@ impl Store {
                                 origin: origin_text.clone(),
                                 body: body.clone(),
                             };
-                            entities.insert(k, enc(&record).as_slice())?;
+                            entities.insert(k, encode(&record).as_slice())?;
                         }
                     }
                 }
@@ -835,7 +799,7 @@ impl Store {
                 progress.last_applied_at = Some(now);
             }
             progress.note_applied();
-            origins.insert(key, enc_origin(&progress).as_slice())?;
+            origins.insert(key, encode(&progress).as_slice())?;
             BatchOutcome {
                 applied_seq: admission.applied_seq,
                 applied,
@@ -876,7 +840,7 @@ impl Store {
             out.push(StockEntry {
                 warehouse: w.to_owned(),
                 sku: s.to_owned(),
-                record: dec("stock", v.value())?,
+                record: decode(v.value())?,
             });
             if out.len() >= limit {
                 break;
@@ -951,7 +915,7 @@ impl Store {
         let mut out = Vec::new();
         for item in table.range((t, 0)..=(t, u64::MAX))? {
             let (_, v) = item?;
-            if let LogEntry::Batch(batch) = dec("tenant_log", v.value())? {
+            if let LogEntry::Batch(batch) = decode(v.value())? {
                 out.extend(batch.envelopes());
             }
         }
@@ -972,7 +936,7 @@ fn migrate_agents_tenant_first(txn: &WriteTransaction) -> Result<(u64, u64, u64)
         let mut index = txn.open_table(AGENT_TENANTS)?;
         for item in txn.open_table(OLD_AGENTS)?.iter()? {
             let (k, v) = item?;
-            let record: AgentRecord = dec("agents", v.value())?;
+            let record: AgentRecord = decode(v.value())?;
             agents.insert((record.tenant.as_str(), k.value()), v.value())?;
             index.insert(k.value(), record.tenant.as_str())?;
             tenant_of.insert(k.value().to_owned(), record.tenant.to_string());
@@ -1033,6 +997,28 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
     })
 }
 
+pub mod codec;
+codec::first_version_records! {
+    "tenants" => TenantRecord,
+    "enroll_tokens" => TokenRecord,
+    "agents" => AgentRecord,
+    "stock" => StockRecord,
+    "entities" => EntityRecord,
+    "tenant_log" => LogEntry,
+    "tenant_rejects" => RejectRecord,
+    "stock_totals" => dashboard::StockTotals,
+    "minute_buckets" => dashboard::MinuteBucket,
+    "users" => identity::UserRecord,
+    "signing_keys" => identity::SigningKeyRecord,
+    "refresh_tokens" => identity::RefreshRecord,
+    "refresh_families" => identity::FamilyRecord,
+    "operator_keys" => operator::OperatorKeyRecord,
+    "orders" => orders::OrderRecord,
+    "refunds" => orders::RefundRecord,
+    "sku_mappings" => orders::SkuMapping,
+    "members" => orders::MemberRecord,
+    "capture_errors" => orders::CaptureErrorRecord,
+}
 mod dashboard;
 pub mod log;
 pub use dashboard::{
@@ -1049,8 +1035,7 @@ pub use operator::OperatorKeyRecord;
 pub use orders::{
     CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
     ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter, OrderRecord, OrderScan, Provenance,
-    RefundRecord, ShopOutcome, SkuMapping, StreamHealth, dec_capture_state, enc_capture_state,
-    new_mapping_id,
+    RefundRecord, ShopOutcome, SkuMapping, StreamHealth, new_mapping_id,
 };
 pub use shops::{SealedCredentials, ShopHealthRecord, ShopRecord};
 

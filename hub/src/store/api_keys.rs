@@ -4,6 +4,7 @@
 //! Records carry their own version byte: version 1 (before scopes) is read as an
 //! `owner`-scoped key made by `init`, which is what every version-1 key was.
 
+use super::codec::{self, Record, decode, encode};
 use super::{Store, StoreError, secret_hash};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -54,39 +55,36 @@ fn corrupt(reason: impl ToString) -> StoreError {
     }
 }
 
-pub(super) fn enc_key(record: &ApiKeyRecord) -> Vec<u8> {
-    let mut out = vec![V2];
-    // Plain owned data: encoding cannot fail.
-    out.extend(postcard::to_allocvec(record).expect("record encodes"));
-    out
+impl From<ApiKeyRecordV1> for ApiKeyRecord {
+    /// Every version-1 key was `init`'s owner key.
+    fn from(old: ApiKeyRecordV1) -> ApiKeyRecord {
+        ApiKeyRecord {
+            id: old.id,
+            tenant: old.tenant,
+            name: old.name,
+            scopes: vec![Scope::Owner],
+            created_at: old.created_at,
+            created_by: CREATED_BY_INIT.to_owned(),
+            last_used_at: None,
+            revoked_at: old.revoked_at,
+        }
+    }
+}
+
+impl Record for ApiKeyRecord {
+    const NAME: &'static str = "api_keys";
+    const VERSION: u8 = V2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        match version {
+            V1 => codec::older::<ApiKeyRecordV1, _>(payload),
+            _ => None,
+        }
+    }
 }
 
 /// Encodes a version-1 record, as hubs before scopes wrote them (for upgrade tests).
 pub fn enc_key_v1(record: &ApiKeyRecordV1) -> Vec<u8> {
-    let mut out = vec![V1];
-    out.extend(postcard::to_allocvec(record).expect("record encodes"));
-    out
-}
-
-fn dec_key(bytes: &[u8]) -> Result<ApiKeyRecord, StoreError> {
-    match bytes.split_first() {
-        Some((&V1, rest)) => {
-            let old: ApiKeyRecordV1 = postcard::from_bytes(rest).map_err(corrupt)?;
-            Ok(ApiKeyRecord {
-                id: old.id,
-                tenant: old.tenant,
-                name: old.name,
-                scopes: vec![Scope::Owner],
-                created_at: old.created_at,
-                created_by: CREATED_BY_INIT.to_owned(),
-                last_used_at: None,
-                revoked_at: old.revoked_at,
-            })
-        }
-        Some((&V2, rest)) => postcard::from_bytes(rest).map_err(corrupt),
-        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-        None => Err(corrupt("empty record")),
-    }
+    codec::encode_as(V1, record)
 }
 
 /// Creates the tables and indexes keys stored before the index existed.
@@ -95,7 +93,7 @@ pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut ids = txn.open_table(API_KEY_IDS)?;
     for item in keys.iter()? {
         let (hash, value) = item?;
-        let record = dec_key(value.value())?;
+        let record = decode::<ApiKeyRecord>(value.value())?;
         let at = (record.tenant.as_str(), record.id.as_str());
         if ids.get(at)?.is_none() {
             ids.insert(at, hash.value())?;
@@ -126,7 +124,7 @@ pub(super) fn revoke_made_by(
             .get(hash.as_slice())?
             .map(|v| v.value().to_vec())
             .ok_or_else(|| corrupt(format!("index names missing key {}", k.value().1)))?;
-        all.push((hash, dec_key(&bytes)?));
+        all.push((hash, decode::<ApiKeyRecord>(&bytes)?));
     }
     let mut makers = std::collections::HashSet::from([creator.to_owned()]);
     loop {
@@ -144,7 +142,7 @@ pub(super) fn revoke_made_by(
     for (hash, mut r) in all {
         if makers.contains(&r.created_by) && r.revoked_at.is_none() {
             r.revoked_at = Some(now);
-            keys.insert(hash.as_slice(), enc_key(&r).as_slice())?;
+            keys.insert(hash.as_slice(), encode(&r).as_slice())?;
             revoked += 1;
         }
     }
@@ -154,7 +152,7 @@ pub(super) fn revoke_made_by(
 impl Store {
     /// Stores a new key; `Conflict` if its id is taken in its tenant.
     pub fn insert_api_key(&self, secret: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        self.insert_api_key_bytes(secret, record, &enc_key(record))
+        self.insert_api_key_bytes(secret, record, &encode(record))
     }
 
     /// Stores `bytes` as the record of `record`'s key (lets tests write old versions).
@@ -187,7 +185,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(API_KEYS)?;
         let found = table.get(secret_hash(secret).as_slice())?;
-        found.map(|v| dec_key(v.value())).transpose()
+        found.map(|v| decode::<ApiKeyRecord>(v.value())).transpose()
     }
 
     /// Every key of `tenant` (only its index range is read), newest first.
@@ -204,7 +202,7 @@ impl Store {
             let bytes = keys
                 .get(hash.value())?
                 .ok_or_else(|| corrupt(format!("index names missing key {}", k.value().1)))?;
-            let record = dec_key(bytes.value())?;
+            let record = decode::<ApiKeyRecord>(bytes.value())?;
             if &record.tenant != tenant {
                 return Err(corrupt(format!("key {} is not of {tenant}", record.id)));
             }
@@ -259,9 +257,9 @@ impl Store {
                 .get(hash.as_slice())?
                 .map(|v| v.value().to_vec())
                 .ok_or_else(|| corrupt(format!("index names missing key {id}")))?;
-            let mut record = dec_key(&bytes)?;
+            let mut record = decode::<ApiKeyRecord>(&bytes)?;
             f(&mut record);
-            keys.insert(hash.as_slice(), enc_key(&record).as_slice())?;
+            keys.insert(hash.as_slice(), encode(&record).as_slice())?;
             record
         };
         txn.commit()?;

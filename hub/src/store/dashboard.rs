@@ -9,7 +9,8 @@
 //! - stock changes per (tenant, minute, warehouse), counted in the same apply transaction and
 //!   pruned with the buckets, so a warehouse-bound user's series counts only its warehouses.
 
-use super::{META, STOCK, StockRecord, Store, StoreError, TENANTS, dec, enc};
+use super::codec::{decode, encode};
+use super::{META, STOCK, StockRecord, Store, StoreError, TENANTS};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -94,7 +95,7 @@ fn rebuild_totals(txn: &WriteTransaction) -> Result<(), StoreError> {
         for item in stock.iter()? {
             let (k, v) = item?;
             let (t, w, _) = k.value();
-            let record: StockRecord = dec("stock", v.value())?;
+            let record: StockRecord = decode(v.value())?;
             let entry = totals.entry((t.to_owned(), w.to_owned())).or_default();
             entry.skus += 1;
             entry.on_hand += record.on_hand;
@@ -104,7 +105,7 @@ fn rebuild_totals(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut table = txn.open_table(STOCK_TOTALS)?;
     table.retain(|_, _| false)?;
     for ((t, w), record) in &totals {
-        table.insert((t.as_str(), w.as_str()), enc(record).as_slice())?;
+        table.insert((t.as_str(), w.as_str()), encode(record).as_slice())?;
     }
     if !totals.is_empty() {
         tracing::info!(
@@ -126,7 +127,7 @@ pub(super) fn apply_totals(
     for (warehouse, delta) in deltas {
         let key = (tenant.as_str(), warehouse.as_str());
         let mut totals: StockTotals = match table.get(key)? {
-            Some(v) => dec("stock_totals", v.value())?,
+            Some(v) => decode(v.value())?,
             None => StockTotals::default(),
         };
         let skus = i64::try_from(totals.skus).unwrap_or(i64::MAX) + delta.skus;
@@ -136,7 +137,7 @@ pub(super) fn apply_totals(
         })?;
         totals.on_hand += delta.on_hand;
         totals.updated_at = Some(now);
-        table.insert(key, enc(&totals).as_slice())?;
+        table.insert(key, encode(&totals).as_slice())?;
     }
     Ok(())
 }
@@ -170,11 +171,11 @@ pub(super) fn count_changes(
     let mut table = txn.open_table(MINUTES)?;
     let key = (tenant.as_str(), minute_of(now));
     let mut bucket: MinuteBucket = match table.get(key)? {
-        Some(v) => dec("minute_buckets", v.value())?,
+        Some(v) => decode(v.value())?,
         None => MinuteBucket::default(),
     };
     bucket.changes += changes;
-    table.insert(key, enc(&bucket).as_slice())?;
+    table.insert(key, encode(&bucket).as_slice())?;
     Ok(())
 }
 
@@ -232,7 +233,7 @@ impl Store {
                 wanted.dedup();
                 for w in wanted {
                     if let Some(v) = table.get((tenant.as_str(), w))? {
-                        out.push((w.to_owned(), dec("stock_totals", v.value())?));
+                        out.push((w.to_owned(), decode(v.value())?));
                     }
                 }
             }
@@ -243,7 +244,7 @@ impl Store {
                     if t != tenant.as_str() {
                         break;
                     }
-                    out.push((w.to_owned(), dec("stock_totals", v.value())?));
+                    out.push((w.to_owned(), decode(v.value())?));
                 }
             }
         }
@@ -288,7 +289,7 @@ impl Store {
         let oldest = first.saturating_sub(BUCKET_RETENTION_MINUTES);
         for item in table.range((t, oldest)..(t, first))?.rev() {
             let (_, v) = item?;
-            let bucket: MinuteBucket = dec("minute_buckets", v.value())?;
+            let bucket: MinuteBucket = decode(v.value())?;
             if let Some(g) = bucket.gauges() {
                 window.gauges_before = Some(g);
                 break;
@@ -296,9 +297,7 @@ impl Store {
         }
         for item in table.range((t, first)..=(t, last))? {
             let (k, v) = item?;
-            window
-                .buckets
-                .push((k.value().1, dec("minute_buckets", v.value())?));
+            window.buckets.push((k.value().1, decode(v.value())?));
         }
         Ok(window)
     }
@@ -319,12 +318,12 @@ impl Store {
             for (tenant, gauges) in samples {
                 let key = (tenant.as_str(), minute);
                 let mut bucket: MinuteBucket = match table.get(key)? {
-                    Some(v) => dec("minute_buckets", v.value())?,
+                    Some(v) => decode(v.value())?,
                     None => MinuteBucket::default(),
                 };
                 bucket.backlog = Some(gauges.backlog);
                 bucket.agents_online = Some(gauges.agents_online);
-                table.insert(key, enc(&bucket).as_slice())?;
+                table.insert(key, encode(&bucket).as_slice())?;
             }
             let tenants: Vec<String> = txn
                 .open_table(TENANTS)?
@@ -370,7 +369,7 @@ impl Store {
         for item in txn.open_table(super::AGENTS)?.iter()? {
             let (k, v) = item?;
             let (_, agent) = k.value();
-            let record: super::AgentRecord = dec("agents", v.value())?;
+            let record: super::AgentRecord = decode(v.value())?;
             if record.revoked_at.is_some() {
                 continue;
             }
@@ -385,7 +384,7 @@ impl Store {
             let Some(tenant) = tenant_of.get(k.value().1) else {
                 continue;
             };
-            let origin = super::dec_origin(v.value())?;
+            let origin = super::decode::<super::OriginRecord>(v.value())?;
             if let Some(g) = out.get_mut(tenant) {
                 g.backlog += origin.reported_backlog;
             }

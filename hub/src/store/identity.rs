@@ -1,6 +1,7 @@
 //! Identity tables: users, signing keys, refresh tokens and their families.
 
-use super::{Store, StoreError, dec, enc};
+use super::codec::{self, Record, decode, encode};
+use super::{Store, StoreError};
 use crate::master_key::MasterKey;
 use redb::{
     ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
@@ -99,22 +100,25 @@ fn enc_signing_key(kid: &str, record: &SigningKeyRecord, key: &MasterKey) -> Vec
 }
 
 fn enc_sealed_signing_key(sealed: &SealedSigningKey) -> Vec<u8> {
-    let mut out = vec![SIGNING_KEY_SEALED_V2];
-    // Plain struct of owned data: encoding cannot fail.
-    out.extend(postcard::to_allocvec(sealed).expect("record encodes"));
-    out
+    encode(sealed)
+}
+
+/// Version 2 of a signing key. Version 1 is a plain [`SigningKeyRecord`], which cannot become a
+/// sealed one without the master key: [`StoredSigningKey::decode`] reads either.
+impl Record for SealedSigningKey {
+    const NAME: &'static str = "signing_keys";
+    const VERSION: u8 = SIGNING_KEY_SEALED_V2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        codec::first_version(version, payload)
+    }
 }
 
 impl StoredSigningKey {
     fn decode(bytes: &[u8]) -> Result<StoredSigningKey, StoreError> {
-        match bytes.split_first() {
-            Some((&SIGNING_KEY_SEALED_V2, rest)) => postcard::from_bytes(rest)
-                .map(StoredSigningKey::Sealed)
-                .map_err(|e| StoreError::Corrupt {
-                    table: "signing_keys",
-                    reason: e.to_string(),
-                }),
-            _ => dec("signing_keys", bytes).map(StoredSigningKey::Plain),
+        if bytes.first() == Some(&SIGNING_KEY_SEALED_V2) {
+            decode(bytes).map(StoredSigningKey::Sealed)
+        } else {
+            decode(bytes).map(StoredSigningKey::Plain)
         }
     }
 
@@ -176,7 +180,7 @@ pub struct RefreshRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct FamilyRecord {
+pub(super) struct FamilyRecord {
     tenant: TenantId,
     created_at: UtcMillis,
     revoked_at: Option<UtcMillis>,
@@ -220,7 +224,7 @@ impl Store {
                     "user {username:?} already exists in tenant {tenant}"
                 )));
             }
-            users.insert((tenant.as_str(), username), enc(record).as_slice())?;
+            users.insert((tenant.as_str(), username), encode(record).as_slice())?;
         }
         txn.commit()?;
         Ok(())
@@ -234,7 +238,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(USERS)?;
         let found = table.get((tenant.as_str(), username))?;
-        found.map(|v| dec("users", v.value())).transpose()
+        found.map(|v| decode(v.value())).transpose()
     }
 
     /// Every user of `tenant`, by username.
@@ -248,7 +252,7 @@ impl Store {
             if t != tenant.as_str() {
                 break;
             }
-            out.push((username.to_owned(), dec("users", v.value())?));
+            out.push((username.to_owned(), decode(v.value())?));
         }
         Ok(out)
     }
@@ -272,12 +276,12 @@ impl Store {
             let Some(bytes) = found else {
                 return Ok(None);
             };
-            let mut record: UserRecord = dec("users", &bytes)?;
+            let mut record: UserRecord = decode(&bytes)?;
             let was_disabled = record.disabled;
             if let Err(e) = f(&mut record) {
                 return Ok(Some(Err(e)));
             }
-            users.insert(key, enc(&record).as_slice())?;
+            users.insert(key, encode(&record).as_slice())?;
             let revoked = if record.disabled && !was_disabled {
                 super::api_keys::revoke_made_by(&txn, tenant, &record.id, now)?
             } else {
@@ -433,9 +437,9 @@ impl Store {
                 revoked_at: None,
             };
             txn.open_table(REFRESH_FAMILIES)?
-                .insert(record.family.as_str(), enc(&family).as_slice())?;
+                .insert(record.family.as_str(), encode(&family).as_slice())?;
             txn.open_table(REFRESH_TOKENS)?
-                .insert(hash.as_slice(), enc(record).as_slice())?;
+                .insert(hash.as_slice(), encode(record).as_slice())?;
         }
         txn.commit()?;
         Ok(())
@@ -464,14 +468,14 @@ impl Store {
             let Some(bytes) = found else {
                 return Ok(RefreshUse::Refused);
             };
-            let mut record: RefreshRecord = dec("refresh_tokens", &bytes)?;
+            let mut record: RefreshRecord = decode(&bytes)?;
             let family_bytes = families
                 .get(record.family.as_str())?
                 .map(|v| v.value().to_vec());
             let Some(family_bytes) = family_bytes else {
                 return Ok(RefreshUse::Refused);
             };
-            let mut family: FamilyRecord = dec("refresh_families", &family_bytes)?;
+            let mut family: FamilyRecord = decode(&family_bytes)?;
             if family.revoked_at.is_some() || record.expires_at <= now {
                 return Ok(RefreshUse::Refused);
             }
@@ -482,13 +486,13 @@ impl Store {
                     let prev_bytes = tokens.get(prev.as_slice())?.map(|v| v.value().to_vec());
                     match prev_bytes {
                         Some(b) => {
-                            let mut prev_record: RefreshRecord = dec("refresh_tokens", &b)?;
+                            let mut prev_record: RefreshRecord = decode(&b)?;
                             if prev_record.rotated_at.is_some() {
                                 true
                             } else {
                                 prev_record.rotated_at = Some(now);
                                 prev_record.successor = Some(successor.to_vec());
-                                tokens.insert(prev.as_slice(), enc(&prev_record).as_slice())?;
+                                tokens.insert(prev.as_slice(), encode(&prev_record).as_slice())?;
                                 false
                             }
                         }
@@ -499,12 +503,12 @@ impl Store {
             };
             if replay {
                 family.revoked_at = Some(now);
-                families.insert(record.family.as_str(), enc(&family).as_slice())?;
+                families.insert(record.family.as_str(), encode(&family).as_slice())?;
                 RefreshUse::ReuseDetected
             } else {
                 record.rotated_at.get_or_insert(now);
                 record.successor = Some(successor.to_vec());
-                tokens.insert(hash.as_slice(), enc(&record).as_slice())?;
+                tokens.insert(hash.as_slice(), encode(&record).as_slice())?;
                 let next = RefreshRecord {
                     issued_at: now,
                     expires_at,
@@ -512,7 +516,7 @@ impl Store {
                     successor: None,
                     ..record.clone()
                 };
-                tokens.insert(successor.as_slice(), enc(&next).as_slice())?;
+                tokens.insert(successor.as_slice(), encode(&next).as_slice())?;
                 RefreshUse::Rotated(record)
             }
         };
@@ -534,14 +538,14 @@ impl Store {
             match record {
                 None => false,
                 Some(bytes) => {
-                    let record: RefreshRecord = dec("refresh_tokens", &bytes)?;
+                    let record: RefreshRecord = decode(&bytes)?;
                     let fam = families
                         .get(record.family.as_str())?
                         .map(|v| v.value().to_vec());
                     if let Some(fam) = fam {
-                        let mut family: FamilyRecord = dec("refresh_families", &fam)?;
+                        let mut family: FamilyRecord = decode(&fam)?;
                         family.revoked_at.get_or_insert(now);
-                        families.insert(record.family.as_str(), enc(&family).as_slice())?;
+                        families.insert(record.family.as_str(), encode(&family).as_slice())?;
                     }
                     true
                 }
@@ -571,10 +575,10 @@ impl Store {
             let mut referenced = std::collections::HashSet::new();
             for item in tokens.iter()? {
                 let (hash, value) = item?;
-                let record: RefreshRecord = dec("refresh_tokens", value.value())?;
+                let record: RefreshRecord = decode(value.value())?;
                 let family = families
                     .get(record.family.as_str())?
-                    .map(|f| dec::<FamilyRecord>("refresh_families", f.value()))
+                    .map(|f| decode::<FamilyRecord>(f.value()))
                     .transpose()?;
                 let live =
                     record.expires_at > now && family.is_some_and(|f| f.revoked_at.is_none());

@@ -9,7 +9,8 @@
 //! far it went, so a reader resuming from a trimmed position learns it ([`LogPage::reset`]).
 //! *Boundary:* the store's apply functions append; the API pages; the ticker trims.
 
-use super::{LogEntry, StoreError, dec, enc};
+use super::codec::{decode, encode};
+use super::{LogEntry, StoreError};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
@@ -72,7 +73,7 @@ pub(super) fn append(txn: &WriteTransaction, entry: &LogEntry) -> Result<u64, St
     let (last, trimmed) = heads(txn, tenant)?;
     let position = last + 1;
     txn.open_table(TENANT_LOG)?
-        .insert((tenant, position), enc(entry).as_slice())?;
+        .insert((tenant, position), encode(entry).as_slice())?;
     txn.open_table(TENANT_LOG_HEADS)?
         .insert(tenant, (position, trimmed))?;
     Ok(position)
@@ -109,8 +110,7 @@ pub(super) fn page(
             break;
         }
         let (k, v) = item?;
-        page.entries
-            .push((k.value().1, dec("tenant_log", v.value())?));
+        page.entries.push((k.value().1, decode(v.value())?));
     }
     Ok(page)
 }
@@ -140,7 +140,7 @@ pub(super) fn trim(
             doomed.push(position);
             continue;
         }
-        let entry: LogEntry = dec("tenant_log", v.value())?;
+        let entry: LogEntry = decode(v.value())?;
         if entry.at() >= UtcMillis(oldest_kept) {
             break;
         }
@@ -181,7 +181,7 @@ pub(super) fn migrate_from_hub_wide(txn: &WriteTransaction) -> Result<u64, Store
         let mut heads = txn.open_table(TENANT_LOG_HEADS)?;
         for item in old.iter()? {
             let (k, v) = item?;
-            let entry: LogEntry = dec("change_log", v.value())?;
+            let entry: LogEntry = decode(v.value())?;
             let tenant = entry.tenant().as_str();
             log.insert((tenant, k.value()), v.value())?;
             let trimmed = heads.get(tenant)?.map_or(0, |h| h.value().1);

@@ -2,7 +2,8 @@
 //! signing keys and reads the hub-wide metrics. Stored as the SHA-256 of its secret; there is
 //! at most one (making a new one drops the previous one in the same transaction).
 
-use super::{Store, StoreError, dec, enc, secret_hash};
+use super::codec::{decode, encode};
+use super::{Store, StoreError, secret_hash};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use xt_shared::model::UtcMillis;
@@ -36,7 +37,7 @@ impl Store {
             let mut table = txn.open_table(OPERATOR_KEYS)?;
             let dropped = table.len()? as usize;
             table.retain(|_, _| false)?;
-            table.insert(secret_hash(secret).as_slice(), enc(record).as_slice())?;
+            table.insert(secret_hash(secret).as_slice(), encode(record).as_slice())?;
             dropped
         };
         txn.commit()?;
@@ -62,7 +63,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(OPERATOR_KEYS)?;
         let found = table.get(secret_hash(secret).as_slice())?;
-        found.map(|v| dec("operator_keys", v.value())).transpose()
+        found.map(|v| decode(v.value())).transpose()
     }
 
     /// The current operator key, if there is one.
@@ -70,8 +71,6 @@ impl Store {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(OPERATOR_KEYS)?;
         let first = table.iter()?.next().transpose()?;
-        first
-            .map(|(_, v)| dec("operator_keys", v.value()))
-            .transpose()
+        first.map(|(_, v)| decode(v.value())).transpose()
     }
 }

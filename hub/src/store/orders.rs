@@ -8,7 +8,8 @@
 //! (shop, platform order no); an order whose platform `modified` is older than the stored one
 //! never overwrites it, so pages repeated, webhooks duplicated and events out of order converge.
 
-use super::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard, dec, enc};
+use super::codec::{self, Record, decode, encode};
+use super::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard};
 use crate::channels::Captured;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -224,23 +225,14 @@ impl From<CaptureStateV1> for CaptureState {
     }
 }
 
-/// Encodes a capture state (version [`CAPTURE_STATE_V2`]).
-pub fn enc_capture_state(state: &CaptureState) -> Vec<u8> {
-    let mut out = vec![CAPTURE_STATE_V2];
-    out.extend(postcard::to_allocvec(state).expect("record encodes"));
-    out
-}
-
-/// Decodes a capture state of version 2 or 1.
-pub fn dec_capture_state(bytes: &[u8]) -> Result<CaptureState, StoreError> {
-    match bytes.split_first() {
-        Some((&CAPTURE_STATE_V2, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt {
-                table: "shop_capture",
-                reason: e.to_string(),
-            })
+impl Record for CaptureState {
+    const NAME: &'static str = "shop_capture";
+    const VERSION: u8 = CAPTURE_STATE_V2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        match version {
+            1 => codec::older::<CaptureStateV1, _>(payload),
+            _ => None,
         }
-        _ => dec::<CaptureStateV1>("shop_capture", bytes).map(CaptureState::from),
     }
 }
 
@@ -431,13 +423,13 @@ fn map_lines(
         if let Some(id) = &line.platform_sku_id
             && let Some(v) = maps.get((tenant.as_str(), p, "id", id.as_str()))?
         {
-            found = Some(dec::<SkuMapping>("sku_mappings", v.value())?.sku);
+            found = Some(decode::<SkuMapping>(v.value())?.sku);
         }
         if found.is_none()
             && let Some(code) = &line.merchant_sku
         {
             if let Some(v) = maps.get((tenant.as_str(), p, "code", code.as_str()))? {
-                found = Some(dec::<SkuMapping>("sku_mappings", v.value())?.sku);
+                found = Some(decode::<SkuMapping>(v.value())?.sku);
             } else {
                 for w in warehouses {
                     if stock
@@ -520,7 +512,7 @@ fn link_member(
     });
     let members = &mut t.members;
     let mut record = match members.get((tenant.as_str(), member_id.as_str()))? {
-        Some(v) => dec::<MemberRecord>("members", v.value())?,
+        Some(v) => decode::<MemberRecord>(v.value())?,
         None => MemberRecord {
             id: member_id.clone(),
             identities: Vec::new(),
@@ -546,7 +538,7 @@ fn link_member(
         record.last_seen = record.last_seen.max(now);
         members.insert(
             (tenant.as_str(), member_id.as_str()),
-            enc(&record).as_slice(),
+            encode(&record).as_slice(),
         )?;
     }
     Ok(Some(member_id))
@@ -559,7 +551,7 @@ fn capture_state(
 ) -> Result<CaptureState, StoreError> {
     Ok(
         match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-            Some(v) => dec_capture_state(v.value())?,
+            Some(v) => decode::<CaptureState>(v.value())?,
             None => CaptureState::default(),
         },
     )
@@ -676,10 +668,8 @@ impl Store {
                 });
                 super::log::append(&txn, &entry)?;
             }
-            txn.open_table(CAPTURE)?.insert(
-                (tenant.as_str(), shop),
-                enc_capture_state(&state).as_slice(),
-            )?;
+            txn.open_table(CAPTURE)?
+                .insert((tenant.as_str(), shop), encode(&state).as_slice())?;
         }
         txn.commit()?;
         Ok(outcome)
@@ -696,7 +686,7 @@ impl Store {
         let table = txn.open_table(ORDERS)?;
         table
             .get((tenant.as_str(), shop, order_no))?
-            .map(|v| dec("orders", v.value()))
+            .map(|v| decode(v.value()))
             .transpose()
     }
 
@@ -719,7 +709,7 @@ impl Store {
                 break;
             }
             if let Some(v) = refunds.get((t, shop, id))? {
-                out.push(dec("refunds", v.value())?);
+                out.push(decode(v.value())?);
             }
         }
         Ok(out)
@@ -784,7 +774,7 @@ impl Store {
             let Some(v) = orders.get((t, shop, no))? else {
                 continue;
             };
-            let r: OrderRecord = dec("orders", v.value())?;
+            let r: OrderRecord = decode(v.value())?;
             if filter.platform.is_some_and(|p| p != r.order.platform)
                 || filter.status.is_some_and(|s| s != r.order.status)
                 || (filter.held_only && r.held.is_none())
@@ -809,7 +799,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         txn.open_table(MEMBERS)?
             .get((tenant.as_str(), id))?
-            .map(|v| dec("members", v.value()))
+            .map(|v| decode(v.value()))
             .transpose()
     }
 
@@ -832,7 +822,7 @@ impl Store {
                 break;
             }
             if let Some(v) = orders.get((t, shop, no))? {
-                out.push(dec("orders", v.value())?);
+                out.push(decode(v.value())?);
             }
         }
         Ok(out)
@@ -842,7 +832,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         Ok(
             match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-                Some(v) => dec_capture_state(v.value())?,
+                Some(v) => decode::<CaptureState>(v.value())?,
                 None => CaptureState::default(),
             },
         )
@@ -859,10 +849,8 @@ impl Store {
         let out = {
             let mut state = capture_state(&txn, tenant, shop)?;
             let out = f(&mut state);
-            txn.open_table(CAPTURE)?.insert(
-                (tenant.as_str(), shop),
-                enc_capture_state(&state).as_slice(),
-            )?;
+            txn.open_table(CAPTURE)?
+                .insert((tenant.as_str(), shop), encode(&state).as_slice())?;
             out
         };
         txn.commit()?;
@@ -881,7 +869,7 @@ impl Store {
         let t = tenant.as_str();
         let mut out = Vec::new();
         for item in table.range((t, shop, 0)..=(t, shop, u64::MAX))?.rev() {
-            out.push(dec("capture_errors", item?.1.value())?);
+            out.push(decode(item?.1.value())?);
             if out.len() >= limit {
                 break;
             }
@@ -899,7 +887,7 @@ impl Store {
             if k.value().0 != t {
                 break;
             }
-            out.push(dec("sku_mappings", v.value())?);
+            out.push(decode(v.value())?);
         }
         Ok(out)
     }
@@ -935,7 +923,7 @@ impl Store {
                     }
                 )));
             }
-            maps.insert((t, p, kind, value), enc(mapping).as_slice())?;
+            maps.insert((t, p, kind, value), encode(mapping).as_slice())?;
             let key = postcard::to_allocvec(&(p, kind, value)).expect("strings encode");
             txn.open_table(SKU_MAP_IDS)?
                 .insert((t, mapping.id.as_str()), key.as_slice())?;
@@ -993,7 +981,7 @@ fn put_order(
     let key = (tenant.as_str(), shop, no.as_str());
     let version = order.times.modified.0;
     let old: Option<OrderRecord> = match t.orders.get(key)? {
-        Some(v) => Some(dec("orders", v.value())?),
+        Some(v) => Some(decode(v.value())?),
         None => None,
     };
     if let Some(old) = &old {
@@ -1048,7 +1036,7 @@ fn put_order(
     if let Some(m) = &record.member {
         member_orders.insert((tenant.as_str(), m.as_str(), shop, no.as_str()), ())?;
     }
-    orders.insert(key, enc(&record).as_slice())?;
+    orders.insert(key, encode(&record).as_slice())?;
     Ok(Put::Applied(record.order))
 }
 
@@ -1086,7 +1074,7 @@ fn put_error(
         raw: clip(&raw),
     };
     t.errors
-        .insert((tenant, shop, n), enc(&record).as_slice())?;
+        .insert((tenant, shop, n), encode(&record).as_slice())?;
     if n >= CAPTURE_ERRORS_KEPT {
         t.errors.remove((tenant, shop, n - CAPTURE_ERRORS_KEPT))?;
     }
@@ -1126,7 +1114,7 @@ fn put_refund(
     let key = (tenant.as_str(), shop, id.as_str());
     let table = &mut t.refunds;
     let old: Option<RefundRecord> = match table.get(key)? {
-        Some(v) => Some(dec("refunds", v.value())?),
+        Some(v) => Some(decode(v.value())?),
         None => None,
     };
     if let Some(old) = &old {
@@ -1163,7 +1151,7 @@ fn put_refund(
         origin: origin.to_owned(),
         updated_at: now,
     };
-    t.refunds.insert(key, enc(&record).as_slice())?;
+    t.refunds.insert(key, encode(&record).as_slice())?;
     Ok(Put::Applied(record.refund))
 }
 
@@ -1191,7 +1179,7 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
         let Some(bytes) = tables.orders.get(key)?.map(|v| v.value().to_vec()) else {
             continue;
         };
-        let mut record: OrderRecord = dec("orders", &bytes)?;
+        let mut record: OrderRecord = decode(&bytes)?;
         let (skus, reason) = map_lines(&tables, tenant, &record.order)?;
         record.internal_skus = skus;
         record.held = reason;
@@ -1199,13 +1187,13 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
             tables.held.remove(key)?;
             let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
             if let Some(b) = state_bytes {
-                let mut state = dec_capture_state(&b)?;
+                let mut state = decode::<CaptureState>(&b)?;
                 state.held = state.held.saturating_sub(1);
-                capture.insert((t, shop.as_str()), enc_capture_state(&state).as_slice())?;
+                capture.insert((t, shop.as_str()), encode(&state).as_slice())?;
             }
             released += 1;
         }
-        tables.orders.insert(key, enc(&record).as_slice())?;
+        tables.orders.insert(key, encode(&record).as_slice())?;
     }
     Ok(released)
 }

@@ -522,7 +522,7 @@ fn capture_state_written_by_older_hubs_still_reads() {
         duplicates: 5,
         last_applied_at: Some(UtcMillis(1_700_000_001_000)),
     };
-    assert_eq!(enc(&v1), CAPTURE_STATE_V1_BYTES);
+    assert_eq!(codec::encode_as(1, &v1), CAPTURE_STATE_V1_BYTES);
     let (_dir, store) = store();
     let table: redb::TableDefinition<(&str, &str), &[u8]> =
         redb::TableDefinition::new("shop_capture");
@@ -571,7 +571,7 @@ fn capture_state_written_by_older_hubs_still_reads() {
         .value()
         .to_vec();
     assert_eq!(bytes[0], CAPTURE_STATE_V2);
-    assert_eq!(dec_capture_state(&bytes).unwrap(), again);
+    assert_eq!(codec::decode::<CaptureState>(&bytes).unwrap(), again);
 }
 
 /// A capture state as this version writes it (version 2), kept so later versions prove they
@@ -605,8 +605,11 @@ fn capture_state_version_2_golden_bytes_still_read() {
             last_error: Some("http 404".into()),
         },
     };
-    assert_eq!(enc_capture_state(&state), CAPTURE_STATE_V2_BYTES);
-    assert_eq!(dec_capture_state(CAPTURE_STATE_V2_BYTES).unwrap(), state);
+    assert_eq!(codec::encode(&state), CAPTURE_STATE_V2_BYTES);
+    assert_eq!(
+        codec::decode::<CaptureState>(CAPTURE_STATE_V2_BYTES).unwrap(),
+        state
+    );
 }
 
 #[test]

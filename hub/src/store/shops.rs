@@ -7,6 +7,7 @@
 //! the positional one of hubs before it (record version 1), which is never written again but
 //! still opens to the same [`ShopCredentials`].
 
+use super::codec::{self, Record, decode, encode};
 use super::{META, Store, StoreError};
 use crate::master_key::{MasterKey, MasterKeyError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -334,20 +335,14 @@ fn corrupt(reason: impl ToString) -> StoreError {
     }
 }
 
-fn enc(record: &ShopRecord) -> Vec<u8> {
-    let mut out = vec![V2];
-    out.extend(postcard::to_allocvec(record).expect("record encodes"));
-    out
-}
-
-fn dec(bytes: &[u8]) -> Result<ShopRecord, StoreError> {
-    match bytes.split_first() {
-        Some((&V1, rest)) => postcard::from_bytes::<ShopRecordV1>(rest)
-            .map(ShopRecord::from)
-            .map_err(corrupt),
-        Some((&V2, rest)) => postcard::from_bytes(rest).map_err(corrupt),
-        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
-        None => Err(corrupt("empty record")),
+impl Record for ShopRecord {
+    const NAME: &'static str = "shops";
+    const VERSION: u8 = V2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        match version {
+            V1 => codec::older::<ShopRecordV1, _>(payload),
+            _ => None,
+        }
     }
 }
 
@@ -379,7 +374,7 @@ impl Store {
                     record.id, record.tenant
                 )));
             }
-            shops.insert(at, enc(record).as_slice())?;
+            shops.insert(at, encode(record).as_slice())?;
             txn.open_table(SHOPS_BY_ID)?
                 .insert((record.id.as_str(), record.tenant.as_str()), ())?;
         }
@@ -400,7 +395,7 @@ impl Store {
         let shops = txn.open_table(SHOPS)?;
         let mut out = Vec::new();
         for item in shops.iter()? {
-            out.push(dec(item?.1.value())?);
+            out.push(decode::<ShopRecord>(item?.1.value())?);
         }
         Ok(out)
     }
@@ -424,7 +419,7 @@ impl Store {
                     "shop {id} of {tenant} is indexed but not stored"
                 )));
             };
-            out.push(dec(v.value())?);
+            out.push(decode::<ShopRecord>(v.value())?);
         }
         Ok(out)
     }
@@ -434,7 +429,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let shops = txn.open_table(SHOPS)?;
         let found = shops.get((tenant.as_str(), id))?;
-        found.map(|v| dec(v.value())).transpose()
+        found.map(|v| decode::<ShopRecord>(v.value())).transpose()
     }
 
     /// Every shop of `tenant` (only its key range is read), oldest first.
@@ -447,7 +442,7 @@ impl Store {
             if k.value().0 != tenant.as_str() {
                 break;
             }
-            let record = dec(v.value())?;
+            let record = decode::<ShopRecord>(v.value())?;
             if &record.tenant != tenant {
                 return Err(corrupt(format!("shop {} is not of {tenant}", record.id)));
             }
@@ -474,10 +469,10 @@ impl Store {
             else {
                 return Ok(None);
             };
-            let mut record = dec(&bytes)?;
+            let mut record = decode::<ShopRecord>(&bytes)?;
             f(&mut record)?;
             shops
-                .insert((tenant.as_str(), id), enc(&record).as_slice())
+                .insert((tenant.as_str(), id), encode(&record).as_slice())
                 .map_err(StoreError::from)?;
             record
         };
@@ -629,7 +624,7 @@ mod tests {
         for (line, want) in lines.into_iter().zip(expected) {
             let bytes = hex::decode(line).unwrap();
             assert_eq!(bytes[0], V1);
-            let old = dec(&bytes).unwrap();
+            let old = decode::<ShopRecord>(&bytes).unwrap();
             assert!(matches!(
                 old.credentials_sealed,
                 SealedCredentials::Positional(_)

@@ -226,8 +226,11 @@ fn the_hub_wide_log_of_layout_1_moves_keeping_its_keys() {
         let mut old = txn.open_table(CHANGE_LOG).unwrap();
         let mut index = txn.open_table(CHANGE_LOG_BY_TENANT).unwrap();
         for (key, tenant) in [(1, "a"), (2, "b"), (3, "a"), (4, "a"), (5, "b")] {
-            old.insert(key, enc(&agent_event(tenant, key as i64)).as_slice())
-                .unwrap();
+            old.insert(
+                key,
+                super::super::codec::encode(&agent_event(tenant, key as i64)).as_slice(),
+            )
+            .unwrap();
             index.insert((tenant, key), ()).unwrap();
         }
     }
