@@ -1044,4 +1044,6 @@ mod dashboard_tests;
 #[cfg(test)]
 mod orders_tests;
 #[cfg(test)]
+mod records_tests;
+#[cfg(test)]
 mod tests;

@@ -181,9 +181,9 @@ pub struct RefreshRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct FamilyRecord {
-    tenant: TenantId,
-    created_at: UtcMillis,
-    revoked_at: Option<UtcMillis>,
+    pub(super) tenant: TenantId,
+    pub(super) created_at: UtcMillis,
+    pub(super) revoked_at: Option<UtcMillis>,
 }
 
 /// What one sweep pass deleted; `more` when a batch was full (call again).
