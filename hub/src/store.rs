@@ -742,10 +742,7 @@ impl Store {
                         let previous = stock
                             .insert(k, encode(&record).as_slice())?
                             .map(|v| v.value().to_vec());
-                        let old = previous
-                            .as_deref()
-                            .map(|p| decode::<StockRecord>(p))
-                            .transpose()?;
+                        let old = previous.as_deref().map(decode::<StockRecord>).transpose()?;
                         match (old, previous) {
                             (Some(old), Some(previous)) if old.version > change.version => {
                                 stock.insert(k, previous.as_slice())?;

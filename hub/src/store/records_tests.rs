@@ -26,8 +26,11 @@ fn read<R: Record + Debug>(bytes: &[u8]) -> Result<String, String> {
     Ok(format!("{record:#?}\n"))
 }
 
+/// Reads stored bytes into a record's `Debug` form.
+type Reader = fn(&[u8]) -> Result<String, String>;
+
 /// The reader of the record named `name` (its table's name).
-fn reader(name: &str) -> Option<fn(&[u8]) -> Result<String, String>> {
+fn reader(name: &str) -> Option<Reader> {
     Some(match name {
         "tenants" => read::<TenantRecord>,
         "enroll_tokens" => read::<TokenRecord>,
@@ -143,7 +146,7 @@ fn write_golden_records() {
 }
 
 /// Writes `<stem>.hex` and `<stem>.txt` unless they exist.
-fn write_new(stem: &str, read: fn(&[u8]) -> Result<String, String>, bytes: &[u8]) {
+fn write_new(stem: &str, read: Reader, bytes: &[u8]) {
     let hex_path = dir().join(format!("{stem}.hex"));
     if hex_path.exists() {
         return;
