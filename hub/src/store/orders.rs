@@ -25,6 +25,8 @@ use xt_shared::ids::{DocNo, TenantId};
 use xt_shared::model::UtcMillis;
 use xt_shared::order::{Platform, StandardOrder, StandardRefund};
 
+#[cfg(test)]
+mod cases;
 mod decide;
 mod members;
 mod skus;

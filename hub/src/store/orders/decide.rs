@@ -13,6 +13,9 @@ use xt_shared::ids::DocNo;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::{StandardOrder, StandardRefund};
 
+#[cfg(test)]
+mod tests;
+
 /// What to do with a captured item, given what is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict<T> {
