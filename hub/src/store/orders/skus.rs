@@ -9,6 +9,9 @@
 use super::SkuMapping;
 use xt_shared::order::{OrderLine, Platform, StandardOrder};
 
+#[cfg(test)]
+mod tests;
+
 /// The SKU-mapping scope of a platform: Taobao and Tmall share one item catalogue.
 pub fn scope(p: Platform) -> &'static str {
     match p {
