@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 use xt_shared::model::UtcMillis;
 use xt_shared::order::StandardOrder;
 
+#[cfg(test)]
+mod tests;
+
 /// The scope of identities that hold across shops (a hashed email is the same person
 /// everywhere); ids a platform issues per shop or app are scoped by the shop.
 pub const ANY_SHOP: &str = "*";
