@@ -798,6 +798,8 @@ impl Store {
     }
 }
 
+/// Applies one order: loads the stored version, lets [`decide::order`] rule, looks up its lines'
+/// SKUs and its buyer's member, and writes what [`decide::apply_order`] returns.
 fn put_order(
     t: &mut Tables<'_>,
     ctx: &Ctx<'_>,
@@ -888,6 +890,7 @@ fn put_error(
     Ok(Verdict::Apply((write.record.order_no, write.record.reason)))
 }
 
+/// Applies one refund: loads the stored version and writes what [`decide::refund`] returns.
 fn put_refund(
     t: &mut Tables<'_>,
     ctx: &Ctx<'_>,
@@ -927,7 +930,7 @@ fn put_refund(
     Ok(Verdict::Apply(record.refund))
 }
 
-/// Re-maps every held order of `tenant`; returns how many were released.
+/// Re-maps every held order of `tenant` ([`decide::remap`]); returns how many were released.
 fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreError> {
     let t = tenant.as_str();
     let held: Vec<(String, String)> = {
