@@ -7,18 +7,30 @@
 //! ones to the change log under `Origin::Shop` and counts them. Orders are idempotent by
 //! (shop, platform order no); an order whose platform `modified` is older than the stored one
 //! never overwrites it, so pages repeated, webhooks duplicated and events out of order converge.
+//!
+//! The decisions are pure functions beside this file: [`decide`] (stale, duplicate or applied;
+//! provenance; hold reason; capture errors), [`skus`] (a line's SKU, mapping keys), [`members`]
+//! (which member a buyer is). Here are the records, the tables and the transactions that load
+//! the state those need, call them and write what they return.
 
 use super::codec::{self, Record, decode, encode};
 use super::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard};
 use crate::channels::Captured;
+use decide::{Applying, OrderWrite, Verdict};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use skus::SkuSource;
 use std::ops::Bound;
 use xt_shared::change::{Body, Origin, SourceChange};
 use xt_shared::ids::{DocNo, TenantId};
 use xt_shared::model::UtcMillis;
 use xt_shared::order::{Platform, StandardOrder, StandardRefund};
+
+#[cfg(test)]
+mod cases;
+mod decide;
+mod members;
+mod skus;
 
 /// Key: (tenant, shop, platform order no).
 const ORDERS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("orders");
@@ -57,11 +69,6 @@ const CAPTURE_ERRORS: TableDefinition<(&str, &str, u64), &[u8]> =
 /// payload fetched again by the next overlapping poll is not recorded twice.
 const CAPTURE_ERROR_SEEN: TableDefinition<(&str, &str, &[u8]), ()> =
     TableDefinition::new("capture_error_seen");
-
-/// Capture errors kept per shop; older ones are dropped (the count keeps growing).
-pub const CAPTURE_ERRORS_KEPT: u64 = 1000;
-/// Longest raw payload kept with a capture error.
-pub const RAW_KEPT_MAX: usize = 64 * 1024;
 
 pub(super) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(ORDERS)?;
@@ -288,85 +295,6 @@ pub struct OrderScan {
     pub resume: Option<OrderCursor>,
 }
 
-fn hash16(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    hex::encode(&h.finalize()[..8])
-}
-
-/// The field groups of an order, each encoded so two versions compare cheaply.
-fn field_groups(o: &StandardOrder) -> Vec<(String, Vec<u8>)> {
-    let e = |v: &dyn erased::Enc| v.bytes();
-    let mut out = vec![
-        ("status".to_owned(), e(&(&o.status, &o.platform_status))),
-        ("buyer".to_owned(), e(&o.buyer)),
-        ("receiver".to_owned(), e(&o.receiver)),
-        ("amounts".to_owned(), e(&o.amounts)),
-        ("times".to_owned(), e(&o.times)),
-        ("memos".to_owned(), e(&(&o.buyer_memo, &o.seller_memo))),
-        ("flags".to_owned(), e(&o.flags)),
-    ];
-    for (i, line) in o.lines.iter().enumerate() {
-        out.push((format!("lines[{i}]"), e(line)));
-    }
-    out
-}
-
-mod erased {
-    /// Postcard bytes of any serializable value, behind a trait object so the field list above
-    /// stays one table.
-    pub trait Enc {
-        fn bytes(&self) -> Vec<u8>;
-    }
-    impl<T: serde::Serialize> Enc for T {
-        fn bytes(&self) -> Vec<u8> {
-            postcard::to_allocvec(self).expect("plain data encodes")
-        }
-    }
-}
-
-/// The provenance of `new` given the stored record (if any): groups that changed are set by
-/// `origin` at `version`; the others keep who set them before.
-fn provenance(
-    old: Option<&OrderRecord>,
-    new: &StandardOrder,
-    origin: &str,
-    version: i64,
-    now: UtcMillis,
-) -> Vec<Provenance> {
-    let old_groups: Vec<(String, Vec<u8>)> =
-        old.map(|r| field_groups(&r.order)).unwrap_or_default();
-    field_groups(new)
-        .into_iter()
-        .map(|(field, bytes)| {
-            let unchanged = old_groups.iter().any(|(f, b)| *f == field && *b == bytes);
-            let kept = unchanged
-                .then(|| old.and_then(|r| r.provenance.iter().find(|p| p.field == field)))
-                .flatten();
-            match kept {
-                Some(p) => p.clone(),
-                None => Provenance {
-                    field,
-                    origin: origin.to_owned(),
-                    version,
-                    at: now,
-                },
-            }
-        })
-        .collect()
-}
-
-/// The SKU-mapping scope of a platform: Taobao and Tmall share one item catalogue.
-fn sku_platform(p: Platform) -> &'static str {
-    match p {
-        Platform::Tmall => Platform::Taobao.as_str(),
-        other => other.as_str(),
-    }
-}
-
 /// The tables one apply touches, opened once per transaction (not once per order), and the
 /// tenant's warehouses (for merchant codes that are SKUs the tenant stocks).
 struct Tables<'t> {
@@ -406,142 +334,59 @@ impl<'t> Tables<'t> {
     }
 }
 
-/// Maps each line to an internal SKU: an explicit mapping by platform SKU id, then by merchant
-/// code, then a merchant code that is itself a SKU the tenant stocks. Returns the SKUs and the
-/// hold reason when a line stays unmapped.
-fn map_lines(
+/// Answers one source of a line's SKU (see [`skus::line_skus`]).
+fn find_sku(
     t: &Tables<'_>,
-    tenant: &TenantId,
-    order: &StandardOrder,
-) -> Result<(Vec<Option<String>>, Option<String>), StoreError> {
-    let (maps, stock, warehouses) = (&t.maps, &t.stock, &t.warehouses);
-    let p = sku_platform(order.platform);
-    let mut skus = Vec::with_capacity(order.lines.len());
-    let mut unmapped = Vec::new();
-    for line in &order.lines {
-        let mut found = None;
-        if let Some(id) = &line.platform_sku_id
-            && let Some(v) = maps.get((tenant.as_str(), p, "id", id.as_str()))?
-        {
-            found = Some(decode::<SkuMapping>(v.value())?.sku);
-        }
-        if found.is_none()
-            && let Some(code) = &line.merchant_sku
-        {
-            if let Some(v) = maps.get((tenant.as_str(), p, "code", code.as_str()))? {
-                found = Some(decode::<SkuMapping>(v.value())?.sku);
-            } else {
-                for w in warehouses {
-                    if stock
-                        .get((tenant.as_str(), w.as_str(), code.as_str()))?
-                        .is_some()
-                    {
-                        found = Some(code.to_string());
-                        break;
-                    }
+    tenant: &str,
+    source: SkuSource<'_>,
+) -> Result<Option<String>, StoreError> {
+    match source {
+        SkuSource::Mapping(k) => match t.maps.get((tenant, k.scope, k.kind.as_str(), k.value))? {
+            Some(v) => Ok(Some(decode::<SkuMapping>(v.value())?.sku)),
+            None => Ok(None),
+        },
+        SkuSource::Stocked(code) => {
+            for w in &t.warehouses {
+                if t.stock.get((tenant, w.as_str(), code))?.is_some() {
+                    return Ok(Some(code.to_owned()));
                 }
             }
+            Ok(None)
         }
-        if found.is_none() {
-            unmapped.push(format!(
-                "line {} (platform SKU {}, merchant code {})",
-                line.line_id,
-                line.platform_sku_id.as_deref().unwrap_or("—"),
-                line.merchant_sku.as_ref().map_or("—", |s| s.as_str()),
-            ));
-        }
-        skus.push(found);
     }
-    let held = (!unmapped.is_empty()).then(|| format!("unmapped SKU: {}", unmapped.join("; ")));
-    Ok((skus, held))
 }
 
-/// The buyer's identities, scoped as [`IDENTITIES`] says.
-fn identities(shop: &str, order: &StandardOrder) -> Vec<Identity> {
-    let b = &order.buyer;
-    let mut out = Vec::new();
-    let mut push = |scope: &str, kind: &str, v: &Option<String>| {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            out.push(Identity {
-                platform: order.platform,
-                scope: scope.to_owned(),
-                kind: kind.to_owned(),
-                value: v.to_owned(),
-            });
-        }
-    };
-    push(shop, "open_uid", &b.open_uid);
-    push(shop, "customer_id", &b.customer_id);
-    push("*", "email_sha256", &b.email_sha256);
-    out
-}
-
-/// Links the order's buyer to a member: the member of any known identity, else a new one whose
-/// id derives from the first identity (so a replay yields the same ids). New identities are
-/// added to that member.
+/// Links the order's buyer to a member ([`members`] decides which) and writes what linking
+/// changes.
 fn link_member(
     t: &mut Tables<'_>,
-    tenant: &TenantId,
+    tenant: &str,
     shop: &str,
     order: &StandardOrder,
     now: UtcMillis,
 ) -> Result<Option<String>, StoreError> {
-    let ids = identities(shop, order);
-    let Some(first) = ids.first() else {
+    let ids = members::identities(shop, order);
+    let mut known = Vec::with_capacity(ids.len());
+    for i in &ids {
+        let key = (tenant, i.scope.as_str(), i.kind.as_str(), i.value.as_str());
+        known.push(t.identities.get(key)?.map(|m| m.value().to_owned()));
+    }
+    let Some(member) = members::member_id(tenant, &ids, &known) else {
         return Ok(None);
     };
-    let index = &mut t.identities;
-    let mut member_id = None;
-    for i in &ids {
-        let key = (
-            tenant.as_str(),
-            i.scope.as_str(),
-            i.kind.as_str(),
-            i.value.as_str(),
-        );
-        if let Some(m) = index.get(key)? {
-            member_id = Some(m.value().to_owned());
-            break;
-        }
-    }
-    let member_id = member_id.unwrap_or_else(|| {
-        format!(
-            "mem-{}",
-            hash16(&[tenant.as_str(), &first.scope, &first.kind, &first.value])
-        )
-    });
-    let members = &mut t.members;
-    let mut record = match members.get((tenant.as_str(), member_id.as_str()))? {
-        Some(v) => decode::<MemberRecord>(v.value())?,
-        None => MemberRecord {
-            id: member_id.clone(),
-            identities: Vec::new(),
-            first_seen: now,
-            last_seen: now,
-        },
+    let stored = match t.members.get((tenant, member.as_str()))? {
+        Some(v) => Some(decode::<MemberRecord>(v.value())?),
+        None => None,
     };
-    let mut changed = false;
-    for i in ids {
-        let key = (
-            tenant.as_str(),
-            i.scope.as_str(),
-            i.kind.as_str(),
-            i.value.as_str(),
-        );
-        if index.get(key)?.is_none() {
-            index.insert(key, member_id.as_str())?;
-            record.identities.push(i);
-            changed = true;
+    if let Some(write) = members::link(&member, stored, ids, &known, now) {
+        for i in write.new_identities() {
+            let key = (tenant, i.scope.as_str(), i.kind.as_str(), i.value.as_str());
+            t.identities.insert(key, member.as_str())?;
         }
+        t.members
+            .insert((tenant, member.as_str()), encode(&write.record).as_slice())?;
     }
-    if changed || record.last_seen < now {
-        record.last_seen = record.last_seen.max(now);
-        members.insert(
-            (tenant.as_str(), member_id.as_str()),
-            encode(&record).as_slice(),
-        )?;
-    }
-    Ok(Some(member_id))
+    Ok(Some(member))
 }
 
 fn capture_state(
@@ -555,17 +400,6 @@ fn capture_state(
             None => CaptureState::default(),
         },
     )
-}
-
-fn clip(raw: &str) -> String {
-    if raw.len() <= RAW_KEPT_MAX {
-        return raw.to_owned();
-    }
-    let mut end = RAW_KEPT_MAX;
-    while !raw.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…(truncated, {} bytes)", &raw[..end], raw.len())
 }
 
 impl Store {
@@ -590,9 +424,11 @@ impl Store {
             let mut tables = Tables::open(&txn, tenant)?;
             let ctx = Ctx {
                 tenant,
-                shop,
-                origin: &origin_text,
-                now,
+                by: Applying {
+                    shop,
+                    origin: &origin_text,
+                    now,
+                },
             };
             let mut logged = Vec::new();
             let mut errors = Vec::new();
@@ -604,11 +440,11 @@ impl Store {
                         reason,
                     } => {
                         match put_error(&mut tables, &ctx, raw, order_no, reason, &mut state)? {
-                            Put::Applied(kept) => {
+                            Verdict::Apply(kept) => {
                                 outcome.errors += 1;
                                 errors.push(kept);
                             }
-                            Put::Stale | Put::Duplicate => outcome.duplicates += 1,
+                            Verdict::Stale | Verdict::Duplicate => outcome.duplicates += 1,
                         }
                         continue;
                     }
@@ -632,7 +468,7 @@ impl Store {
                     ),
                 };
                 match put {
-                    Put::Applied(body) => {
+                    Verdict::Apply(body) => {
                         state.seq += 1;
                         logged.push(SourceChange {
                             seq: state.seq,
@@ -640,8 +476,8 @@ impl Store {
                             body,
                         });
                     }
-                    Put::Stale => outcome.stale += 1,
-                    Put::Duplicate => outcome.duplicates += 1,
+                    Verdict::Stale => outcome.stale += 1,
+                    Verdict::Duplicate => outcome.duplicates += 1,
                 }
             }
             outcome.applied = logged.len() as u64;
@@ -899,30 +735,15 @@ impl Store {
         tenant: &TenantId,
         mapping: &SkuMapping,
     ) -> Result<u64, StoreError> {
-        let (kind, value) = match (&mapping.platform_sku_id, &mapping.merchant_sku) {
-            (Some(id), _) => ("id", id.as_str()),
-            (None, Some(code)) => ("code", code.as_str()),
-            (None, None) => {
-                return Err(StoreError::Conflict(
-                    "a mapping needs a platform SKU id or a merchant code".into(),
-                ));
-            }
-        };
-        let p = sku_platform(mapping.platform);
+        let refused = |e: skus::MappingRefused| StoreError::Conflict(e.to_string());
+        let key = skus::mapping_key(mapping).map_err(refused)?;
+        let (p, kind, value) = (key.scope, key.kind.as_str(), key.value);
         let t = tenant.as_str();
         let txn = self.db.begin_write()?;
         let released = {
             let mut maps = txn.open_table(SKU_MAPS)?;
-            if maps.get((t, p, kind, value))?.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "{p} {} {value:?} is already mapped",
-                    if kind == "id" {
-                        "platform SKU id"
-                    } else {
-                        "merchant code"
-                    }
-                )));
-            }
+            let taken = maps.get((t, p, kind, value))?.is_some();
+            skus::admit(key, taken).map_err(refused)?;
             maps.insert((t, p, kind, value), encode(mapping).as_slice())?;
             let key = postcard::to_allocvec(&(p, kind, value)).expect("strings encode");
             txn.open_table(SKU_MAP_IDS)?
@@ -965,91 +786,70 @@ impl Store {
     }
 }
 
+/// Applies one order: loads the stored version, lets [`decide::order`] rule, looks up its lines'
+/// SKUs and its buyer's member, and writes what [`decide::apply_order`] returns.
 fn put_order(
     t: &mut Tables<'_>,
     ctx: &Ctx<'_>,
     order: StandardOrder,
     state: &mut CaptureState,
-) -> Result<Put<StandardOrder>, StoreError> {
-    let Ctx {
-        tenant,
-        shop,
-        origin,
-        now,
-    } = *ctx;
+) -> Result<Verdict<StandardOrder>, StoreError> {
+    let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let no = order.platform_order_no.to_string();
-    let key = (tenant.as_str(), shop, no.as_str());
-    let version = order.times.modified.0;
-    let old: Option<OrderRecord> = match t.orders.get(key)? {
+    let key = (tenant, shop, no.as_str());
+    let stored: Option<OrderRecord> = match t.orders.get(key)? {
         Some(v) => Some(decode(v.value())?),
         None => None,
     };
-    if let Some(old) = &old {
-        if old.version() > version {
-            return Ok(Put::Stale);
-        }
-        if old.version() == version && old.order == order {
-            return Ok(Put::Duplicate);
-        }
+    match decide::order(stored.as_ref(), &order) {
+        Verdict::Apply(()) => {}
+        Verdict::Stale => return Ok(Verdict::Stale),
+        Verdict::Duplicate => return Ok(Verdict::Duplicate),
     }
-    let (internal_skus, held) = map_lines(t, tenant, &order)?;
-    let member = link_member(t, tenant, shop, &order, now)?;
-    let record = OrderRecord {
-        shop: shop.to_owned(),
-        provenance: provenance(old.as_ref(), &order, origin, version, now),
-        internal_skus,
-        held,
-        member,
-        first_seen: old.as_ref().map_or(now, |o| o.first_seen),
-        updated_at: now,
-        order,
-    };
+    let skus = skus::line_skus(&order, |source| find_sku(t, tenant, source))?;
+    let member = link_member(t, tenant, shop, &order, ctx.by.now)?;
+    let OrderWrite { record, replaces } = decide::apply_order(stored, order, skus, member, &ctx.by);
     let Tables {
         by_modified,
-        held: held_t,
+        held,
         member_orders,
         orders,
         ..
     } = t;
-    match &old {
+    match replaces {
         None => state.orders += 1,
         Some(old) => {
-            by_modified.remove((tenant.as_str(), old.version(), shop, no.as_str()))?;
-            if old.held.is_some() {
-                held_t.remove(key)?;
+            by_modified.remove((tenant, old.version, shop, no.as_str()))?;
+            if old.held {
+                held.remove(key)?;
                 state.held -= 1;
             }
-            if let Some(m) = old
-                .member
-                .as_deref()
-                .filter(|m| Some(*m) != record.member.as_deref())
-            {
-                member_orders.remove((tenant.as_str(), m, shop, no.as_str()))?;
+            if let Some(m) = &old.unlinked_member {
+                member_orders.remove((tenant, m.as_str(), shop, no.as_str()))?;
             }
         }
     }
-    by_modified.insert((tenant.as_str(), version, shop, no.as_str()), ())?;
+    by_modified.insert((tenant, record.version(), shop, no.as_str()), ())?;
     if record.held.is_some() {
-        held_t.insert(key, ())?;
+        held.insert(key, ())?;
         state.held += 1;
     }
     if let Some(m) = &record.member {
-        member_orders.insert((tenant.as_str(), m.as_str(), shop, no.as_str()), ())?;
+        member_orders.insert((tenant, m.as_str(), shop, no.as_str()), ())?;
     }
     orders.insert(key, encode(&record).as_slice())?;
-    Ok(Put::Applied(record.order))
+    Ok(Verdict::Apply(record.order))
 }
 
-/// Who is applying: the tenant, the shop, its origin text and the apply time.
+/// Who is applying: the tenant, and the shop, its origin text and the apply time.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     tenant: &'a TenantId,
-    shop: &'a str,
-    origin: &'a str,
-    now: UtcMillis,
+    by: Applying<'a>,
 }
 
 /// Keeps a payload that did not parse, with its reason; the same payload twice is one error.
+/// Applied, it gives the order no and reason to log.
 fn put_error(
     t: &mut Tables<'_>,
     ctx: &Ctx<'_>,
@@ -1057,105 +857,68 @@ fn put_error(
     order_no: Option<String>,
     reason: String,
     state: &mut CaptureState,
-) -> Result<Put<(Option<String>, String)>, StoreError> {
-    let (tenant, shop) = (ctx.tenant.as_str(), ctx.shop);
-    let digest: [u8; 32] = Sha256::digest(raw.as_bytes()).into();
-    if t.errors_seen
-        .insert((tenant, shop, digest.as_slice()), ())?
-        .is_some()
-    {
-        return Ok(Put::Duplicate);
-    }
-    let n = state.capture_errors;
-    let record = CaptureErrorRecord {
-        at: ctx.now,
-        order_no: order_no.clone(),
-        reason: reason.clone(),
-        raw: clip(&raw),
+) -> Result<Verdict<(Option<String>, String)>, StoreError> {
+    let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
+    let digest = decide::payload_digest(&raw);
+    let seen_key = (tenant, shop, digest.as_slice());
+    let seen = t.errors_seen.get(seen_key)?.is_some();
+    let recorded = state.capture_errors;
+    let write = match decide::capture_error(seen, recorded, raw, order_no, reason, ctx.by.now) {
+        Verdict::Apply(write) => write,
+        Verdict::Stale => return Ok(Verdict::Stale),
+        Verdict::Duplicate => return Ok(Verdict::Duplicate),
     };
+    t.errors_seen.insert(seen_key, ())?;
     t.errors
-        .insert((tenant, shop, n), encode(&record).as_slice())?;
-    if n >= CAPTURE_ERRORS_KEPT {
-        t.errors.remove((tenant, shop, n - CAPTURE_ERRORS_KEPT))?;
+        .insert((tenant, shop, write.no), encode(&write.record).as_slice())?;
+    if let Some(dropped) = write.drops {
+        t.errors.remove((tenant, shop, dropped))?;
     }
     state.capture_errors += 1;
-    Ok(Put::Applied((order_no, reason)))
+    Ok(Verdict::Apply((write.record.order_no, write.record.reason)))
 }
 
-enum Put<T> {
-    Applied(T),
-    Stale,
-    Duplicate,
-}
-
-impl<T> Put<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Put<U> {
-        match self {
-            Put::Applied(t) => Put::Applied(f(t)),
-            Put::Stale => Put::Stale,
-            Put::Duplicate => Put::Duplicate,
-        }
-    }
-}
-
+/// Applies one refund: loads the stored version and writes what [`decide::refund`] returns.
 fn put_refund(
     t: &mut Tables<'_>,
     ctx: &Ctx<'_>,
     refund: StandardRefund,
     state: &mut CaptureState,
-) -> Result<Put<StandardRefund>, StoreError> {
-    let Ctx {
-        tenant,
-        shop,
-        origin,
-        now,
-    } = *ctx;
+) -> Result<Verdict<StandardRefund>, StoreError> {
+    let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let id = refund.refund_id.to_string();
-    let key = (tenant.as_str(), shop, id.as_str());
-    let table = &mut t.refunds;
-    let old: Option<RefundRecord> = match table.get(key)? {
+    let key = (tenant, shop, id.as_str());
+    let stored: Option<RefundRecord> = match t.refunds.get(key)? {
         Some(v) => Some(decode(v.value())?),
         None => None,
     };
-    if let Some(old) = &old {
-        if old.refund.modified > refund.modified {
-            return Ok(Put::Stale);
-        }
-        if old.refund == refund {
-            return Ok(Put::Duplicate);
-        }
-    }
+    let write = match decide::refund(stored, refund, &ctx.by) {
+        Verdict::Apply(write) => write,
+        Verdict::Stale => return Ok(Verdict::Stale),
+        Verdict::Duplicate => return Ok(Verdict::Duplicate),
+    };
     let index = &mut t.refunds_by_order;
-    match &old {
+    match &write.replaces_order_no {
         None => state.refunds += 1,
-        Some(old) => {
-            index.remove((
-                tenant.as_str(),
-                shop,
-                old.refund.platform_order_no.as_str(),
-                id.as_str(),
-            ))?;
+        Some(old_no) => {
+            index.remove((tenant, shop, old_no.as_str(), id.as_str()))?;
         }
     }
+    let record = write.record;
     index.insert(
         (
-            tenant.as_str(),
+            tenant,
             shop,
-            refund.platform_order_no.as_str(),
+            record.refund.platform_order_no.as_str(),
             id.as_str(),
         ),
         (),
     )?;
-    let record = RefundRecord {
-        refund,
-        origin: origin.to_owned(),
-        updated_at: now,
-    };
     t.refunds.insert(key, encode(&record).as_slice())?;
-    Ok(Put::Applied(record.refund))
+    Ok(Verdict::Apply(record.refund))
 }
 
-/// Re-maps every held order of `tenant`; returns how many were released.
+/// Re-maps every held order of `tenant` ([`decide::remap`]); returns how many were released.
 fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreError> {
     let t = tenant.as_str();
     let held: Vec<(String, String)> = {
@@ -1179,11 +942,10 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
         let Some(bytes) = tables.orders.get(key)?.map(|v| v.value().to_vec()) else {
             continue;
         };
-        let mut record: OrderRecord = decode(&bytes)?;
-        let (skus, reason) = map_lines(&tables, tenant, &record.order)?;
-        record.internal_skus = skus;
-        record.held = reason;
-        if record.held.is_none() {
+        let record: OrderRecord = decode(&bytes)?;
+        let skus = skus::line_skus(&record.order, |source| find_sku(&tables, t, source))?;
+        let remapped = decide::remap(record, skus);
+        if remapped.released {
             tables.held.remove(key)?;
             let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
             if let Some(b) = state_bytes {
@@ -1193,7 +955,9 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
             }
             released += 1;
         }
-        tables.orders.insert(key, encode(&record).as_slice())?;
+        tables
+            .orders
+            .insert(key, encode(&remapped.record).as_slice())?;
     }
     Ok(released)
 }
