@@ -14,3 +14,4 @@ pub mod master_key;
 pub mod metrics;
 pub mod quic;
 pub mod store;
+pub mod supervisor;
