@@ -9,6 +9,7 @@ pub mod capture;
 pub mod channels;
 pub mod cli;
 pub mod dashboard;
+pub mod http;
 pub mod hub;
 pub mod master_key;
 pub mod metrics;
