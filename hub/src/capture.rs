@@ -19,7 +19,9 @@
 //!   (`--allow-private-shop-urls`, `--allow-shop-cidr`).
 //!
 //! A worker is restarted when its shop changes (credentials, URL) and stopped when the shop is
-//! disabled.
+//! disabled. [`run`] is one of the hub's supervised workers (see [`crate::supervisor`]): when
+//! its token is cancelled no new fetch or poll starts, the page being applied is applied, and
+//! it returns once every shop's worker has stopped.
 
 use crate::channels::{
     Captured, Channel, ChannelConfig, FetchError, PageCursor, ShopUrlPolicy, Window, channel_for,
@@ -27,11 +29,12 @@ use crate::channels::{
 };
 use crate::hub::{Hub, now_ms};
 use crate::store::{CaptureState, ShopRecord, StoreError, StreamHealth};
+use crate::supervisor::CancellationToken;
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinSet};
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 
@@ -92,51 +95,85 @@ enum Stream {
     Refunds,
 }
 
-/// Starts the supervisor: every poll interval it starts a worker for each enabled shop without
-/// one, restarts workers whose shop changed and stops those of disabled or removed shops.
-pub fn spawn(hub: Arc<Hub>, args: CaptureArgs) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Owned by this task: when the supervisor is aborted (hub shutdown) the map is dropped
-        // and every worker with it.
-        let mut workers: HashMap<(String, String), (UtcMillis, Worker)> = HashMap::new();
-        loop {
-            let shops = {
-                let hub = hub.clone();
-                tokio::task::spawn_blocking(move || hub.store.all_shops()).await
-            };
-            match shops {
-                Ok(Ok(shops)) => {
-                    let mut seen = Vec::new();
-                    for shop in shops.into_iter().filter(|s| s.enabled) {
-                        let key = (shop.tenant.to_string(), shop.id.clone());
-                        seen.push(key.clone());
-                        let current = workers
-                            .get(&key)
-                            .is_some_and(|(at, w)| *at == shop.updated_at && !w.0.is_finished());
-                        if !current {
-                            let at = shop.updated_at;
-                            let handle = tokio::spawn(worker(hub.clone(), shop, args.clone()));
-                            // Replacing drops (aborts) the old worker.
-                            workers.insert(key, (at, Worker(handle)));
+/// The capture supervisor, until `token` is cancelled: every poll interval it starts a worker
+/// for each enabled shop without one, restarts workers whose shop changed and stops those of
+/// disabled or removed shops. Then it waits for its workers to stop.
+///
+/// A worker is stopped by cancelling its token (a child of `token`): a page being written is
+/// written, and no new fetch or poll starts. A stopped worker of a changed shop may finish its
+/// page while its replacement starts: both write through the same idempotent ingest.
+pub async fn run(hub: Arc<Hub>, args: CaptureArgs, token: CancellationToken) -> anyhow::Result<()> {
+    // Dropped with this future if it is aborted: that aborts every worker too.
+    let mut tasks = JoinSet::new();
+    let mut workers: HashMap<(String, String), ShopWorker> = HashMap::new();
+    loop {
+        while let Some(ended) = tasks.try_join_next() {
+            if let Err(e) = ended {
+                tracing::error!(error = %e, "capture: a shop worker failed");
+            }
+        }
+        let shops = {
+            let hub = hub.clone();
+            tokio::task::spawn_blocking(move || hub.store.all_shops()).await
+        };
+        match shops {
+            Ok(Ok(shops)) => {
+                let mut seen = Vec::new();
+                for shop in shops.into_iter().filter(|s| s.enabled) {
+                    let key = (shop.tenant.to_string(), shop.id.clone());
+                    seen.push(key.clone());
+                    let current = workers
+                        .get(&key)
+                        .is_some_and(|w| w.updated_at == shop.updated_at && !w.task.is_finished());
+                    if !current {
+                        let worker_token = token.child_token();
+                        let updated_at = shop.updated_at;
+                        let task = tasks.spawn(worker(
+                            hub.clone(),
+                            shop,
+                            args.clone(),
+                            worker_token.clone(),
+                        ));
+                        let new = ShopWorker {
+                            updated_at,
+                            token: worker_token,
+                            task,
+                        };
+                        if let Some(old) = workers.insert(key, new) {
+                            old.token.cancel();
                         }
                     }
-                    workers.retain(|k, _| seen.contains(k));
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "capture: cannot list shops"),
-                Err(e) => tracing::error!(error = %e, "capture: shop listing failed"),
+                workers.retain(|k, w| {
+                    let keep = seen.contains(k);
+                    if !keep {
+                        w.token.cancel();
+                    }
+                    keep
+                });
             }
-            tokio::time::sleep(args.capture_poll).await;
+            Ok(Err(e)) => tracing::error!(error = %e, "capture: cannot list shops"),
+            Err(e) => tracing::error!(error = %e, "capture: shop listing failed"),
         }
-    })
+        tokio::select! {
+            () = token.cancelled() => break,
+            () = tokio::time::sleep(args.capture_poll) => {}
+        }
+    }
+    // Every worker's token is a child of `token`: each ends after the page it is writing.
+    while let Some(ended) = tasks.join_next().await {
+        if let Err(e) = ended {
+            tracing::error!(error = %e, "capture: a shop worker failed while stopping");
+        }
+    }
+    Ok(())
 }
 
-/// A shop's worker task, aborted when dropped.
-struct Worker(JoinHandle<()>);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// A shop's running worker: the shop version it polls, and how to stop it.
+struct ShopWorker {
+    updated_at: UtcMillis,
+    token: CancellationToken,
+    task: AbortHandle,
 }
 
 /// The channel of a shop, built from its sealed credentials.
@@ -151,7 +188,7 @@ pub fn shop_channel(
     channel_for(shop.platform, &shop.api_base_url, &credentials, config)
 }
 
-async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
+async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: CancellationToken) {
     let config = ChannelConfig {
         shop_urls: hub.settings.shop_urls.clone(),
         ..ChannelConfig::for_platform(shop.platform)
@@ -167,9 +204,21 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
     };
     tracing::info!(shop = %shop.id, platform = %shop.platform, "capture started");
     loop {
-        poll_once(&hub, &shop.tenant, &shop.id, channel.as_ref(), &args).await;
-        tokio::time::sleep(args.capture_poll).await;
+        poll_once(
+            &hub,
+            &shop.tenant,
+            &shop.id,
+            channel.as_ref(),
+            &args,
+            &token,
+        )
+        .await;
+        tokio::select! {
+            () = token.cancelled() => break,
+            () = tokio::time::sleep(args.capture_poll) => {}
+        }
     }
+    tracing::info!(shop = %shop.id, "capture stopped");
 }
 
 /// One poll of one shop: orders, refunds and any backfill due, then its health. Returns whether
@@ -177,12 +226,16 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs) {
 ///
 /// Orders and refunds go each their own way: a refund endpoint that fails (an app without the
 /// refund permission, a 404) leaves the orders captured and only the refunds' health in error.
+///
+/// Once `token` is cancelled no fetch starts: the page being written is written, the poll ends
+/// there (false) without touching the health, and the cursor stays at the last whole window.
 pub async fn poll_once(
     hub: &Arc<Hub>,
     tenant: &TenantId,
     shop: &str,
     channel: &dyn Channel,
     args: &CaptureArgs,
+    token: &CancellationToken,
 ) -> bool {
     let now = now_ms();
     let state = match blocking(hub, {
@@ -203,17 +256,37 @@ pub async fn poll_once(
         })
     };
     let run = |stream, from: i64, to: i64, backfill| {
-        run_range(hub, tenant, shop, channel, stream, from, to, backfill)
+        let range = Range {
+            stream,
+            from,
+            to,
+            backfill,
+        };
+        run_range(hub, tenant, shop, channel, range, token)
     };
-    let mut orders = run(Stream::Orders, start(state.orders_cursor), now.0, false).await;
-    let mut refunds = run(Stream::Refunds, start(state.refunds_cursor), now.0, false).await;
+    let Some(mut orders) =
+        whole(run(Stream::Orders, start(state.orders_cursor), now.0, false).await)
+    else {
+        return false;
+    };
+    let Some(mut refunds) =
+        whole(run(Stream::Refunds, start(state.refunds_cursor), now.0, false).await)
+    else {
+        return false;
+    };
     if let Some((to, next)) = state.backfill {
         if orders.is_ok() {
-            orders = run(Stream::Orders, next.0, to.0, true).await;
+            let Some(r) = whole(run(Stream::Orders, next.0, to.0, true).await) else {
+                return false;
+            };
+            orders = r;
         }
         if refunds.is_ok() {
             let refunds_next = state.refunds_backfill.unwrap_or(next);
-            refunds = run(Stream::Refunds, refunds_next.0, to.0, true).await;
+            let Some(r) = whole(run(Stream::Refunds, refunds_next.0, to.0, true).await) else {
+                return false;
+            };
+            refunds = r;
         }
         // Over once both streams have passed its end.
         let (t, s) = (tenant.clone(), shop.to_owned());
@@ -247,19 +320,47 @@ pub async fn poll_once(
     orders.is_ok() && refunds.is_ok()
 }
 
-/// Fetches and applies `[from, to]` of one stream window by window, moving the durable cursor
-/// (or, for a backfill, its position) after each window.
-#[allow(clippy::too_many_arguments)]
+/// What [`run_range`] walks: `[from, to]` of one stream, for the cursor or for a backfill.
+struct Range {
+    stream: Stream,
+    from: i64,
+    to: i64,
+    backfill: bool,
+}
+
+/// How a range walk ended without an error.
+enum Ran {
+    Whole,
+    /// Cancelled before a fetch; every page fetched before was applied.
+    Cancelled,
+}
+
+/// `None` if the walk was cancelled, else its outcome.
+fn whole(ran: Result<Ran, FetchError>) -> Option<Result<(), FetchError>> {
+    match ran {
+        Ok(Ran::Cancelled) => None,
+        Ok(Ran::Whole) => Some(Ok(())),
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// Fetches and applies a range of one stream window by window, moving the durable cursor (or,
+/// for a backfill, its position) after each window. Stops before a fetch once `token` is
+/// cancelled (a fetch in flight is dropped; a page being applied is applied).
 async fn run_range(
     hub: &Arc<Hub>,
     tenant: &TenantId,
     shop: &str,
     channel: &dyn Channel,
-    stream: Stream,
-    from: i64,
-    to: i64,
-    backfill: bool,
-) -> Result<(), FetchError> {
+    range: Range,
+    token: &CancellationToken,
+) -> Result<Ran, FetchError> {
+    let Range {
+        stream,
+        from,
+        to,
+        backfill,
+    } = range;
     let step = ms(channel.max_window()).max(1_000);
     let mut w_from = from;
     while w_from <= to {
@@ -270,9 +371,16 @@ async fn run_range(
         };
         let mut cursor = None;
         loop {
-            let page = match stream {
-                Stream::Orders => channel.fetch_orders(&window, cursor.as_ref()).await?,
-                Stream::Refunds => channel.fetch_refunds(&window, cursor.as_ref()).await?,
+            let fetch = async {
+                match stream {
+                    Stream::Orders => channel.fetch_orders(&window, cursor.as_ref()).await,
+                    Stream::Refunds => channel.fetch_refunds(&window, cursor.as_ref()).await,
+                }
+            };
+            let page = tokio::select! {
+                biased;
+                () = token.cancelled() => return Ok(Ran::Cancelled),
+                page = fetch => page?,
             };
             // Narrow the window to the newest `modified` seen (keyset paging) instead of
             // asking for page n+1: if an order of an earlier page is modified meanwhile, it leaves
@@ -329,7 +437,7 @@ async fn run_range(
         .map_err(|e| FetchError::Fatal(format!("cannot move the cursor: {e}")))?;
         w_from = w_to + 1;
     }
-    Ok(())
+    Ok(Ran::Whole)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -5,6 +5,7 @@ use crate::api::HttpApi;
 use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
 use crate::store::{ApiKeyRecord, CREATED_BY_INIT, OperatorKeyRecord, Store, UserRecord};
+use crate::supervisor::{ShutdownReport, Supervisor};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -503,6 +504,10 @@ pub struct ServeArgs {
     pub capture: crate::capture::CaptureArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    /// How long a stop (SIGTERM, Ctrl-C) lets requests in flight, capture pages being written
+    /// and agents' connections finish before what is left is aborted (e.g. 10s, 1m).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// How much of each tenant's change log (what event streams replay) the hub keeps.
@@ -1029,29 +1034,39 @@ fn init(data: &Path, tenant: &TenantId, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A running hub: QUIC and HTTP bound.
+/// A running hub: QUIC and HTTP bound, every background worker under one [`Supervisor`].
 pub struct Running {
     pub hub: Arc<Hub>,
     pub quic_addr: SocketAddr,
     pub http_addr: SocketAddr,
-    endpoint: quinn::Endpoint,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    supervisor: Supervisor,
+    grace: Duration,
 }
 
 impl Running {
-    pub async fn shutdown(self) {
-        self.endpoint.close(0u32.into(), b"hub shutting down");
-        for t in &self.tasks {
-            t.abort();
-        }
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        self.endpoint.wait_idle().await;
+    /// Stops the hub gracefully within `--shutdown-grace` (see [`Running::shutdown_within`]).
+    pub async fn shutdown(self) -> ShutdownReport {
+        let grace = self.grace;
+        self.shutdown_within(grace).await
+    }
+
+    /// Stops accepting agents and requests, lets what is in flight finish (requests, a capture
+    /// page being written, a batch being applied) and waits up to `grace` for every worker;
+    /// those still running then are aborted and named in the report.
+    pub async fn shutdown_within(self, grace: Duration) -> ShutdownReport {
+        tracing::info!(grace_ms = grace.as_millis() as u64, "xt-hub shutting down");
+        self.supervisor.shutdown(grace).await
+    }
+
+    /// The names of the workers, in the order they were started.
+    pub fn workers(&self) -> Vec<&'static str> {
+        self.supervisor.names()
     }
 }
 
-/// Starts QUIC and HTTP; used by `serve`, the demo and tests.
+/// The hub's composition root, used by `serve`, the demo and tests: opens the [`Hub`], binds
+/// QUIC and HTTP, and starts every background worker under one [`Supervisor`]. A new worker
+/// (fulfilment dispatch, inventory push) is one more `supervisor.spawn` here.
 pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     let hub = Arc::new(Hub::open(
         &args.data,
@@ -1062,13 +1077,9 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
             ..HubSettings::default()
         },
     )?);
-    let (endpoint, quic_task) = crate::quic::bind(hub.clone(), args.quic)
+    let quic = crate::quic::QuicServer::bind(hub.clone(), args.quic, args.shutdown_grace)
         .with_context(|| format!("cannot bind QUIC on {}", args.quic))?;
-    let quic_addr = endpoint.local_addr()?;
-    let listener = tokio::net::TcpListener::bind(args.http)
-        .await
-        .with_context(|| format!("cannot bind HTTP on {}", args.http))?;
-    let http_addr = listener.local_addr()?;
+    let quic_addr = quic.local_addr()?;
     let options = xt_mobile_api::RouterOptions {
         trusted_proxies: xt_mobile_api::TrustedProxies::new(args.trusted_proxies.clone()),
         ..xt_mobile_api::RouterOptions::default()
@@ -1077,30 +1088,37 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         quic_port: quic_addr.port(),
         address: args.agent_address.clone(),
     });
-    let router = xt_mobile_api::router_with(api.domains(), options)
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let http_task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "http server failed");
-        }
+    let router = xt_mobile_api::router_with(api.domains(), options);
+    let http = crate::http::HttpServer::bind(args.http, router).await?;
+    let http_addr = http.local_addr();
+
+    let mut supervisor = Supervisor::new();
+    let quic = Arc::new(quic);
+    supervisor.spawn("quic", move |token| quic.clone().run(token));
+    let http = Arc::new(http);
+    supervisor.spawn("http", move |token| http.clone().run(token));
+    let h = hub.clone();
+    supervisor.spawn("dashboard-ticker", move |token| {
+        crate::dashboard::tick_gauges(h.clone(), crate::dashboard::GAUGE_TICK, token)
     });
-    let ticker = crate::dashboard::spawn_ticker(hub.clone(), crate::dashboard::GAUGE_TICK);
-    let sweep_task = tokio::spawn(crate::auth::refresh::sweep_periodically(hub.clone()));
-    let capture_task = crate::capture::spawn(hub.clone(), args.capture.clone());
-    let log_task = crate::hub::spawn_log_trimmer(hub.clone(), crate::hub::LOG_TRIM_TICK);
+    let h = hub.clone();
+    supervisor.spawn("refresh-sweep", move |token| {
+        crate::auth::refresh::sweep_periodically(h.clone(), token)
+    });
+    let (h, capture) = (hub.clone(), args.capture.clone());
+    supervisor.spawn("capture", move |token| {
+        crate::capture::run(h.clone(), capture.clone(), token)
+    });
+    let h = hub.clone();
+    supervisor.spawn("log-trimmer", move |token| {
+        crate::hub::trim_logs_periodically(h.clone(), crate::hub::LOG_TRIM_TICK, token)
+    });
     Ok(Running {
         hub,
         quic_addr,
         http_addr,
-        endpoint,
-        tasks: vec![
-            quic_task,
-            http_task,
-            ticker,
-            sweep_task,
-            capture_task,
-            log_task,
-        ],
+        supervisor,
+        grace: args.shutdown_grace,
     })
 }
 
@@ -1161,6 +1179,24 @@ pub fn main_entry() -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn serve_gives_its_workers_the_default_grace_unless_told() {
+        use clap::Parser as _;
+        let serve = |extra: &[&str]| {
+            let args = ["xt-hub", "serve", "--data", "/var/lib/xt-hub"];
+            let cli = super::Cli::try_parse_from(args.iter().chain(extra)).unwrap();
+            match cli.command {
+                super::Command::Serve(args) => args.shutdown_grace,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(serve(&[]), crate::supervisor::SHUTDOWN_GRACE_DEFAULT);
+        assert_eq!(
+            serve(&["--shutdown-grace", "1m"]),
+            std::time::Duration::from_secs(60)
+        );
+    }
+
     #[test]
     fn agent_addresses_are_host_and_port() {
         for ok in [

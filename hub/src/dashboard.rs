@@ -4,6 +4,7 @@
 
 use crate::hub::{Hub, now_ms};
 use crate::store::{Gauges, MINUTE_MS, StoreError, minute_of};
+use crate::supervisor::CancellationToken;
 use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::{
@@ -28,21 +29,27 @@ impl Hub {
     }
 }
 
-/// Samples the gauges every `period` (the first time at once) until aborted.
-pub fn spawn_ticker(hub: Arc<Hub>, period: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            interval.tick().await;
-            let hub = Arc::clone(&hub);
-            match tokio::task::spawn_blocking(move || hub.sample_gauges(now_ms())).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot sample dashboard gauges"),
-                Err(e) => tracing::warn!(error = %e, "dashboard gauge sampling did not finish"),
-            }
+/// Samples the gauges every `period` (the first time at once) until `token` is cancelled; a
+/// sample in progress finishes first.
+pub async fn tick_gauges(
+    hub: Arc<Hub>,
+    period: Duration,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            _ = interval.tick() => {}
         }
-    })
+        let hub = Arc::clone(&hub);
+        match tokio::task::spawn_blocking(move || hub.sample_gauges(now_ms())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot sample dashboard gauges"),
+            Err(e) => tracing::warn!(error = %e, "dashboard gauge sampling did not finish"),
+        }
+    }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

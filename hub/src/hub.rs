@@ -62,24 +62,29 @@ impl Default for HubSettings {
 pub const LOG_TRIM_TICK: Duration = Duration::from_secs(60);
 
 /// Trims every tenant's change log to the hub's retention every `every`, on the blocking pool
-/// (bounded work per tenant per tick, see [`crate::store::log::TRIM_BATCH_MAX`]).
-pub fn spawn_log_trimmer(hub: std::sync::Arc<Hub>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let h = hub.clone();
-            let retention = hub.settings.log_retention;
-            match tokio::task::spawn_blocking(move || h.store.trim_logs(retention, now_ms())).await
-            {
-                Ok(Ok(0)) => {}
-                Ok(Ok(removed)) => tracing::info!(removed, "change log trimmed to its retention"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "cannot trim the change log"),
-                Err(e) => tracing::warn!(error = %e, "change log trim did not finish"),
-            }
+/// (bounded work per tenant per tick, see [`crate::store::log::TRIM_BATCH_MAX`]), until `token`
+/// is cancelled; a trim in progress finishes first.
+pub async fn trim_logs_periodically(
+    hub: std::sync::Arc<Hub>,
+    every: Duration,
+    token: crate::supervisor::CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
         }
-    })
+        let h = hub.clone();
+        let retention = hub.settings.log_retention;
+        match tokio::task::spawn_blocking(move || h.store.trim_logs(retention, now_ms())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => tracing::info!(removed, "change log trimmed to its retention"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot trim the change log"),
+            Err(e) => tracing::warn!(error = %e, "change log trim did not finish"),
+        }
+    }
 }
 
 /// A live agent connection.

@@ -4,14 +4,20 @@
 //! Per agent connection: the first bidirectional stream carries Hello/Welcome, Status, renewal
 //! and the hub's Acks; one unidirectional stream carries Batches in order. Each batch is applied
 //! in one durable redb transaction before its Ack is sent.
+//!
+//! [`QuicServer::run`] is one of the hub's supervised workers (see [`crate::supervisor`]): it
+//! tracks every session it starts, and at shutdown closes the endpoint and waits, bounded, for
+//! them.
 
 use crate::auth::throttle::ClientKey;
 use crate::hub::{Authorized, Hub};
+use crate::supervisor::CancellationToken;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
 use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC, ErrorCode, Frame, PROTOCOL_VERSION};
 use xt_shared::quic::{read_frame, read_frame_within, write_frame};
 use xt_shared::sync::AdmitError;
@@ -45,6 +51,8 @@ pub mod close {
     pub const RATE_LIMITED: u32 = 429;
     /// The hub is too busy with other enrollments; retry later.
     pub const BUSY: u32 = 503;
+    /// The hub is shutting down (agents reconnect as after any other close).
+    pub const SHUTTING_DOWN: u32 = 0;
 }
 
 /// What bounds enrollment work: attempts per source address, and enrollments at once.
@@ -126,26 +134,73 @@ fn endpoint_config(hub: &Hub) -> anyhow::Result<quinn::EndpointConfig> {
     Ok(config)
 }
 
-/// Binds the QUIC endpoint and serves until the endpoint is closed.
-pub fn bind(
+/// The bound QUIC endpoint and what its sessions share; [`QuicServer::run`] is the supervised
+/// worker that serves it.
+pub struct QuicServer {
     hub: Arc<Hub>,
-    addr: SocketAddr,
-) -> anyhow::Result<(quinn::Endpoint, tokio::task::JoinHandle<()>)> {
-    let socket = std::net::UdpSocket::bind(addr)?;
-    let endpoint = quinn::Endpoint::new(
-        endpoint_config(&hub)?,
-        Some(server_config(&hub)?),
-        socket,
-        Arc::new(quinn::TokioRuntime),
-    )?;
-    let accepting = endpoint.clone();
-    let gate = Arc::new(EnrollGate::new());
-    let task = tokio::spawn(async move {
-        while let Some(incoming) = accepting.accept().await {
-            tokio::spawn(handle_incoming(hub.clone(), gate.clone(), incoming));
+    endpoint: quinn::Endpoint,
+    gate: Arc<EnrollGate>,
+    /// How long a stop waits for the sessions to end and the connections to drain.
+    drain: Duration,
+}
+
+impl QuicServer {
+    /// Binds the endpoint on `addr`; nothing is accepted before [`QuicServer::run`]. A stop
+    /// waits at most `drain` for the agents' sessions to end.
+    pub fn bind(hub: Arc<Hub>, addr: SocketAddr, drain: Duration) -> anyhow::Result<QuicServer> {
+        let socket = std::net::UdpSocket::bind(addr)?;
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config(&hub)?,
+            Some(server_config(&hub)?),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )?;
+        Ok(QuicServer {
+            hub,
+            endpoint,
+            gate: Arc::new(EnrollGate::new()),
+            drain,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Accepts connections until `token` is cancelled, then closes every connection (code
+    /// [`close::SHUTTING_DOWN`]; agents reconnect and resend what was not acknowledged) and
+    /// waits up to the drain time for the sessions to end and the endpoint to go idle. A batch
+    /// being applied is applied; its Ack may be lost, and its resend is a duplicate by seq.
+    pub async fn run(self: Arc<Self>, token: CancellationToken) -> anyhow::Result<()> {
+        let sessions = TaskTracker::new();
+        loop {
+            tokio::select! {
+                () = token.cancelled() => break,
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => {
+                        sessions.spawn(handle_incoming(self.hub.clone(), self.gate.clone(), incoming));
+                    }
+                    None => anyhow::bail!("the QUIC endpoint was closed while serving"),
+                },
+            }
         }
-    });
-    Ok((endpoint, task))
+        self.endpoint
+            .close(close::SHUTTING_DOWN.into(), b"hub shutting down");
+        sessions.close();
+        let drained = tokio::time::timeout(self.drain, async {
+            sessions.wait().await;
+            self.endpoint.wait_idle().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                sessions = sessions.len(),
+                drain_ms = self.drain.as_millis() as u64,
+                "QUIC connections still draining at shutdown"
+            );
+        }
+        Ok(())
+    }
 }
 
 async fn handle_incoming(hub: Arc<Hub>, gate: Arc<EnrollGate>, incoming: quinn::Incoming) {

@@ -312,8 +312,12 @@ async fn the_ticker_samples_gauges_into_the_current_minute() {
     let env = env();
     let who = env.agent("acme", "wh-agent-1", "sh");
     env.report(&who, inventory(5), now_ms());
-    let ticker =
-        xt_hub::dashboard::spawn_ticker(Arc::clone(&env.hub), std::time::Duration::from_millis(20));
+    let token = xt_hub::supervisor::CancellationToken::new();
+    let ticker = tokio::spawn(xt_hub::dashboard::tick_gauges(
+        Arc::clone(&env.hub),
+        std::time::Duration::from_millis(20),
+        token.clone(),
+    ));
     let tenant = TenantId::new("acme").unwrap();
     let mut sampled = None;
     for _ in 0..250 {
@@ -329,7 +333,8 @@ async fn the_ticker_samples_gauges_into_the_current_minute() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    ticker.abort();
+    token.cancel();
+    ticker.await.unwrap().unwrap();
     let gauges = sampled.expect("the ticker sampled the gauges");
     assert_eq!((gauges.backlog, gauges.agents_online), (5, 0));
 }

@@ -194,7 +194,13 @@ async fn main() -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || fill(&hub2, &tenant2)).await??;
     let fill_secs = started.elapsed().as_secs_f64();
     hub.sample_gauges(now_ms())?;
-    let _ticker = xt_hub::dashboard::spawn_ticker(Arc::clone(&hub), xt_hub::dashboard::GAUGE_TICK);
+    let ticking = xt_hub::supervisor::CancellationToken::new();
+    let _ticker = tokio::spawn(xt_hub::dashboard::tick_gauges(
+        Arc::clone(&hub),
+        xt_hub::dashboard::GAUGE_TICK,
+        ticking.clone(),
+    ));
+    let _stop_ticking = ticking.drop_guard();
 
     // Every client is 127.0.0.1: the per-address budget would stop the login phase after 30.
     let limits = ThrottleLimits {

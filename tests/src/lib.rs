@@ -202,6 +202,7 @@ impl LocalHub {
                 ..Default::default()
             },
             log: Default::default(),
+            shutdown_grace: xt_hub::supervisor::SHUTDOWN_GRACE_DEFAULT,
         })
         .await
         .context("starting the hub")?;

@@ -40,6 +40,7 @@ fn serve_args(data: &std::path::Path, http: SocketAddr, quic: SocketAddr) -> Ser
             allow_shop_cidrs: Vec::new(),
         },
         log: Default::default(),
+        shutdown_grace: xt_hub::supervisor::SHUTDOWN_GRACE_DEFAULT,
     }
 }
 

@@ -24,6 +24,7 @@ use xt_hub::capture::{CaptureArgs, poll_once, shop_channel};
 use xt_hub::channels::{ChannelConfig, FetchError, ShopUrlPolicy, Window, channel_for};
 use xt_hub::hub::{Hub, HubSettings, now_ms};
 use xt_hub::store::OrderFilter;
+use xt_hub::supervisor::CancellationToken;
 use xt_mobile_api::{ShopCreate, ShopView, ShopsApi};
 use xt_platform_sim::{Faults, RefundsBroken, ShopSpec, SimConfig};
 use xt_shared::credentials::ShopCredentials;
@@ -100,6 +101,7 @@ impl TestHub {
             shop,
             channel.as_ref(),
             &CaptureArgs::default(),
+            &CancellationToken::new(),
         )
         .await
     }

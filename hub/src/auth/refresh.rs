@@ -89,12 +89,19 @@ pub fn sweep(store: &Store, now: UtcMillis) -> Result<RefreshSweep, StoreError> 
     Ok(total)
 }
 
-/// Sweeps at once and then every [`SWEEP_INTERVAL`], on the blocking pool, until aborted.
-pub async fn sweep_periodically(hub: std::sync::Arc<crate::hub::Hub>) {
+/// Sweeps at once and then every [`SWEEP_INTERVAL`], on the blocking pool, until `token` is
+/// cancelled; a sweep in progress finishes first.
+pub async fn sweep_periodically(
+    hub: std::sync::Arc<crate::hub::Hub>,
+    token: crate::supervisor::CancellationToken,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            () = token.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
         let hub = hub.clone();
         let swept =
             tokio::task::spawn_blocking(move || sweep(&hub.store, crate::hub::now_ms())).await;

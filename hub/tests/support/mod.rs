@@ -361,6 +361,7 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
             ..Default::default()
         },
         log: Default::default(),
+        shutdown_grace: xt_hub::supervisor::SHUTDOWN_GRACE_DEFAULT,
     }
 }
 
