@@ -1,8 +1,8 @@
 //! The `xt-hub` command line.
 
 use crate::admin_client::{AdminClient, print_agents_table};
+use crate::agents::ca::Ca;
 use crate::api::HttpApi;
-use crate::ca::Ca;
 use crate::hub::{DB_FILE, Hub, HubSettings, new_secret, now_ms};
 use crate::store::{ApiKeyRecord, CREATED_BY_INIT, OperatorKeyRecord, Store, UserRecord};
 use crate::supervisor::{ShutdownReport, Supervisor};
@@ -501,7 +501,7 @@ pub struct ServeArgs {
     #[arg(long, value_parser = parse_agent_address)]
     pub agent_address: Option<String>,
     #[command(flatten)]
-    pub capture: crate::capture::CaptureArgs,
+    pub capture: crate::shops::capture::CaptureArgs,
     #[command(flatten)]
     pub log: LogArgs,
     /// How long a stop (SIGTERM, Ctrl-C) lets requests in flight, capture pages being written
@@ -518,13 +518,13 @@ pub struct LogArgs {
     #[arg(long = "log-retention", default_value = "7d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
     /// At most this many entries per tenant are kept.
-    #[arg(long = "log-retention-entries", default_value_t = crate::store::log::LOG_RETENTION_DEFAULT.max_entries)]
+    #[arg(long = "log-retention-entries", default_value_t = crate::events::log::LOG_RETENTION_DEFAULT.max_entries)]
     pub retention_entries: u64,
 }
 
 impl Default for LogArgs {
     fn default() -> LogArgs {
-        let d = crate::store::log::LOG_RETENTION_DEFAULT;
+        let d = crate::events::log::LOG_RETENTION_DEFAULT;
         LogArgs {
             retention: Duration::from_millis(d.max_age_ms as u64),
             retention_entries: d.max_entries,
@@ -533,8 +533,8 @@ impl Default for LogArgs {
 }
 
 impl LogArgs {
-    pub fn retention(&self) -> crate::store::log::LogRetention {
-        crate::store::log::LogRetention {
+    pub fn retention(&self) -> crate::events::log::LogRetention {
+        crate::events::log::LogRetention {
             max_age_ms: i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX),
             max_entries: self.retention_entries,
         }
@@ -905,7 +905,7 @@ pub const OWNER_USERNAME: &str = "admin";
 /// owner-only (0700) whatever the umask; an existing directory is tightened to 0700 too.
 pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    if data.join(crate::ca::CA_CERT_FILE).exists() || data.join(DB_FILE).exists() {
+    if data.join(crate::agents::ca::CA_CERT_FILE).exists() || data.join(DB_FILE).exists() {
         bail!(
             "{} already holds a hub; refusing to overwrite it",
             data.display()
@@ -916,7 +916,7 @@ pub fn init_hub(data: &Path, tenant: &TenantId) -> anyhow::Result<Initialized> {
     let master_key = crate::master_key::MasterKey::load_or_create(data)?;
     let store = Store::open(&data.join(DB_FILE))?;
     let made = add_tenant(&store, tenant)?;
-    crate::auth::jwt::rotate(&store, &master_key, now_ms())?;
+    crate::identity::jwt::rotate(&store, &master_key, now_ms())?;
     let (operator_key, _) = make_operator_key(&store)?;
     Ok(Initialized {
         ca_fingerprint: ca.fingerprint(),
@@ -969,7 +969,7 @@ pub fn add_tenant(store: &Store, tenant: &TenantId) -> anyhow::Result<Initialize
     store.insert_api_key(
         &admin_key,
         &ApiKeyRecord {
-            id: crate::api::new_key_id(),
+            id: crate::identity::keys::new_key_id(),
             tenant: tenant.clone(),
             name: "admin".into(),
             scopes: vec![Scope::Owner],
@@ -985,7 +985,7 @@ pub fn add_tenant(store: &Store, tenant: &TenantId) -> anyhow::Result<Initialize
         OWNER_USERNAME,
         &UserRecord {
             id: format!("u-{}", hex::encode(rand::random::<[u8; 8]>())),
-            password_hash: crate::auth::password::hash(&owner_password)?,
+            password_hash: crate::identity::password::hash(&owner_password)?,
             roles: vec![Role::Owner],
             warehouses: Vec::new(),
             disabled: false,
@@ -1077,7 +1077,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
             ..HubSettings::default()
         },
     )?);
-    let quic = crate::quic::QuicServer::bind(hub.clone(), args.quic, args.shutdown_grace)
+    let quic = crate::agents::quic::QuicServer::bind(hub.clone(), args.quic, args.shutdown_grace)
         .with_context(|| format!("cannot bind QUIC on {}", args.quic))?;
     let quic_addr = quic.local_addr()?;
     let options = xt_mobile_api::RouterOptions {
@@ -1103,11 +1103,11 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
     });
     let h = hub.clone();
     supervisor.spawn("refresh-sweep", move |token| {
-        crate::auth::refresh::sweep_periodically(h.clone(), token)
+        crate::identity::refresh::sweep_periodically(h.clone(), token)
     });
     let (h, capture) = (hub.clone(), args.capture.clone());
     supervisor.spawn("capture", move |token| {
-        crate::capture::run(h.clone(), capture.clone(), token)
+        crate::shops::capture::run(h.clone(), capture.clone(), token)
     });
     let h = hub.clone();
     supervisor.spawn("log-trimmer", move |token| {

@@ -1,6 +1,6 @@
 //! The hub's core operations, shared by the QUIC server, the HTTP API and the CLI.
 
-use crate::ca::{Ca, agent_identity};
+use crate::agents::ca::{Ca, agent_identity};
 use crate::metrics::Metrics;
 use crate::store::{
     AgentLogged, AgentRecord, BatchOutcome, Store, StoreError, TokenRecord, TokenRefusal,
@@ -42,18 +42,18 @@ pub struct HubSettings {
     pub refresh_grace: Duration,
     /// Which addresses shops' API base URLs may reach (bind-time check and every capture
     /// connection); the default refuses loopback, private, link-local and metadata addresses.
-    pub shop_urls: crate::channels::ShopUrlPolicy,
+    pub shop_urls: crate::shops::channels::ShopUrlPolicy,
     /// How much of each tenant's change log is kept (`serve --log-retention*`).
-    pub log_retention: crate::store::log::LogRetention,
+    pub log_retention: crate::events::log::LogRetention,
 }
 
 impl Default for HubSettings {
     fn default() -> Self {
         HubSettings {
             agent_cert_ttl: AGENT_CERT_TTL_DEFAULT,
-            refresh_grace: crate::auth::REFRESH_GRACE_DEFAULT,
-            shop_urls: crate::channels::ShopUrlPolicy::default(),
-            log_retention: crate::store::log::LogRetention::default(),
+            refresh_grace: crate::identity::REFRESH_GRACE_DEFAULT,
+            shop_urls: crate::shops::channels::ShopUrlPolicy::default(),
+            log_retention: crate::events::log::LogRetention::default(),
         }
     }
 }
@@ -62,7 +62,7 @@ impl Default for HubSettings {
 pub const LOG_TRIM_TICK: Duration = Duration::from_secs(60);
 
 /// Trims every tenant's change log to the hub's retention every `every`, on the blocking pool
-/// (bounded work per tenant per tick, see [`crate::store::log::TRIM_BATCH_MAX`]), until `token`
+/// (bounded work per tenant per tick, see [`crate::events::log::TRIM_BATCH_MAX`]), until `token`
 /// is cancelled; a trim in progress finishes first.
 pub async fn trim_logs_periodically(
     hub: std::sync::Arc<Hub>,
@@ -338,7 +338,7 @@ impl Hub {
         &self,
         tenant: &TenantId,
         shop: &str,
-        items: Vec<crate::channels::Captured>,
+        items: Vec<crate::shops::channels::Captured>,
     ) -> Result<crate::store::ShopOutcome, StoreError> {
         let out = self.store.apply_shop_items(tenant, shop, items, now_ms())?;
         if out.applied > 0 || out.errors > 0 {

@@ -51,7 +51,7 @@ impl MasterKey {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let fresh: [u8; KEY_BYTES] = rand::random();
-                crate::ca::write_private(&path, &fresh).map_err(|e| io(&e))?;
+                crate::agents::ca::write_private(&path, &fresh).map_err(|e| io(&e))?;
                 fresh.to_vec()
             }
             Err(e) => return Err(io(&e)),

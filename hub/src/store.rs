@@ -16,19 +16,21 @@ use xt_shared::model::UtcMillis;
 use xt_shared::protocol::{AgentRole, Rejection, ResumePoint, SourceStatus};
 use xt_shared::sync::{AdmitError, admit};
 
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("enroll_tokens");
 /// Key: (tenant, agent id). Layout 3; layout 2 and older had `agents` keyed by agent id.
-const AGENTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("tenant_agents");
+pub(crate) const AGENTS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("tenant_agents");
 /// Key: agent id → its tenant: how a certificate (which names only the agent) finds its record.
 const AGENT_TENANTS: TableDefinition<&str, &str> = TableDefinition::new("agent_tenants");
 /// Key: (tenant, agent id, source name). Layout 3; before: `origins` keyed (agent, source).
-const ORIGINS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("tenant_origins");
+pub(crate) const ORIGINS: TableDefinition<(&str, &str, &str), &[u8]> =
+    TableDefinition::new("tenant_origins");
 /// Key: (tenant, warehouse, sku).
-const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
+pub(crate) const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
 /// Key: (tenant, entity key as text). Everything that is not stock, for now.
-const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
+pub(crate) const ENTITIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entities");
 /// Key: (tenant, agent id, source name, seq): changes the hub refused, with their reason.
 /// Layout 3; before: `rejects` keyed (agent, source, seq).
 const REJECTS: TableDefinition<(&str, &str, &str, u64), &[u8]> =
@@ -209,7 +211,7 @@ pub struct StockRecord {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct EntityRecord {
+pub(crate) struct EntityRecord {
     version: i64,
     origin: String,
     body: Body,
@@ -343,10 +345,20 @@ pub enum TokenRefusal {
 }
 
 pub struct Store {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl Store {
+    /// A consistent snapshot for reading ([`table`]).
+    pub fn read(&self) -> Result<table::ReadTx, StoreError> {
+        Ok(table::ReadTx(self.db.begin_read()?))
+    }
+
+    /// A write transaction ([`table`]): commits everything it wrote, in every room, at once.
+    pub fn write(&self) -> Result<table::WriteTx, StoreError> {
+        Ok(table::WriteTx(self.db.begin_write()?))
+    }
+
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
         let txn = db.begin_write()?;
@@ -995,6 +1007,7 @@ fn refusal(role: AgentRole, body: &Body) -> Option<String> {
 }
 
 pub mod codec;
+pub mod table;
 codec::first_version_records! {
     "tenants" => TenantRecord,
     "enroll_tokens" => TokenRecord,
@@ -1003,7 +1016,7 @@ codec::first_version_records! {
     "entities" => EntityRecord,
     "tenant_log" => LogEntry,
     "tenant_rejects" => RejectRecord,
-    "stock_totals" => dashboard::StockTotals,
+    "stock_totals" => crate::dashboard::store::StockTotals,
     "minute_buckets" => dashboard::MinuteBucket,
     "users" => identity::UserRecord,
     "signing_keys" => identity::SigningKeyRecord,
@@ -1016,30 +1029,26 @@ codec::first_version_records! {
     "members" => orders::MemberRecord,
     "capture_errors" => orders::CaptureErrorRecord,
 }
-mod dashboard;
-pub mod log;
-pub use dashboard::{
+pub use crate::dashboard::store::{
     BUCKET_RETENTION_MINUTES, BucketWindow, Gauges, MINUTE_MS, MinuteBucket, StockTotals, minute_of,
 };
-mod api_keys;
-mod identity;
-mod operator;
-mod orders;
-mod shops;
-pub use api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
-pub use identity::{RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord};
-pub use operator::OperatorKeyRecord;
-pub use orders::{
+pub(crate) use crate::events::log;
+pub use crate::identity::api_keys::{ApiKeyRecord, ApiKeyRecordV1, CREATED_BY_INIT, enc_key_v1};
+pub use crate::identity::operator::OperatorKeyRecord;
+pub use crate::identity::store::{
+    RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord,
+};
+pub use crate::orders::store::{
     CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
     ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter, OrderRecord, OrderScan, Provenance,
     RefundRecord, ShopOutcome, SkuMapping, StreamHealth, new_mapping_id,
 };
-pub use shops::{SealedCredentials, ShopHealthRecord, ShopRecord};
+pub use crate::shops::store::{SealedCredentials, ShopHealthRecord, ShopRecord};
+pub(crate) use crate::{
+    dashboard::store as dashboard, identity::api_keys, identity::operator,
+    identity::store as identity, orders::store as orders, shops::store as shops,
+};
 
-#[cfg(test)]
-mod dashboard_tests;
-#[cfg(test)]
-mod orders_tests;
 #[cfg(test)]
 mod records_tests;
 #[cfg(test)]

@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::{Env, PASSWORD, Reply, acme, apply, env, register_agent, stock};
-use xt_hub::auth::jwt::{self, Claims};
-use xt_hub::auth::throttle::LOGIN_ACCOUNT_BURST;
 use xt_hub::hub::{HubSettings, now_ms};
+use xt_hub::identity::jwt::{self, Claims};
+use xt_hub::identity::throttle::LOGIN_ACCOUNT_BURST;
 use xt_hub::store::{SigningKeyRecord, UserRecord};
 use xt_mobile_api::Role;
 use xt_shared::ids::TenantId;
@@ -204,7 +204,7 @@ async fn token_of_tenant_b_cannot_touch_tenant_a() {
             "boss",
             &UserRecord {
                 id: "u-boss".into(),
-                password_hash: xt_hub::auth::password::hash(PASSWORD).unwrap(),
+                password_hash: xt_hub::identity::password::hash(PASSWORD).unwrap(),
                 roles: vec![Role::Owner],
                 warehouses: vec![],
                 disabled: false,

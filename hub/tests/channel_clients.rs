@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use xt_hub::channels::{
+use xt_hub::shops::channels::{
     self, Captured, Channel, ChannelConfig, FetchError, PageCursor, WebhookRefusal, Window,
     channel_for,
 };

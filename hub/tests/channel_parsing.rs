@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use xt_hub::channels::{self, jd, shopify, taobao, woocommerce};
+use xt_hub::shops::channels::{self, jd, shopify, taobao, woocommerce};
 use xt_shared::money::{Currency, Money};
 use xt_shared::order::Platform;
 

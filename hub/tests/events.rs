@@ -12,9 +12,9 @@ use std::time::Duration;
 use support::{Env, PASSWORD, acme, apply, env, request, stock};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::channels::capture_order;
+use xt_hub::events::log::LogRetention;
 use xt_hub::hub::{Authorized, now_ms};
-use xt_hub::store::log::LogRetention;
+use xt_hub::shops::channels::capture_order;
 use xt_hub::store::{AgentLogged, AgentRecord};
 use xt_mobile_api::events::EVENTS_REAUTH_INTERVAL;
 use xt_mobile_api::{EventStreamLimits, EventsApi, Principal, RouterOptions, Scope};
@@ -482,8 +482,8 @@ async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
     let user = env.hub.store.user(&acme(), "mgr").unwrap().unwrap();
     // Issued so that it expires in about two seconds; the hub's clock leeway would still
     // accept it for a while after that, so only the stream's own expiry check can end it.
-    let ttl_ms = xt_hub::auth::ACCESS_TOKEN_TTL.as_millis() as i64;
-    let token = xt_hub::auth::jwt::issue(
+    let ttl_ms = xt_hub::identity::ACCESS_TOKEN_TTL.as_millis() as i64;
+    let token = xt_hub::identity::jwt::issue(
         &env.hub.store,
         &env.hub.master_key,
         UtcMillis(now_ms().0 - ttl_ms + 2_000),

@@ -389,8 +389,8 @@ async fn bind(env: &Env, url: &str) -> support::Reply {
 
 #[tokio::test]
 async fn private_shop_urls_are_refused_at_bind_unless_allowed() {
-    use xt_hub::channels::ShopUrlPolicy;
     use xt_hub::hub::HubSettings;
+    use xt_hub::shops::channels::ShopUrlPolicy;
     let strict = Env::with_settings(HubSettings::default());
     for url in [
         "http://127.0.0.1:9/top",

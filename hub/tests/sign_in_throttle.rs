@@ -15,7 +15,7 @@ use std::time::Duration;
 use support::{Env, env, request};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::auth::throttle::{LOGIN_ACCOUNT_BURST, LoginThrottle, ThrottleLimits};
+use xt_hub::identity::throttle::{LOGIN_ACCOUNT_BURST, LoginThrottle, ThrottleLimits};
 use xt_mobile_api::{RouterOptions, TrustedProxies};
 
 /// The proxy every request comes through.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use support::{acme, request};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::auth::jwt::{self, Claims};
 use xt_hub::hub::{DB_FILE, Hub, HubSettings, now_ms};
+use xt_hub::identity::jwt::{self, Claims};
 use xt_hub::master_key::MASTER_KEY_FILE;
 use xt_hub::store::SigningKeyRecord;
 

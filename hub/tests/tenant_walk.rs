@@ -38,7 +38,7 @@ fn b_order() -> xt_shared::order::StandardOrder {
     ))
     .unwrap();
     let mut order =
-        xt_hub::channels::parse_order(xt_shared::order::Platform::Shopify, &raw).unwrap();
+        xt_hub::shops::channels::parse_order(xt_shared::order::Platform::Shopify, &raw).unwrap();
     order.platform_order_no = xt_shared::ids::DocNo::new(B_ORDER_NO).unwrap();
     order.receiver.name = Some(B_RECEIVER.to_owned());
     order.buyer.email_sha256 = Some("beta-email-hash-zq7".to_owned());
@@ -178,7 +178,7 @@ impl World {
             .apply_shop_items(
                 &TenantId::new("beta").unwrap(),
                 &world.b_shop_id,
-                vec![xt_hub::channels::Captured::Order {
+                vec![xt_hub::shops::channels::Captured::Order {
                     raw: String::new(),
                     order: b_order,
                 }],

@@ -14,7 +14,7 @@ use std::time::Duration;
 use support::{Env, env, request};
 use tower::ServiceExt as _;
 use xt_hub::api::HttpApi;
-use xt_hub::auth::throttle::{LoginThrottle, ThrottleLimits};
+use xt_hub::identity::throttle::{LoginThrottle, ThrottleLimits};
 use xt_mobile_api::{RouterOptions, TrustedProxies};
 
 /// Sign-in attempts per client address before it is throttled, in these tests.

@@ -207,7 +207,7 @@ async fn the_2026_11_29_shops_secrets_still_open() {
                 .header("content-type", "application/json")
                 .header(
                     header,
-                    xt_hub::channels::webhook::sign_hmac_sha256(key, body),
+                    xt_hub::shops::channels::webhook::sign_hmac_sha256(key, body),
                 )
                 .body(Body::from(&body[..]))
                 .unwrap();

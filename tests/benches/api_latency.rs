@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xt_hub::api::HttpApi;
-use xt_hub::auth::throttle::{LoginThrottle, ThrottleLimits};
 use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
+use xt_hub::identity::throttle::{LoginThrottle, ThrottleLimits};
 use xt_hub::store::AgentRecord;
 use xt_mobile_api::IdentityApi;
 use xt_mobile_api::identity::UserCreate;
@@ -314,8 +314,8 @@ async fn main() -> anyhow::Result<()> {
         "    (client i signs in as user u<i> {per_client} times; throttle relaxed to a burst of {} per account and {} per address, refills as default; the default bursts are {} and {})",
         limits.account_burst,
         limits.client_burst,
-        xt_hub::auth::throttle::LOGIN_ACCOUNT_BURST,
-        xt_hub::auth::throttle::LOGIN_CLIENT_BURST,
+        xt_hub::identity::throttle::LOGIN_ACCOUNT_BURST,
+        xt_hub::identity::throttle::LOGIN_CLIENT_BURST,
     );
     Ok(())
 }

@@ -196,7 +196,7 @@ impl LocalHub {
             agent_address: None,
             // Shops bound here (the demo's simulated ones, on loopback) are polled every two
             // seconds.
-            capture: xt_hub::capture::CaptureArgs {
+            capture: xt_hub::shops::capture::CaptureArgs {
                 capture_poll: Duration::from_secs(2),
                 allow_private_shop_urls: true,
                 ..Default::default()

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use xt_hub::channels::parse_order;
 use xt_hub::cli::{Running, ServeArgs};
+use xt_hub::shops::channels::parse_order;
 use xt_hub::store::OrderFilter;
 use xt_platform_sim::{Faults, ShopSpec, SimConfig};
 use xt_shared::ids::TenantId;
@@ -30,7 +30,7 @@ fn serve_args(data: &std::path::Path, http: SocketAddr, quic: SocketAddr) -> Ser
         agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
         trusted_proxies: Vec::new(),
         agent_address: None,
-        capture: xt_hub::capture::CaptureArgs {
+        capture: xt_hub::shops::capture::CaptureArgs {
             capture_poll: Duration::from_millis(300),
             // Longer than the simulator's late updates (30 s).
             capture_overlap: Duration::from_secs(90),

@@ -907,9 +907,9 @@ async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
             env!("CARGO_MANIFEST_DIR")
         );
         let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-        let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
+        let order = xt_hub::shops::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)
             .with_context(|| format!("parsing {path}"))?;
-        items.push(xt_hub::channels::Captured::Order {
+        items.push(xt_hub::shops::channels::Captured::Order {
             raw: raw.to_string(),
             order,
         });
@@ -1019,11 +1019,11 @@ async fn walk_orders(
         raw["tid_str"] = serde_json::json!(tid);
         raw["status"] = serde_json::json!(status);
         raw["modified"] = serde_json::json!(modified);
-        let order = xt_hub::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)?;
+        let order = xt_hub::shops::channels::parse_order(xt_shared::order::Platform::Taobao, &raw)?;
         hub.running.hub.ingest_shop_items(
             &hub.tenant,
             shop,
-            vec![xt_hub::channels::Captured::Order {
+            vec![xt_hub::shops::channels::Captured::Order {
                 raw: raw.to_string(),
                 order,
             }],

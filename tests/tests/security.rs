@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{AGENT_BIN, AgentProc, HubProc, enroll, wait_stock_equal};
-use xt_hub::quic::{ENROLL_ATTEMPTS_BURST, ENROLL_FRAME_BYTES_MAX};
+use xt_hub::agents::quic::{ENROLL_ATTEMPTS_BURST, ENROLL_FRAME_BYTES_MAX};
 use xt_shared::protocol::{ErrorCode, Frame, HUB_SERVER_NAME, frame_bytes};
 use xt_shared::quic::read_frame;
 use xt_tests::legacy::LegacyWms;

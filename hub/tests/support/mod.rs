@@ -54,7 +54,7 @@ pub fn env() -> Env {
 /// Default settings with private shop URLs allowed (`--allow-private-shop-urls`).
 pub fn private_shop_urls() -> HubSettings {
     HubSettings {
-        shop_urls: xt_hub::channels::ShopUrlPolicy {
+        shop_urls: xt_hub::shops::channels::ShopUrlPolicy {
             allow_private: true,
             allowed: Vec::new(),
         },
@@ -356,7 +356,7 @@ pub fn loopback_serve_args(data: &std::path::Path) -> xt_hub::cli::ServeArgs {
         agent_cert_ttl: xt_hub::hub::AGENT_CERT_TTL_DEFAULT,
         trusted_proxies: Vec::new(),
         agent_address: None,
-        capture: xt_hub::capture::CaptureArgs {
+        capture: xt_hub::shops::capture::CaptureArgs {
             allow_private_shop_urls: true,
             ..Default::default()
         },

@@ -4,7 +4,7 @@
 //!
 //! The wire contract (paths, parameters, signatures, envelopes, pagination, errors, webhooks and
 //! the `/_sim/*` control API) is `channels-wire.md`; the order objects are exactly what
-//! `xt_hub::channels::parse_order` reads.
+//! `xt_hub::shops::channels::parse_order` reads.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {

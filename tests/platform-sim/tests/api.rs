@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use time::OffsetDateTime;
-use xt_hub::channels::parse_order;
+use xt_hub::shops::channels::parse_order;
 use xt_platform_sim::{Faults, ShopSpec, SimConfig, SimHandle, Truth};
 use xt_shared::order::Platform;
 

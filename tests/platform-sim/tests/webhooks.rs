@@ -11,7 +11,7 @@ use axum::routing::post;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use xt_hub::channels::parse_order;
+use xt_hub::shops::channels::parse_order;
 use xt_platform_sim::{Faults, ShopSpec, SimConfig};
 use xt_shared::order::Platform;
 
