@@ -361,7 +361,8 @@ impl Store {
 
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
-        let txn = db.begin_write()?;
+        let tx = table::WriteTx(db.begin_write()?);
+        let txn = tx.backend();
         {
             let mut meta = txn.open_table(META)?;
             let existing = meta.get("schema")?.map(|v| v.value().to_vec());
@@ -387,7 +388,7 @@ impl Store {
             }
             // Create every table so readers never see a missing one.
             txn.open_table(TENANTS)?;
-            api_keys::create_tables(&txn)?;
+            api_keys::create_tables(&tx)?;
             txn.open_table(TOKENS)?;
             txn.open_table(AGENTS)?;
             txn.open_table(AGENT_TENANTS)?;
@@ -397,14 +398,14 @@ impl Store {
             txn.open_table(REJECTS)?;
             txn.open_table(log::TENANT_LOG)?;
             txn.open_table(log::TENANT_LOG_HEADS)?;
-            identity::create_tables(&txn)?;
-            orders::create_tables(&txn)?;
-            operator::create_tables(&txn)?;
+            identity::create_tables(&tx)?;
+            orders::create_tables(&tx)?;
+            operator::create_tables(&tx)?;
         }
         // These read `meta`, so after the block above let go of it.
-        shops::create_tables(&txn)?;
-        dashboard::create_tables(&txn)?;
-        txn.commit()?;
+        shops::create_tables(&tx)?;
+        dashboard::create_tables(&tx)?;
+        tx.commit()?;
         Ok(Store { db })
     }
 

@@ -77,7 +77,8 @@ pub(crate) struct TotalsDelta {
     pub(crate) on_hand: i64,
 }
 
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     txn.open_table(STOCK_TOTALS)?;
     txn.open_table(MINUTES)?;
     txn.open_table(WAREHOUSE_MINUTES)?;

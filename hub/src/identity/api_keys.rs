@@ -89,7 +89,8 @@ pub fn enc_key_v1(record: &ApiKeyRecordV1) -> Vec<u8> {
 }
 
 /// Creates the tables and indexes keys stored before the index existed.
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     let keys = txn.open_table(API_KEYS)?;
     let mut ids = txn.open_table(API_KEY_IDS)?;
     for item in keys.iter()? {

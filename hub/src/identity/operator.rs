@@ -20,7 +20,8 @@ pub struct OperatorKeyRecord {
     pub created_at: UtcMillis,
 }
 
-pub(crate) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     txn.open_table(OPERATOR_KEYS)?;
     Ok(())
 }

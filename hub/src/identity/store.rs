@@ -3,9 +3,7 @@
 use crate::master_key::MasterKey;
 use crate::store::codec::{self, Record, decode, encode};
 use crate::store::{Store, StoreError};
-use redb::{
-    ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
-};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use xt_mobile_api::Role;
 use xt_shared::ids::{TenantId, WarehouseCode};
@@ -22,7 +20,8 @@ pub(crate) const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> =
 pub(crate) const REFRESH_FAMILIES: TableDefinition<&str, &[u8]> =
     TableDefinition::new("refresh_families");
 
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     txn.open_table(USERS)?;
     txn.open_table(SIGNING_KEYS)?;
     txn.open_table(REFRESH_TOKENS)?;

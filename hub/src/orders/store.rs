@@ -71,7 +71,8 @@ pub(crate) const CAPTURE_ERRORS: TableDefinition<(&str, &str, u64), &[u8]> =
 pub(crate) const CAPTURE_ERROR_SEEN: TableDefinition<(&str, &str, &[u8]), ()> =
     TableDefinition::new("capture_error_seen");
 
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     txn.open_table(ORDERS)?;
     txn.open_table(ORDERS_BY_MODIFIED)?;
     txn.open_table(HELD)?;

@@ -10,7 +10,7 @@
 use crate::master_key::{MasterKey, MasterKeyError};
 use crate::store::codec::{self, Record, decode, encode};
 use crate::store::{META, Store, StoreError};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
@@ -347,7 +347,8 @@ impl Record for ShopRecord {
     }
 }
 
-pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
+    let txn = tx.backend();
     let shops = txn.open_table(SHOPS)?;
     let mut by_id = txn.open_table(SHOPS_BY_ID)?;
     let mut meta = txn.open_table(META)?;

@@ -102,7 +102,7 @@ impl ReadTx {
     pub fn open<K: Key + 'static, V: Stored>(
         &self,
         table: Table<K, V>,
-    ) -> Result<Rows<redb::ReadOnlyTable<K, V::Raw>, K, V>, StoreError> {
+    ) -> Result<ReadRows<K, V>, StoreError> {
         match self.0.open_table(table.definition()) {
             Ok(t) => Ok(Rows::new(Some(t))),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(Rows::new(None)),
@@ -119,7 +119,7 @@ impl WriteTx {
     pub fn open<K: Key + 'static, V: Stored>(
         &self,
         table: Table<K, V>,
-    ) -> Result<Rows<redb::Table<'_, K, V::Raw>, K, V>, StoreError> {
+    ) -> Result<WriteRows<'_, K, V>, StoreError> {
         Ok(Rows::new(Some(self.0.open_table(table.definition())?)))
     }
 
@@ -128,9 +128,9 @@ impl WriteTx {
         Ok(self.0.commit()?)
     }
 
-    /// The backend's own transaction: for layout migrations (`Store::migrate`) only, which read
-    /// and drop tables of older layouts this interface no longer names.
-    pub(super) fn backend(&self) -> &redb::WriteTransaction {
+    /// The backend's own transaction: for layout migrations (`Store::migrate`), which read and
+    /// drop tables of older layouts this interface no longer names.
+    pub(crate) fn backend(&self) -> &redb::WriteTransaction {
         &self.0
     }
 }
@@ -140,6 +140,11 @@ pub struct Rows<T, K: Key + 'static, V: Stored> {
     inner: Option<T>,
     _types: PhantomData<fn() -> (K, V)>,
 }
+
+/// A table open for reading.
+pub type ReadRows<K, V> = Rows<redb::ReadOnlyTable<K, <V as Stored>::Raw>, K, V>;
+/// A table open for writing, in the transaction `'tx`.
+pub type WriteRows<'tx, K, V> = Rows<redb::Table<'tx, K, <V as Stored>::Raw>, K, V>;
 
 /// One row of a range read: its key, borrowed from the backend, and its decoded value.
 pub struct Row<'a, K: Key + 'static, V> {
