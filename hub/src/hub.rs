@@ -110,8 +110,8 @@ pub struct Hub {
     pub master_key: crate::master_key::MasterKey,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
-    /// Bumped whenever a tenant's change log grows, to wake event streams up.
-    log_grew: tokio::sync::watch::Sender<u64>,
+    /// The one path of every change into the store ([`crate::ingest`]); wakes event streams.
+    pub ingest: crate::ingest::Pipeline,
 }
 
 impl Hub {
@@ -166,7 +166,7 @@ impl Hub {
             tracing::info!(keys = sealed, "sealed signing keys with the master key");
         }
         Ok(Hub {
-            log_grew: tokio::sync::watch::Sender::new(0),
+            ingest: crate::ingest::Pipeline::default(),
             store,
             ca,
             settings,
@@ -347,36 +347,32 @@ impl Hub {
         Ok(out)
     }
 
-    /// The one way an agent's batch comes in: admitted, applied, logged and committed by
-    /// [`Store::apply_batch`] in one transaction, then event streams are woken.
+    /// The one way an agent's batch comes in: through the ingest pipeline
+    /// ([`crate::agents::intake::AgentBatch`]).
     pub fn apply_batch(
         &self,
         who: &Authorized,
         source: &SourceName,
         changes: Vec<SourceChange>,
     ) -> Result<Result<BatchOutcome, AdmitError>, StoreError> {
-        let out = self.store.apply_batch(
-            &who.record.tenant,
-            &who.agent,
-            who.record.role,
+        let batch = crate::agents::intake::AgentBatch {
+            tenant: &who.record.tenant,
+            agent: &who.agent,
+            role: who.record.role,
             source,
             changes,
-            now_ms(),
-        );
-        if matches!(&out, Ok(Ok(o)) if o.applied > 0) {
-            self.log_changed();
-        }
-        out
+        };
+        self.ingest.run(&self.store, batch, now_ms())
     }
 
     /// Wakes event streams up: a tenant's change log grew.
     pub fn log_changed(&self) {
-        self.log_grew.send_modify(|k| *k = k.wrapping_add(1));
+        self.ingest.wake();
     }
 
     /// A receiver that changes whenever a change log grows (its value counts the wake-ups).
     pub fn subscribe_log(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.log_grew.subscribe()
+        self.ingest.subscribe()
     }
 
     /// Logs an agent's connection or disconnection so event streams can replay it.
@@ -396,10 +392,10 @@ impl Hub {
             connected,
             at: now_ms(),
         };
-        if let Err(e) = self.store.log_agent_event(event) {
+        let presence = crate::agents::intake::AgentPresence(event);
+        if let Err(e) = self.ingest.run(&self.store, presence, now_ms()) {
             tracing::warn!(error = %e, "cannot log agent connection");
         }
-        self.log_changed();
     }
 
     /// Revokes an agent of `tenant` and drops its live connection.

@@ -16,6 +16,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod identity;
+pub mod ingest;
 pub mod master_key;
 pub mod metrics;
 pub mod orders;

@@ -12,4 +12,7 @@
 
 pub mod api;
 pub mod ca;
+pub mod decide;
+pub mod intake;
 pub mod quic;
+pub mod store;

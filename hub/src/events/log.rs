@@ -5,22 +5,21 @@
 //! *Invariant:* a tenant's positions only grow, by one per entry appended (positions of a log
 //! migrated from the hub-wide log of layout 1 keep their old keys: a client's `Last-Event-ID`
 //! stays valid); an entry is appended in the same transaction as the changes it describes
-//! ([`append`]), and trimming ([`trim`]) removes only a tenant's oldest entries and records how
-//! far it went, so a reader resuming from a trimmed position learns it ([`LogPage::reset`]).
-//! *Boundary:* the store's apply functions append; the API pages; the ticker trims.
+//! ([`append`], called by the ingest pipeline), and trimming ([`trim`]) removes only a tenant's
+//! oldest entries and records how far it went, so a reader resuming from a trimmed position
+//! learns it ([`LogPage::reset`]).
+//! *Boundary:* the ingest pipeline appends; the API pages; the trimmer trims.
 
-use crate::store::codec::{decode, encode};
-use crate::store::{LogEntry, StoreError};
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use crate::store::table::{ReadTx, Table, WriteTx};
+use crate::store::{LogEntry, Store, StoreError};
+use xt_shared::change::Change;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 
 /// Key: (tenant, position).
-pub(crate) const TENANT_LOG: TableDefinition<(&str, u64), &[u8]> =
-    TableDefinition::new("tenant_log");
+pub(crate) const TENANT_LOG: Table<(&str, u64), LogEntry> = Table::new("tenant_log");
 /// Key: tenant → (last position written, trimmed through: every position up to it is gone).
-pub(crate) const TENANT_LOG_HEADS: TableDefinition<&str, (u64, u64)> =
-    TableDefinition::new("tenant_log_heads");
+pub(crate) const TENANT_LOG_HEADS: Table<&str, (u64, u64)> = Table::new("tenant_log_heads");
 
 /// How long and how much of each tenant's log is kept (`serve --log-retention`,
 /// `--log-retention-entries`). Whichever limit is reached first trims.
@@ -58,45 +57,43 @@ pub struct LogPage {
     pub entries: Vec<(u64, LogEntry)>,
 }
 
-fn heads(txn: &WriteTransaction, tenant: &str) -> Result<(u64, u64), StoreError> {
-    Ok(txn
-        .open_table(TENANT_LOG_HEADS)?
-        .get(tenant)?
-        .map_or((0, 0), |v| v.value()))
+fn heads(tx: &WriteTx, tenant: &str) -> Result<(u64, u64), StoreError> {
+    Ok(tx.open(TENANT_LOG_HEADS)?.get(tenant)?.unwrap_or((0, 0)))
 }
 
 /// Appends `entry` to its tenant's log in the caller's transaction; returns its position. The
-/// one way entries get into the log.
-pub(crate) fn append(txn: &WriteTransaction, entry: &LogEntry) -> Result<u64, StoreError> {
+/// one way entries get into the log (the ingest pipeline calls it).
+pub(crate) fn append(tx: &WriteTx, entry: &LogEntry) -> Result<u64, StoreError> {
     let tenant = entry.tenant().as_str();
     // Trimming never passes the last position, so the next one follows it.
-    let (last, trimmed) = heads(txn, tenant)?;
+    let (last, trimmed) = heads(tx, tenant)?;
     let position = last + 1;
-    txn.open_table(TENANT_LOG)?
-        .insert((tenant, position), encode(entry).as_slice())?;
-    txn.open_table(TENANT_LOG_HEADS)?
-        .insert(tenant, (position, trimmed))?;
+    tx.open(TENANT_LOG)?.insert((tenant, position), entry)?;
+    tx.open(TENANT_LOG_HEADS)?
+        .insert(tenant, &(position, trimmed))?;
     Ok(position)
 }
 
 /// The position of `tenant`'s newest entry (0 when it never had one).
-pub(crate) fn last_position(
-    heads: &impl ReadableTable<&'static str, (u64, u64)>,
-    tenant: &TenantId,
-) -> Result<u64, StoreError> {
-    Ok(heads.get(tenant.as_str())?.map_or(0, |v| v.value().0))
+pub(crate) fn last_position(tx: &ReadTx, tenant: &TenantId) -> Result<u64, StoreError> {
+    Ok(tx
+        .open(TENANT_LOG_HEADS)?
+        .get(tenant.as_str())?
+        .map_or(0, |(last, _)| last))
 }
 
 /// Up to `limit` entries of `tenant` after position `after`, in order.
 pub(crate) fn page(
-    log: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
-    heads: &impl ReadableTable<&'static str, (u64, u64)>,
+    tx: &ReadTx,
     tenant: &TenantId,
     after: u64,
     limit: usize,
 ) -> Result<LogPage, StoreError> {
     let t = tenant.as_str();
-    let trimmed = heads.get(t)?.map_or(0, |v| v.value().1);
+    let trimmed = tx
+        .open(TENANT_LOG_HEADS)?
+        .get(t)?
+        .map_or(0, |(_, trimmed)| trimmed);
     let mut page = LogPage {
         reset: (after < trimmed).then_some(trimmed),
         entries: Vec::with_capacity(limit.min(1024)),
@@ -105,12 +102,13 @@ pub(crate) fn page(
     if from == u64::MAX {
         return Ok(page);
     }
-    for item in log.range((t, from + 1)..=(t, u64::MAX))? {
+    let log = tx.open(TENANT_LOG)?;
+    for row in log.range((t, from + 1)..=(t, u64::MAX))? {
         if page.entries.len() >= limit {
             break;
         }
-        let (k, v) = item?;
-        page.entries.push((k.value().1, decode(v.value())?));
+        let row = row?;
+        page.entries.push((row.key().1, row.value));
     }
     Ok(page)
 }
@@ -118,30 +116,29 @@ pub(crate) fn page(
 /// Removes `tenant`'s entries beyond `retention` as of `now`, oldest first, at most `max` of
 /// them; returns how many went. Entries are appended in time order, so the oldest are first.
 pub(crate) fn trim(
-    txn: &WriteTransaction,
+    tx: &WriteTx,
     tenant: &str,
     retention: LogRetention,
     now: UtcMillis,
     max: usize,
 ) -> Result<usize, StoreError> {
-    let (last, trimmed) = heads(txn, tenant)?;
-    let mut log = txn.open_table(TENANT_LOG)?;
-    let kept = log.range((tenant, 0)..=(tenant, u64::MAX))?.count() as u64;
+    let (last, trimmed) = heads(tx, tenant)?;
+    let mut log = tx.open(TENANT_LOG)?;
+    let kept = log.keys((tenant, 0)..=(tenant, u64::MAX))?.count() as u64;
     let over = kept.saturating_sub(retention.max_entries);
     let oldest_kept = now.0.saturating_sub(retention.max_age_ms);
     let mut doomed = Vec::new();
-    for item in log.range((tenant, 0)..=(tenant, u64::MAX))? {
+    for row in log.range((tenant, 0)..=(tenant, u64::MAX))? {
         if doomed.len() >= max {
             break;
         }
-        let (k, v) = item?;
-        let position = k.value().1;
+        let row = row?;
+        let position = row.key().1;
         if (doomed.len() as u64) < over {
             doomed.push(position);
             continue;
         }
-        let entry: LogEntry = decode(v.value())?;
-        if entry.at() >= UtcMillis(oldest_kept) {
+        if row.value.at() >= UtcMillis(oldest_kept) {
             break;
         }
         doomed.push(position);
@@ -152,45 +149,87 @@ pub(crate) fn trim(
     for position in &doomed {
         log.remove((tenant, *position))?;
     }
-    txn.open_table(TENANT_LOG_HEADS)?
-        .insert(tenant, (last, trimmed.max(through)))?;
+    tx.open(TENANT_LOG_HEADS)?
+        .insert(tenant, &(last, trimmed.max(through)))?;
     Ok(doomed.len())
 }
 
 /// The tenants that have a log.
-pub(crate) fn tenants(
-    heads: &impl ReadableTable<&'static str, (u64, u64)>,
-) -> Result<Vec<String>, StoreError> {
+pub(crate) fn tenants(tx: &ReadTx) -> Result<Vec<String>, StoreError> {
+    let heads = tx.open(TENANT_LOG_HEADS)?;
     let mut out = Vec::new();
-    for item in heads.iter()? {
-        out.push(item?.0.value().to_owned());
+    for row in heads.all()? {
+        out.push(row?.key().to_owned());
     }
     Ok(out)
 }
 
+impl Store {
+    /// The position of `tenant`'s newest change-log entry (0 when it has none).
+    pub fn last_log_position(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        last_position(&self.read()?, tenant)
+    }
+
+    /// Up to `limit` change-log entries of `tenant` after position `after`, in order, and
+    /// whether entries after `after` were already trimmed (see [`LogPage`]). Reads only that
+    /// tenant's entries.
+    pub fn tenant_log_page(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<LogPage, StoreError> {
+        page(&self.read()?, tenant, after, limit)
+    }
+
+    /// Trims every tenant's change log to `retention` as of `now`, at most [`TRIM_BATCH_MAX`]
+    /// entries per tenant per call; returns how many entries went.
+    pub fn trim_logs(&self, retention: LogRetention, now: UtcMillis) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        // Listed in a read transaction: writers are not held up while the list is read.
+        for tenant in tenants(&self.read()?)? {
+            let tx = self.write()?;
+            removed += trim(&tx, &tenant, retention, now, TRIM_BATCH_MAX)?;
+            tx.commit()?;
+        }
+        Ok(removed)
+    }
+
+    /// Every change in `tenant`'s change log, in apply order (tests and small tenants; the
+    /// event stream pages through it with [`Store::tenant_log_page`]).
+    pub fn change_log(&self, tenant: &TenantId) -> Result<Vec<Change>, StoreError> {
+        let tx = self.read()?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for row in tx.open(TENANT_LOG)?.range((t, 0)..=(t, u64::MAX))? {
+            if let LogEntry::Batch(batch) = row?.value {
+                out.extend(batch.envelopes());
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Layout 1 → 2: moves the hub-wide `change_log` (and drops its tenant index) into the
 /// per-tenant log, each entry keeping its old key as its position. Returns how many moved.
-pub(crate) fn migrate_from_hub_wide(txn: &WriteTransaction) -> Result<u64, StoreError> {
-    const CHANGE_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("change_log");
-    const CHANGE_LOG_BY_TENANT: TableDefinition<(&str, u64), ()> =
-        TableDefinition::new("change_log_by_tenant");
+pub(crate) fn migrate_from_hub_wide(tx: &WriteTx) -> Result<u64, StoreError> {
+    const CHANGE_LOG: Table<u64, LogEntry> = Table::new("change_log");
     let mut moved = 0u64;
     {
-        let old = txn.open_table(CHANGE_LOG)?;
-        let mut log = txn.open_table(TENANT_LOG)?;
-        let mut heads = txn.open_table(TENANT_LOG_HEADS)?;
-        for item in old.iter()? {
-            let (k, v) = item?;
-            let entry: LogEntry = decode(v.value())?;
-            let tenant = entry.tenant().as_str();
-            log.insert((tenant, k.value()), v.value())?;
-            let trimmed = heads.get(tenant)?.map_or(0, |h| h.value().1);
-            heads.insert(tenant, (k.value(), trimmed))?;
+        let old = tx.open(CHANGE_LOG)?;
+        let mut log = tx.open(TENANT_LOG)?;
+        let mut heads = tx.open(TENANT_LOG_HEADS)?;
+        for row in old.all()? {
+            let row = row?;
+            let tenant = row.value.tenant().as_str();
+            log.insert((tenant, row.key()), &row.value)?;
+            let trimmed = heads.get(tenant)?.map_or(0, |(_, trimmed)| trimmed);
+            heads.insert(tenant, &(row.key(), trimmed))?;
             moved += 1;
         }
     }
-    txn.delete_table(CHANGE_LOG)?;
-    txn.delete_table(CHANGE_LOG_BY_TENANT)?;
+    tx.drop_table("change_log")?;
+    tx.drop_table("change_log_by_tenant")?;
     Ok(moved)
 }
 

@@ -15,7 +15,10 @@
 
 use crate::shops::channels::Captured;
 use crate::store::codec::{self, Record, decode, encode};
-use crate::store::{LogEntry, LoggedBatch, STOCK, Store, StoreError, dashboard};
+use crate::store::{LogEntry, LoggedBatch, Store, StoreError, dashboard};
+
+/// The stock room's table, read raw until this room is on the table interface.
+const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
 use decide::{Applying, OrderWrite, Verdict};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -319,7 +322,7 @@ pub(crate) struct Tables<'t> {
 impl<'t> Tables<'t> {
     fn open(txn: &'t WriteTransaction, tenant: &TenantId) -> Result<Tables<'t>, StoreError> {
         Ok(Tables {
-            warehouses: dashboard::warehouses(txn, tenant)?,
+            warehouses: warehouses(txn, tenant)?,
             orders: txn.open_table(ORDERS)?,
             by_modified: txn.open_table(ORDERS_BY_MODIFIED)?,
             held: txn.open_table(HELD)?,
@@ -419,11 +422,12 @@ impl Store {
             shop: shop_no.clone(),
         };
         let origin_text = origin.to_string();
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
+        let txn = tx.backend();
         let mut outcome = ShopOutcome::default();
         {
-            let mut state = capture_state(&txn, tenant, shop)?;
-            let mut tables = Tables::open(&txn, tenant)?;
+            let mut state = capture_state(txn, tenant, shop)?;
+            let mut tables = Tables::open(txn, tenant)?;
             let ctx = Ctx {
                 tenant,
                 by: Applying {
@@ -487,14 +491,14 @@ impl Store {
             state.duplicates += outcome.duplicates;
             if !logged.is_empty() {
                 state.last_applied_at = Some(now);
-                dashboard::count_changes(&txn, tenant, now, outcome.applied)?;
+                dashboard::count_changes(&tx, tenant, now, outcome.applied)?;
                 let entry = LogEntry::Batch(LoggedBatch {
                     tenant: tenant.clone(),
                     origin,
                     applied_at: now,
                     changes: logged,
                 });
-                crate::events::log::append(&txn, &entry)?;
+                crate::events::log::append(&tx, &entry)?;
             }
             for (order_no, reason) in errors {
                 let entry = LogEntry::CaptureError(crate::store::CaptureErrorLogged {
@@ -504,12 +508,12 @@ impl Store {
                     reason,
                     at: now,
                 });
-                crate::events::log::append(&txn, &entry)?;
+                crate::events::log::append(&tx, &entry)?;
             }
             txn.open_table(CAPTURE)?
                 .insert((tenant.as_str(), shop), encode(&state).as_slice())?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(outcome)
     }
 
@@ -918,6 +922,23 @@ fn put_refund(
     )?;
     t.refunds.insert(key, encode(&record).as_slice())?;
     Ok(Verdict::Apply(record.refund))
+}
+
+/// The warehouses `tenant` has stock in (the dashboard's totals, read raw until this room is on
+/// the table interface).
+fn warehouses(txn: &WriteTransaction, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
+    const STOCK_TOTALS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("stock_totals");
+    let t = tenant.as_str();
+    let mut out = Vec::new();
+    for item in txn.open_table(STOCK_TOTALS)?.range((t, "")..)? {
+        let (k, _) = item?;
+        let (kt, w) = k.value();
+        if kt != t {
+            break;
+        }
+        out.push(w.to_owned());
+    }
+    Ok(out)
 }
 
 /// Re-maps every held order of `tenant` ([`decide::remap`]); returns how many were released.

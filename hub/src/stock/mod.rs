@@ -5,4 +5,7 @@
 //! the dashboard's totals change in the same transaction.
 //! *Boundary:* stock changes come in with agent batches through the ingest pipeline;
 //! `StockApi` for the router.
+
 pub mod api;
+pub mod decide;
+pub mod store;

@@ -123,6 +123,16 @@ impl WriteTx {
         Ok(Rows::new(Some(self.0.open_table(table.definition())?)))
     }
 
+    /// Drops the table named `name` (and everything in it), if there is one: for layout
+    /// migrations, which retire tables of older layouts.
+    pub fn drop_table(&self, name: &str) -> Result<bool, StoreError> {
+        let handle: TableDefinition<'_, (), ()> = TableDefinition::new(name);
+        match self.0.delete_table(handle) {
+            Ok(existed) => Ok(existed),
+            Err(e) => Err(StoreError::Db(e.to_string())),
+        }
+    }
+
     /// Makes everything written durable.
     pub fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit()?)

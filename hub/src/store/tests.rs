@@ -2,6 +2,7 @@
 //! the change log.
 
 use super::*;
+use xt_shared::change::Body;
 use xt_shared::ids::{Sku, WarehouseCode};
 use xt_shared::model::{PaymentFlow, StockLevel};
 

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::store::AgentLogged;
-use redb::{Database, ReadableDatabase};
+use redb::{ReadableDatabase, TableDefinition};
 use xt_shared::ids::{AgentId, SiteId};
 
 fn agent_event(tenant: &str, at: i64) -> LogEntry {
@@ -16,24 +16,27 @@ fn agent_event(tenant: &str, at: i64) -> LogEntry {
     })
 }
 
-fn db() -> (tempfile::TempDir, Database) {
+fn db() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::create(dir.path().join("log.redb")).unwrap();
-    (dir, db)
+    let store = Store::open(&dir.path().join("log.redb")).unwrap();
+    (dir, store)
 }
 
-fn append_all(db: &Database, entries: &[LogEntry]) -> Vec<u64> {
-    let txn = db.begin_write().unwrap();
-    let positions = entries.iter().map(|e| append(&txn, e).unwrap()).collect();
-    txn.commit().unwrap();
+fn append_all(db: &Store, entries: &[LogEntry]) -> Vec<u64> {
+    let tx = db.write().unwrap();
+    let positions = entries.iter().map(|e| append(&tx, e).unwrap()).collect();
+    tx.commit().unwrap();
     positions
 }
 
-fn read(db: &Database, tenant: &str, after: u64, limit: usize) -> LogPage {
-    let txn = db.begin_read().unwrap();
-    let log = txn.open_table(TENANT_LOG).unwrap();
-    let heads = txn.open_table(TENANT_LOG_HEADS).unwrap();
-    page(&log, &heads, &TenantId::new(tenant).unwrap(), after, limit).unwrap()
+fn read(db: &Store, tenant: &str, after: u64, limit: usize) -> LogPage {
+    page(
+        &db.read().unwrap(),
+        &TenantId::new(tenant).unwrap(),
+        after,
+        limit,
+    )
+    .unwrap()
 }
 
 fn positions(page: &LogPage) -> Vec<u64> {
@@ -59,16 +62,9 @@ fn each_tenant_counts_its_own_positions() {
     assert_eq!(positions(&read(&db, "b", 0, 2)), vec![1, 2]);
     assert!(read(&db, "c", 0, 10).entries.is_empty());
     assert!(read(&db, "a", u64::MAX, 10).entries.is_empty());
-    let txn = db.begin_read().unwrap();
-    let heads = txn.open_table(TENANT_LOG_HEADS).unwrap();
-    assert_eq!(
-        last_position(&heads, &TenantId::new("b").unwrap()).unwrap(),
-        3
-    );
-    assert_eq!(
-        last_position(&heads, &TenantId::new("c").unwrap()).unwrap(),
-        0
-    );
+    let tx = db.read().unwrap();
+    assert_eq!(last_position(&tx, &TenantId::new("b").unwrap()).unwrap(), 3);
+    assert_eq!(last_position(&tx, &TenantId::new("c").unwrap()).unwrap(), 0);
 }
 
 /// One retention case: entries appended at these times (ms), trimmed at `now` with this
@@ -163,13 +159,13 @@ fn retention_trims_by_age_and_count() {
         let (_dir, db) = db();
         let entries: Vec<_> = case.times.iter().map(|&t| agent_event("a", t)).collect();
         append_all(&db, &entries);
-        let txn = db.begin_write().unwrap();
+        let tx = db.write().unwrap();
         let retention = LogRetention {
             max_age_ms: case.max_age_ms,
             max_entries: case.max_entries,
         };
-        let removed = trim(&txn, "a", retention, UtcMillis(case.now), case.batch).unwrap();
-        txn.commit().unwrap();
+        let removed = trim(&tx, "a", retention, UtcMillis(case.now), case.batch).unwrap();
+        tx.commit().unwrap();
         let page = read(&db, "a", 0, 100);
         assert_eq!(positions(&page), case.kept, "{}", case.name);
         assert_eq!(page.reset, case.reset, "{}", case.name);
@@ -184,13 +180,13 @@ fn a_reader_behind_the_trim_is_reset_one_ahead_is_not() {
         &db,
         &(1..=6).map(|t| agent_event("a", t)).collect::<Vec<_>>(),
     );
-    let txn = db.begin_write().unwrap();
+    let tx = db.write().unwrap();
     let retention = LogRetention {
         max_age_ms: i64::MAX,
         max_entries: 2,
     };
-    assert_eq!(trim(&txn, "a", retention, UtcMillis(6), 100).unwrap(), 4);
-    txn.commit().unwrap();
+    assert_eq!(trim(&tx, "a", retention, UtcMillis(6), 100).unwrap(), 4);
+    tx.commit().unwrap();
     // Resuming from 1: 2..=4 are gone.
     let behind = read(&db, "a", 1, 10);
     assert_eq!(behind.reset, Some(4));
@@ -203,14 +199,14 @@ fn a_reader_behind_the_trim_is_reset_one_ahead_is_not() {
     // New entries continue the positions.
     assert_eq!(append_all(&db, &[agent_event("a", 7)]), vec![7]);
     // Even a log trimmed empty continues from its last position.
-    let txn = db.begin_write().unwrap();
-    trim(&txn, "a", retention, UtcMillis(100), 100).unwrap();
+    let tx = db.write().unwrap();
+    trim(&tx, "a", retention, UtcMillis(100), 100).unwrap();
     let all = LogRetention {
         max_age_ms: 0,
         max_entries: 0,
     };
-    trim(&txn, "a", all, UtcMillis(100), 100).unwrap();
-    txn.commit().unwrap();
+    trim(&tx, "a", all, UtcMillis(100), 100).unwrap();
+    tx.commit().unwrap();
     assert!(read(&db, "a", 7, 10).entries.is_empty());
     assert_eq!(append_all(&db, &[agent_event("a", 101)]), vec![8]);
 }
@@ -221,8 +217,9 @@ fn the_hub_wide_log_of_layout_1_moves_keeping_its_keys() {
     const CHANGE_LOG_BY_TENANT: TableDefinition<(&str, u64), ()> =
         TableDefinition::new("change_log_by_tenant");
     let (_dir, db) = db();
-    let txn = db.begin_write().unwrap();
+    let tx = db.write().unwrap();
     {
+        let txn = tx.backend();
         let mut old = txn.open_table(CHANGE_LOG).unwrap();
         let mut index = txn.open_table(CHANGE_LOG_BY_TENANT).unwrap();
         for (key, tenant) in [(1, "a"), (2, "b"), (3, "a"), (4, "a"), (5, "b")] {
@@ -234,8 +231,8 @@ fn the_hub_wide_log_of_layout_1_moves_keeping_its_keys() {
             index.insert((tenant, key), ()).unwrap();
         }
     }
-    assert_eq!(migrate_from_hub_wide(&txn).unwrap(), 5);
-    txn.commit().unwrap();
+    assert_eq!(migrate_from_hub_wide(&tx).unwrap(), 5);
+    tx.commit().unwrap();
     assert_eq!(positions(&read(&db, "a", 0, 10)), vec![1, 3, 4]);
     assert_eq!(positions(&read(&db, "b", 0, 10)), vec![2, 5]);
     // A client that had seen key 3 resumes after it.
@@ -245,7 +242,7 @@ fn the_hub_wide_log_of_layout_1_moves_keeping_its_keys() {
         append_all(&db, &[agent_event("a", 9), agent_event("b", 9)]),
         vec![5, 6]
     );
-    let txn = db.begin_read().unwrap();
+    let txn = db.db.begin_read().unwrap();
     let names: Vec<String> = txn
         .list_tables()
         .unwrap()
