@@ -1,7 +1,12 @@
-//! The hub's side of the HTTP surface: every domain trait of `xt_mobile_api` over the store.
+//! The hub's side of the HTTP surface: [`HttpApi`] builds the router's [`Domains`], one service
+//! per room (each room's `api.rs` implements its domain trait), and the operator's service.
 
+use crate::agents::api::AgentsService;
+use crate::dashboard::api::DashboardService;
+use crate::events::api::EventsService;
 use crate::hub::Hub;
 use crate::identity::throttle::LoginThrottle;
+use crate::stock::api::StockService;
 use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::ApiError;
@@ -9,7 +14,8 @@ use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{Domains, OperationsApi};
 use xt_shared::model::UtcMillis;
 
-/// Every domain trait over a [`Hub`], with the sign-in throttle (which lives as long as the server).
+/// What the HTTP surface is built from: the hub and the settings of its services; [`HttpApi::domains`]
+/// makes one service per room. (Identity, shops and orders are still served by this value.)
 pub struct HttpApi {
     pub(crate) hub: Arc<Hub>,
     pub(crate) throttle: LoginThrottle,
@@ -29,9 +35,22 @@ pub struct AgentsDial {
 }
 
 impl HttpApi {
-    /// This API as the router's [`Domains`]: one handle per domain.
+    /// The router's [`Domains`]: one service per room.
     pub fn domains(self) -> Domains {
-        Domains::of(Arc::new(self))
+        let hub = Arc::clone(&self.hub);
+        let agents = AgentsService::new(Arc::clone(&hub), self.agents_dial.clone());
+        let stock = StockService::new(Arc::clone(&hub), self.stock_delay);
+        let this = Arc::new(self);
+        Domains {
+            identity: this.clone(),
+            agents: Arc::new(agents),
+            stock: Arc::new(stock),
+            dashboard: Arc::new(DashboardService::new(Arc::clone(&hub))),
+            shops: this.clone(),
+            orders: this,
+            events: Arc::new(EventsService::new(Arc::clone(&hub))),
+            operations: Arc::new(OperationsService { hub }),
+        }
     }
 }
 
@@ -80,7 +99,12 @@ pub(crate) fn utc_opt(ms: Option<UtcMillis>) -> Result<Option<OffsetDateTime>, A
     ms.map(utc).transpose()
 }
 
-impl OperationsApi for HttpApi {
+/// The operator's service: Prometheus metrics of the whole hub.
+pub struct OperationsService {
+    hub: Arc<Hub>,
+}
+
+impl OperationsApi for OperationsService {
     fn metrics_text(&self) -> Result<String, ApiError> {
         Ok(self.hub.metrics.encode())
     }

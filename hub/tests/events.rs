@@ -17,7 +17,7 @@ use xt_hub::hub::{Authorized, now_ms};
 use xt_hub::shops::channels::capture_order;
 use xt_hub::store::{AgentLogged, AgentRecord};
 use xt_mobile_api::events::EVENTS_REAUTH_INTERVAL;
-use xt_mobile_api::{EventStreamLimits, EventsApi, Principal, RouterOptions, Scope};
+use xt_mobile_api::{EventStreamLimits, Principal, RouterOptions, Scope};
 use xt_shared::ids::{AgentId, SiteId, TenantId};
 use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
@@ -567,7 +567,7 @@ async fn event_replay_reads_only_the_callers_tenant() {
     apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
 
     // Acme's log holds acme's entry only, whatever beta wrote.
-    let api = HttpApi::new(Arc::clone(&env.hub));
+    let api = HttpApi::new(Arc::clone(&env.hub)).domains().events;
     let owner = Principal::api_key(acme(), "key-test".into(), vec![Scope::Owner]);
     let page = api.events_after(&owner, Some(0), 10).unwrap();
     let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();

@@ -324,14 +324,15 @@ async fn the_2026_11_29_change_log_resumes_from_its_old_event_ids() {
     let (env, _) = open(&fixture_2026_11_29());
     // The directory's log was hub-wide; each tenant's entries keep their keys as event ids, so a
     // client that had seen id N resumes after N.
-    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub));
+    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub))
+        .domains()
+        .events;
     let demo = TenantId::new("demo").unwrap();
     let owner = xt_mobile_api::Principal::api_key(
         demo,
         "key-test".into(),
         vec![xt_mobile_api::Scope::Owner],
     );
-    use xt_mobile_api::EventsApi as _;
     let all = api.events_after(&owner, Some(0), 10_000).unwrap();
     assert!(all.events.len() > 10, "{}", all.events.len());
     let ids: Vec<u64> = all.events.iter().map(|e| e.id).collect();
@@ -405,8 +406,9 @@ async fn the_layout_3_data_directory_answers_as_it_did_and_its_records_read() {
         assert_eq!(opened, typed_credentials(shop), "{id}");
     }
     // Every kind of change-log entry this version wrote replays, in position order.
-    use xt_mobile_api::EventsApi as _;
-    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub));
+    let api = xt_hub::api::HttpApi::new(std::sync::Arc::clone(&env.hub))
+        .domains()
+        .events;
     let owner = xt_mobile_api::Principal::api_key(
         demo,
         "key-test".into(),

@@ -1,13 +1,28 @@
-//! The room's side of the HTTP API.
+//! The agents room's side of the HTTP API: [`AgentsService`] implements
+//! [`AgentsApi`](xt_mobile_api::AgentsApi).
 
-use crate::api::{HttpApi, internal, utc, utc_opt};
+use crate::api::{AgentsDial, internal, utc, utc_opt};
+use crate::hub::Hub;
 use crate::store::AgentRecord;
+use std::sync::Arc;
 use std::time::Duration;
 use xt_mobile_api::AgentsApi;
 use xt_mobile_api::{AgentView, ApiError, SourceView, TokenCreated, TokenRequest};
 use xt_shared::ids::{AgentId, TenantId};
 
-impl AgentsApi for HttpApi {
+/// The agents room's service: lists and revokes agents, makes enrollment tokens.
+pub struct AgentsService {
+    hub: Arc<Hub>,
+    dial: AgentsDial,
+}
+
+impl AgentsService {
+    pub fn new(hub: Arc<Hub>, dial: AgentsDial) -> AgentsService {
+        AgentsService { hub, dial }
+    }
+}
+
+impl AgentsApi for AgentsService {
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
         self.hub
             .store
@@ -42,13 +57,13 @@ impl AgentsApi for HttpApi {
             tenant: tenant.clone(),
             site: req.site.clone(),
             role: req.role,
-            quic_port: self.agents_dial.quic_port,
-            agent_address: self.agents_dial.address.clone(),
+            quic_port: self.dial.quic_port,
+            agent_address: self.dial.address.clone(),
         })
     }
 }
 
-impl HttpApi {
+impl AgentsService {
     fn view(&self, id: AgentId, r: AgentRecord) -> Result<AgentView, ApiError> {
         let sources = self
             .hub

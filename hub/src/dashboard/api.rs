@@ -1,10 +1,23 @@
-//! The room's side of the HTTP API.
+//! The dashboard room's side of the HTTP API: [`DashboardService`] implements
+//! [`DashboardApi`](xt_mobile_api::DashboardApi).
 
-use crate::api::HttpApi;
+use crate::hub::Hub;
+use std::sync::Arc;
 use xt_mobile_api::DashboardApi;
 use xt_mobile_api::{ApiError, Principal};
 
-impl DashboardApi for HttpApi {
+/// The dashboard room's service: the tenant at a glance, from pre-aggregates.
+pub struct DashboardService {
+    hub: Arc<Hub>,
+}
+
+impl DashboardService {
+    pub fn new(hub: Arc<Hub>) -> DashboardService {
+        DashboardService { hub }
+    }
+}
+
+impl DashboardApi for DashboardService {
     fn dashboard(
         &self,
         principal: &Principal,

@@ -1,14 +1,28 @@
-//! The room's side of the HTTP API.
+//! The events room's side of the HTTP API: [`EventsService`] implements
+//! [`EventsApi`](xt_mobile_api::EventsApi).
 
-use crate::api::{HttpApi, internal};
+use crate::api::internal;
+use crate::hub::Hub;
 use crate::store::LogEntry;
+use std::sync::Arc;
 use xt_mobile_api::EventsApi;
 use xt_mobile_api::events::EVENT_CHANGES_MAX;
 use xt_mobile_api::{ApiError, Permission, Principal};
 use xt_mobile_api::{EventData, EventPage, StockChangeView, StreamEvent};
 use xt_shared::change::{Body, Origin};
 
-impl EventsApi for HttpApi {
+/// The events room's service: pages of a tenant's change log as events, and the wake-up.
+pub struct EventsService {
+    hub: Arc<Hub>,
+}
+
+impl EventsService {
+    pub fn new(hub: Arc<Hub>) -> EventsService {
+        EventsService { hub }
+    }
+}
+
+impl EventsApi for EventsService {
     fn events_after(
         &self,
         principal: &Principal,

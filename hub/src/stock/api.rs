@@ -1,15 +1,32 @@
-//! The room's side of the HTTP API.
+//! The stock room's side of the HTTP API: [`StockService`] implements
+//! [`StockApi`](xt_mobile_api::StockApi).
 
-use crate::api::{HttpApi, internal, utc};
+use crate::api::{internal, utc};
+use crate::hub::Hub;
 use crate::store::{SkuFilter, StockEntry};
+use std::sync::Arc;
+use std::time::Duration;
 use xt_mobile_api::StockApi;
 use xt_mobile_api::{ApiError, Principal, StockCursor, StockPage, StockQuery, StockRow};
 use xt_shared::ids::{Sku, TenantId, WarehouseCode};
 
-impl StockApi for HttpApi {
+/// The stock room's service: paged, warehouse-scoped stock listings.
+pub struct StockService {
+    hub: Arc<Hub>,
+    /// See [`crate::api::HttpApi::with_stock_delay`]; zero in a served hub.
+    delay: Duration,
+}
+
+impl StockService {
+    pub fn new(hub: Arc<Hub>, delay: Duration) -> StockService {
+        StockService { hub, delay }
+    }
+}
+
+impl StockApi for StockService {
     fn list_stock(&self, principal: &Principal, query: &StockQuery) -> Result<StockPage, ApiError> {
-        if !self.stock_delay.is_zero() {
-            std::thread::sleep(self.stock_delay);
+        if !self.delay.is_zero() {
+            std::thread::sleep(self.delay);
         }
         let tenant = &principal.tenant;
         let limit = query.limit.unwrap_or(xt_mobile_api::STOCK_LIMIT_DEFAULT) as usize;
@@ -65,7 +82,7 @@ impl StockApi for HttpApi {
     }
 }
 
-impl HttpApi {
+impl StockService {
     /// Stock rows of only the `allowed` warehouses, in the same `(warehouse, sku)` order as
     /// the unrestricted listing: one range scan per allowed warehouse, from the cursor's on.
     fn scoped_stock(
