@@ -21,6 +21,8 @@ use decide::{Applying, OrderWrite, Verdict};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use skus::SkuSource;
+
+pub use super::records::{OrderRecord, RefundRecord};
 use std::ops::Bound;
 use xt_shared::change::{Body, Origin, SourceChange};
 use xt_shared::ids::{DocNo, TenantId};
@@ -93,9 +95,10 @@ pub struct Provenance {
     pub at: UtcMillis,
 }
 
-/// An order as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderRecord {
+/// An order as captured, with what the hub adds (provenance, SKUs, hold, member): what the
+/// decisions and the API work with. Stored as an [`OrderRecord`] (see [`super::records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedOrder {
     pub shop: String,
     pub order: StandardOrder,
     pub provenance: Vec<Provenance>,
@@ -108,15 +111,16 @@ pub struct OrderRecord {
     pub updated_at: UtcMillis,
 }
 
-impl OrderRecord {
+impl CapturedOrder {
     /// The order's version: its platform `modified`, in ms.
     pub fn version(&self) -> i64 {
         self.order.times.modified.0
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundRecord {
+/// A refund as captured, with its origin. Stored as a [`RefundRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedRefund {
     pub refund: StandardRefund,
     pub origin: String,
     pub updated_at: UtcMillis,
@@ -283,7 +287,7 @@ pub const ORDERS_SCAN_ROWS_MAX: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct OrderScan {
     /// The matching orders, newest platform `modified` first.
-    pub orders: Vec<OrderRecord>,
+    pub orders: Vec<CapturedOrder>,
     /// Index rows examined (at most the budget asked for).
     pub examined: usize,
     /// Where the scan stopped when the budget ran out before `limit` orders matched and before
@@ -502,10 +506,12 @@ impl Store {
         tenant: &TenantId,
         shop: &str,
         order_no: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
+    ) -> Result<Option<CapturedOrder>, StoreError> {
         self.read()?
             .open(ORDERS)?
-            .get((tenant.as_str(), shop, order_no))
+            .get((tenant.as_str(), shop, order_no))?
+            .map(CapturedOrder::try_from)
+            .transpose()
     }
 
     /// The refunds of one order, by refund id.
@@ -514,7 +520,7 @@ impl Store {
         tenant: &TenantId,
         shop: &str,
         order_no: &str,
-    ) -> Result<Vec<RefundRecord>, StoreError> {
+    ) -> Result<Vec<CapturedRefund>, StoreError> {
         let tx = self.read()?;
         let index = tx.open(REFUNDS_BY_ORDER)?;
         let refunds = tx.open(REFUNDS)?;
@@ -527,7 +533,7 @@ impl Store {
                 break;
             }
             if let Some(r) = refunds.get((t, shop, id))? {
-                out.push(r);
+                out.push(r.try_into()?);
             }
         }
         Ok(out)
@@ -541,7 +547,7 @@ impl Store {
         filter: &OrderFilter,
         after: Option<&OrderCursor>,
         limit: usize,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
+    ) -> Result<Vec<CapturedOrder>, StoreError> {
         Ok(self
             .orders_scan(tenant, filter, after, limit, usize::MAX)?
             .orders)
@@ -592,6 +598,7 @@ impl Store {
             let Some(r) = orders.get((t, shop, no))? else {
                 continue;
             };
+            let r = CapturedOrder::try_from(r)?;
             if filter.platform.is_some_and(|p| p != r.order.platform)
                 || filter.status.is_some_and(|s| s != r.order.status)
                 || (filter.held_only && r.held.is_none())
@@ -622,7 +629,7 @@ impl Store {
         tenant: &TenantId,
         member: &str,
         limit: usize,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
+    ) -> Result<Vec<CapturedOrder>, StoreError> {
         let tx = self.read()?;
         let index = tx.open(MEMBER_ORDERS)?;
         let orders = tx.open(ORDERS)?;
@@ -635,7 +642,7 @@ impl Store {
                 break;
             }
             if let Some(r) = orders.get((t, shop, no))? {
-                out.push(r);
+                out.push(r.try_into()?);
             }
         }
         Ok(out)
@@ -761,7 +768,11 @@ fn put_order(
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let no = order.platform_order_no.to_string();
     let key = (tenant, shop, no.as_str());
-    let stored = t.orders.get(key)?;
+    let stored = t
+        .orders
+        .get(key)?
+        .map(CapturedOrder::try_from)
+        .transpose()?;
     match decide::order(stored.as_ref(), &order) {
         Verdict::Apply(()) => {}
         Verdict::Stale => return Ok(Verdict::Stale),
@@ -798,7 +809,7 @@ fn put_order(
     if let Some(m) = &record.member {
         member_orders.insert((tenant, m.as_str(), shop, no.as_str()), &())?;
     }
-    orders.insert(key, &record)?;
+    orders.insert(key, &OrderRecord::from(&record))?;
     Ok(Verdict::Apply(record.order))
 }
 
@@ -848,7 +859,11 @@ fn put_refund(
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let id = refund.refund_id.to_string();
     let key = (tenant, shop, id.as_str());
-    let stored = t.refunds.get(key)?;
+    let stored = t
+        .refunds
+        .get(key)?
+        .map(CapturedRefund::try_from)
+        .transpose()?;
     let write = match decide::refund(stored, refund, &ctx.by) {
         Verdict::Apply(write) => write,
         Verdict::Stale => return Ok(Verdict::Stale),
@@ -871,7 +886,7 @@ fn put_refund(
         ),
         &(),
     )?;
-    t.refunds.insert(key, &record)?;
+    t.refunds.insert(key, &RefundRecord::from(&record))?;
     Ok(Verdict::Apply(record.refund))
 }
 
@@ -899,6 +914,7 @@ fn remap_held(tx: &WriteTx, tenant: &TenantId) -> Result<u64, StoreError> {
         let Some(record) = tables.orders.get(key)? else {
             continue;
         };
+        let record = CapturedOrder::try_from(record)?;
         let skus = skus::line_skus(&record.order, |source| find_sku(&tables, t, source))?;
         let remapped = decide::remap(record, skus);
         if remapped.released {
@@ -909,7 +925,9 @@ fn remap_held(tx: &WriteTx, tenant: &TenantId) -> Result<u64, StoreError> {
             }
             released += 1;
         }
-        tables.orders.insert(key, &remapped.record)?;
+        tables
+            .orders
+            .insert(key, &OrderRecord::from(&remapped.record))?;
     }
     Ok(released)
 }

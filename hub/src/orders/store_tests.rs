@@ -81,7 +81,7 @@ fn apply(store: &Store, shop: &str, items: Vec<Captured>, now: i64) -> ShopOutco
         .unwrap()
 }
 
-fn orders(store: &Store) -> Vec<OrderRecord> {
+fn orders(store: &Store) -> Vec<CapturedOrder> {
     store
         .orders_page(&acme(), &OrderFilter::default(), None, usize::MAX)
         .unwrap()
