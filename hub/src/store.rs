@@ -379,9 +379,10 @@ pub use crate::identity::store::{
     RefreshRecord, RefreshSweep, RefreshUse, SigningKeyRecord, UserRecord,
 };
 pub use crate::orders::store::{
-    CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, Identity, MemberRecord,
-    ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter, OrderRecord, OrderScan, Provenance,
-    RefundRecord, ShopOutcome, SkuMapping, StreamHealth, new_mapping_id,
+    CAPTURE_STATE_V2, CaptureErrorRecord, CaptureState, CaptureStateV1, CapturedOrder,
+    CapturedRefund, Identity, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderCursor, OrderFilter,
+    OrderRecord, OrderScan, Provenance, RefundRecord, ShopOutcome, SkuMapping, StreamHealth,
+    new_mapping_id,
 };
 pub use crate::shops::store::{SealedCredentials, ShopHealthRecord, ShopRecord};
 pub use crate::stock::store::{SkuFilter, StockEntry, StockRecord};

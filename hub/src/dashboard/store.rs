@@ -139,7 +139,6 @@ pub(crate) fn apply_totals(
 }
 
 /// The warehouses `tenant` has stock in, from the totals (one row per warehouse).
-#[allow(dead_code)] // The orders room reads it once it is on the table interface.
 pub(crate) fn warehouses(tx: &WriteTx, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
     let table = tx.open(STOCK_TOTALS)?;
     let t = tenant.as_str();

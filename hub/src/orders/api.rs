@@ -3,8 +3,8 @@
 use crate::api::{HttpApi, internal, utc, utc_opt};
 use crate::shops::channels::WebhookRefusal;
 use crate::store::{
-    CaptureErrorRecord, MemberRecord, ORDERS_SCAN_ROWS_MAX, OrderFilter, OrderRecord, RefundRecord,
-    SkuMapping, StoreError, new_mapping_id,
+    CaptureErrorRecord, CapturedOrder, CapturedRefund, MemberRecord, ORDERS_SCAN_ROWS_MAX,
+    OrderFilter, SkuMapping, StoreError, new_mapping_id,
 };
 use std::collections::BTreeMap;
 use xt_mobile_api::orders::{
@@ -31,7 +31,7 @@ fn money(m: &Money) -> MoneyView {
 /// Shop names of a tenant, for listings.
 type ShopNames = BTreeMap<String, String>;
 
-fn summary(r: &OrderRecord, names: &ShopNames) -> Result<OrderSummary, ApiError> {
+fn summary(r: &CapturedOrder, names: &ShopNames) -> Result<OrderSummary, ApiError> {
     let o = &r.order;
     Ok(OrderSummary {
         id: format!("{}:{}", r.shop, o.platform_order_no),
@@ -52,8 +52,8 @@ fn summary(r: &OrderRecord, names: &ShopNames) -> Result<OrderSummary, ApiError>
 }
 
 fn detail(
-    r: OrderRecord,
-    refunds: Vec<RefundRecord>,
+    r: CapturedOrder,
+    refunds: Vec<CapturedRefund>,
     names: &ShopNames,
 ) -> Result<OrderDetail, ApiError> {
     let summary = summary(&r, names)?;

@@ -7,7 +7,7 @@
 //! decision value comes out. The transactions of `orders.rs` load the state, call these and write
 //! what they return, nothing else; an older platform `modified` never overwrites a newer one.
 
-use super::store::{CaptureErrorRecord, OrderRecord, Provenance, RefundRecord};
+use super::store::{CaptureErrorRecord, CapturedOrder, CapturedRefund, Provenance};
 use sha2::{Digest, Sha256};
 use xt_shared::ids::DocNo;
 use xt_shared::model::UtcMillis;
@@ -49,7 +49,7 @@ pub struct Applying<'a> {
 /// Whether a captured order applies over the stored one: an older platform `modified` is stale,
 /// the same `modified` with the same content a duplicate; a new order, a newer `modified` or
 /// other content at the same `modified` applies.
-pub fn order(stored: Option<&OrderRecord>, order: &StandardOrder) -> Verdict<()> {
+pub fn order(stored: Option<&CapturedOrder>, order: &StandardOrder) -> Verdict<()> {
     match stored {
         Some(old) if old.version() > order.times.modified.0 => Verdict::Stale,
         Some(old) if old.version() == order.times.modified.0 && old.order == *order => {
@@ -62,7 +62,7 @@ pub fn order(stored: Option<&OrderRecord>, order: &StandardOrder) -> Verdict<()>
 /// What applying an order writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderWrite {
-    pub record: OrderRecord,
+    pub record: CapturedOrder,
     /// What the stored version put in the indexes, to take out; `None` for a new order.
     pub replaces: Option<Replaced>,
 }
@@ -81,14 +81,14 @@ pub struct Replaced {
 /// The record of an order that [`order`] let apply: `skus` are its lines' internal SKUs as the
 /// mappings give them (see `skus::line_skus`), `member` the buyer's member.
 pub fn apply_order(
-    stored: Option<OrderRecord>,
+    stored: Option<CapturedOrder>,
     order: StandardOrder,
     skus: Vec<Option<String>>,
     member: Option<String>,
     by: &Applying<'_>,
 ) -> OrderWrite {
     let version = order.times.modified.0;
-    let record = OrderRecord {
+    let record = CapturedOrder {
         shop: by.shop.to_owned(),
         provenance: provenance(stored.as_ref(), &order, by.origin, version, by.now),
         held: hold_reason(&order, &skus),
@@ -140,7 +140,7 @@ mod erased {
 /// The provenance of `new` given the stored record (if any): groups that changed are set by
 /// `origin` at `version`; the others keep who set them before.
 fn provenance(
-    old: Option<&OrderRecord>,
+    old: Option<&CapturedOrder>,
     new: &StandardOrder,
     origin: &str,
     version: i64,
@@ -191,13 +191,13 @@ pub fn hold_reason(order: &StandardOrder, skus: &[Option<String>]) -> Option<Str
 /// A held order re-mapped after a mapping was added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remapped {
-    pub record: OrderRecord,
+    pub record: CapturedOrder,
     /// Every line is mapped now: the order leaves the held ones.
     pub released: bool,
 }
 
 /// A held order with its lines' SKUs as the mappings give them now.
-pub fn remap(mut record: OrderRecord, skus: Vec<Option<String>>) -> Remapped {
+pub fn remap(mut record: CapturedOrder, skus: Vec<Option<String>>) -> Remapped {
     record.held = hold_reason(&record.order, &skus);
     record.internal_skus = skus;
     Remapped {
@@ -209,7 +209,7 @@ pub fn remap(mut record: OrderRecord, skus: Vec<Option<String>>) -> Remapped {
 /// What applying a refund writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundWrite {
-    pub record: RefundRecord,
+    pub record: CapturedRefund,
     /// The order no the stored version is indexed under, to take out; `None` for a new refund.
     pub replaces_order_no: Option<DocNo>,
 }
@@ -217,7 +217,7 @@ pub struct RefundWrite {
 /// Whether a captured refund applies over the stored one, and its record: an older `modified`
 /// is stale, the same content a duplicate.
 pub fn refund(
-    stored: Option<RefundRecord>,
+    stored: Option<CapturedRefund>,
     refund: StandardRefund,
     by: &Applying<'_>,
 ) -> Verdict<RefundWrite> {
@@ -231,7 +231,7 @@ pub fn refund(
     }
     Verdict::Apply(RefundWrite {
         replaces_order_no: stored.map(|old| old.refund.platform_order_no),
-        record: RefundRecord {
+        record: CapturedRefund {
             refund,
             origin: by.origin.to_owned(),
             updated_at: by.now,

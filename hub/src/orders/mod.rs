@@ -7,7 +7,8 @@
 //! *Invariant:* an order is stored once per (tenant, shop, order no); an older `modified` never
 //! overwrites a newer one; a line whose SKU is not mapped holds its order with that reason until
 //! a mapping releases it. Decisions are pure ([`decide`], [`skus`], [`members`]): state, input
-//! and time in, a decision out; [`store`] loads, decides, writes.
+//! and time in, a decision out; [`store`] loads, decides, writes. Orders and refunds are stored
+//! as [`records`], mirrors of the shared model laid out as the model was when first stored.
 //! *Boundary:* `OrdersApi` for the router ([`api`]); shop items come in through the ingest
 //! pipeline; the dashboard's counters are bumped in the same transaction.
 
@@ -16,6 +17,7 @@ pub mod api;
 mod cases;
 pub mod decide;
 pub mod members;
+pub mod records;
 pub mod skus;
 pub mod store;
 #[cfg(test)]

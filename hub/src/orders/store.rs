@@ -14,15 +14,15 @@
 //! the state those need, call them and write what they return.
 
 use crate::shops::channels::Captured;
-use crate::store::codec::{self, Record, decode, encode};
+use crate::stock::store::{STOCK, StockRecord};
+use crate::store::codec::{self, Record};
+use crate::store::table::{Table, WriteRows, WriteTx};
 use crate::store::{LogEntry, LoggedBatch, Store, StoreError, dashboard};
-
-/// The stock room's table, read raw until this room is on the table interface.
-const STOCK: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("stock");
 use decide::{Applying, OrderWrite, Verdict};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use skus::SkuSource;
+
+pub use super::records::{OrderRecord, RefundRecord};
 use std::ops::Bound;
 use xt_shared::change::{Body, Origin, SourceChange};
 use xt_shared::ids::{DocNo, TenantId};
@@ -32,63 +32,56 @@ use xt_shared::order::{Platform, StandardOrder, StandardRefund};
 use super::{decide, members, skus};
 
 /// Key: (tenant, shop, platform order no).
-pub(crate) const ORDERS: TableDefinition<(&str, &str, &str), &[u8]> =
-    TableDefinition::new("orders");
+pub(crate) const ORDERS: Table<(&str, &str, &str), OrderRecord> = Table::new("orders");
 /// Key: (tenant, platform modified ms, shop, order no): the listing order.
-pub(crate) const ORDERS_BY_MODIFIED: TableDefinition<(&str, i64, &str, &str), ()> =
-    TableDefinition::new("orders_by_modified");
+pub(crate) const ORDERS_BY_MODIFIED: Table<(&str, i64, &str, &str), ()> =
+    Table::new("orders_by_modified");
 /// Key: (tenant, shop, order no) of orders held (an unmapped line).
-pub(crate) const HELD: TableDefinition<(&str, &str, &str), ()> =
-    TableDefinition::new("orders_held");
+pub(crate) const HELD: Table<(&str, &str, &str), ()> = Table::new("orders_held");
 /// Key: (tenant, shop, refund id).
-pub(crate) const REFUNDS: TableDefinition<(&str, &str, &str), &[u8]> =
-    TableDefinition::new("refunds");
+pub(crate) const REFUNDS: Table<(&str, &str, &str), RefundRecord> = Table::new("refunds");
 /// Key: (tenant, shop, order no, refund id).
-pub(crate) const REFUNDS_BY_ORDER: TableDefinition<(&str, &str, &str, &str), ()> =
-    TableDefinition::new("refunds_by_order");
+pub(crate) const REFUNDS_BY_ORDER: Table<(&str, &str, &str, &str), ()> =
+    Table::new("refunds_by_order");
 /// Key: (tenant, platform, "id" | "code", value) → mapping.
-pub(crate) const SKU_MAPS: TableDefinition<(&str, &str, &str, &str), &[u8]> =
-    TableDefinition::new("sku_mappings");
-/// Key: (tenant, mapping id) → the mapping's key in [`SKU_MAPS`].
-pub(crate) const SKU_MAP_IDS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("sku_mapping_ids");
+pub(crate) const SKU_MAPS: Table<(&str, &str, &str, &str), SkuMapping> = Table::new("sku_mappings");
+/// Key: (tenant, mapping id) → the mapping's key in [`SKU_MAPS`] (platform, kind, value), as
+/// postcard bytes of the three strings (no version byte: not a record).
+pub(crate) const SKU_MAP_IDS: Table<(&str, &str), Vec<u8>> = Table::new("sku_mapping_ids");
 /// Key: (tenant, scope, kind, value) → member id. The scope is the shop for ids a platform
 /// issues per shop or app (open uid, customer id), `*` for a hashed email (the same person
 /// everywhere).
-pub(crate) const IDENTITIES: TableDefinition<(&str, &str, &str, &str), &str> =
-    TableDefinition::new("member_identities");
+pub(crate) const IDENTITIES: Table<(&str, &str, &str, &str), String> =
+    Table::new("member_identities");
 /// Key: (tenant, member id).
-pub(crate) const MEMBERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("members");
+pub(crate) const MEMBERS: Table<(&str, &str), MemberRecord> = Table::new("members");
 /// Key: (tenant, member id, shop, order no).
-pub(crate) const MEMBER_ORDERS: TableDefinition<(&str, &str, &str, &str), ()> =
-    TableDefinition::new("member_orders");
+pub(crate) const MEMBER_ORDERS: Table<(&str, &str, &str, &str), ()> = Table::new("member_orders");
 /// Key: (tenant, shop) → [`CaptureState`].
-pub(crate) const CAPTURE: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("shop_capture");
+pub(crate) const CAPTURE: Table<(&str, &str), CaptureState> = Table::new("shop_capture");
 /// Key: (tenant, shop, error no).
-pub(crate) const CAPTURE_ERRORS: TableDefinition<(&str, &str, u64), &[u8]> =
-    TableDefinition::new("capture_errors");
+pub(crate) const CAPTURE_ERRORS: Table<(&str, &str, u64), CaptureErrorRecord> =
+    Table::new("capture_errors");
 
 /// Key: (tenant, shop, SHA-256 of the raw payload) of capture errors recorded: the same bad
 /// payload fetched again by the next overlapping poll is not recorded twice.
-pub(crate) const CAPTURE_ERROR_SEEN: TableDefinition<(&str, &str, &[u8]), ()> =
-    TableDefinition::new("capture_error_seen");
+pub(crate) const CAPTURE_ERROR_SEEN: Table<(&str, &str, &[u8]), ()> =
+    Table::new("capture_error_seen");
 
-pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
-    let txn = tx.backend();
-    txn.open_table(ORDERS)?;
-    txn.open_table(ORDERS_BY_MODIFIED)?;
-    txn.open_table(HELD)?;
-    txn.open_table(REFUNDS)?;
-    txn.open_table(REFUNDS_BY_ORDER)?;
-    txn.open_table(SKU_MAPS)?;
-    txn.open_table(SKU_MAP_IDS)?;
-    txn.open_table(IDENTITIES)?;
-    txn.open_table(MEMBERS)?;
-    txn.open_table(MEMBER_ORDERS)?;
-    txn.open_table(CAPTURE)?;
-    txn.open_table(CAPTURE_ERRORS)?;
-    txn.open_table(CAPTURE_ERROR_SEEN)?;
+pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(ORDERS)?;
+    tx.open(ORDERS_BY_MODIFIED)?;
+    tx.open(HELD)?;
+    tx.open(REFUNDS)?;
+    tx.open(REFUNDS_BY_ORDER)?;
+    tx.open(SKU_MAPS)?;
+    tx.open(SKU_MAP_IDS)?;
+    tx.open(IDENTITIES)?;
+    tx.open(MEMBERS)?;
+    tx.open(MEMBER_ORDERS)?;
+    tx.open(CAPTURE)?;
+    tx.open(CAPTURE_ERRORS)?;
+    tx.open(CAPTURE_ERROR_SEEN)?;
     Ok(())
 }
 
@@ -102,9 +95,10 @@ pub struct Provenance {
     pub at: UtcMillis,
 }
 
-/// An order as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderRecord {
+/// An order as captured, with what the hub adds (provenance, SKUs, hold, member): what the
+/// decisions and the API work with. Stored as an [`OrderRecord`] (see [`super::records`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedOrder {
     pub shop: String,
     pub order: StandardOrder,
     pub provenance: Vec<Provenance>,
@@ -117,15 +111,16 @@ pub struct OrderRecord {
     pub updated_at: UtcMillis,
 }
 
-impl OrderRecord {
+impl CapturedOrder {
     /// The order's version: its platform `modified`, in ms.
     pub fn version(&self) -> i64 {
         self.order.times.modified.0
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundRecord {
+/// A refund as captured, with its origin. Stored as a [`RefundRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedRefund {
     pub refund: StandardRefund,
     pub origin: String,
     pub updated_at: UtcMillis,
@@ -292,7 +287,7 @@ pub const ORDERS_SCAN_ROWS_MAX: usize = 4096;
 #[derive(Debug, Clone, Default)]
 pub struct OrderScan {
     /// The matching orders, newest platform `modified` first.
-    pub orders: Vec<OrderRecord>,
+    pub orders: Vec<CapturedOrder>,
     /// Index rows examined (at most the budget asked for).
     pub examined: usize,
     /// Where the scan stopped when the budget ran out before `limit` orders matched and before
@@ -303,38 +298,38 @@ pub struct OrderScan {
 /// The tables one apply touches, opened once per transaction (not once per order), and the
 /// tenant's warehouses (for merchant codes that are SKUs the tenant stocks).
 pub(crate) struct Tables<'t> {
-    orders: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
-    by_modified: redb::Table<'t, (&'static str, i64, &'static str, &'static str), ()>,
-    held: redb::Table<'t, (&'static str, &'static str, &'static str), ()>,
-    refunds: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
-    refunds_by_order: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
-    maps: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), &'static [u8]>,
-    stock: redb::Table<'t, (&'static str, &'static str, &'static str), &'static [u8]>,
-    identities:
-        redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), &'static str>,
-    members: redb::Table<'t, (&'static str, &'static str), &'static [u8]>,
-    member_orders: redb::Table<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
-    errors: redb::Table<'t, (&'static str, &'static str, u64), &'static [u8]>,
-    errors_seen: redb::Table<'t, (&'static str, &'static str, &'static [u8]), ()>,
+    orders: WriteRows<'t, (&'static str, &'static str, &'static str), OrderRecord>,
+    by_modified: WriteRows<'t, (&'static str, i64, &'static str, &'static str), ()>,
+    held: WriteRows<'t, (&'static str, &'static str, &'static str), ()>,
+    refunds: WriteRows<'t, (&'static str, &'static str, &'static str), RefundRecord>,
+    refunds_by_order: WriteRows<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+    maps: WriteRows<'t, (&'static str, &'static str, &'static str, &'static str), SkuMapping>,
+    /// The stock room's table: is a merchant code a SKU the tenant stocks?
+    stock: WriteRows<'t, (&'static str, &'static str, &'static str), StockRecord>,
+    identities: WriteRows<'t, (&'static str, &'static str, &'static str, &'static str), String>,
+    members: WriteRows<'t, (&'static str, &'static str), MemberRecord>,
+    member_orders: WriteRows<'t, (&'static str, &'static str, &'static str, &'static str), ()>,
+    errors: WriteRows<'t, (&'static str, &'static str, u64), CaptureErrorRecord>,
+    errors_seen: WriteRows<'t, (&'static str, &'static str, &'static [u8]), ()>,
     warehouses: Vec<String>,
 }
 
 impl<'t> Tables<'t> {
-    fn open(txn: &'t WriteTransaction, tenant: &TenantId) -> Result<Tables<'t>, StoreError> {
+    fn open(tx: &'t WriteTx, tenant: &TenantId) -> Result<Tables<'t>, StoreError> {
         Ok(Tables {
-            warehouses: warehouses(txn, tenant)?,
-            orders: txn.open_table(ORDERS)?,
-            by_modified: txn.open_table(ORDERS_BY_MODIFIED)?,
-            held: txn.open_table(HELD)?,
-            refunds: txn.open_table(REFUNDS)?,
-            refunds_by_order: txn.open_table(REFUNDS_BY_ORDER)?,
-            maps: txn.open_table(SKU_MAPS)?,
-            stock: txn.open_table(STOCK)?,
-            identities: txn.open_table(IDENTITIES)?,
-            members: txn.open_table(MEMBERS)?,
-            member_orders: txn.open_table(MEMBER_ORDERS)?,
-            errors: txn.open_table(CAPTURE_ERRORS)?,
-            errors_seen: txn.open_table(CAPTURE_ERROR_SEEN)?,
+            warehouses: dashboard::warehouses(tx, tenant)?,
+            orders: tx.open(ORDERS)?,
+            by_modified: tx.open(ORDERS_BY_MODIFIED)?,
+            held: tx.open(HELD)?,
+            refunds: tx.open(REFUNDS)?,
+            refunds_by_order: tx.open(REFUNDS_BY_ORDER)?,
+            maps: tx.open(SKU_MAPS)?,
+            stock: tx.open(STOCK)?,
+            identities: tx.open(IDENTITIES)?,
+            members: tx.open(MEMBERS)?,
+            member_orders: tx.open(MEMBER_ORDERS)?,
+            errors: tx.open(CAPTURE_ERRORS)?,
+            errors_seen: tx.open(CAPTURE_ERROR_SEEN)?,
         })
     }
 }
@@ -346,13 +341,13 @@ fn find_sku(
     source: SkuSource<'_>,
 ) -> Result<Option<String>, StoreError> {
     match source {
-        SkuSource::Mapping(k) => match t.maps.get((tenant, k.scope, k.kind.as_str(), k.value))? {
-            Some(v) => Ok(Some(decode::<SkuMapping>(v.value())?.sku)),
-            None => Ok(None),
-        },
+        SkuSource::Mapping(k) => Ok(t
+            .maps
+            .get((tenant, k.scope, k.kind.as_str(), k.value))?
+            .map(|m| m.sku)),
         SkuSource::Stocked(code) => {
             for w in &t.warehouses {
-                if t.stock.get((tenant, w.as_str(), code))?.is_some() {
+                if t.stock.contains((tenant, w.as_str(), code))? {
                     return Ok(Some(code.to_owned()));
                 }
             }
@@ -374,37 +369,27 @@ fn link_member(
     let mut known = Vec::with_capacity(ids.len());
     for i in &ids {
         let key = (tenant, i.scope.as_str(), i.kind.as_str(), i.value.as_str());
-        known.push(t.identities.get(key)?.map(|m| m.value().to_owned()));
+        known.push(t.identities.get(key)?);
     }
     let Some(member) = members::member_id(tenant, &ids, &known) else {
         return Ok(None);
     };
-    let stored = match t.members.get((tenant, member.as_str()))? {
-        Some(v) => Some(decode::<MemberRecord>(v.value())?),
-        None => None,
-    };
+    let stored = t.members.get((tenant, member.as_str()))?;
     if let Some(write) = members::link(&member, stored, ids, &known, now) {
         for i in write.new_identities() {
             let key = (tenant, i.scope.as_str(), i.kind.as_str(), i.value.as_str());
-            t.identities.insert(key, member.as_str())?;
+            t.identities.insert(key, &member)?;
         }
-        t.members
-            .insert((tenant, member.as_str()), encode(&write.record).as_slice())?;
+        t.members.insert((tenant, member.as_str()), &write.record)?;
     }
     Ok(Some(member))
 }
 
-fn capture_state(
-    txn: &WriteTransaction,
-    tenant: &TenantId,
-    shop: &str,
-) -> Result<CaptureState, StoreError> {
-    Ok(
-        match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-            Some(v) => decode::<CaptureState>(v.value())?,
-            None => CaptureState::default(),
-        },
-    )
+fn capture_state(tx: &WriteTx, tenant: &TenantId, shop: &str) -> Result<CaptureState, StoreError> {
+    Ok(tx
+        .open(CAPTURE)?
+        .get((tenant.as_str(), shop))?
+        .unwrap_or_default())
 }
 
 impl Store {
@@ -423,11 +408,10 @@ impl Store {
         };
         let origin_text = origin.to_string();
         let tx = self.write()?;
-        let txn = tx.backend();
         let mut outcome = ShopOutcome::default();
         {
-            let mut state = capture_state(txn, tenant, shop)?;
-            let mut tables = Tables::open(txn, tenant)?;
+            let mut state = capture_state(&tx, tenant, shop)?;
+            let mut tables = Tables::open(&tx, tenant)?;
             let ctx = Ctx {
                 tenant,
                 by: Applying {
@@ -510,8 +494,7 @@ impl Store {
                 });
                 crate::events::log::append(&tx, &entry)?;
             }
-            txn.open_table(CAPTURE)?
-                .insert((tenant.as_str(), shop), encode(&state).as_slice())?;
+            tx.open(CAPTURE)?.insert((tenant.as_str(), shop), &state)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -523,12 +506,11 @@ impl Store {
         tenant: &TenantId,
         shop: &str,
         order_no: &str,
-    ) -> Result<Option<OrderRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(ORDERS)?;
-        table
+    ) -> Result<Option<CapturedOrder>, StoreError> {
+        self.read()?
+            .open(ORDERS)?
             .get((tenant.as_str(), shop, order_no))?
-            .map(|v| decode(v.value()))
+            .map(CapturedOrder::try_from)
             .transpose()
     }
 
@@ -538,20 +520,20 @@ impl Store {
         tenant: &TenantId,
         shop: &str,
         order_no: &str,
-    ) -> Result<Vec<RefundRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(REFUNDS_BY_ORDER)?;
-        let refunds = txn.open_table(REFUNDS)?;
+    ) -> Result<Vec<CapturedRefund>, StoreError> {
+        let tx = self.read()?;
+        let index = tx.open(REFUNDS_BY_ORDER)?;
+        let refunds = tx.open(REFUNDS)?;
         let mut out = Vec::new();
         let t = tenant.as_str();
-        for item in index.range((t, shop, order_no, "")..)? {
-            let (k, _) = item?;
+        for k in index.keys((t, shop, order_no, "")..)? {
+            let k = k?;
             let (kt, ks, ko, id) = k.value();
             if (kt, ks, ko) != (t, shop, order_no) {
                 break;
             }
-            if let Some(v) = refunds.get((t, shop, id))? {
-                out.push(decode(v.value())?);
+            if let Some(r) = refunds.get((t, shop, id))? {
+                out.push(r.try_into()?);
             }
         }
         Ok(out)
@@ -565,7 +547,7 @@ impl Store {
         filter: &OrderFilter,
         after: Option<&OrderCursor>,
         limit: usize,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
+    ) -> Result<Vec<CapturedOrder>, StoreError> {
         Ok(self
             .orders_scan(tenant, filter, after, limit, usize::MAX)?
             .orders)
@@ -581,9 +563,9 @@ impl Store {
         limit: usize,
         rows_max: usize,
     ) -> Result<OrderScan, StoreError> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(ORDERS_BY_MODIFIED)?;
-        let orders = txn.open_table(ORDERS)?;
+        let tx = self.read()?;
+        let index = tx.open(ORDERS_BY_MODIFIED)?;
+        let orders = tx.open(ORDERS)?;
         let t = tenant.as_str();
         let lo = (t, filter.modified_from.unwrap_or(i64::MIN), "", "");
         let hi_modified = filter.modified_to.unwrap_or(i64::MAX);
@@ -596,11 +578,11 @@ impl Store {
         };
         let mut out = OrderScan::default();
         let mut last = None;
-        for item in index
-            .range::<(&str, i64, &str, &str)>((Bound::Included(lo), upper))?
+        for k in index
+            .keys::<(&str, i64, &str, &str)>((Bound::Included(lo), upper))?
             .rev()
         {
-            let (k, _) = item?;
+            let k = k?;
             let (_, modified, shop, no) = k.value();
             if out.examined >= rows_max {
                 out.resume = last;
@@ -613,10 +595,10 @@ impl Store {
             {
                 continue;
             }
-            let Some(v) = orders.get((t, shop, no))? else {
+            let Some(r) = orders.get((t, shop, no))? else {
                 continue;
             };
-            let r: OrderRecord = decode(v.value())?;
+            let r = CapturedOrder::try_from(r)?;
             if filter.platform.is_some_and(|p| p != r.order.platform)
                 || filter.status.is_some_and(|s| s != r.order.status)
                 || (filter.held_only && r.held.is_none())
@@ -638,11 +620,7 @@ impl Store {
     }
 
     pub fn member(&self, tenant: &TenantId, id: &str) -> Result<Option<MemberRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        txn.open_table(MEMBERS)?
-            .get((tenant.as_str(), id))?
-            .map(|v| decode(v.value()))
-            .transpose()
+        self.read()?.open(MEMBERS)?.get((tenant.as_str(), id))
     }
 
     /// The orders of a member, at most `limit`, by (shop, order no).
@@ -651,33 +629,31 @@ impl Store {
         tenant: &TenantId,
         member: &str,
         limit: usize,
-    ) -> Result<Vec<OrderRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(MEMBER_ORDERS)?;
-        let orders = txn.open_table(ORDERS)?;
+    ) -> Result<Vec<CapturedOrder>, StoreError> {
+        let tx = self.read()?;
+        let index = tx.open(MEMBER_ORDERS)?;
+        let orders = tx.open(ORDERS)?;
         let t = tenant.as_str();
         let mut out = Vec::new();
-        for item in index.range((t, member, "", "")..)? {
-            let (k, _) = item?;
+        for k in index.keys((t, member, "", "")..)? {
+            let k = k?;
             let (kt, km, shop, no) = k.value();
             if (kt, km) != (t, member) || out.len() >= limit {
                 break;
             }
-            if let Some(v) = orders.get((t, shop, no))? {
-                out.push(decode(v.value())?);
+            if let Some(r) = orders.get((t, shop, no))? {
+                out.push(r.try_into()?);
             }
         }
         Ok(out)
     }
 
     pub fn capture_state(&self, tenant: &TenantId, shop: &str) -> Result<CaptureState, StoreError> {
-        let txn = self.db.begin_read()?;
-        Ok(
-            match txn.open_table(CAPTURE)?.get((tenant.as_str(), shop))? {
-                Some(v) => decode::<CaptureState>(v.value())?,
-                None => CaptureState::default(),
-            },
-        )
+        Ok(self
+            .read()?
+            .open(CAPTURE)?
+            .get((tenant.as_str(), shop))?
+            .unwrap_or_default())
     }
 
     /// Changes a shop's capture state (cursors, backfill) in its own transaction.
@@ -687,15 +663,11 @@ impl Store {
         shop: &str,
         f: impl FnOnce(&mut CaptureState) -> R,
     ) -> Result<R, StoreError> {
-        let txn = self.db.begin_write()?;
-        let out = {
-            let mut state = capture_state(&txn, tenant, shop)?;
-            let out = f(&mut state);
-            txn.open_table(CAPTURE)?
-                .insert((tenant.as_str(), shop), encode(&state).as_slice())?;
-            out
-        };
-        txn.commit()?;
+        let tx = self.write()?;
+        let mut state = capture_state(&tx, tenant, shop)?;
+        let out = f(&mut state);
+        tx.open(CAPTURE)?.insert((tenant.as_str(), shop), &state)?;
+        tx.commit()?;
         Ok(out)
     }
 
@@ -706,12 +678,12 @@ impl Store {
         shop: &str,
         limit: usize,
     ) -> Result<Vec<CaptureErrorRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(CAPTURE_ERRORS)?;
+        let tx = self.read()?;
+        let table = tx.open(CAPTURE_ERRORS)?;
         let t = tenant.as_str();
         let mut out = Vec::new();
-        for item in table.range((t, shop, 0)..=(t, shop, u64::MAX))?.rev() {
-            out.push(decode(item?.1.value())?);
+        for row in table.range((t, shop, 0)..=(t, shop, u64::MAX))?.rev() {
+            out.push(row?.value);
             if out.len() >= limit {
                 break;
             }
@@ -720,16 +692,16 @@ impl Store {
     }
 
     pub fn sku_mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMapping>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(SKU_MAPS)?;
+        let tx = self.read()?;
+        let table = tx.open(SKU_MAPS)?;
         let t = tenant.as_str();
         let mut out = Vec::new();
-        for item in table.range((t, "", "", "")..)? {
-            let (k, v) = item?;
-            if k.value().0 != t {
+        for row in table.range((t, "", "", "")..)? {
+            let row = row?;
+            if row.key().0 != t {
                 break;
             }
-            out.push(decode(v.value())?);
+            out.push(row.value);
         }
         Ok(out)
     }
@@ -745,19 +717,19 @@ impl Store {
         let key = skus::mapping_key(mapping).map_err(refused)?;
         let (p, kind, value) = (key.scope, key.kind.as_str(), key.value);
         let t = tenant.as_str();
-        let txn = self.db.begin_write()?;
-        let released = {
-            let mut maps = txn.open_table(SKU_MAPS)?;
-            let taken = maps.get((t, p, kind, value))?.is_some();
+        let tx = self.write()?;
+        {
+            let mut maps = tx.open(SKU_MAPS)?;
+            let taken = maps.contains((t, p, kind, value))?;
             skus::admit(key, taken).map_err(refused)?;
-            maps.insert((t, p, kind, value), encode(mapping).as_slice())?;
-            let key = postcard::to_allocvec(&(p, kind, value)).expect("strings encode");
-            txn.open_table(SKU_MAP_IDS)?
-                .insert((t, mapping.id.as_str()), key.as_slice())?;
-            drop(maps);
-            remap_held(&txn, tenant)?
-        };
-        txn.commit()?;
+            maps.insert((t, p, kind, value), mapping)?;
+        }
+        // Three strings always encode.
+        let key = postcard::to_allocvec(&(p, kind, value)).expect("strings encode");
+        tx.open(SKU_MAP_IDS)?
+            .insert((t, mapping.id.as_str()), &key)?;
+        let released = remap_held(&tx, tenant)?;
+        tx.commit()?;
         Ok(released)
     }
 
@@ -765,29 +737,22 @@ impl Store {
     /// keep their SKUs (they may be dispatched); new orders are held again.
     pub fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
         let t = tenant.as_str();
-        let txn = self.db.begin_write()?;
-        let found = {
-            let mut ids = txn.open_table(SKU_MAP_IDS)?;
-            let key = ids.remove((t, id))?.map(|v| v.value().to_vec());
-            match key {
-                Some(key) => {
-                    let (p, kind, value): (String, String, String) = postcard::from_bytes(&key)
-                        .map_err(|e| StoreError::Corrupt {
-                            table: "sku_mapping_ids",
-                            reason: e.to_string(),
-                        })?;
-                    txn.open_table(SKU_MAPS)?.remove((
-                        t,
-                        p.as_str(),
-                        kind.as_str(),
-                        value.as_str(),
-                    ))?;
-                    true
-                }
-                None => false,
+        let tx = self.write()?;
+        let key = tx.open(SKU_MAP_IDS)?.take((t, id))?;
+        let found = match key {
+            Some(key) => {
+                let (p, kind, value): (String, String, String) = postcard::from_bytes(&key)
+                    .map_err(|e| StoreError::Corrupt {
+                        table: SKU_MAP_IDS.name(),
+                        reason: e.to_string(),
+                    })?;
+                tx.open(SKU_MAPS)?
+                    .remove((t, p.as_str(), kind.as_str(), value.as_str()))?;
+                true
             }
+            None => false,
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(found)
     }
 }
@@ -803,10 +768,11 @@ fn put_order(
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let no = order.platform_order_no.to_string();
     let key = (tenant, shop, no.as_str());
-    let stored: Option<OrderRecord> = match t.orders.get(key)? {
-        Some(v) => Some(decode(v.value())?),
-        None => None,
-    };
+    let stored = t
+        .orders
+        .get(key)?
+        .map(CapturedOrder::try_from)
+        .transpose()?;
     match decide::order(stored.as_ref(), &order) {
         Verdict::Apply(()) => {}
         Verdict::Stale => return Ok(Verdict::Stale),
@@ -835,15 +801,15 @@ fn put_order(
             }
         }
     }
-    by_modified.insert((tenant, record.version(), shop, no.as_str()), ())?;
+    by_modified.insert((tenant, record.version(), shop, no.as_str()), &())?;
     if record.held.is_some() {
-        held.insert(key, ())?;
+        held.insert(key, &())?;
         state.held += 1;
     }
     if let Some(m) = &record.member {
-        member_orders.insert((tenant, m.as_str(), shop, no.as_str()), ())?;
+        member_orders.insert((tenant, m.as_str(), shop, no.as_str()), &())?;
     }
-    orders.insert(key, encode(&record).as_slice())?;
+    orders.insert(key, &OrderRecord::from(&record))?;
     Ok(Verdict::Apply(record.order))
 }
 
@@ -867,16 +833,15 @@ fn put_error(
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let digest = decide::payload_digest(&raw);
     let seen_key = (tenant, shop, digest.as_slice());
-    let seen = t.errors_seen.get(seen_key)?.is_some();
+    let seen = t.errors_seen.contains(seen_key)?;
     let recorded = state.capture_errors;
     let write = match decide::capture_error(seen, recorded, raw, order_no, reason, ctx.by.now) {
         Verdict::Apply(write) => write,
         Verdict::Stale => return Ok(Verdict::Stale),
         Verdict::Duplicate => return Ok(Verdict::Duplicate),
     };
-    t.errors_seen.insert(seen_key, ())?;
-    t.errors
-        .insert((tenant, shop, write.no), encode(&write.record).as_slice())?;
+    t.errors_seen.insert(seen_key, &())?;
+    t.errors.insert((tenant, shop, write.no), &write.record)?;
     if let Some(dropped) = write.drops {
         t.errors.remove((tenant, shop, dropped))?;
     }
@@ -894,10 +859,11 @@ fn put_refund(
     let (tenant, shop) = (ctx.tenant.as_str(), ctx.by.shop);
     let id = refund.refund_id.to_string();
     let key = (tenant, shop, id.as_str());
-    let stored: Option<RefundRecord> = match t.refunds.get(key)? {
-        Some(v) => Some(decode(v.value())?),
-        None => None,
-    };
+    let stored = t
+        .refunds
+        .get(key)?
+        .map(CapturedRefund::try_from)
+        .transpose()?;
     let write = match decide::refund(stored, refund, &ctx.by) {
         Verdict::Apply(write) => write,
         Verdict::Stale => return Ok(Verdict::Stale),
@@ -918,37 +884,20 @@ fn put_refund(
             record.refund.platform_order_no.as_str(),
             id.as_str(),
         ),
-        (),
+        &(),
     )?;
-    t.refunds.insert(key, encode(&record).as_slice())?;
+    t.refunds.insert(key, &RefundRecord::from(&record))?;
     Ok(Verdict::Apply(record.refund))
 }
 
-/// The warehouses `tenant` has stock in (the dashboard's totals, read raw until this room is on
-/// the table interface).
-fn warehouses(txn: &WriteTransaction, tenant: &TenantId) -> Result<Vec<String>, StoreError> {
-    const STOCK_TOTALS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("stock_totals");
-    let t = tenant.as_str();
-    let mut out = Vec::new();
-    for item in txn.open_table(STOCK_TOTALS)?.range((t, "")..)? {
-        let (k, _) = item?;
-        let (kt, w) = k.value();
-        if kt != t {
-            break;
-        }
-        out.push(w.to_owned());
-    }
-    Ok(out)
-}
-
 /// Re-maps every held order of `tenant` ([`decide::remap`]); returns how many were released.
-fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreError> {
+fn remap_held(tx: &WriteTx, tenant: &TenantId) -> Result<u64, StoreError> {
     let t = tenant.as_str();
     let held: Vec<(String, String)> = {
-        let table = txn.open_table(HELD)?;
+        let table = tx.open(HELD)?;
         let mut v = Vec::new();
-        for item in table.range((t, "", "")..)? {
-            let (k, _) = item?;
+        for k in table.keys((t, "", "")..)? {
+            let k = k?;
             let (kt, s, o) = k.value();
             if kt != t {
                 break;
@@ -958,29 +907,27 @@ fn remap_held(txn: &WriteTransaction, tenant: &TenantId) -> Result<u64, StoreErr
         v
     };
     let mut released = 0;
-    let mut tables = Tables::open(txn, tenant)?;
-    let mut capture = txn.open_table(CAPTURE)?;
+    let mut tables = Tables::open(tx, tenant)?;
+    let mut capture = tx.open(CAPTURE)?;
     for (shop, no) in held {
         let key = (t, shop.as_str(), no.as_str());
-        let Some(bytes) = tables.orders.get(key)?.map(|v| v.value().to_vec()) else {
+        let Some(record) = tables.orders.get(key)? else {
             continue;
         };
-        let record: OrderRecord = decode(&bytes)?;
+        let record = CapturedOrder::try_from(record)?;
         let skus = skus::line_skus(&record.order, |source| find_sku(&tables, t, source))?;
         let remapped = decide::remap(record, skus);
         if remapped.released {
             tables.held.remove(key)?;
-            let state_bytes = capture.get((t, shop.as_str()))?.map(|v| v.value().to_vec());
-            if let Some(b) = state_bytes {
-                let mut state = decode::<CaptureState>(&b)?;
+            if let Some(mut state) = capture.get((t, shop.as_str()))? {
                 state.held = state.held.saturating_sub(1);
-                capture.insert((t, shop.as_str()), encode(&state).as_slice())?;
+                capture.insert((t, shop.as_str()), &state)?;
             }
             released += 1;
         }
         tables
             .orders
-            .insert(key, encode(&remapped.record).as_slice())?;
+            .insert(key, &OrderRecord::from(&remapped.record))?;
     }
     Ok(released)
 }

@@ -3,8 +3,8 @@
 
 use super::store::*;
 use crate::shops::channels::Captured;
+use crate::store::table::Table;
 use crate::store::*;
-use redb::ReadableDatabase;
 use xt_shared::ids::{DocNo, Sku};
 use xt_shared::money::{Currency, Money};
 use xt_shared::order::*;
@@ -81,7 +81,7 @@ fn apply(store: &Store, shop: &str, items: Vec<Captured>, now: i64) -> ShopOutco
         .unwrap()
 }
 
-fn orders(store: &Store) -> Vec<OrderRecord> {
+fn orders(store: &Store) -> Vec<CapturedOrder> {
     store
         .orders_page(&acme(), &OrderFilter::default(), None, usize::MAX)
         .unwrap()
@@ -528,14 +528,14 @@ fn capture_state_written_by_older_hubs_still_reads() {
     };
     assert_eq!(codec::encode_as(1, &v1), CAPTURE_STATE_V1_BYTES);
     let (_dir, store) = store();
-    let table: redb::TableDefinition<(&str, &str), &[u8]> =
-        redb::TableDefinition::new("shop_capture");
-    let txn = store.db.begin_write().unwrap();
-    txn.open_table(table)
+    // The capture table's bytes as they are, to write and read them as an older hub did.
+    const RAW: Table<(&str, &str), Vec<u8>> = Table::new("shop_capture");
+    let tx = store.write().unwrap();
+    tx.open(RAW)
         .unwrap()
-        .insert(("acme", "shop-old"), CAPTURE_STATE_V1_BYTES)
+        .insert(("acme", "shop-old"), &CAPTURE_STATE_V1_BYTES.to_vec())
         .unwrap();
-    txn.commit().unwrap();
+    tx.commit().unwrap();
 
     let state = store.capture_state(&acme(), "shop-old").unwrap();
     assert_eq!(
@@ -565,15 +565,14 @@ fn capture_state_written_by_older_hubs_still_reads() {
     let again = store.capture_state(&acme(), "shop-old").unwrap();
     assert_eq!(again.orders, 12);
     assert_eq!(again.refunds_health.last_error.as_deref(), Some("http 404"));
-    let txn = store.db.begin_read().unwrap();
-    let bytes = txn
-        .open_table(table)
+    let bytes = store
+        .read()
+        .unwrap()
+        .open(RAW)
         .unwrap()
         .get(("acme", "shop-old"))
         .unwrap()
-        .unwrap()
-        .value()
-        .to_vec();
+        .unwrap();
     assert_eq!(bytes[0], CAPTURE_STATE_V2);
     assert_eq!(codec::decode::<CaptureState>(&bytes).unwrap(), again);
 }

@@ -3,11 +3,12 @@
 //!
 //! A [`Table`] is a constant naming a table, its key type (a tuple of `&str`, `u64`, `i64` and
 //! `&[u8]`, ordered field by field, tenant first) and its value type ([`Stored`]: a versioned
-//! [`Record`] through the one codec, or a plain number, pair, text or nothing for indexes).
+//! [`Record`] through the one codec, or a plain number, pair, text, bytes or nothing for
+//! indexes).
 //! A room opens its tables in a [`ReadTx`] or a [`WriteTx`] it is handed; one apply that touches
 //! several rooms (an order that moves stock and the dashboard) is one [`WriteTx`], committed once.
 //!
-//! *Invariant:* values never reach a room as bytes: what is written is encoded at the record's
+//! *Invariant:* records never reach a room as bytes: what is written is encoded at the record's
 //! current version, what is read decodes from any version it ever had.
 //! *Boundary:* this file is the whole of what rooms know about the backend. redb implements it
 //! here; a PostgreSQL/Citus backend would implement the same types (ARCHITECTURE.md, "Storage").
@@ -61,6 +62,18 @@ impl Stored for String {
     }
     fn write<T>(&self, f: impl FnOnce(&str) -> T) -> T {
         f(self.as_str())
+    }
+}
+
+/// Plain bytes: a value that is not a record (a room's pointer to a row of another of its
+/// tables, kept in its own encoding), and tests writing bytes as older hubs did.
+impl Stored for Vec<u8> {
+    type Raw = &'static [u8];
+    fn read(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+        Ok(raw.to_vec())
+    }
+    fn write<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        f(self.as_slice())
     }
 }
 

@@ -70,7 +70,7 @@ fn render(verdict: Verdict<OrderWrite>) -> String {
 }
 
 /// A record as an earlier apply of `order` by this shop at `at` left it.
-fn stored(order: StandardOrder, at: i64) -> OrderRecord {
+fn stored(order: StandardOrder, at: i64) -> CapturedOrder {
     apply_order(
         None,
         order,
@@ -83,7 +83,7 @@ fn stored(order: StandardOrder, at: i64) -> OrderRecord {
 
 struct OrderCase {
     name: &'static str,
-    stored: Option<OrderRecord>,
+    stored: Option<CapturedOrder>,
     input: StandardOrder,
     /// What the lookups found: each line's SKU, the buyer's member.
     skus: Vec<Option<&'static str>>,
@@ -294,7 +294,7 @@ fn remapping_held_orders() {
         r.updated_at = UtcMillis(150);
         r
     };
-    let cases: Vec<(&str, OrderRecord, Vec<Option<&str>>, &str)> = vec![
+    let cases: Vec<(&str, CapturedOrder, Vec<Option<&str>>, &str)> = vec![
         (
             "every line maps now: released",
             held(),
@@ -343,8 +343,8 @@ fn refund(order_no: &str, modified: i64, state: RefundState) -> StandardRefund {
     }
 }
 
-fn stored_refund(refund: StandardRefund, at: i64) -> Option<RefundRecord> {
-    Some(RefundRecord {
+fn stored_refund(refund: StandardRefund, at: i64) -> Option<CapturedRefund> {
+    Some(CapturedRefund {
         refund,
         origin: ORIGIN.into(),
         updated_at: UtcMillis(at),
@@ -353,7 +353,7 @@ fn stored_refund(refund: StandardRefund, at: i64) -> Option<RefundRecord> {
 
 #[test]
 fn refunds() {
-    let cases: Vec<(&str, Option<RefundRecord>, StandardRefund, i64, &str)> = vec![
+    let cases: Vec<(&str, Option<CapturedRefund>, StandardRefund, i64, &str)> = vec![
         (
             "a new refund applies, before its order or after",
             None,

@@ -122,3 +122,29 @@ fn a_value_that_does_not_decode_is_an_error_naming_its_record() {
     let err = tx.open(NOTES).unwrap().get(("t1", 1)).unwrap_err();
     assert!(err.to_string().contains("test_notes"), "{err}");
 }
+
+#[test]
+fn plain_bytes_are_the_bytes_a_record_table_holds() {
+    const RAW_NOTES: Table<(&str, u64), Vec<u8>> = Table::new("test_notes");
+    let (_d, store) = store();
+    let tx = store.write().unwrap();
+    tx.open(NOTES)
+        .unwrap()
+        .insert(("t1", 1), &note("a"))
+        .unwrap();
+    tx.open(RAW_NOTES)
+        .unwrap()
+        .insert(("t1", 2), &crate::store::codec::encode(&note("b")))
+        .unwrap();
+    tx.commit().unwrap();
+
+    let tx = store.read().unwrap();
+    assert_eq!(
+        tx.open(RAW_NOTES).unwrap().get(("t1", 1)).unwrap(),
+        Some(crate::store::codec::encode(&note("a")))
+    );
+    assert_eq!(
+        tx.open(NOTES).unwrap().get(("t1", 2)).unwrap(),
+        Some(note("b"))
+    );
+}
