@@ -1,5 +1,6 @@
 //! Identity tables: users, signing keys, refresh tokens and their families.
 
+use super::decide::{self, Presenting, RefreshDecision, RefreshState, Rotation};
 use crate::master_key::MasterKey;
 use crate::store::codec::{self, Record};
 use crate::store::table::{OldOrNew, Table, WriteTx};
@@ -411,7 +412,9 @@ impl Store {
         Ok(())
     }
 
-    /// Trades the token hashed `hash` for the successor hashed `successor`, in one transaction.
+    /// Trades the token hashed `hash` for the successor hashed `successor`, in one transaction:
+    /// loads the token, its family and the successor it got before, and writes what
+    /// [`decide::use_refresh`] decides.
     ///
     /// A token is used once. If an already-used token comes back within `grace_ms` of its first
     /// use (a client retrying a request whose answer it lost), it gets a fresh successor and the
@@ -430,52 +433,47 @@ impl Store {
         let outcome = {
             let mut tokens = tx.open(REFRESH_TOKENS)?;
             let mut families = tx.open(REFRESH_FAMILIES)?;
-            let Some(mut record) = tokens.get(hash.as_slice())? else {
-                return Ok(RefreshUse::Refused);
+            let token = tokens.get(hash.as_slice())?;
+            let (family, handed_out) = match &token {
+                Some(t) => (
+                    families.get(t.family.as_str())?,
+                    match &t.successor {
+                        Some(prev) => tokens.get(prev.as_slice())?,
+                        None => None,
+                    },
+                ),
+                None => (None, None),
             };
-            let Some(mut family) = families.get(record.family.as_str())? else {
-                return Ok(RefreshUse::Refused);
+            let state = RefreshState {
+                token: token.as_ref(),
+                family: family.as_ref(),
+                handed_out: handed_out.as_ref(),
             };
-            if family.revoked_at.is_some() || record.expires_at <= now {
-                return Ok(RefreshUse::Refused);
-            }
-            let replay = match (record.rotated_at, &record.successor) {
-                (None, _) => false,
-                (Some(at), Some(prev)) if now.0 - at.0 <= grace_ms => {
-                    // A retry: the successor handed out before must not have been used yet.
-                    match tokens.get(prev.as_slice())? {
-                        Some(mut prev_record) => {
-                            if prev_record.rotated_at.is_some() {
-                                true
-                            } else {
-                                prev_record.rotated_at = Some(now);
-                                prev_record.successor = Some(successor.to_vec());
-                                tokens.insert(prev.as_slice(), &prev_record)?;
-                                false
-                            }
-                        }
-                        None => true,
-                    }
+            let presenting = Presenting {
+                now,
+                grace_ms,
+                successor,
+                expires_at,
+            };
+            match decide::use_refresh(state, presenting) {
+                RefreshDecision::Refused => return Ok(RefreshUse::Refused),
+                RefreshDecision::Revoke(id, family) => {
+                    families.insert(id.as_str(), &family)?;
+                    RefreshUse::ReuseDetected
                 }
-                (Some(_), _) => true,
-            };
-            if replay {
-                family.revoked_at = Some(now);
-                families.insert(record.family.as_str(), &family)?;
-                RefreshUse::ReuseDetected
-            } else {
-                record.rotated_at.get_or_insert(now);
-                record.successor = Some(successor.to_vec());
-                tokens.insert(hash.as_slice(), &record)?;
-                let next = RefreshRecord {
-                    issued_at: now,
-                    expires_at,
-                    rotated_at: None,
-                    successor: None,
-                    ..record.clone()
-                };
-                tokens.insert(successor.as_slice(), &next)?;
-                RefreshUse::Rotated(record)
+                RefreshDecision::Rotate(rotation) => {
+                    let Rotation {
+                        presented,
+                        superseded,
+                        next,
+                    } = *rotation;
+                    if let Some((prev, superseded)) = superseded {
+                        tokens.insert(prev.as_slice(), &superseded)?;
+                    }
+                    tokens.insert(hash.as_slice(), &presented)?;
+                    tokens.insert(successor.as_slice(), &next)?;
+                    RefreshUse::Rotated(presented)
+                }
             }
         };
         tx.commit()?;
