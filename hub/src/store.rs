@@ -16,7 +16,8 @@ use xt_shared::model::UtcMillis;
 use xt_shared::protocol::AgentRole;
 use xt_shared::sync::AdmitError;
 
-pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Facts about the layout: `schema` (its number) and flags of one-off builds, raw bytes.
+pub(crate) const META: table::Table<&str, Vec<u8>> = table::Table::new("meta");
 pub(crate) const TENANTS: table::Table<&str, TenantRecord> = table::Table::new("tenants");
 /// Set in `meta` by layout 1 once its change log's tenant index was built; gone in layout 2.
 const LOG_INDEX_BUILT: &str = "change_log_by_tenant_built";
@@ -137,7 +138,7 @@ impl LoggedBatch {
 }
 
 pub struct Store {
-    pub(crate) db: Database,
+    db: Database,
 }
 
 impl Store {
@@ -154,13 +155,12 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
         let tx = table::WriteTx(db.begin_write()?);
-        let txn = tx.backend();
         {
-            let mut meta = txn.open_table(META)?;
-            let existing = meta.get("schema")?.map(|v| v.value().to_vec());
+            let mut meta = tx.open(META)?;
+            let existing = meta.get("schema")?;
             match existing.as_deref() {
                 None => {
-                    meta.insert("schema", [SCHEMA_VERSION].as_slice())?;
+                    meta.insert("schema", &vec![SCHEMA_VERSION])?;
                 }
                 Some([SCHEMA_VERSION]) => {}
                 Some(&[found]) if found < SCHEMA_VERSION => {
@@ -178,13 +178,12 @@ impl Store {
                     });
                 }
             }
-            // Create every table so readers never see a missing one.
-            api_keys::create_tables(&tx)?;
-            identity::create_tables(&tx)?;
-            orders::create_tables(&tx)?;
-            operator::create_tables(&tx)?;
         }
-        // These read `meta`, so after the block above let go of it.
+        // Each room's one-off builds (indexes, totals of hubs made before they existed).
+        api_keys::create_tables(&tx)?;
+        identity::create_tables(&tx)?;
+        orders::create_tables(&tx)?;
+        operator::create_tables(&tx)?;
         shops::create_tables(&tx)?;
         dashboard::create_tables(&tx)?;
         tx.commit()?;
@@ -199,11 +198,7 @@ impl Store {
         {
             let db = Database::create(path)?;
             let tx = table::WriteTx(db.begin_write()?);
-            let txn = tx.backend();
-            let found = txn
-                .open_table(META)?
-                .get("schema")?
-                .map(|v| v.value().to_vec());
+            let found = tx.open(META)?.get("schema")?;
             let mut layout = match found.as_deref() {
                 // A new database: `open` makes it.
                 None => SCHEMA_VERSION,
@@ -213,14 +208,14 @@ impl Store {
             };
             if layout == 1 {
                 let moved = log::migrate_from_hub_wide(&tx)?;
-                txn.open_table(META)?.remove(LOG_INDEX_BUILT)?;
+                tx.open(META)?.remove(LOG_INDEX_BUILT)?;
                 done.push(format!(
                     "layout 1 → 2: {moved} change-log entries kept per tenant"
                 ));
                 layout = 2;
             }
             if layout == 2 {
-                let (agents, origins, rejects) = migrate_agents_tenant_first(txn)?;
+                let (agents, origins, rejects) = migrate_agents_tenant_first(tx.backend())?;
                 done.push(format!(
                     "layout 2 → 3: {agents} agents, {origins} sources and {rejects} refused \
                      changes keyed by tenant"
@@ -228,8 +223,7 @@ impl Store {
                 layout = 3;
             }
             if !done.is_empty() {
-                txn.open_table(META)?
-                    .insert("schema", [layout].as_slice())?;
+                tx.open(META)?.insert("schema", &vec![layout])?;
             }
             tx.commit()?;
         }

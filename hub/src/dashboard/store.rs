@@ -13,7 +13,6 @@ use crate::agents::store::{AGENTS, ORIGINS};
 use crate::stock::store::STOCK;
 use crate::store::table::{ReadTx, Table, WriteTx};
 use crate::store::{META, Store, StoreError, TENANTS};
-use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use xt_shared::ids::{TenantId, WarehouseCode};
@@ -77,15 +76,11 @@ pub(crate) struct TotalsDelta {
     pub(crate) on_hand: i64,
 }
 
-/// Builds the totals of a hub made before they existed (once: a flag in `meta`, the backend's
-/// own table of layout facts).
+/// Builds the totals of a hub made before they existed (once: a flag in `meta`).
 pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
-    let built = tx.backend().open_table(META)?.get(TOTALS_BUILT)?.is_some();
-    if !built {
+    if !tx.open(META)?.contains(TOTALS_BUILT)? {
         rebuild_totals(tx)?;
-        tx.backend()
-            .open_table(META)?
-            .insert(TOTALS_BUILT, [1u8].as_slice())?;
+        tx.open(META)?.insert(TOTALS_BUILT, &vec![1])?;
     }
     Ok(())
 }
@@ -198,10 +193,8 @@ pub struct BucketWindow {
 }
 
 /// The names of every tenant.
-fn tenant_names<T: ReadableTable<&'static str, &'static [u8]>>(
-    tenants: &crate::store::table::Rows<T, &'static str, crate::store::TenantRecord>,
-) -> Result<Vec<String>, StoreError> {
-    tenants
+fn tenant_names(tx: &WriteTx) -> Result<Vec<String>, StoreError> {
+    tx.open(TENANTS)?
         .keys::<&str>(..)?
         .map(|key| key.map(|k| k.value().to_owned()))
         .collect()
@@ -320,7 +313,7 @@ impl Store {
                 bucket.agents_online = Some(gauges.agents_online);
                 table.insert(key, &bucket)?;
             }
-            let tenants = tenant_names(&tx.open(TENANTS)?)?;
+            let tenants = tenant_names(&tx)?;
             for t in &tenants {
                 dropped += table.remove_range((t.as_str(), i64::MIN)..(t.as_str(), keep_from))?;
             }
@@ -383,7 +376,7 @@ impl Store {
     pub(crate) fn forget_totals(&self) -> Result<(), StoreError> {
         let tx = self.write()?;
         tx.drop_table(STOCK_TOTALS.name())?;
-        tx.backend().open_table(META)?.remove(TOTALS_BUILT)?;
+        tx.open(META)?.remove(TOTALS_BUILT)?;
         tx.commit()
     }
 }

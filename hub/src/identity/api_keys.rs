@@ -4,19 +4,18 @@
 //! Records carry their own version byte: version 1 (before scopes) is read as an
 //! `owner`-scoped key made by `init`, which is what every version-1 key was.
 
-use crate::store::codec::{self, Record, decode, encode};
+use crate::store::codec::{self, Record};
+use crate::store::table::{Table, WriteTx};
 use crate::store::{Store, StoreError, secret_hash};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use xt_mobile_api::Scope;
 use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 
 /// Key: SHA-256 of the secret.
-pub(crate) const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+pub(crate) const API_KEYS: Table<&[u8], ApiKeyRecord> = Table::new("api_keys");
 /// Key: (tenant, key id). Value: the SHA-256 under which the key is in [`API_KEYS`].
-pub(crate) const API_KEY_IDS: TableDefinition<(&str, &str), &[u8]> =
-    TableDefinition::new("api_key_ids");
+pub(crate) const API_KEY_IDS: Table<(&str, &str), Vec<u8>> = Table::new("api_key_ids");
 
 pub(crate) const V1: u8 = 1;
 pub(crate) const V2: u8 = 2;
@@ -89,16 +88,15 @@ pub fn enc_key_v1(record: &ApiKeyRecordV1) -> Vec<u8> {
 }
 
 /// Creates the tables and indexes keys stored before the index existed.
-pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
-    let txn = tx.backend();
-    let keys = txn.open_table(API_KEYS)?;
-    let mut ids = txn.open_table(API_KEY_IDS)?;
-    for item in keys.iter()? {
-        let (hash, value) = item?;
-        let record = decode::<ApiKeyRecord>(value.value())?;
+pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    let keys = tx.open(API_KEYS)?;
+    let mut ids = tx.open(API_KEY_IDS)?;
+    for row in keys.all()? {
+        let row = row?;
+        let record = &row.value;
         let at = (record.tenant.as_str(), record.id.as_str());
-        if ids.get(at)?.is_none() {
-            ids.insert(at, hash.value())?;
+        if !ids.contains(at)? {
+            ids.insert(at, &row.key().to_vec())?;
         }
     }
     Ok(())
@@ -108,25 +106,25 @@ pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), Sto
 /// all the way down (keys already revoked are left as they are, but what they made is
 /// revoked too). Returns how many keys this revoked. Part of the caller's transaction.
 pub(crate) fn revoke_made_by(
-    txn: &WriteTransaction,
+    tx: &WriteTx,
     tenant: &TenantId,
     creator: &str,
     now: UtcMillis,
 ) -> Result<usize, StoreError> {
-    let ids = txn.open_table(API_KEY_IDS)?;
-    let mut keys = txn.open_table(API_KEYS)?;
+    let ids = tx.open(API_KEY_IDS)?;
+    let mut keys = tx.open(API_KEYS)?;
     let mut all = Vec::new();
-    for item in ids.range((tenant.as_str(), "")..)? {
-        let (k, hash) = item?;
-        if k.value().0 != tenant.as_str() {
+    for row in ids.range((tenant.as_str(), "")..)? {
+        let row = row?;
+        let (t, id) = row.key();
+        if t != tenant.as_str() {
             break;
         }
-        let hash = hash.value().to_vec();
-        let bytes = keys
+        let hash = &row.value;
+        let record = keys
             .get(hash.as_slice())?
-            .map(|v| v.value().to_vec())
-            .ok_or_else(|| corrupt(format!("index names missing key {}", k.value().1)))?;
-        all.push((hash, decode::<ApiKeyRecord>(&bytes)?));
+            .ok_or_else(|| corrupt(format!("index names missing key {id}")))?;
+        all.push((hash.clone(), record));
     }
     let mut makers = std::collections::HashSet::from([creator.to_owned()]);
     loop {
@@ -144,7 +142,7 @@ pub(crate) fn revoke_made_by(
     for (hash, mut r) in all {
         if makers.contains(&r.created_by) && r.revoked_at.is_none() {
             r.revoked_at = Some(now);
-            keys.insert(hash.as_slice(), encode(&r).as_slice())?;
+            keys.insert(hash.as_slice(), &r)?;
             revoked += 1;
         }
     }
@@ -154,57 +152,46 @@ pub(crate) fn revoke_made_by(
 impl Store {
     /// Stores a new key; `Conflict` if its id is taken in its tenant.
     pub fn insert_api_key(&self, secret: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        self.insert_api_key_bytes(secret, record, &encode(record))
-    }
-
-    /// Stores `bytes` as the record of `record`'s key (lets tests write old versions).
-    pub fn insert_api_key_bytes(
-        &self,
-        secret: &str,
-        record: &ApiKeyRecord,
-        bytes: &[u8],
-    ) -> Result<(), StoreError> {
         let hash = secret_hash(secret);
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
-            let mut ids = txn.open_table(API_KEY_IDS)?;
+            let mut ids = tx.open(API_KEY_IDS)?;
             let at = (record.tenant.as_str(), record.id.as_str());
-            if ids.get(at)?.is_some() {
+            if ids.contains(at)? {
                 return Err(StoreError::Conflict(format!(
                     "api key {} already exists in tenant {}",
                     record.id, record.tenant
                 )));
             }
-            ids.insert(at, hash.as_slice())?;
-            txn.open_table(API_KEYS)?.insert(hash.as_slice(), bytes)?;
+            ids.insert(at, &hash.to_vec())?;
+            tx.open(API_KEYS)?.insert(hash.as_slice(), record)?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(())
     }
 
     /// The key whose secret is `secret`, revoked or not.
     pub fn api_key(&self, secret: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(API_KEYS)?;
-        let found = table.get(secret_hash(secret).as_slice())?;
-        found.map(|v| decode::<ApiKeyRecord>(v.value())).transpose()
+        self.read()?
+            .open(API_KEYS)?
+            .get(secret_hash(secret).as_slice())
     }
 
     /// Every key of `tenant` (only its index range is read), newest first.
     pub fn api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let ids = txn.open_table(API_KEY_IDS)?;
-        let keys = txn.open_table(API_KEYS)?;
+        let tx = self.read()?;
+        let ids = tx.open(API_KEY_IDS)?;
+        let keys = tx.open(API_KEYS)?;
         let mut out = Vec::new();
-        for item in ids.range((tenant.as_str(), "")..)? {
-            let (k, hash) = item?;
-            if k.value().0 != tenant.as_str() {
+        for row in ids.range((tenant.as_str(), "")..)? {
+            let row = row?;
+            let (t, id) = row.key();
+            if t != tenant.as_str() {
                 break;
             }
-            let bytes = keys
-                .get(hash.value())?
-                .ok_or_else(|| corrupt(format!("index names missing key {}", k.value().1)))?;
-            let record = decode::<ApiKeyRecord>(bytes.value())?;
+            let record = keys
+                .get(row.value.as_slice())?
+                .ok_or_else(|| corrupt(format!("index names missing key {id}")))?;
             if &record.tenant != tenant {
                 return Err(corrupt(format!("key {} is not of {tenant}", record.id)));
             }
@@ -248,23 +235,21 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut ApiKeyRecord),
     ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let out = {
-            let ids = txn.open_table(API_KEY_IDS)?;
-            let mut keys = txn.open_table(API_KEYS)?;
-            let Some(hash) = ids.get((tenant.as_str(), id))?.map(|h| h.value().to_vec()) else {
+            let ids = tx.open(API_KEY_IDS)?;
+            let mut keys = tx.open(API_KEYS)?;
+            let Some(hash) = ids.get((tenant.as_str(), id))? else {
                 return Ok(None);
             };
-            let bytes = keys
+            let mut record = keys
                 .get(hash.as_slice())?
-                .map(|v| v.value().to_vec())
                 .ok_or_else(|| corrupt(format!("index names missing key {id}")))?;
-            let mut record = decode::<ApiKeyRecord>(&bytes)?;
             f(&mut record);
-            keys.insert(hash.as_slice(), encode(&record).as_slice())?;
+            keys.insert(hash.as_slice(), &record)?;
             record
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(Some(out))
     }
 }

@@ -9,11 +9,12 @@
 //! token presented again outside its grace revokes its whole family; a user's tenant comes from
 //! the credential, never the request.
 //! *Boundary:* `IdentityApi` for the router ([`api`], [`keys`]); the store's transactions in
-//! [`store`], [`api_keys`], [`operator`]; decisions in [`jwt`], [`password`], [`refresh`],
-//! [`throttle`].
+//! [`store`], [`api_keys`], [`operator`]; decisions in [`decide`] (pure: what presenting a
+//! refresh token does), [`jwt`], [`password`], [`refresh`], [`throttle`].
 
 pub mod api;
 pub mod api_keys;
+pub(crate) mod decide;
 pub mod jwt;
 pub mod keys;
 pub mod operator;

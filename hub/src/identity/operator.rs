@@ -2,15 +2,13 @@
 //! signing keys and reads the hub-wide metrics. Stored as the SHA-256 of its secret; there is
 //! at most one (making a new one drops the previous one in the same transaction).
 
-use crate::store::codec::{decode, encode};
+use crate::store::table::{Table, WriteTx};
 use crate::store::{Store, StoreError, secret_hash};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use xt_shared::model::UtcMillis;
 
 /// Key: SHA-256 of the secret.
-pub(crate) const OPERATOR_KEYS: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("operator_keys");
+pub(crate) const OPERATOR_KEYS: Table<&[u8], OperatorKeyRecord> = Table::new("operator_keys");
 
 /// The operator key as stored (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +18,8 @@ pub struct OperatorKeyRecord {
     pub created_at: UtcMillis,
 }
 
-pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
-    let txn = tx.backend();
-    txn.open_table(OPERATOR_KEYS)?;
+pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(OPERATOR_KEYS)?;
     Ok(())
 }
 
@@ -34,45 +31,44 @@ impl Store {
         secret: &str,
         record: &OperatorKeyRecord,
     ) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let dropped = {
-            let mut table = txn.open_table(OPERATOR_KEYS)?;
+            let mut table = tx.open(OPERATOR_KEYS)?;
             let dropped = table.len()? as usize;
-            table.retain(|_, _| false)?;
-            table.insert(secret_hash(secret).as_slice(), encode(record).as_slice())?;
+            table.clear()?;
+            table.insert(secret_hash(secret).as_slice(), record)?;
             dropped
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(dropped)
     }
 
     /// Drops the operator key: until a new one is made, nobody rotates keys over HTTP and only
     /// direct loopback scrapes read the metrics. Returns how many keys were dropped.
     pub fn revoke_operator_keys(&self) -> Result<usize, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let dropped = {
-            let mut table = txn.open_table(OPERATOR_KEYS)?;
+            let mut table = tx.open(OPERATOR_KEYS)?;
             let dropped = table.len()? as usize;
-            table.retain(|_, _| false)?;
+            table.clear()?;
             dropped
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(dropped)
     }
 
     /// The operator key whose secret is `secret`, if it is the current one.
     pub fn operator_key(&self, secret: &str) -> Result<Option<OperatorKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(OPERATOR_KEYS)?;
-        let found = table.get(secret_hash(secret).as_slice())?;
-        found.map(|v| decode(v.value())).transpose()
+        self.read()?
+            .open(OPERATOR_KEYS)?
+            .get(secret_hash(secret).as_slice())
     }
 
     /// The current operator key, if there is one.
     pub fn current_operator_key(&self) -> Result<Option<OperatorKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(OPERATOR_KEYS)?;
-        let first = table.iter()?.next().transpose()?;
-        first.map(|(_, v)| decode(v.value())).transpose()
+        let tx = self.read()?;
+        let table = tx.open(OPERATOR_KEYS)?;
+        let first = table.all()?.next().transpose()?;
+        Ok(first.map(|row| row.value))
     }
 }

@@ -1,31 +1,29 @@
 //! Identity tables: users, signing keys, refresh tokens and their families.
 
+use super::decide::{self, Presenting, RefreshDecision, RefreshState, Rotation};
 use crate::master_key::MasterKey;
-use crate::store::codec::{self, Record, decode, encode};
+use crate::store::codec::{self, Record};
+use crate::store::table::{OldOrNew, Table, WriteTx};
 use crate::store::{Store, StoreError};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use xt_mobile_api::Role;
 use xt_shared::ids::{TenantId, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
 /// Key: (tenant, username).
-pub(crate) const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("users");
+pub(crate) const USERS: Table<(&str, &str), UserRecord> = Table::new("users");
 /// Key: kid.
-pub(crate) const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+pub(crate) const SIGNING_KEYS: Table<&str, StoredSigningKey> = Table::new("signing_keys");
 /// Key: SHA-256 of the refresh token.
-pub(crate) const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("refresh_tokens");
+pub(crate) const REFRESH_TOKENS: Table<&[u8], RefreshRecord> = Table::new("refresh_tokens");
 /// Key: family id (one per sign-in; every rotation stays in the family).
-pub(crate) const REFRESH_FAMILIES: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("refresh_families");
+pub(crate) const REFRESH_FAMILIES: Table<&str, FamilyRecord> = Table::new("refresh_families");
 
-pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
-    let txn = tx.backend();
-    txn.open_table(USERS)?;
-    txn.open_table(SIGNING_KEYS)?;
-    txn.open_table(REFRESH_TOKENS)?;
-    txn.open_table(REFRESH_FAMILIES)?;
+pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(USERS)?;
+    tx.open(SIGNING_KEYS)?;
+    tx.open(REFRESH_TOKENS)?;
+    tx.open(REFRESH_FAMILIES)?;
     Ok(())
 }
 
@@ -77,12 +75,9 @@ pub(crate) struct SealedSigningKey {
     retired_at: Option<UtcMillis>,
 }
 
-/// A signing key as read from its table, before its private key is opened.
-enum StoredSigningKey {
-    /// Version 1: written before signing keys were sealed.
-    Plain(SigningKeyRecord),
-    Sealed(SealedSigningKey),
-}
+/// A signing key as read from its table, before its private key is opened: `Old` is version 1,
+/// a plain [`SigningKeyRecord`] written before signing keys were sealed; `New` is sealed.
+type StoredSigningKey = OldOrNew<SigningKeyRecord, SealedSigningKey>;
 
 /// What a sealed signing key is bound to: its kid (a sealed key moved to another kid does not
 /// open).
@@ -90,22 +85,18 @@ fn signing_key_aad(kid: &str) -> Vec<u8> {
     [b"signing-key\0".as_slice(), kid.as_bytes()].concat()
 }
 
-fn enc_signing_key(kid: &str, record: &SigningKeyRecord, key: &MasterKey) -> Vec<u8> {
-    let sealed = SealedSigningKey {
+/// `record` as stored: its private key sealed with `key`, bound to `kid`.
+fn seal_signing_key(kid: &str, record: &SigningKeyRecord, key: &MasterKey) -> StoredSigningKey {
+    OldOrNew::New(SealedSigningKey {
         pkcs8_sealed: key.seal(&signing_key_aad(kid), &record.pkcs8),
         public: record.public.clone(),
         created_at: record.created_at,
         retired_at: record.retired_at,
-    };
-    enc_sealed_signing_key(&sealed)
-}
-
-fn enc_sealed_signing_key(sealed: &SealedSigningKey) -> Vec<u8> {
-    encode(sealed)
+    })
 }
 
 /// Version 2 of a signing key. Version 1 is a plain [`SigningKeyRecord`], which cannot become a
-/// sealed one without the master key: [`StoredSigningKey::decode`] reads either.
+/// sealed one without the master key: [`StoredSigningKey`] reads either.
 impl Record for SealedSigningKey {
     const NAME: &'static str = "signing_keys";
     const VERSION: u8 = SIGNING_KEY_SEALED_V2;
@@ -115,40 +106,32 @@ impl Record for SealedSigningKey {
 }
 
 impl StoredSigningKey {
-    fn decode(bytes: &[u8]) -> Result<StoredSigningKey, StoreError> {
-        if bytes.first() == Some(&SIGNING_KEY_SEALED_V2) {
-            decode(bytes).map(StoredSigningKey::Sealed)
-        } else {
-            decode(bytes).map(StoredSigningKey::Plain)
-        }
-    }
-
     fn retired_at(&self) -> Option<UtcMillis> {
         match self {
-            StoredSigningKey::Plain(r) => r.retired_at,
-            StoredSigningKey::Sealed(s) => s.retired_at,
+            OldOrNew::Old(r) => r.retired_at,
+            OldOrNew::New(s) => s.retired_at,
         }
     }
 
     fn retire(&mut self, at: UtcMillis) {
         match self {
-            StoredSigningKey::Plain(r) => r.retired_at = Some(at),
-            StoredSigningKey::Sealed(s) => s.retired_at = Some(at),
+            OldOrNew::Old(r) => r.retired_at = Some(at),
+            OldOrNew::New(s) => s.retired_at = Some(at),
         }
     }
 
-    /// The bytes to store: always sealed (a plain record is sealed now).
-    fn encode(&self, kid: &str, key: &MasterKey) -> Vec<u8> {
+    /// What to store: always sealed (a plain record is sealed now).
+    fn sealed(self, kid: &str, key: &MasterKey) -> StoredSigningKey {
         match self {
-            StoredSigningKey::Plain(r) => enc_signing_key(kid, r, key),
-            StoredSigningKey::Sealed(s) => enc_sealed_signing_key(s),
+            OldOrNew::Old(r) => seal_signing_key(kid, &r, key),
+            sealed @ OldOrNew::New(_) => sealed,
         }
     }
 
     fn open(self, kid: &str, key: &MasterKey) -> Result<SigningKeyRecord, StoreError> {
         match self {
-            StoredSigningKey::Plain(r) => Ok(r),
-            StoredSigningKey::Sealed(s) => {
+            OldOrNew::Old(r) => Ok(r),
+            OldOrNew::New(s) => {
                 let pkcs8 = key
                     .open(&signing_key_aad(kid), &s.pkcs8_sealed)
                     .map_err(|e| StoreError::Corrupt {
@@ -217,17 +200,17 @@ impl Store {
         username: &str,
         record: &UserRecord,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
-            let mut users = txn.open_table(USERS)?;
-            if users.get((tenant.as_str(), username))?.is_some() {
+            let mut users = tx.open(USERS)?;
+            if users.contains((tenant.as_str(), username))? {
                 return Err(StoreError::Conflict(format!(
                     "user {username:?} already exists in tenant {tenant}"
                 )));
             }
-            users.insert((tenant.as_str(), username), encode(record).as_slice())?;
+            users.insert((tenant.as_str(), username), record)?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -236,24 +219,21 @@ impl Store {
         tenant: &TenantId,
         username: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(USERS)?;
-        let found = table.get((tenant.as_str(), username))?;
-        found.map(|v| decode(v.value())).transpose()
+        self.read()?.open(USERS)?.get((tenant.as_str(), username))
     }
 
     /// Every user of `tenant`, by username.
     pub fn users(&self, tenant: &TenantId) -> Result<Vec<(String, UserRecord)>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(USERS)?;
+        let tx = self.read()?;
+        let table = tx.open(USERS)?;
         let mut out = Vec::new();
-        for item in table.range((tenant.as_str(), "")..)? {
-            let (k, v) = item?;
-            let (t, username) = k.value();
+        for row in table.range((tenant.as_str(), "")..)? {
+            let row = row?;
+            let (t, username) = row.key();
             if t != tenant.as_str() {
                 break;
             }
-            out.push((username.to_owned(), decode(v.value())?));
+            out.push((username.to_owned(), row.value));
         }
         Ok(out)
     }
@@ -269,28 +249,26 @@ impl Store {
         now: UtcMillis,
         f: impl FnOnce(&mut UserRecord) -> Result<(), E>,
     ) -> Result<Option<UserUpdate<E>>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let out = {
-            let mut users = txn.open_table(USERS)?;
+            let mut users = tx.open(USERS)?;
             let key = (tenant.as_str(), username);
-            let found = users.get(key)?.map(|v| v.value().to_vec());
-            let Some(bytes) = found else {
+            let Some(mut record) = users.get(key)? else {
                 return Ok(None);
             };
-            let mut record: UserRecord = decode(&bytes)?;
             let was_disabled = record.disabled;
             if let Err(e) = f(&mut record) {
                 return Ok(Some(Err(e)));
             }
-            users.insert(key, encode(&record).as_slice())?;
+            users.insert(key, &record)?;
             let revoked = if record.disabled && !was_disabled {
-                super::api_keys::revoke_made_by(&txn, tenant, &record.id, now)?
+                super::api_keys::revoke_made_by(&tx, tenant, &record.id, now)?
             } else {
                 0
             };
             (record, revoked)
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(Some(Ok(out)))
     }
 
@@ -299,13 +277,13 @@ impl Store {
         &self,
         key: &MasterKey,
     ) -> Result<Vec<(String, SigningKeyRecord)>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(SIGNING_KEYS)?;
+        let tx = self.read()?;
+        let table = tx.open(SIGNING_KEYS)?;
         let mut out = Vec::new();
-        for item in table.iter()? {
-            let (k, v) = item?;
-            let kid = k.value().to_owned();
-            let record = StoredSigningKey::decode(v.value())?.open(&kid, key)?;
+        for row in table.all()? {
+            let row = row?;
+            let kid = row.key().to_owned();
+            let record = row.value.open(&kid, key)?;
             out.push((kid, record));
         }
         Ok(out)
@@ -317,24 +295,16 @@ impl Store {
         kid: &str,
         key: &MasterKey,
     ) -> Result<Option<SigningKeyRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(SIGNING_KEYS)?;
-        let found = table.get(kid)?;
-        found
-            .map(|v| StoredSigningKey::decode(v.value())?.open(kid, key))
-            .transpose()
+        let found = self.read()?.open(SIGNING_KEYS)?.get(kid)?;
+        found.map(|stored| stored.open(kid, key)).transpose()
     }
 
     /// Whether any signing key is stored sealed (so the master key is needed to sign).
     pub fn any_sealed_signing_key(&self) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(SIGNING_KEYS)?;
-        for item in table.iter()? {
-            let (_, v) = item?;
-            if matches!(
-                StoredSigningKey::decode(v.value())?,
-                StoredSigningKey::Sealed(_)
-            ) {
+        let tx = self.read()?;
+        let table = tx.open(SIGNING_KEYS)?;
+        for row in table.all()? {
+            if matches!(row?.value, OldOrNew::New(_)) {
                 return Ok(true);
             }
         }
@@ -345,15 +315,11 @@ impl Store {
     /// how many. Reads first, so a hub with nothing to seal writes nothing.
     pub fn seal_signing_keys(&self, key: &MasterKey) -> Result<usize, StoreError> {
         let plain = {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(SIGNING_KEYS)?;
+            let tx = self.read()?;
+            let table = tx.open(SIGNING_KEYS)?;
             let mut plain = 0;
-            for item in table.iter()? {
-                let (_, v) = item?;
-                if matches!(
-                    StoredSigningKey::decode(v.value())?,
-                    StoredSigningKey::Plain(_)
-                ) {
+            for row in table.all()? {
+                if matches!(row?.value, OldOrNew::Old(_)) {
                     plain += 1;
                 }
             }
@@ -362,23 +328,24 @@ impl Store {
         if plain == 0 {
             return Ok(0);
         }
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let mut sealed = 0;
         {
-            let mut table = txn.open_table(SIGNING_KEYS)?;
+            let mut table = tx.open(SIGNING_KEYS)?;
             let mut rewrite = Vec::new();
-            for item in table.iter()? {
-                let (k, v) = item?;
-                if let StoredSigningKey::Plain(r) = StoredSigningKey::decode(v.value())? {
-                    rewrite.push((k.value().to_owned(), r));
+            for row in table.all()? {
+                let row = row?;
+                let kid = row.key().to_owned();
+                if let OldOrNew::Old(r) = row.value {
+                    rewrite.push((kid, r));
                 }
             }
             for (kid, record) in rewrite {
-                table.insert(kid.as_str(), enc_signing_key(&kid, &record, key).as_slice())?;
+                table.insert(kid.as_str(), &seal_signing_key(&kid, &record, key))?;
                 sealed += 1;
             }
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(sealed)
     }
 
@@ -395,13 +362,13 @@ impl Store {
         drop_retired_before: UtcMillis,
         only_if_none: bool,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
-            let mut table = txn.open_table(SIGNING_KEYS)?;
+            let mut table = tx.open(SIGNING_KEYS)?;
             let mut existing = Vec::new();
-            for item in table.iter()? {
-                let (k, v) = item?;
-                existing.push((k.value().to_owned(), StoredSigningKey::decode(v.value())?));
+            for row in table.all()? {
+                let row = row?;
+                existing.push((row.key().to_owned(), row.value));
             }
             if only_if_none && existing.iter().any(|(_, r)| r.retired_at().is_none()) {
                 return Ok(false);
@@ -414,13 +381,13 @@ impl Store {
                     Some(_) => {}
                     None => {
                         r.retire(record.created_at);
-                        table.insert(k.as_str(), r.encode(&k, key).as_slice())?;
+                        table.insert(k.as_str(), &r.sealed(&k, key))?;
                     }
                 }
             }
-            table.insert(kid, enc_signing_key(kid, record, key).as_slice())?;
+            table.insert(kid, &seal_signing_key(kid, record, key))?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(true)
     }
 
@@ -430,23 +397,24 @@ impl Store {
         hash: &[u8; 32],
         record: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
             let family = FamilyRecord {
                 tenant: record.tenant.clone(),
                 created_at: record.issued_at,
                 revoked_at: None,
             };
-            txn.open_table(REFRESH_FAMILIES)?
-                .insert(record.family.as_str(), encode(&family).as_slice())?;
-            txn.open_table(REFRESH_TOKENS)?
-                .insert(hash.as_slice(), encode(record).as_slice())?;
+            tx.open(REFRESH_FAMILIES)?
+                .insert(record.family.as_str(), &family)?;
+            tx.open(REFRESH_TOKENS)?.insert(hash.as_slice(), record)?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(())
     }
 
-    /// Trades the token hashed `hash` for the successor hashed `successor`, in one transaction.
+    /// Trades the token hashed `hash` for the successor hashed `successor`, in one transaction:
+    /// loads the token, its family and the successor it got before, and writes what
+    /// [`decide::use_refresh`] decides.
     ///
     /// A token is used once. If an already-used token comes back within `grace_ms` of its first
     /// use (a client retrying a request whose answer it lost), it gets a fresh successor and the
@@ -461,67 +429,54 @@ impl Store {
         grace_ms: i64,
         expires_at: UtcMillis,
     ) -> Result<RefreshUse, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let outcome = {
-            let mut tokens = txn.open_table(REFRESH_TOKENS)?;
-            let mut families = txn.open_table(REFRESH_FAMILIES)?;
-            let found = tokens.get(hash.as_slice())?.map(|v| v.value().to_vec());
-            let Some(bytes) = found else {
-                return Ok(RefreshUse::Refused);
+            let mut tokens = tx.open(REFRESH_TOKENS)?;
+            let mut families = tx.open(REFRESH_FAMILIES)?;
+            let token = tokens.get(hash.as_slice())?;
+            let (family, handed_out) = match &token {
+                Some(t) => (
+                    families.get(t.family.as_str())?,
+                    match &t.successor {
+                        Some(prev) => tokens.get(prev.as_slice())?,
+                        None => None,
+                    },
+                ),
+                None => (None, None),
             };
-            let mut record: RefreshRecord = decode(&bytes)?;
-            let family_bytes = families
-                .get(record.family.as_str())?
-                .map(|v| v.value().to_vec());
-            let Some(family_bytes) = family_bytes else {
-                return Ok(RefreshUse::Refused);
+            let state = RefreshState {
+                token: token.as_ref(),
+                family: family.as_ref(),
+                handed_out: handed_out.as_ref(),
             };
-            let mut family: FamilyRecord = decode(&family_bytes)?;
-            if family.revoked_at.is_some() || record.expires_at <= now {
-                return Ok(RefreshUse::Refused);
-            }
-            let replay = match (record.rotated_at, &record.successor) {
-                (None, _) => false,
-                (Some(at), Some(prev)) if now.0 - at.0 <= grace_ms => {
-                    // A retry: the successor handed out before must not have been used yet.
-                    let prev_bytes = tokens.get(prev.as_slice())?.map(|v| v.value().to_vec());
-                    match prev_bytes {
-                        Some(b) => {
-                            let mut prev_record: RefreshRecord = decode(&b)?;
-                            if prev_record.rotated_at.is_some() {
-                                true
-                            } else {
-                                prev_record.rotated_at = Some(now);
-                                prev_record.successor = Some(successor.to_vec());
-                                tokens.insert(prev.as_slice(), encode(&prev_record).as_slice())?;
-                                false
-                            }
-                        }
-                        None => true,
-                    }
+            let presenting = Presenting {
+                now,
+                grace_ms,
+                successor,
+                expires_at,
+            };
+            match decide::use_refresh(state, presenting) {
+                RefreshDecision::Refused => return Ok(RefreshUse::Refused),
+                RefreshDecision::Revoke(id, family) => {
+                    families.insert(id.as_str(), &family)?;
+                    RefreshUse::ReuseDetected
                 }
-                (Some(_), _) => true,
-            };
-            if replay {
-                family.revoked_at = Some(now);
-                families.insert(record.family.as_str(), encode(&family).as_slice())?;
-                RefreshUse::ReuseDetected
-            } else {
-                record.rotated_at.get_or_insert(now);
-                record.successor = Some(successor.to_vec());
-                tokens.insert(hash.as_slice(), encode(&record).as_slice())?;
-                let next = RefreshRecord {
-                    issued_at: now,
-                    expires_at,
-                    rotated_at: None,
-                    successor: None,
-                    ..record.clone()
-                };
-                tokens.insert(successor.as_slice(), encode(&next).as_slice())?;
-                RefreshUse::Rotated(record)
+                RefreshDecision::Rotate(rotation) => {
+                    let Rotation {
+                        presented,
+                        superseded,
+                        next,
+                    } = *rotation;
+                    if let Some((prev, superseded)) = superseded {
+                        tokens.insert(prev.as_slice(), &superseded)?;
+                    }
+                    tokens.insert(hash.as_slice(), &presented)?;
+                    tokens.insert(successor.as_slice(), &next)?;
+                    RefreshUse::Rotated(presented)
+                }
             }
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(outcome)
     }
 
@@ -531,28 +486,22 @@ impl Store {
         hash: &[u8; 32],
         now: UtcMillis,
     ) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         let found = {
-            let tokens = txn.open_table(REFRESH_TOKENS)?;
-            let mut families = txn.open_table(REFRESH_FAMILIES)?;
-            let record = tokens.get(hash.as_slice())?.map(|v| v.value().to_vec());
-            match record {
+            let tokens = tx.open(REFRESH_TOKENS)?;
+            let mut families = tx.open(REFRESH_FAMILIES)?;
+            match tokens.get(hash.as_slice())? {
                 None => false,
-                Some(bytes) => {
-                    let record: RefreshRecord = decode(&bytes)?;
-                    let fam = families
-                        .get(record.family.as_str())?
-                        .map(|v| v.value().to_vec());
-                    if let Some(fam) = fam {
-                        let mut family: FamilyRecord = decode(&fam)?;
+                Some(record) => {
+                    if let Some(mut family) = families.get(record.family.as_str())? {
                         family.revoked_at.get_or_insert(now);
-                        families.insert(record.family.as_str(), encode(&family).as_slice())?;
+                        families.insert(record.family.as_str(), &family)?;
                     }
                     true
                 }
             }
         };
-        txn.commit()?;
+        tx.commit()?;
         Ok(found)
     }
 
@@ -569,30 +518,27 @@ impl Store {
         batch_max: usize,
     ) -> Result<RefreshSweep, StoreError> {
         let (dead_tokens, dead_families) = {
-            let txn = self.db.begin_read()?;
-            let tokens = txn.open_table(REFRESH_TOKENS)?;
-            let families = txn.open_table(REFRESH_FAMILIES)?;
+            let tx = self.read()?;
+            let tokens = tx.open(REFRESH_TOKENS)?;
+            let families = tx.open(REFRESH_FAMILIES)?;
             let mut dead_tokens = Vec::new();
             let mut referenced = std::collections::HashSet::new();
-            for item in tokens.iter()? {
-                let (hash, value) = item?;
-                let record: RefreshRecord = decode(value.value())?;
-                let family = families
-                    .get(record.family.as_str())?
-                    .map(|f| decode::<FamilyRecord>(f.value()))
-                    .transpose()?;
+            for row in tokens.all()? {
+                let row = row?;
+                let record = &row.value;
+                let family = families.get(record.family.as_str())?;
                 let live =
                     record.expires_at > now && family.is_some_and(|f| f.revoked_at.is_none());
                 if !live && dead_tokens.len() < batch_max {
-                    dead_tokens.push(hash.value().to_vec());
+                    dead_tokens.push(row.key().to_vec());
                 } else {
                     // Kept (or left for the next batch): its family stays too.
-                    referenced.insert(record.family);
+                    referenced.insert(row.value.family);
                 }
             }
             let mut dead_families = Vec::new();
-            for item in families.iter()? {
-                let (id, _) = item?;
+            for id in families.keys::<&str>(..)? {
+                let id = id?;
                 if dead_families.len() >= batch_max {
                     break;
                 }
@@ -607,18 +553,18 @@ impl Store {
         }
         // Nothing found dead can come back to life in between: expiry only passes, revocation
         // is final, and a family without tokens can get none (rotation needs one of its own).
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
-            let mut tokens = txn.open_table(REFRESH_TOKENS)?;
+            let mut tokens = tx.open(REFRESH_TOKENS)?;
             for hash in &dead_tokens {
                 tokens.remove(hash.as_slice())?;
             }
-            let mut families = txn.open_table(REFRESH_FAMILIES)?;
+            let mut families = tx.open(REFRESH_FAMILIES)?;
             for id in &dead_families {
                 families.remove(id.as_str())?;
             }
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(RefreshSweep {
             tokens: dead_tokens.len(),
             families: dead_families.len(),
@@ -628,10 +574,10 @@ impl Store {
 
     /// How many refresh tokens and families are stored (for tests and diagnostics).
     pub fn refresh_counts(&self) -> Result<(u64, u64), StoreError> {
-        let txn = self.db.begin_read()?;
+        let tx = self.read()?;
         Ok((
-            txn.open_table(REFRESH_TOKENS)?.len()?,
-            txn.open_table(REFRESH_FAMILIES)?.len()?,
+            tx.open(REFRESH_TOKENS)?.len()?,
+            tx.open(REFRESH_FAMILIES)?.len()?,
         ))
     }
 }

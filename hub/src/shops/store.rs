@@ -8,9 +8,10 @@
 //! still opens to the same [`ShopCredentials`].
 
 use crate::master_key::{MasterKey, MasterKeyError};
-use crate::store::codec::{self, Record, decode, encode};
-use crate::store::{META, Store, StoreError};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use crate::store::META;
+use crate::store::codec::{self, Record};
+use crate::store::table::{Table, WriteTx};
+use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use xt_shared::credentials::ShopCredentials;
 use xt_shared::ids::TenantId;
@@ -18,12 +19,11 @@ use xt_shared::model::UtcMillis;
 use xt_shared::order::Platform;
 
 /// Key: (tenant, shop id).
-pub(crate) const SHOPS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("shops");
+pub(crate) const SHOPS: Table<(&str, &str), ShopRecord> = Table::new("shops");
 /// Key: (shop id, tenant) of every shop: a webhook, whose URL names only the shop id, finds
 /// its shop (or the shops of several tenants that share the id) without reading other shops.
 /// Written with every insert; a shop's id and tenant never change.
-pub(crate) const SHOPS_BY_ID: TableDefinition<(&str, &str), ()> =
-    TableDefinition::new("shops_by_id");
+pub(crate) const SHOPS_BY_ID: Table<(&str, &str), ()> = Table::new("shops_by_id");
 /// Set in `meta` once [`SHOPS_BY_ID`] was built from the shops (hubs made before the index
 /// existed build it on their first open).
 pub(crate) const SHOPS_BY_ID_BUILT: &str = "shops_by_id_built";
@@ -347,18 +347,17 @@ impl Record for ShopRecord {
     }
 }
 
-pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), StoreError> {
-    let txn = tx.backend();
-    let shops = txn.open_table(SHOPS)?;
-    let mut by_id = txn.open_table(SHOPS_BY_ID)?;
-    let mut meta = txn.open_table(META)?;
-    if meta.get(SHOPS_BY_ID_BUILT)?.is_none() {
-        for item in shops.iter()? {
-            let (k, _) = item?;
-            let (tenant, id) = k.value();
-            by_id.insert((id, tenant), ())?;
+pub(crate) fn create_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    let shops = tx.open(SHOPS)?;
+    let mut by_id = tx.open(SHOPS_BY_ID)?;
+    let mut meta = tx.open(META)?;
+    if !meta.contains(SHOPS_BY_ID_BUILT)? {
+        for key in shops.keys::<(&str, &str)>(..)? {
+            let key = key?;
+            let (tenant, id) = key.value();
+            by_id.insert((id, tenant), &())?;
         }
-        meta.insert(SHOPS_BY_ID_BUILT, [1u8].as_slice())?;
+        meta.insert(SHOPS_BY_ID_BUILT, &vec![1])?;
     }
     Ok(())
 }
@@ -366,85 +365,76 @@ pub(crate) fn create_tables(tx: &crate::store::table::WriteTx) -> Result<(), Sto
 impl Store {
     /// Stores a new shop; `Conflict` if its id is taken in its tenant.
     pub fn insert_shop(&self, record: &ShopRecord) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let tx = self.write()?;
         {
-            let mut shops = txn.open_table(SHOPS)?;
+            let mut shops = tx.open(SHOPS)?;
             let at = (record.tenant.as_str(), record.id.as_str());
-            if shops.get(at)?.is_some() {
+            if shops.contains(at)? {
                 return Err(StoreError::Conflict(format!(
                     "shop {} already exists in tenant {}",
                     record.id, record.tenant
                 )));
             }
-            shops.insert(at, encode(record).as_slice())?;
-            txn.open_table(SHOPS_BY_ID)?
-                .insert((record.id.as_str(), record.tenant.as_str()), ())?;
+            shops.insert(at, record)?;
+            tx.open(SHOPS_BY_ID)?
+                .insert((record.id.as_str(), record.tenant.as_str()), &())?;
         }
-        txn.commit()?;
+        tx.commit()?;
         Ok(())
     }
 
     /// Whether any tenant has bound a shop (whose secrets the master key seals).
     pub fn any_shop(&self) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read()?;
-        let shops = txn.open_table(SHOPS)?;
-        Ok(shops.first()?.is_some())
+        Ok(!self.read()?.open(SHOPS)?.is_empty()?)
     }
 
     /// Every shop of every tenant (the capture supervisor's list).
     pub fn all_shops(&self) -> Result<Vec<ShopRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let shops = txn.open_table(SHOPS)?;
-        let mut out = Vec::new();
-        for item in shops.iter()? {
-            out.push(decode::<ShopRecord>(item?.1.value())?);
-        }
-        Ok(out)
+        let tx = self.read()?;
+        let shops = tx.open(SHOPS)?;
+        shops.all()?.map(|row| Ok(row?.value)).collect()
     }
 
     /// The shops with id `id`, of any tenant, through the id index (a webhook names only the
     /// shop; its signature decides which one, if ids repeat across tenants). Most shops have
     /// one.
     pub fn shops_by_id(&self, id: &str) -> Result<Vec<ShopRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let by_id = txn.open_table(SHOPS_BY_ID)?;
-        let shops = txn.open_table(SHOPS)?;
+        let tx = self.read()?;
+        let by_id = tx.open(SHOPS_BY_ID)?;
+        let shops = tx.open(SHOPS)?;
         let mut out = Vec::new();
-        for item in by_id.range((id, "")..)? {
-            let (k, _) = item?;
-            let (kid, tenant) = k.value();
+        for key in by_id.keys((id, "")..)? {
+            let key = key?;
+            let (kid, tenant) = key.value();
             if kid != id {
                 break;
             }
-            let Some(v) = shops.get((tenant, id))? else {
+            let Some(record) = shops.get((tenant, id))? else {
                 return Err(corrupt(format!(
                     "shop {id} of {tenant} is indexed but not stored"
                 )));
             };
-            out.push(decode::<ShopRecord>(v.value())?);
+            out.push(record);
         }
         Ok(out)
     }
 
     /// Shop `id` of `tenant`.
     pub fn shop(&self, tenant: &TenantId, id: &str) -> Result<Option<ShopRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let shops = txn.open_table(SHOPS)?;
-        let found = shops.get((tenant.as_str(), id))?;
-        found.map(|v| decode::<ShopRecord>(v.value())).transpose()
+        self.read()?.open(SHOPS)?.get((tenant.as_str(), id))
     }
 
     /// Every shop of `tenant` (only its key range is read), oldest first.
     pub fn shops(&self, tenant: &TenantId) -> Result<Vec<ShopRecord>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let shops = txn.open_table(SHOPS)?;
+        let tx = self.read()?;
+        let shops = tx.open(SHOPS)?;
         let mut out = Vec::new();
-        for item in shops.range((tenant.as_str(), "")..)? {
-            let (k, v) = item?;
-            if k.value().0 != tenant.as_str() {
+        for row in shops.range((tenant.as_str(), "")..)? {
+            let row = row?;
+            if row.key().0 != tenant.as_str() {
                 break;
             }
-            let record = decode::<ShopRecord>(v.value())?;
+            let record = row.value;
             if &record.tenant != tenant {
                 return Err(corrupt(format!("shop {} is not of {tenant}", record.id)));
             }
@@ -461,24 +451,17 @@ impl Store {
         id: &str,
         f: impl FnOnce(&mut ShopRecord) -> Result<(), E>,
     ) -> Result<Option<ShopRecord>, E> {
-        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let tx = self.write()?;
         let out = {
-            let mut shops = txn.open_table(SHOPS).map_err(StoreError::from)?;
-            let Some(bytes) = shops
-                .get((tenant.as_str(), id))
-                .map_err(StoreError::from)?
-                .map(|v| v.value().to_vec())
-            else {
+            let mut shops = tx.open(SHOPS)?;
+            let Some(mut record) = shops.get((tenant.as_str(), id))? else {
                 return Ok(None);
             };
-            let mut record = decode::<ShopRecord>(&bytes)?;
             f(&mut record)?;
-            shops
-                .insert((tenant.as_str(), id), encode(&record).as_slice())
-                .map_err(StoreError::from)?;
+            shops.insert((tenant.as_str(), id), &record)?;
             record
         };
-        txn.commit().map_err(StoreError::from)?;
+        tx.commit()?;
         Ok(Some(out))
     }
 }
@@ -486,6 +469,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::codec::decode;
+
+    /// [`SHOPS`] as bytes: to write a record as an older hub wrote it.
+    const SHOPS_RAW: Table<(&str, &str), Vec<u8>> = Table::new("shops");
 
     fn taobao(app_key: &str) -> ShopCredentials {
         ShopCredentials::Taobao {
@@ -635,12 +622,12 @@ mod tests {
 
             // Kept as they were when the record is rewritten for another reason (the format
             // goes with them), sealed typed once the credentials change.
-            let txn = store.db.begin_write().unwrap();
-            txn.open_table(SHOPS)
+            let tx = store.write().unwrap();
+            tx.open(SHOPS_RAW)
                 .unwrap()
-                .insert((old.tenant.as_str(), old.id.as_str()), bytes.as_slice())
+                .insert((old.tenant.as_str(), old.id.as_str()), &bytes)
                 .unwrap();
-            txn.commit().unwrap();
+            tx.commit().unwrap();
             let disabled = store
                 .change_shop::<StoreError>(&old.tenant, &old.id, |r| {
                     r.enabled = false;

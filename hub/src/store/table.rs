@@ -65,8 +65,8 @@ impl Stored for String {
     }
 }
 
-/// Plain bytes: a value that is not a record (a room's pointer to a row of another of its
-/// tables, kept in its own encoding), and tests writing bytes as older hubs did.
+/// Plain bytes, not a record: flags in `meta`, hash indexes, a room's pointer to a row of
+/// another of its tables in its own encoding, and tests writing bytes as older hubs did.
 impl Stored for Vec<u8> {
     type Raw = &'static [u8];
     fn read(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -74,6 +74,33 @@ impl Stored for Vec<u8> {
     }
     fn write<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
         f(self.as_slice())
+    }
+}
+
+/// A row that is one of two records sharing a table: `New` when its version byte is
+/// `New::VERSION`, else `Old`. For an older layout that cannot become the newer one by itself
+/// (it needs a secret the codec does not have, e.g. to seal it): it is read as it is, and each
+/// is written at its own version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OldOrNew<Old, New> {
+    Old(Old),
+    New(New),
+}
+
+impl<Old: Record, New: Record> Stored for OldOrNew<Old, New> {
+    type Raw = &'static [u8];
+    fn read(raw: &[u8]) -> Result<Self, StoreError> {
+        if raw.first() == Some(&New::VERSION) {
+            decode(raw).map(OldOrNew::New)
+        } else {
+            decode(raw).map(OldOrNew::Old)
+        }
+    }
+    fn write<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        match self {
+            OldOrNew::Old(old) => f(encode(old).as_slice()),
+            OldOrNew::New(new) => f(encode(new).as_slice()),
+        }
     }
 }
 
@@ -121,6 +148,17 @@ impl ReadTx {
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(Rows::new(None)),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl ReadTx {
+    /// The names of the tables that exist (migrations check what they retired).
+    pub fn table_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .0
+            .list_tables()?
+            .map(|t| redb::TableHandle::name(&t).to_owned())
+            .collect())
     }
 }
 

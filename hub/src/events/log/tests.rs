@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::store::AgentLogged;
-use redb::{ReadableDatabase, TableDefinition};
+use redb::TableDefinition;
 use xt_shared::ids::{AgentId, SiteId};
 
 fn agent_event(tenant: &str, at: i64) -> LogEntry {
@@ -242,12 +242,7 @@ fn the_hub_wide_log_of_layout_1_moves_keeping_its_keys() {
         append_all(&db, &[agent_event("a", 9), agent_event("b", 9)]),
         vec![5, 6]
     );
-    let txn = db.db.begin_read().unwrap();
-    let names: Vec<String> = txn
-        .list_tables()
-        .unwrap()
-        .map(|t| redb::TableHandle::name(&t).to_owned())
-        .collect();
+    let names = db.read().unwrap().table_names().unwrap();
     assert!(!names.contains(&"change_log".to_owned()), "{names:?}");
     assert!(
         !names.contains(&"change_log_by_tenant".to_owned()),

@@ -148,3 +148,55 @@ fn plain_bytes_are_the_bytes_a_record_table_holds() {
         Some(note("b"))
     );
 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct NoteV2 {
+    text: String,
+    sealed: bool,
+}
+
+impl Record for NoteV2 {
+    const NAME: &'static str = "test_notes";
+    const VERSION: u8 = 2;
+    fn read_older(version: u8, payload: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        crate::store::codec::first_version(version, payload)
+    }
+}
+
+#[test]
+fn bytes_are_stored_as_they_are() {
+    const RAW: Table<&str, Vec<u8>> = Table::new("test_raw");
+    let (_d, store) = store();
+    let tx = store.write().unwrap();
+    tx.open(RAW).unwrap().insert("flag", &vec![1]).unwrap();
+    tx.commit().unwrap();
+    let tx = store.read().unwrap();
+    assert_eq!(tx.open(RAW).unwrap().get("flag").unwrap(), Some(vec![1]));
+}
+
+#[test]
+fn old_or_new_reads_each_at_its_own_version_and_writes_it_back_unchanged() {
+    const EITHER: Table<(&str, u64), OldOrNew<Note, NoteV2>> = Table::new("test_notes");
+    const RAW: Table<(&str, u64), Vec<u8>> = Table::new("test_notes");
+    let (_d, store) = store();
+    let new = NoteV2 {
+        text: "b".into(),
+        sealed: true,
+    };
+    let tx = store.write().unwrap();
+    {
+        let mut rows = tx.open(EITHER).unwrap();
+        rows.insert(("t1", 1), &OldOrNew::Old(note("a"))).unwrap();
+        rows.insert(("t1", 2), &OldOrNew::New(new.clone())).unwrap();
+    }
+    tx.commit().unwrap();
+    let tx = store.read().unwrap();
+    let rows = tx.open(EITHER).unwrap();
+    assert_eq!(rows.get(("t1", 1)).unwrap(), Some(OldOrNew::Old(note("a"))));
+    assert_eq!(
+        rows.get(("t1", 2)).unwrap(),
+        Some(OldOrNew::New(new.clone()))
+    );
+    let raw = tx.open(RAW).unwrap();
+    assert_eq!(raw.get(("t1", 1)).unwrap(), Some(encode(&note("a"))));
+    assert_eq!(raw.get(("t1", 2)).unwrap(), Some(encode(&new)));
+}
