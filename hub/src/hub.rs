@@ -331,20 +331,21 @@ impl Hub {
         }
     }
 
-    /// The one way a shop's items (a capture page or a webhook) come in: applied, logged and
-    /// committed by [`Store::apply_shop_items`] in one transaction, then event streams are woken.
-    /// The agent's counterpart is [`Hub::apply_batch`].
+    /// The one way a shop's items (a capture page or a webhook) come in: through the ingest
+    /// pipeline ([`crate::orders::intake::ShopItems`]). The agent's counterpart is
+    /// [`Hub::apply_batch`].
     pub fn ingest_shop_items(
         &self,
         tenant: &TenantId,
         shop: &str,
         items: Vec<crate::shops::channels::Captured>,
     ) -> Result<crate::store::ShopOutcome, StoreError> {
-        let out = self.store.apply_shop_items(tenant, shop, items, now_ms())?;
-        if out.applied > 0 || out.errors > 0 {
-            self.log_changed();
-        }
-        Ok(out)
+        let items = crate::orders::intake::ShopItems {
+            tenant,
+            shop,
+            items,
+        };
+        self.ingest.run(&self.store, items, now_ms())
     }
 
     /// The one way an agent's batch comes in: through the ingest pipeline

@@ -16,6 +16,7 @@ pub mod api;
 #[cfg(test)]
 mod cases;
 pub mod decide;
+pub mod intake;
 pub mod members;
 pub mod records;
 pub mod skus;

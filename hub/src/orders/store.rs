@@ -402,102 +402,12 @@ impl Store {
         items: Vec<Captured>,
         now: UtcMillis,
     ) -> Result<ShopOutcome, StoreError> {
-        let shop_no = DocNo::new(shop).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let origin = Origin::Shop {
-            shop: shop_no.clone(),
+        let items = super::intake::ShopItems {
+            tenant,
+            shop,
+            items,
         };
-        let origin_text = origin.to_string();
-        let tx = self.write()?;
-        let mut outcome = ShopOutcome::default();
-        {
-            let mut state = capture_state(&tx, tenant, shop)?;
-            let mut tables = Tables::open(&tx, tenant)?;
-            let ctx = Ctx {
-                tenant,
-                by: Applying {
-                    shop,
-                    origin: &origin_text,
-                    now,
-                },
-            };
-            let mut logged = Vec::new();
-            let mut errors = Vec::new();
-            for item in items {
-                let (version, put) = match item {
-                    Captured::Malformed {
-                        raw,
-                        order_no,
-                        reason,
-                    } => {
-                        match put_error(&mut tables, &ctx, raw, order_no, reason, &mut state)? {
-                            Verdict::Apply(kept) => {
-                                outcome.errors += 1;
-                                errors.push(kept);
-                            }
-                            Verdict::Stale | Verdict::Duplicate => outcome.duplicates += 1,
-                        }
-                        continue;
-                    }
-                    Captured::Order { order, .. } => (
-                        order.times.modified.0,
-                        put_order(&mut tables, &ctx, order, &mut state)?.map(|order| {
-                            Body::PlatformOrder {
-                                shop: shop_no.clone(),
-                                order: Box::new(order),
-                            }
-                        }),
-                    ),
-                    Captured::Refund { refund, .. } => (
-                        refund.modified.0,
-                        put_refund(&mut tables, &ctx, refund, &mut state)?.map(|refund| {
-                            Body::PlatformRefund {
-                                shop: shop_no.clone(),
-                                refund,
-                            }
-                        }),
-                    ),
-                };
-                match put {
-                    Verdict::Apply(body) => {
-                        state.seq += 1;
-                        logged.push(SourceChange {
-                            seq: state.seq,
-                            version,
-                            body,
-                        });
-                    }
-                    Verdict::Stale => outcome.stale += 1,
-                    Verdict::Duplicate => outcome.duplicates += 1,
-                }
-            }
-            outcome.applied = logged.len() as u64;
-            state.stale += outcome.stale;
-            state.duplicates += outcome.duplicates;
-            if !logged.is_empty() {
-                state.last_applied_at = Some(now);
-                dashboard::count_changes(&tx, tenant, now, outcome.applied)?;
-                let entry = LogEntry::Batch(LoggedBatch {
-                    tenant: tenant.clone(),
-                    origin,
-                    applied_at: now,
-                    changes: logged,
-                });
-                crate::events::log::append(&tx, &entry)?;
-            }
-            for (order_no, reason) in errors {
-                let entry = LogEntry::CaptureError(crate::store::CaptureErrorLogged {
-                    tenant: tenant.clone(),
-                    shop: shop.to_owned(),
-                    order_no,
-                    reason,
-                    at: now,
-                });
-                crate::events::log::append(&tx, &entry)?;
-            }
-            tx.open(CAPTURE)?.insert((tenant.as_str(), shop), &state)?;
-        }
-        tx.commit()?;
-        Ok(outcome)
+        Ok(crate::ingest::commit(self, items, now)?.0)
     }
 
     /// One order of `tenant` by shop and platform order no.
@@ -755,6 +665,113 @@ impl Store {
         tx.commit()?;
         Ok(found)
     }
+}
+
+/// Applies a shop's items in the ingest pipeline's transaction `tx` (see
+/// [`super::intake::ShopItems`]): each order, refund or malformed payload decided and written,
+/// the shop's capture state advanced. Returns the outcome and the change-log entries.
+pub(crate) fn apply_items(
+    tx: &WriteTx,
+    tenant: &TenantId,
+    shop: &str,
+    shop_no: DocNo,
+    items: Vec<Captured>,
+    now: UtcMillis,
+) -> Result<(ShopOutcome, Vec<LogEntry>), StoreError> {
+    let origin = Origin::Shop {
+        shop: shop_no.clone(),
+    };
+    let origin_text = origin.to_string();
+    let mut outcome = ShopOutcome::default();
+    let mut log = Vec::new();
+    {
+        let mut state = capture_state(tx, tenant, shop)?;
+        let mut tables = Tables::open(tx, tenant)?;
+        let ctx = Ctx {
+            tenant,
+            by: Applying {
+                shop,
+                origin: &origin_text,
+                now,
+            },
+        };
+        let mut logged = Vec::new();
+        let mut errors = Vec::new();
+        for item in items {
+            let (version, put) = match item {
+                Captured::Malformed {
+                    raw,
+                    order_no,
+                    reason,
+                } => {
+                    match put_error(&mut tables, &ctx, raw, order_no, reason, &mut state)? {
+                        Verdict::Apply(kept) => {
+                            outcome.errors += 1;
+                            errors.push(kept);
+                        }
+                        Verdict::Stale | Verdict::Duplicate => outcome.duplicates += 1,
+                    }
+                    continue;
+                }
+                Captured::Order { order, .. } => (
+                    order.times.modified.0,
+                    put_order(&mut tables, &ctx, order, &mut state)?.map(|order| {
+                        Body::PlatformOrder {
+                            shop: shop_no.clone(),
+                            order: Box::new(order),
+                        }
+                    }),
+                ),
+                Captured::Refund { refund, .. } => (
+                    refund.modified.0,
+                    put_refund(&mut tables, &ctx, refund, &mut state)?.map(|refund| {
+                        Body::PlatformRefund {
+                            shop: shop_no.clone(),
+                            refund,
+                        }
+                    }),
+                ),
+            };
+            match put {
+                Verdict::Apply(body) => {
+                    state.seq += 1;
+                    logged.push(SourceChange {
+                        seq: state.seq,
+                        version,
+                        body,
+                    });
+                }
+                Verdict::Stale => outcome.stale += 1,
+                Verdict::Duplicate => outcome.duplicates += 1,
+            }
+        }
+        outcome.applied = logged.len() as u64;
+        state.stale += outcome.stale;
+        state.duplicates += outcome.duplicates;
+        if !logged.is_empty() {
+            state.last_applied_at = Some(now);
+            dashboard::count_changes(tx, tenant, now, outcome.applied)?;
+            let entry = LogEntry::Batch(LoggedBatch {
+                tenant: tenant.clone(),
+                origin,
+                applied_at: now,
+                changes: logged,
+            });
+            log.push(entry);
+        }
+        for (order_no, reason) in errors {
+            let entry = LogEntry::CaptureError(crate::store::CaptureErrorLogged {
+                tenant: tenant.clone(),
+                shop: shop.to_owned(),
+                order_no,
+                reason,
+                at: now,
+            });
+            log.push(entry);
+        }
+        tx.open(CAPTURE)?.insert((tenant.as_str(), shop), &state)?;
+    }
+    Ok((outcome, log))
 }
 
 /// Applies one order: loads the stored version, lets [`decide::order`] rule, looks up its lines'
