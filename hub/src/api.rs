@@ -5,7 +5,10 @@ use crate::agents::api::AgentsService;
 use crate::dashboard::api::DashboardService;
 use crate::events::api::EventsService;
 use crate::hub::Hub;
+use crate::identity::api::IdentityService;
 use crate::identity::throttle::LoginThrottle;
+use crate::orders::api::OrdersService;
+use crate::shops::api::ShopsService;
 use crate::stock::api::StockService;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,15 +17,14 @@ use xt_mobile_api::time::OffsetDateTime;
 use xt_mobile_api::{Domains, OperationsApi};
 use xt_shared::model::UtcMillis;
 
-/// What the HTTP surface is built from: the hub and the settings of its services; [`HttpApi::domains`]
-/// makes one service per room. (Identity, shops and orders are still served by this value.)
+/// What the HTTP surface is built from: the hub and the settings of its services;
+/// [`HttpApi::domains`] makes one service per room.
 pub struct HttpApi {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) throttle: LoginThrottle,
-    pub(crate) key_uses: crate::identity::keys::KeyUses,
-    pub(crate) agents_dial: AgentsDial,
+    hub: Arc<Hub>,
+    throttle: LoginThrottle,
+    agents_dial: AgentsDial,
     /// See [`HttpApi::with_stock_delay`]; zero in a served hub.
-    pub(crate) stock_delay: Duration,
+    stock_delay: Duration,
 }
 
 /// Where agents reach this hub, as told to whoever makes an enrollment token.
@@ -37,17 +39,19 @@ pub struct AgentsDial {
 impl HttpApi {
     /// The router's [`Domains`]: one service per room.
     pub fn domains(self) -> Domains {
-        let hub = Arc::clone(&self.hub);
-        let agents = AgentsService::new(Arc::clone(&hub), self.agents_dial.clone());
-        let stock = StockService::new(Arc::clone(&hub), self.stock_delay);
-        let this = Arc::new(self);
+        let HttpApi {
+            hub,
+            throttle,
+            agents_dial,
+            stock_delay,
+        } = self;
         Domains {
-            identity: this.clone(),
-            agents: Arc::new(agents),
-            stock: Arc::new(stock),
+            identity: Arc::new(IdentityService::new(Arc::clone(&hub), throttle)),
+            agents: Arc::new(AgentsService::new(Arc::clone(&hub), agents_dial)),
+            stock: Arc::new(StockService::new(Arc::clone(&hub), stock_delay)),
             dashboard: Arc::new(DashboardService::new(Arc::clone(&hub))),
-            shops: this.clone(),
-            orders: this,
+            shops: Arc::new(ShopsService::new(Arc::clone(&hub))),
+            orders: Arc::new(OrdersService::new(Arc::clone(&hub))),
             events: Arc::new(EventsService::new(Arc::clone(&hub))),
             operations: Arc::new(OperationsService { hub }),
         }
@@ -64,7 +68,6 @@ impl HttpApi {
         HttpApi {
             hub,
             throttle,
-            key_uses: crate::identity::keys::KeyUses::default(),
             agents_dial: AgentsDial::default(),
             stock_delay: Duration::ZERO,
         }

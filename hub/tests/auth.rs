@@ -1,5 +1,5 @@
 //! Identity and access over the real hub: the router called directly (tower `oneshot`) with the
-//! hub's `HttpApi` over a freshly initialized data directory (real redb in a temp dir).
+//! hub's services (`HttpApi::domains`) over a freshly initialized data directory (real redb in a temp dir).
 
 mod support;
 

@@ -1,5 +1,5 @@
 //! `GET /metrics` over the real hub: the router called directly (tower `oneshot`) with the hub's
-//! `HttpApi` over a freshly initialized data directory.
+//! the hub's services (`HttpApi::domains`) over a freshly initialized data directory.
 
 mod support;
 

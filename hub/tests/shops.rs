@@ -345,7 +345,6 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     use xt_hub::api::HttpApi;
     use xt_hub::hub::{Hub, HubSettings};
     use xt_hub::master_key::MASTER_KEY_FILE;
-    use xt_mobile_api::ShopsApi;
     let dir = tempfile::tempdir().unwrap();
     xt_hub::cli::init_hub(dir.path(), &support::acme()).unwrap();
     let key_file = dir.path().join(MASTER_KEY_FILE);
@@ -353,7 +352,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     let req: xt_mobile_api::ShopCreate = serde_json::from_value(bodies().remove(0)).unwrap();
     let id = {
         let hub = Arc::new(Hub::open(dir.path(), support::private_shop_urls()).unwrap());
-        let api = HttpApi::new(hub);
+        let api = HttpApi::new(hub).domains().shops;
         let shop = api
             .create_shop(&support::acme(), &req.validated().unwrap())
             .unwrap();
@@ -375,7 +374,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     let record = hub.store.shop(&support::acme(), &id).unwrap().unwrap();
     let err = record.open_credentials(&hub.master_key).unwrap_err();
     assert!(err.to_string().contains("master key"), "{err}");
-    let api = HttpApi::new(hub);
+    let api = HttpApi::new(hub).domains().shops;
     assert_eq!(api.list_shops(&support::acme()).unwrap().len(), 1);
 }
 

@@ -53,33 +53,6 @@ pub struct Domains {
     pub operations: Arc<dyn OperationsApi>,
 }
 
-impl Domains {
-    /// Every domain served by one value (the hub implements them all on one type).
-    pub fn of<
-        H: IdentityApi
-            + AgentsApi
-            + StockApi
-            + DashboardApi
-            + ShopsApi
-            + OrdersApi
-            + EventsApi
-            + OperationsApi,
-    >(
-        hub: Arc<H>,
-    ) -> Domains {
-        Domains {
-            identity: hub.clone(),
-            agents: hub.clone(),
-            stock: hub.clone(),
-            dashboard: hub.clone(),
-            shops: hub.clone(),
-            orders: hub.clone(),
-            events: hub.clone(),
-            operations: hub.clone(),
-        }
-    }
-}
-
 /// Identity and access: credentials, sign-in, users, signing keys and partner API keys. See [`Domains`] for what every domain trait promises.
 pub trait IdentityApi: Send + Sync + 'static {
     /// Looks up an API key by its secret (the hub stores only hashes). `None` = unknown or revoked.

@@ -18,7 +18,6 @@ use xt_hub::api::HttpApi;
 use xt_hub::hub::{Authorized, Hub, HubSettings, now_ms};
 use xt_hub::identity::throttle::{LoginThrottle, ThrottleLimits};
 use xt_hub::store::AgentRecord;
-use xt_mobile_api::IdentityApi;
 use xt_mobile_api::identity::UserCreate;
 use xt_shared::change::{Body, SourceChange};
 use xt_shared::ids::{AgentId, SiteId, Sku, SourceName, TenantId, WarehouseCode};
@@ -209,10 +208,8 @@ async fn main() -> anyhow::Result<()> {
         account_ceiling_burst: 1_000_000,
         ..ThrottleLimits::default()
     };
-    let api = Arc::new(HttpApi::with_throttle(
-        Arc::clone(&hub),
-        LoginThrottle::new(limits),
-    ));
+    let domains = HttpApi::with_throttle(Arc::clone(&hub), LoginThrottle::new(limits)).domains();
+    let api = Arc::clone(&domains.identity);
     let started = Instant::now();
     let users: Vec<String> = (0..CLIENTS).map(|i| format!("u{i:03}")).collect();
     {
@@ -246,8 +243,7 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let addr = listener.local_addr()?;
-    let router = xt_mobile_api::router(xt_mobile_api::Domains::of(api))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let router = xt_mobile_api::router(domains).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await });
     let base = format!("http://{addr}");
 

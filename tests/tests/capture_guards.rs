@@ -49,7 +49,7 @@ fn private_allowed() -> ShopUrlPolicy {
 struct TestHub {
     _dir: tempfile::TempDir,
     hub: Arc<Hub>,
-    api: HttpApi,
+    api: Arc<dyn ShopsApi>,
 }
 
 fn hub(shop_urls: ShopUrlPolicy) -> TestHub {
@@ -60,7 +60,7 @@ fn hub(shop_urls: ShopUrlPolicy) -> TestHub {
         ..HubSettings::default()
     };
     let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
-    let api = HttpApi::new(Arc::clone(&hub));
+    let api = HttpApi::new(Arc::clone(&hub)).domains().shops;
     TestHub {
         _dir: dir,
         hub,

@@ -1,12 +1,16 @@
 //! [`IdentityApi`](xt_mobile_api::IdentityApi), users and sessions: access tokens, sign-in,
 //! refresh, users.
 
-use crate::api::{HttpApi, internal, utc};
+use crate::api::{internal, utc};
+use crate::hub::Hub;
 use crate::hub::now_ms;
+use crate::identity::keys::KeyUses;
+use crate::identity::throttle::LoginThrottle;
 use crate::identity::{ACCESS_TOKEN_TTL, REFRESH_TOKEN_TTL, jwt, password, refresh};
 use crate::metrics::LoginFailure;
 use crate::store::{StoreError, UserRecord};
 use std::net::IpAddr;
+use std::sync::Arc;
 use xt_mobile_api::access::may_grant;
 use xt_mobile_api::identity::{
     Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView, check_roles,
@@ -36,7 +40,25 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-impl HttpApi {
+/// The identity room's service: credentials, sign-in (throttled), sessions, users, signing keys
+/// and partner API keys.
+pub struct IdentityService {
+    pub(super) hub: Arc<Hub>,
+    pub(super) throttle: LoginThrottle,
+    pub(super) key_uses: KeyUses,
+}
+
+impl IdentityService {
+    pub fn new(hub: Arc<Hub>, throttle: LoginThrottle) -> IdentityService {
+        IdentityService {
+            hub,
+            throttle,
+            key_uses: KeyUses::default(),
+        }
+    }
+}
+
+impl IdentityService {
     /// The principal of a valid access token. Roles and warehouses are read from the user as
     /// stored now, so disabling a user or changing roles applies to tokens already issued.
     pub(super) fn access_principal(&self, token: &str) -> Result<Option<Principal>, ApiError> {
@@ -237,7 +259,7 @@ impl HttpApi {
     }
 }
 
-impl IdentityApi for HttpApi {
+impl IdentityApi for IdentityService {
     fn authenticate_key(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
         self.key_principal(secret)
     }

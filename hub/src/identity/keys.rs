@@ -1,7 +1,8 @@
 //! [`IdentityApi`](xt_mobile_api::IdentityApi), API keys: authenticating keys (and recording their use), listing,
 //! making and revoking them.
 
-use crate::api::{HttpApi, internal, utc, utc_opt};
+use super::api::IdentityService;
+use crate::api::{internal, utc, utc_opt};
 use crate::hub::{new_secret, now_ms};
 use crate::store::{ApiKeyRecord, StoreError};
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ pub fn new_key_id() -> String {
     format!("key-{}", hex::encode(rand::random::<[u8; 6]>()))
 }
 
-impl HttpApi {
+impl IdentityService {
     pub(super) fn key_principal(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
         let store = &self.hub.store;
         let Some(key) = store.api_key(secret).map_err(internal)? else {

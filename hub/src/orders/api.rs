@@ -1,22 +1,21 @@
 //! Orders, members, SKU mappings and capture errors over the store, as API views.
 
-use crate::api::{HttpApi, internal, utc, utc_opt};
-use crate::shops::channels::WebhookRefusal;
+use crate::api::{internal, utc, utc_opt};
+use crate::hub::Hub;
 use crate::store::{
     CaptureErrorRecord, CapturedOrder, CapturedRefund, MemberRecord, ORDERS_SCAN_ROWS_MAX,
     OrderFilter, SkuMapping, StoreError, new_mapping_id,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use xt_mobile_api::orders::{
     AmountsView, BuyerView, CaptureErrorView, FlagsView, IdentityView, MemberView, MoneyView,
     OrderCursor, OrderDetail, OrderLineView, OrderPage, OrderQueryChecked, OrderSummary,
-    ProvenanceView, ReceiverView, RefundView, SkuMappingNew, SkuMappingView, WebhookAck,
+    ProvenanceView, ReceiverView, RefundView, SkuMappingNew, SkuMappingView,
 };
 use xt_mobile_api::{ApiError, OrdersApi};
 use xt_shared::ids::TenantId;
-use xt_shared::model::UtcMillis;
 use xt_shared::money::Money;
-use xt_shared::order::Platform;
 
 /// Most orders a member view lists.
 const MEMBER_ORDERS_MAX: usize = 200;
@@ -175,7 +174,7 @@ fn member_view(m: MemberRecord, orders: Vec<OrderSummary>) -> Result<MemberView,
     })
 }
 
-pub(super) fn capture_error_view(e: CaptureErrorRecord) -> Result<CaptureErrorView, ApiError> {
+pub(crate) fn capture_error_view(e: CaptureErrorRecord) -> Result<CaptureErrorView, ApiError> {
     Ok(CaptureErrorView {
         at: utc(e.at)?,
         order_no: e.order_no,
@@ -184,7 +183,18 @@ pub(super) fn capture_error_view(e: CaptureErrorRecord) -> Result<CaptureErrorVi
     })
 }
 
-impl HttpApi {
+/// The orders room's service: order listings and details, members, the SKU mapping table.
+pub struct OrdersService {
+    hub: Arc<Hub>,
+}
+
+impl OrdersService {
+    pub fn new(hub: Arc<Hub>) -> OrdersService {
+        OrdersService { hub }
+    }
+}
+
+impl OrdersService {
     fn shop_names(&self, tenant: &TenantId) -> Result<ShopNames, ApiError> {
         let shops = self.hub.store.shops(tenant).map_err(internal)?;
         Ok(shops.into_iter().map(|s| (s.id, s.name)).collect())
@@ -327,91 +337,9 @@ impl HttpApi {
             false => Err(ApiError::NotFound(format!("mapping {id:?} not found"))),
         }
     }
-
-    pub(crate) fn shop_capture_errors(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<Vec<CaptureErrorView>, ApiError> {
-        self.one_shop(tenant, id)?;
-        let errors = self
-            .hub
-            .store
-            .capture_errors(tenant, id, 100)
-            .map_err(internal)?;
-        errors.into_iter().map(capture_error_view).collect()
-    }
-
-    /// A webhook delivery: find the shop, check the signature over the raw body with its
-    /// webhook secret (constant time), then capture the order like a poll would.
-    pub(crate) fn take_webhook(
-        &self,
-        platform: Platform,
-        shop_id: &str,
-        headers: &axum::http::HeaderMap,
-        body: &[u8],
-    ) -> Result<WebhookAck, ApiError> {
-        let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
-        // Usually one shop; if tenants share the id, the signature says whose delivery it is.
-        let candidates = self.hub.store.shops_by_id(shop_id).map_err(internal)?;
-        let mut candidates = candidates
-            .into_iter()
-            .filter(|s| s.platform == platform)
-            .peekable();
-        if candidates.peek().is_none() {
-            return Err(not_found());
-        }
-        let mut signed = None;
-        for shop in candidates {
-            let credentials = shop
-                .open_credentials(&self.hub.master_key)
-                .map_err(internal)?;
-            let secret = credentials.webhook_secret();
-            match crate::shops::channels::webhook::verify(platform, secret, headers, body) {
-                Ok(()) => {
-                    signed = Some(shop);
-                    break;
-                }
-                Err(WebhookRefusal::Unsupported(_)) => return Err(not_found()),
-                Err(refusal) => {
-                    tracing::warn!(shop = %shop.id, tenant = %shop.tenant, %refusal, "webhook refused");
-                }
-            }
-        }
-        let Some(shop) = signed else {
-            return Err(ApiError::Unauthorized);
-        };
-        if !shop.enabled {
-            tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
-            return Ok(WebhookAck { accepted: false });
-        }
-        let items = crate::shops::channels::parse_webhook_order(platform, body);
-        self.hub
-            .ingest_shop_items(&shop.tenant, &shop.id, items)
-            .map_err(internal)?;
-        Ok(WebhookAck { accepted: true })
-    }
-
-    pub(crate) fn schedule_backfill(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<(), ApiError> {
-        self.one_shop(tenant, id)?;
-        self.hub
-            .store
-            .update_capture_state(tenant, id, |s| {
-                s.backfill = Some((UtcMillis(to), UtcMillis(from)));
-                s.refunds_backfill = Some(UtcMillis(from));
-            })
-            .map_err(internal)?;
-        Ok(())
-    }
 }
 
-impl OrdersApi for HttpApi {
+impl OrdersApi for OrdersService {
     fn orders(&self, tenant: &TenantId, query: &OrderQueryChecked) -> Result<OrderPage, ApiError> {
         self.order_page(tenant, query)
     }

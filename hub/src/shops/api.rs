@@ -1,12 +1,17 @@
 //! Shops over the store: ids, sealing the credentials with the master key, views without secrets.
 
-use crate::api::{HttpApi, internal, utc, utc_opt};
+use crate::api::{internal, utc, utc_opt};
+use crate::hub::Hub;
 use crate::shops::channels::ShopUrlPolicy;
+use crate::shops::channels::WebhookRefusal;
 use crate::store::{CaptureState, SealedCredentials, ShopHealthRecord, ShopRecord, StoreError};
+use std::sync::Arc;
 use xt_mobile_api::orders::{CaptureErrorView, WebhookAck};
 use xt_mobile_api::shops::{CredentialsView, ShopHealth};
 use xt_mobile_api::{ApiError, ShopNew, ShopOwned, ShopPatch, ShopView, ShopsApi};
 use xt_shared::ids::TenantId;
+use xt_shared::model::UtcMillis;
+use xt_shared::order::Platform;
 
 /// A new shop id: `shop-` and 16 random hex digits.
 pub fn new_shop_id() -> String {
@@ -90,7 +95,19 @@ impl From<StoreError> for PatchError {
     }
 }
 
-impl HttpApi {
+/// The shops room's service: bound shops (credentials sealed), their capture errors and
+/// backfills, and webhooks.
+pub struct ShopsService {
+    hub: Arc<Hub>,
+}
+
+impl ShopsService {
+    pub fn new(hub: Arc<Hub>) -> ShopsService {
+        ShopsService { hub }
+    }
+}
+
+impl ShopsService {
     fn with_capture(&self, r: ShopRecord) -> Result<ShopOwned, ApiError> {
         let capture = self
             .hub
@@ -105,7 +122,7 @@ impl HttpApi {
         shops.into_iter().map(|r| self.with_capture(r)).collect()
     }
 
-    pub(crate) fn one_shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
+    fn one_shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
         let shop = self.hub.store.shop(tenant, id).map_err(internal)?;
         shop.map(|r| self.with_capture(r))
             .ok_or_else(|| not_found(id))?
@@ -169,7 +186,94 @@ impl HttpApi {
     }
 }
 
-impl ShopsApi for HttpApi {
+impl ShopsService {
+    fn shop_capture_errors(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Vec<CaptureErrorView>, ApiError> {
+        self.one_shop(tenant, id)?;
+        let errors = self
+            .hub
+            .store
+            .capture_errors(tenant, id, 100)
+            .map_err(internal)?;
+        errors
+            .into_iter()
+            .map(crate::orders::api::capture_error_view)
+            .collect()
+    }
+
+    /// A webhook delivery: find the shop, check the signature over the raw body with its
+    /// webhook secret (constant time), then capture the order like a poll would.
+    fn take_webhook(
+        &self,
+        platform: Platform,
+        shop_id: &str,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<WebhookAck, ApiError> {
+        let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
+        // Usually one shop; if tenants share the id, the signature says whose delivery it is.
+        let candidates = self.hub.store.shops_by_id(shop_id).map_err(internal)?;
+        let mut candidates = candidates
+            .into_iter()
+            .filter(|s| s.platform == platform)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(not_found());
+        }
+        let mut signed = None;
+        for shop in candidates {
+            let credentials = shop
+                .open_credentials(&self.hub.master_key)
+                .map_err(internal)?;
+            let secret = credentials.webhook_secret();
+            match crate::shops::channels::webhook::verify(platform, secret, headers, body) {
+                Ok(()) => {
+                    signed = Some(shop);
+                    break;
+                }
+                Err(WebhookRefusal::Unsupported(_)) => return Err(not_found()),
+                Err(refusal) => {
+                    tracing::warn!(shop = %shop.id, tenant = %shop.tenant, %refusal, "webhook refused");
+                }
+            }
+        }
+        let Some(shop) = signed else {
+            return Err(ApiError::Unauthorized);
+        };
+        if !shop.enabled {
+            tracing::info!(shop = %shop.id, "webhook for a disabled shop ignored");
+            return Ok(WebhookAck { accepted: false });
+        }
+        let items = crate::shops::channels::parse_webhook_order(platform, body);
+        self.hub
+            .ingest_shop_items(&shop.tenant, &shop.id, items)
+            .map_err(internal)?;
+        Ok(WebhookAck { accepted: true })
+    }
+
+    fn schedule_backfill(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<(), ApiError> {
+        self.one_shop(tenant, id)?;
+        self.hub
+            .store
+            .update_capture_state(tenant, id, |s| {
+                s.backfill = Some((UtcMillis(to), UtcMillis(from)));
+                s.refunds_backfill = Some(UtcMillis(from));
+            })
+            .map_err(internal)?;
+        Ok(())
+    }
+}
+
+impl ShopsApi for ShopsService {
     fn list_shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
         self.shops(tenant)
     }
