@@ -109,12 +109,12 @@ pub struct OperationsService {
 
 impl OperationsApi for OperationsService {
     fn metrics_text(&self) -> Result<String, ApiError> {
-        Ok(self.hub.metrics.encode())
+        Ok(self.hub.metrics().encode())
     }
 
     fn observe_http(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.hub
-            .metrics
+            .metrics()
             .observe_http(method, route, status, seconds);
     }
 }

@@ -101,20 +101,49 @@ pub struct Authorized {
 }
 
 pub struct Hub {
-    pub store: Store,
-    pub ca: Ca,
-    pub settings: HubSettings,
+    store: Store,
+    ca: Ca,
+    settings: HubSettings,
     /// Prometheus metrics, served at `GET /metrics`.
-    pub metrics: Metrics,
+    metrics: Metrics,
     /// Seals shop credentials and the signing keys' private halves (see [`crate::master_key`]).
-    pub master_key: crate::master_key::MasterKey,
+    master_key: crate::master_key::MasterKey,
     data_dir: PathBuf,
     live: Mutex<HashMap<AgentId, Live>>,
     /// The one path of every change into the store ([`crate::ingest`]); wakes event streams.
-    pub ingest: crate::ingest::Pipeline,
+    ingest: crate::ingest::Pipeline,
 }
 
 impl Hub {
+    /// The storage every room stores through.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The hub's CA, which signs agents' certificates.
+    pub fn ca(&self) -> &Ca {
+        &self.ca
+    }
+
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
+    }
+
+    /// Prometheus metrics, served at `GET /metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Seals shop credentials and the signing keys' private halves.
+    pub fn master_key(&self) -> &crate::master_key::MasterKey {
+        &self.master_key
+    }
+
+    /// The one path of every change into the store ([`crate::ingest`]).
+    pub fn ingest(&self) -> &crate::ingest::Pipeline {
+        &self.ingest
+    }
+
     pub fn open(data_dir: &Path, settings: HubSettings) -> anyhow::Result<Hub> {
         use anyhow::Context;
         let ca = Ca::load(data_dir).with_context(|| {

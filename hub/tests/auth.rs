@@ -35,8 +35,8 @@ impl Env {
 
     fn current_key(&self) -> (String, SigningKeyRecord) {
         self.hub
-            .store
-            .signing_keys(&self.hub.master_key)
+            .store()
+            .signing_keys(&self.hub.master_key())
             .unwrap()
             .into_iter()
             .find(|(_, r)| r.retired_at.is_none())
@@ -45,7 +45,7 @@ impl Env {
 
     /// Claims a real sign-in of `admin` would carry, valid now.
     fn owner_claims(&self) -> Claims {
-        let user = self.hub.store.user(&acme(), "admin").unwrap().unwrap();
+        let user = self.hub.store().user(&acme(), "admin").unwrap().unwrap();
         let now = now_ms().0 / 1000;
         Claims {
             sub: user.id,
@@ -196,9 +196,9 @@ async fn token_of_tenant_b_cannot_touch_tenant_a() {
     let env = env();
     let a_agent = register_agent(&env.hub, &acme(), "ag-a", "s1").agent;
     let beta = TenantId::new("beta").unwrap();
-    env.hub.store.create_tenant(&beta, now_ms()).unwrap();
+    env.hub.store().create_tenant(&beta, now_ms()).unwrap();
     env.hub
-        .store
+        .store()
         .insert_user(
             &beta,
             "boss",
@@ -222,7 +222,7 @@ async fn token_of_tenant_b_cannot_touch_tenant_a() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
-    let agent = env.hub.store.agent(&a_agent).unwrap().unwrap();
+    let agent = env.hub.store().agent(&a_agent).unwrap().unwrap();
     assert!(agent.revoked_at.is_none());
     let r = env
         .call(Method::GET, "/api/v1/agents", Some(&b_access), None)
@@ -637,16 +637,16 @@ async fn a_new_operator_key_replaces_the_previous_one() {
                 .status
         }
     };
-    let (next, dropped) = xt_hub::cli::make_operator_key(&env.hub.store).unwrap();
+    let (next, dropped) = xt_hub::cli::make_operator_key(&env.hub.store()).unwrap();
     assert_eq!(dropped, 1);
     assert_eq!(
         rotate(env.operator_key.clone()).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(rotate(next.clone()).await, StatusCode::OK);
-    assert_eq!(env.hub.store.revoke_operator_keys().unwrap(), 1);
+    assert_eq!(env.hub.store().revoke_operator_keys().unwrap(), 1);
     assert_eq!(rotate(next).await, StatusCode::UNAUTHORIZED);
-    assert!(env.hub.store.current_operator_key().unwrap().is_none());
+    assert!(env.hub.store().current_operator_key().unwrap().is_none());
 }
 
 #[tokio::test]
@@ -657,10 +657,10 @@ async fn init_prints_a_working_operator_key() {
     let hub =
         std::sync::Arc::new(xt_hub::hub::Hub::open(dir.path(), HubSettings::default()).unwrap());
     assert!(
-        hub.store
+        hub.store()
             .operator_key(&made.operator_key)
             .unwrap()
             .is_some()
     );
-    assert!(hub.store.operator_key(&made.admin_key).unwrap().is_none());
+    assert!(hub.store().operator_key(&made.admin_key).unwrap().is_none());
 }

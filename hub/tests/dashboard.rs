@@ -36,7 +36,7 @@ impl Env {
     /// Records the status `who` reported of one of its sources at `at`.
     fn report(&self, who: &Authorized, status: SourceStatus, at: UtcMillis) {
         self.hub
-            .store
+            .store()
             .record_status(&who.record.tenant, &who.agent, &[status], at)
             .unwrap();
     }
@@ -185,7 +185,7 @@ async fn series_counts_changes_in_their_minute_and_carries_gauges() {
             .map(|s| stock(s, s as i64, "WH-SH", &format!("S{s}"), 1))
             .collect();
         env.hub
-            .store
+            .store()
             .apply_batch(
                 &who.record.tenant,
                 &who.agent,
@@ -324,7 +324,7 @@ async fn the_ticker_samples_gauges_into_the_current_minute() {
         let minute = minute_of(now_ms());
         let window = env
             .hub
-            .store
+            .store()
             .minute_buckets(&tenant, minute - 1, minute)
             .unwrap();
         sampled = window.buckets.iter().find_map(|(_, b)| b.gauges());

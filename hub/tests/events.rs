@@ -243,7 +243,7 @@ async fn a_warehouse_user_sees_only_its_warehouses_rows() {
         vec![stock(2, 2, "WH1", "A", 2), stock(3, 3, "WH2", "Y", 3)],
     );
     env.hub
-        .store
+        .store()
         .log_agent_event(AgentLogged {
             tenant: TenantId::new("acme").unwrap(),
             agent: AgentId::new("ag-1").unwrap(),
@@ -290,7 +290,7 @@ async fn live_events_follow_and_old_ones_are_not_replayed_without_an_id() {
 
     // Agent connections are events too, woken up by the hub.
     env.hub
-        .store
+        .store()
         .log_agent_event(AgentLogged {
             tenant: TenantId::new("acme").unwrap(),
             agent: AgentId::new("ag-1").unwrap(),
@@ -322,7 +322,7 @@ async fn agent_events_need_agents_read() {
     apply(&env.hub, &a, "wms", vec![stock(1, 1, "WH1", "A", 1)]);
     for connected in [true, false] {
         env.hub
-            .store
+            .store()
             .log_agent_event(AgentLogged {
                 tenant: TenantId::new("acme").unwrap(),
                 agent: AgentId::new("ag-1").unwrap(),
@@ -479,13 +479,13 @@ async fn a_role_change_narrows_the_stream_within_5s() {
 async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
     let env = env();
     env.add_user("mgr", &["manager"], &[]).await;
-    let user = env.hub.store.user(&acme(), "mgr").unwrap().unwrap();
+    let user = env.hub.store().user(&acme(), "mgr").unwrap().unwrap();
     // Issued so that it expires in about two seconds; the hub's clock leeway would still
     // accept it for a while after that, so only the stream's own expiry check can end it.
     let ttl_ms = xt_hub::identity::ACCESS_TOKEN_TTL.as_millis() as i64;
     let token = xt_hub::identity::jwt::issue(
-        &env.hub.store,
-        &env.hub.master_key,
+        &env.hub.store(),
+        &env.hub.master_key(),
         UtcMillis(now_ms().0 - ttl_ms + 2_000),
         &user.id,
         "mgr",
@@ -559,7 +559,7 @@ async fn event_replay_reads_only_the_callers_tenant() {
     env.add_beta();
     for i in 0..40 {
         env.hub
-            .store
+            .store()
             .log_agent_event(connected("beta", &format!("ag-b{i}")))
             .unwrap();
     }
@@ -578,7 +578,7 @@ async fn event_replay_reads_only_the_callers_tenant() {
     assert!(page.events.is_empty());
     assert_eq!(page.last_key, 1);
     // And the store reads acme's entries only.
-    let rows = env.hub.store.tenant_log_page(&acme(), 0, 10).unwrap();
+    let rows = env.hub.store().tenant_log_page(&acme(), 0, 10).unwrap();
     assert_eq!(rows.entries.len(), 1);
 }
 
@@ -674,7 +674,7 @@ async fn a_stream_resuming_from_a_trimmed_position_gets_a_reset_then_what_is_kep
         max_age_ms: i64::MAX,
         max_entries: 2,
     };
-    assert_eq!(env.hub.store.trim_logs(retention, now_ms()).unwrap(), 4);
+    assert_eq!(env.hub.store().trim_logs(retention, now_ms()).unwrap(), 4);
     // From 1: 2..=4 are gone; a reset says so, then 5 and 6 follow.
     let mut s = env.open(&env.key, Some("1"), "").await;
     let evs = s.events(3, PATIENCE).await;

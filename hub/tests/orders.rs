@@ -47,7 +47,7 @@ async fn shop(env: &Env, platform: &str) -> String {
 fn capture(env: &Env, shop: &str, platform: Platform, raw: &Value) {
     let items = capture_order(platform, &raw.to_string());
     env.hub
-        .store
+        .store()
         .apply_shop_items(&acme(), shop, items, UtcMillis(1_000))
         .unwrap();
 }
@@ -341,7 +341,7 @@ async fn an_order_filter_matching_nothing_ends_its_page_early_with_a_cursor() {
         .collect();
     for chunk in items.chunks(1000) {
         env.hub
-            .store
+            .store()
             .apply_shop_items(&acme(), &tb, chunk.to_vec(), UtcMillis(1_000))
             .unwrap();
     }
@@ -353,7 +353,7 @@ async fn an_order_filter_matching_nothing_ends_its_page_early_with_a_cursor() {
     };
     let scan = env
         .hub
-        .store
+        .store()
         .orders_scan(&acme(), &none, None, 50, ORDERS_SCAN_ROWS_MAX)
         .unwrap();
     assert!(scan.orders.is_empty());

@@ -235,7 +235,7 @@ async fn token_creation_is_201_with_the_tenant_of_the_key() {
     assert_eq!(reply.body["role"], "finance");
     assert_utc_near(&reply.body["expires_at"], Duration::hours(1));
     let created: TokenCreated = serde_json::from_value(reply.body).unwrap();
-    assert_eq!(created.ca_fingerprint, hub.hub.ca.fingerprint());
+    assert_eq!(created.ca_fingerprint, hub.hub.ca().fingerprint());
     // The hub made the token for the key's tenant: redeemed, it enrolls an acme agent.
     let who = redeem_token(&hub.hub, &created.token, "a9", |_| {});
     assert_eq!(who.record.tenant, acme());

@@ -108,7 +108,7 @@ impl World {
         let running = start(&support::loopback_serve_args(dir.path()))
             .await
             .unwrap();
-        let b_made = add_tenant(&running.hub.store, &b).unwrap();
+        let b_made = add_tenant(&running.hub.store(), &b).unwrap();
         // B's data first, so a leak into A's event stream would come before A's own events.
         let b_agent = register_agent(&running.hub, &b, B_AGENT, "s1");
         apply(
@@ -174,7 +174,7 @@ impl World {
         world
             .running
             .hub
-            .store
+            .store()
             .apply_shop_items(
                 &TenantId::new("beta").unwrap(),
                 &world.b_shop_id,
@@ -188,7 +188,7 @@ impl World {
         let stored = world
             .running
             .hub
-            .store
+            .store()
             .order(
                 &TenantId::new("beta").unwrap(),
                 &world.b_shop_id,
@@ -398,25 +398,25 @@ async fn tenant_a_gets_nothing_of_tenant_b_on_any_route() {
     let agent = world
         .running
         .hub
-        .store
+        .store()
         .agent(&AgentId::new(B_AGENT).unwrap());
     assert!(agent.unwrap().unwrap().revoked_at.is_none());
     let user = world
         .running
         .hub
-        .store
+        .store()
         .user(&b, B_USERNAME)
         .unwrap()
         .unwrap();
     assert!(!user.disabled);
     assert_eq!(user.roles, vec![xt_mobile_api::Role::Warehouse]);
-    let keys = world.running.hub.store.api_keys(&b).unwrap();
+    let keys = world.running.hub.store().api_keys(&b).unwrap();
     let key = keys.iter().find(|k| k.id == world.b_key_id).unwrap();
     assert!(key.revoked_at.is_none());
     let shop = world
         .running
         .hub
-        .store
+        .store()
         .shop(&b, &world.b_shop_id)
         .unwrap()
         .unwrap();

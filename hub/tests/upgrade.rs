@@ -180,12 +180,12 @@ async fn the_2026_11_29_shops_secrets_still_open() {
     let demo = TenantId::new("demo").unwrap();
     let shops = credentials["demo"]["shops"].as_object().unwrap();
     for (id, shop) in shops {
-        let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
+        let record = env.hub.store().shop(&demo, id).unwrap().expect("shop kept");
         assert!(
             matches!(record.credentials_sealed, SealedCredentials::Positional(_)),
             "{id}: sealed the old way"
         );
-        let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+        let credentials = record.open_credentials(&env.hub.master_key()).unwrap();
         assert_eq!(credentials, typed_credentials(shop), "{id}");
     }
     // Through the front door: a webhook signed with the stored secret is taken, one signed with
@@ -239,12 +239,12 @@ async fn the_2026_11_29_shops_secrets_still_open() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["credentials"], before["credentials"]);
     assert!(!r.text.contains("cs_new") && !r.text.contains("new-webhook"));
-    let record = env.hub.store.shop(&demo, id).unwrap().unwrap();
+    let record = env.hub.store().shop(&demo, id).unwrap().unwrap();
     assert!(matches!(
         record.credentials_sealed,
         SealedCredentials::Typed(_)
     ));
-    let credentials = record.open_credentials(&env.hub.master_key).unwrap();
+    let credentials = record.open_credentials(&env.hub.master_key()).unwrap();
     assert_eq!(
         credentials.webhook_secret(),
         Some("woo-1-new-webhook-secret")
@@ -397,12 +397,12 @@ async fn the_layout_3_data_directory_answers_as_it_did_and_its_records_read() {
     // Typed sealed credentials (shop record version 2) open to what was bound.
     let demo = TenantId::new("demo").unwrap();
     for (id, shop) in credentials["demo"]["shops"].as_object().unwrap() {
-        let record = env.hub.store.shop(&demo, id).unwrap().expect("shop kept");
+        let record = env.hub.store().shop(&demo, id).unwrap().expect("shop kept");
         assert!(
             matches!(record.credentials_sealed, SealedCredentials::Typed(_)),
             "{id}: sealed typed"
         );
-        let opened = record.open_credentials(&env.hub.master_key).unwrap();
+        let opened = record.open_credentials(&env.hub.master_key()).unwrap();
         assert_eq!(opened, typed_credentials(shop), "{id}");
     }
     // Every kind of change-log entry this version wrote replays, in position order.

@@ -81,7 +81,7 @@ fn orders(env: &Env) -> usize {
 
 fn orders_of(env: &Env, tenant: &TenantId) -> usize {
     env.hub
-        .store
+        .store()
         .orders_page(tenant, &Default::default(), None, usize::MAX)
         .unwrap()
         .len()
@@ -112,7 +112,7 @@ fn shopify_record(hub: &Hub, tenant: &TenantId, id: &str, secret: &str) -> ShopR
         access_token: "token".into(),
         webhook_secret: secret.into(),
     };
-    r.seal_credentials(&hub.master_key, &credentials);
+    r.seal_credentials(&hub.master_key(), &credentials);
     r
 }
 
@@ -151,7 +151,7 @@ async fn signed_deliveries_are_captured_once_and_unsigned_ones_are_refused() {
         );
         assert_eq!(
             env.hub
-                .store
+                .store()
                 .capture_state(&acme(), &id)
                 .unwrap()
                 .capture_errors,
@@ -185,7 +185,7 @@ async fn signed_deliveries_are_captured_once_and_unsigned_ones_are_refused() {
             deliver(&env, platform, &id, &older, Some(sig_old)).await,
             StatusCode::OK
         );
-        let state = env.hub.store.capture_state(&acme(), &id).unwrap();
+        let state = env.hub.store().capture_state(&acme(), &id).unwrap();
         assert_eq!((state.orders, state.stale), (1, 1), "{platform}: {state:?}");
 
         // Signed but not an order: accepted (the platform must not retry it) and kept.
@@ -195,7 +195,7 @@ async fn signed_deliveries_are_captured_once_and_unsigned_ones_are_refused() {
             deliver(&env, platform, &id, junk, Some(sig_junk)).await,
             StatusCode::OK
         );
-        let errors = env.hub.store.capture_errors(&acme(), &id, 10).unwrap();
+        let errors = env.hub.store().capture_errors(&acme(), &id, 10).unwrap();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].raw.contains("hello"), "{:?}", errors[0]);
     }
@@ -222,7 +222,7 @@ async fn a_webhook_finds_its_shop_by_id_in_whichever_tenant_signed_it() {
     let id = shop(&env, "shopify").await;
     // Beta binds a shop with the same id (ids are unique per tenant only) and its own secret.
     env.hub
-        .store
+        .store()
         .insert_shop(&shopify_record(&env.hub, &beta(), &id, "beta-secret"))
         .unwrap();
     let body = fixture("shopify", "paid-unfulfilled-multi-line");
@@ -246,8 +246,8 @@ async fn a_webhook_finds_its_shop_by_id_in_whichever_tenant_signed_it() {
         deliver(&env, "shopify", &id, &body, Some(forged)).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(env.hub.store.shops_by_id(&id).unwrap().len(), 2);
-    assert!(env.hub.store.shops_by_id("shop-none").unwrap().is_empty());
+    assert_eq!(env.hub.store().shops_by_id(&id).unwrap().len(), 2);
+    assert!(env.hub.store().shops_by_id("shop-none").unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -256,7 +256,7 @@ async fn shops_bound_before_the_id_index_existed_take_webhooks() {
     let made = xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
     {
         let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
-        hub.store
+        hub.store()
             .insert_shop(&shopify_record(&hub, &acme(), "shop-old", SECRET))
             .unwrap();
     }

@@ -55,7 +55,7 @@ fn register_agent(
     let agent = AgentId::new(id)?;
     let now = now_ms();
     let record = hub
-        .store
+        .store()
         .redeem_token(
             &secret,
             &agent,

@@ -116,7 +116,7 @@ async fn end_to_end(n: usize, batch: usize) -> anyhow::Result<EndToEnd> {
     loop {
         let applied = running
             .hub
-            .store
+            .store()
             .origins(&info.tenant, &info.agent)?
             .into_iter()
             .find(|(s, _)| s == &source)

@@ -89,7 +89,7 @@ fn hub_book(running: &Running, tenant: &TenantId, shop: &str) -> Book {
     };
     running
         .hub
-        .store
+        .store()
         .orders_page(tenant, &filter, None, usize::MAX)
         .unwrap()
         .into_iter()
@@ -233,7 +233,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
             got.len(),
             want.len()
         );
-        let state = running.hub.store.capture_state(&tenant, id).unwrap();
+        let state = running.hub.store().capture_state(&tenant, id).unwrap();
         assert_eq!(
             state.orders as usize,
             want.len(),
@@ -244,7 +244,11 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
 
         // Every malformed order is a capture error with its raw payload and reason.
         let truth = sim.truth(&spec.key);
-        let errors = running.hub.store.capture_errors(&tenant, id, 1000).unwrap();
+        let errors = running
+            .hub
+            .store()
+            .capture_errors(&tenant, id, 1000)
+            .unwrap();
         for no in &truth.malformed {
             assert!(
                 errors
@@ -258,7 +262,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
         for r in &truth.refunds {
             let refunds = running
                 .hub
-                .store
+                .store()
                 .order_refunds(&tenant, id, &r.order_no)
                 .unwrap();
             assert!(
@@ -272,7 +276,7 @@ async fn ten_thousand_orders_with_every_fault_and_a_restart_end_exactly_as_the_p
             );
         }
         // The shop's health shows a successful poll.
-        let shop = running.hub.store.shop(&tenant, id).unwrap().unwrap();
+        let shop = running.hub.store().shop(&tenant, id).unwrap().unwrap();
         assert!(
             shop.health.last_poll_ok_at.is_some(),
             "{}: {:?}",
@@ -357,7 +361,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
     wait("the first poll", || {
         running
             .hub
-            .store
+            .store()
             .capture_state(&tenant, jd)
             .unwrap()
             .orders_cursor
@@ -403,7 +407,7 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
     wait("the backfill's end", || {
         running
             .hub
-            .store
+            .store()
             .capture_state(&tenant, jd)
             .unwrap()
             .backfill
@@ -413,11 +417,11 @@ async fn a_backfill_fetches_older_orders_and_an_expired_session_shows_in_the_sho
 
     // The Taobao shop's session is refused: its health says so and nothing is captured.
     wait("the expired session in the health", || {
-        let shop = running.hub.store.shop(&tenant, tb).unwrap().unwrap();
+        let shop = running.hub.store().shop(&tenant, tb).unwrap().unwrap();
         shop.health.token_expires_at.is_some()
     })
     .await;
-    let shop = running.hub.store.shop(&tenant, tb).unwrap().unwrap();
+    let shop = running.hub.store().shop(&tenant, tb).unwrap().unwrap();
     let error = shop.health.last_error.clone().unwrap();
     assert!(error.contains("expired"), "{error}");
     assert!(!error.contains("a-session-the-platform-expired"), "{error}");

@@ -89,9 +89,9 @@ impl TestHub {
 
     /// One capture poll of `shop` as its worker does it (the hub's own shop URL policy).
     async fn poll(&self, shop: &str) -> bool {
-        let record = self.hub.store.shop(&acme(), shop).unwrap().unwrap();
+        let record = self.hub.store().shop(&acme(), shop).unwrap().unwrap();
         let config = ChannelConfig {
-            shop_urls: self.hub.settings.shop_urls.clone(),
+            shop_urls: self.hub.settings().shop_urls.clone(),
             ..ChannelConfig::for_tests()
         };
         let channel = shop_channel(&self.hub, &record, config).unwrap();
@@ -116,7 +116,7 @@ impl TestHub {
             ..OrderFilter::default()
         };
         self.hub
-            .store
+            .store()
             .orders_page(&acme(), &filter, None, usize::MAX)
             .unwrap()
             .into_iter()
@@ -188,7 +188,7 @@ async fn a_failing_refund_endpoint_leaves_orders_captured_and_shows_in_refund_he
             assert!(!refunds_error.contains(secret.as_str()), "{refunds_error}");
         }
         assert!(!refunds_error.contains("sign="), "{refunds_error}");
-        let state = hub.hub.store.capture_state(&acme(), &id).unwrap();
+        let state = hub.hub.store().capture_state(&acme(), &id).unwrap();
         assert!(state.orders_cursor.is_some() && state.refunds_cursor.is_none());
         assert!(
             state.backfill.is_some(),
@@ -229,12 +229,12 @@ async fn a_shop_url_resolving_to_loopback_is_refused_when_capture_connects_unles
     assert!(strict.order_nos(&id).is_empty());
 
     // A shop an older hub bound to an IP literal: its channel is refused before any request.
-    let mut old = strict.hub.store.shop(&acme(), &id).unwrap().unwrap();
-    let credentials = old.open_credentials(&strict.hub.master_key).unwrap();
+    let mut old = strict.hub.store().shop(&acme(), &id).unwrap().unwrap();
+    let credentials = old.open_credentials(&strict.hub.master_key()).unwrap();
     old.id = "shop-0123456789abcdef".into();
     old.api_base_url = sim.base_url("tb-1");
-    old.seal_credentials(&strict.hub.master_key, &credentials);
-    strict.hub.store.insert_shop(&old).unwrap();
+    old.seal_credentials(&strict.hub.master_key(), &credentials);
+    strict.hub.store().insert_shop(&old).unwrap();
     let config = ChannelConfig {
         shop_urls: ShopUrlPolicy::default(),
         ..ChannelConfig::for_tests()

@@ -914,7 +914,7 @@ async fn shop_with_orders(hub: &LocalHub) -> anyhow::Result<String> {
             order,
         });
     }
-    hub.running.hub.store.apply_shop_items(
+    hub.running.hub.store().apply_shop_items(
         &hub.tenant,
         &id,
         items,

@@ -25,7 +25,7 @@ impl AgentsService {
 impl AgentsApi for AgentsService {
     fn list_agents(&self, tenant: &TenantId) -> Result<Vec<AgentView>, ApiError> {
         self.hub
-            .store
+            .store()
             .agents(tenant)
             .map_err(internal)?
             .into_iter()
@@ -52,7 +52,7 @@ impl AgentsApi for AgentsService {
             .map_err(internal)?;
         Ok(TokenCreated {
             token,
-            ca_fingerprint: self.hub.ca.fingerprint(),
+            ca_fingerprint: self.hub.ca().fingerprint(),
             expires_at: utc(expires_at)?,
             tenant: tenant.clone(),
             site: req.site.clone(),
@@ -67,7 +67,7 @@ impl AgentsService {
     fn view(&self, id: AgentId, r: AgentRecord) -> Result<AgentView, ApiError> {
         let sources = self
             .hub
-            .store
+            .store()
             .origins(&r.tenant, &id)
             .map_err(internal)?
             .into_iter()

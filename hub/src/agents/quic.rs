@@ -84,7 +84,7 @@ impl EnrollGate {
 pub fn server_config(hub: &Hub) -> anyhow::Result<quinn::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(hub.ca.cert_der().clone())?;
+    roots.add(hub.ca().cert_der().clone())?;
     // Client certificates are verified against our CA whenever presented; the sync ALPN refuses
     // connections without one (enrollment is the only thing possible without a certificate).
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -93,11 +93,11 @@ pub fn server_config(hub: &Hub) -> anyhow::Result<quinn::ServerConfig> {
     )
     .allow_unauthenticated()
     .build()?;
-    let (cert, key) = hub.ca.server_cert(365)?;
+    let (cert, key) = hub.ca().server_cert(365)?;
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![cert, hub.ca.cert_der().clone()], key)?;
+        .with_single_cert(vec![cert, hub.ca().cert_der().clone()], key)?;
     tls.alpn_protocols = vec![ALPN_SYNC.to_vec(), ALPN_ENROLL.to_vec()];
     tls.max_early_data_size = 0;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)?;
@@ -349,11 +349,11 @@ async fn sync_session(
                 anyhow::bail!(message);
             }
             tracing::info!(%agent_version, "hello");
-            hub.metrics.agent_reported(&who.agent, &sources);
+            hub.metrics().agent_reported(&who.agent, &sources);
             let hub2 = hub.clone();
             let (tenant, agent) = (who.record.tenant.clone(), who.agent.clone());
             tokio::task::spawn_blocking(move || {
-                hub2.store
+                hub2.store()
                     .record_status(&tenant, &agent, &sources, crate::hub::now_ms())
             })
             .await??;
@@ -363,7 +363,7 @@ async fn sync_session(
             anyhow::bail!("expected hello, got {:?}", other.map(|f| f.name()));
         }
     }
-    let resume = hub.store.resume_points(&who.record.tenant, &who.agent)?;
+    let resume = hub.store().resume_points(&who.record.tenant, &who.agent)?;
     write_frame(
         &mut ctl_send,
         &Frame::Welcome {
@@ -411,11 +411,11 @@ async fn control_loop(
     while let Some(frame) = read_frame(&mut recv).await? {
         match frame {
             Frame::Status { sources } => {
-                hub.metrics.agent_reported(&who.agent, &sources);
+                hub.metrics().agent_reported(&who.agent, &sources);
                 let (hub, tenant, agent) =
                     (hub.clone(), who.record.tenant.clone(), who.agent.clone());
                 tokio::task::spawn_blocking(move || {
-                    hub.store
+                    hub.store()
                         .record_status(&tenant, &agent, &sources, crate::hub::now_ms())
                 })
                 .await??;
@@ -456,7 +456,7 @@ async fn batch_loop(
         let ack = match outcome {
             Ok(o) => {
                 tracing::debug!(%source, batch_id, rows, applied = o.applied, skipped = o.skipped, applied_seq = o.applied_seq, "batch applied");
-                hub.metrics
+                hub.metrics()
                     .batch_applied(o.applied, o.rejected.len() as u64);
                 for r in &o.rejected {
                     tracing::warn!(%source, seq = r.seq, reason = %r.reason, "change rejected");
@@ -471,7 +471,7 @@ async fn batch_loop(
             Err(e @ (AdmitError::Gap { .. } | AdmitError::NotConsecutive { .. })) => {
                 tracing::warn!(%source, batch_id, error = %e, "batch refused");
                 let applied = hub
-                    .store
+                    .store()
                     .resume_points(&who.record.tenant, &who.agent)?
                     .into_iter()
                     .find(|p| p.source == source)

@@ -26,8 +26,8 @@ impl Hub {
     /// `now`'s minute and drops buckets older than the retention.
     pub fn sample_gauges(&self, now: UtcMillis) -> Result<(), StoreError> {
         let live = self.live_agents();
-        let gauges = self.store.gauges(|agent| live.contains(agent))?;
-        let dropped = self.store.record_gauges(&gauges, now)?;
+        let gauges = self.store().gauges(|agent| live.contains(agent))?;
+        let dropped = self.store().record_gauges(&gauges, now)?;
         tracing::debug!(tenants = gauges.len(), dropped, "dashboard gauges sampled");
         Ok(())
     }
@@ -80,7 +80,7 @@ pub fn build(
     // the series) with `agents:read`, shops with `shops:read`, stock of the caller's warehouses.
     let see_agents = principal.allows(Permission::AgentsRead);
     let agent_list = if see_agents {
-        hub.store.agents(tenant).map_err(internal)?
+        hub.store().agents(tenant).map_err(internal)?
     } else {
         Vec::new()
     };
@@ -95,7 +95,7 @@ pub fn build(
             (false, true) => agents.online += 1,
             (false, false) => agents.offline += 1,
         }
-        for (source, o) in hub.store.origins(tenant, &id).map_err(internal)? {
+        for (source, o) in hub.store().origins(tenant, &id).map_err(internal)? {
             if !revoked {
                 gauges_now.backlog += o.reported_backlog;
             }
@@ -119,7 +119,7 @@ pub fn build(
     let quarantined_total = sources.iter().map(|s| s.quarantined).sum();
 
     let warehouses = hub
-        .store
+        .store()
         .stock_totals(tenant, principal.stock_scope())
         .map_err(internal)?
         .into_iter()
@@ -136,13 +136,13 @@ pub fn build(
     let last = minute_of(now);
     let first = last - i64::from(minutes.max(1)) + 1;
     let window = hub
-        .store
+        .store()
         .minute_buckets(tenant, first, last)
         .map_err(internal)?;
     // A warehouse-bound caller counts only its warehouses' changes.
     let bound_changes = match principal.stock_scope() {
         Some(only) => Some(
-            hub.store
+            hub.store()
                 .warehouse_changes(tenant, only, first, last)
                 .map_err(internal)?,
         ),
@@ -175,7 +175,7 @@ pub fn build(
     }
 
     let shop_list = if principal.allows(Permission::ShopsRead) {
-        hub.store.shops(tenant).map_err(crate::api::internal)?
+        hub.store().shops(tenant).map_err(crate::api::internal)?
     } else {
         Vec::new()
     };
@@ -183,7 +183,7 @@ pub fn build(
         .into_iter()
         .map(|r| {
             let c = hub
-                .store
+                .store()
                 .capture_state(tenant, &r.id)
                 .map_err(crate::api::internal)?;
             let view = crate::shops::api::shop_view(r, &c)?;

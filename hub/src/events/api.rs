@@ -32,7 +32,7 @@ impl EventsApi for EventsService {
         let after = after.unwrap_or(0);
         let page = self
             .hub
-            .store
+            .store()
             .tenant_log_page(&principal.tenant, after, limit)
             .map_err(internal)?;
         let mut last_key = after;
@@ -55,7 +55,7 @@ impl EventsApi for EventsService {
 
     fn latest_event_id(&self, principal: &Principal) -> Result<u64, ApiError> {
         self.hub
-            .store
+            .store()
             .last_log_position(&principal.tenant)
             .map_err(internal)
     }

@@ -62,9 +62,9 @@ impl IdentityService {
     /// The principal of a valid access token. Roles and warehouses are read from the user as
     /// stored now, so disabling a user or changing roles applies to tokens already issued.
     pub(super) fn access_principal(&self, token: &str) -> Result<Option<Principal>, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let Some(claims) =
-            jwt::verify(store, &self.hub.master_key, token, now_ms()).map_err(internal)?
+            jwt::verify(store, &self.hub.master_key(), token, now_ms()).map_err(internal)?
         else {
             return Ok(None);
         };
@@ -92,10 +92,10 @@ impl IdentityService {
         user: &UserRecord,
         refresh_token: Option<String>,
     ) -> Result<TokenPair, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let access_token = jwt::issue(
             store,
-            &self.hub.master_key,
+            &self.hub.master_key(),
             now,
             &user.id,
             username,
@@ -126,14 +126,14 @@ impl IdentityService {
             .check(&req.tenant, &req.username, client)
             .map_err(|secs| {
                 tracing::warn!(tenant = %req.tenant, "sign-in throttled");
-                self.hub.metrics.login_failed(LoginFailure::throttled);
+                self.hub.metrics().login_failed(LoginFailure::throttled);
                 ApiError::TooManyRequests {
                     retry_after_secs: secs.max(1),
                 }
             })?;
         let user = self
             .hub
-            .store
+            .store()
             .user(&req.tenant, &req.username)
             .map_err(internal)?;
         let accepted = match &user {
@@ -150,16 +150,18 @@ impl IdentityService {
             }
             _ => {
                 tracing::info!(tenant = %req.tenant, "sign-in refused");
-                self.hub.metrics.login_failed(LoginFailure::bad_credentials);
+                self.hub
+                    .metrics()
+                    .login_failed(LoginFailure::bad_credentials);
                 Err(ApiError::Unauthorized)
             }
         }
     }
 
     pub(super) fn refresh_pair(&self, token: &str) -> Result<TokenPair, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let now = now_ms();
-        let grace = self.hub.settings.refresh_grace;
+        let grace = self.hub.settings().refresh_grace;
         let Some((successor, record)) =
             refresh::rotate(store, now, token, grace).map_err(internal)?
         else {
@@ -183,7 +185,7 @@ impl IdentityService {
     }
 
     pub(super) fn sign_out(&self, token: &str) -> Result<(), ApiError> {
-        refresh::revoke(&self.hub.store, now_ms(), token).map_err(internal)?;
+        refresh::revoke(&self.hub.store(), now_ms(), token).map_err(internal)?;
         Ok(())
     }
 
@@ -202,14 +204,14 @@ impl IdentityService {
             created_at: now_ms(),
         };
         self.hub
-            .store
+            .store()
             .insert_user(tenant, &req.username, &record)
             .map_err(store_error)?;
         view(tenant, req.username.clone(), record)
     }
 
     pub(super) fn users(&self, tenant: &TenantId) -> Result<Vec<UserView>, ApiError> {
-        let users = self.hub.store.users(tenant).map_err(internal)?;
+        let users = self.hub.store().users(tenant).map_err(internal)?;
         users
             .into_iter()
             .map(|(username, r)| view(tenant, username, r))
@@ -224,7 +226,7 @@ impl IdentityService {
     ) -> Result<UserView, ApiError> {
         let updated = self
             .hub
-            .store
+            .store()
             .update_user(&principal.tenant, username, now_ms(), |r| {
                 // Nobody changes a user they could not have made, nor into one.
                 if !may_grant(principal, &r.roles, &r.warehouses) {
@@ -265,7 +267,7 @@ impl IdentityApi for IdentityService {
     }
 
     fn authenticate_operator(&self, secret: &str) -> Result<bool, ApiError> {
-        let found = self.hub.store.operator_key(secret).map_err(internal)?;
+        let found = self.hub.store().operator_key(secret).map_err(internal)?;
         Ok(found.is_some())
     }
 
@@ -287,12 +289,12 @@ impl IdentityApi for IdentityService {
 
     fn jwks(&self) -> Result<Jwks, ApiError> {
         let now = crate::hub::now_ms();
-        crate::identity::jwt::jwks(&self.hub.store, &self.hub.master_key, now).map_err(internal)
+        crate::identity::jwt::jwks(&self.hub.store(), &self.hub.master_key(), now).map_err(internal)
     }
 
     fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
         let now = crate::hub::now_ms();
-        let kid = crate::identity::jwt::rotate(&self.hub.store, &self.hub.master_key, now)
+        let kid = crate::identity::jwt::rotate(&self.hub.store(), &self.hub.master_key(), now)
             .map_err(internal)?;
         Ok(KeyRotated { kid })
     }

@@ -63,7 +63,7 @@ pub fn new_key_id() -> String {
 
 impl IdentityService {
     pub(super) fn key_principal(&self, secret: &str) -> Result<Option<Principal>, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let Some(key) = store.api_key(secret).map_err(internal)? else {
             return Ok(None);
         };
@@ -81,7 +81,7 @@ impl IdentityService {
     }
 
     pub(super) fn keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyOwned>, ApiError> {
-        let keys = self.hub.store.api_keys(tenant).map_err(internal)?;
+        let keys = self.hub.store().api_keys(tenant).map_err(internal)?;
         keys.into_iter().map(view).collect()
     }
 
@@ -102,7 +102,7 @@ impl IdentityService {
             revoked_at: None,
         };
         self.hub
-            .store
+            .store()
             .insert_api_key(&secret, &record)
             .map_err(|e| match e {
                 StoreError::Conflict(m) => ApiError::Conflict(m),
@@ -119,7 +119,7 @@ impl IdentityService {
     pub(super) fn drop_key(&self, tenant: &TenantId, id: &str) -> Result<ApiKeyOwned, ApiError> {
         match self
             .hub
-            .store
+            .store()
             .revoke_api_key(tenant, id, now_ms())
             .map_err(internal)?
         {

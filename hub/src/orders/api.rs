@@ -196,7 +196,7 @@ impl OrdersService {
 
 impl OrdersService {
     fn shop_names(&self, tenant: &TenantId) -> Result<ShopNames, ApiError> {
-        let shops = self.hub.store.shops(tenant).map_err(internal)?;
+        let shops = self.hub.store().shops(tenant).map_err(internal)?;
         Ok(shops.into_iter().map(|s| (s.id, s.name)).collect())
     }
 
@@ -221,7 +221,7 @@ impl OrdersService {
             .map(|c| (c.modified, c.shop.clone(), c.order_no.clone()));
         let scan = self
             .hub
-            .store
+            .store()
             .orders_scan(
                 tenant,
                 &filter,
@@ -270,7 +270,7 @@ impl OrdersService {
         shop: &str,
         no: &str,
     ) -> Result<OrderDetail, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let record = store.order(tenant, shop, no).map_err(internal)?;
         let record =
             record.ok_or_else(|| ApiError::NotFound(format!("order {shop}:{no} not found")))?;
@@ -283,7 +283,7 @@ impl OrdersService {
         tenant: &TenantId,
         id: &str,
     ) -> Result<MemberView, ApiError> {
-        let store = &self.hub.store;
+        let store = &self.hub.store();
         let member = store.member(tenant, id).map_err(internal)?;
         let member =
             member.ok_or_else(|| ApiError::NotFound(format!("member {id:?} not found")))?;
@@ -299,7 +299,7 @@ impl OrdersService {
     }
 
     pub(super) fn mappings(&self, tenant: &TenantId) -> Result<Vec<SkuMappingView>, ApiError> {
-        let all = self.hub.store.sku_mappings(tenant).map_err(internal)?;
+        let all = self.hub.store().sku_mappings(tenant).map_err(internal)?;
         all.into_iter().map(mapping_view).collect()
     }
 
@@ -316,7 +316,7 @@ impl OrdersService {
             sku: new.sku.to_string(),
             created_at: crate::hub::now_ms(),
         };
-        match self.hub.store.add_sku_mapping(tenant, &mapping) {
+        match self.hub.store().add_sku_mapping(tenant, &mapping) {
             Ok(released) => {
                 tracing::info!(mapping = %mapping.id, released, "held orders re-mapped");
                 mapping_view(mapping)
@@ -329,7 +329,7 @@ impl OrdersService {
     pub(super) fn drop_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
         match self
             .hub
-            .store
+            .store()
             .delete_sku_mapping(tenant, id)
             .map_err(internal)?
         {

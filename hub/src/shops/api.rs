@@ -111,25 +111,25 @@ impl ShopsService {
     fn with_capture(&self, r: ShopRecord) -> Result<ShopOwned, ApiError> {
         let capture = self
             .hub
-            .store
+            .store()
             .capture_state(&r.tenant, &r.id)
             .map_err(internal)?;
         owned(r, &capture)
     }
 
     pub(super) fn shops(&self, tenant: &TenantId) -> Result<Vec<ShopOwned>, ApiError> {
-        let shops = self.hub.store.shops(tenant).map_err(internal)?;
+        let shops = self.hub.store().shops(tenant).map_err(internal)?;
         shops.into_iter().map(|r| self.with_capture(r)).collect()
     }
 
     fn one_shop(&self, tenant: &TenantId, id: &str) -> Result<ShopOwned, ApiError> {
-        let shop = self.hub.store.shop(tenant, id).map_err(internal)?;
+        let shop = self.hub.store().shop(tenant, id).map_err(internal)?;
         shop.map(|r| self.with_capture(r))
             .ok_or_else(|| not_found(id))?
     }
 
     pub(super) fn add_shop(&self, tenant: &TenantId, new: &ShopNew) -> Result<ShopOwned, ApiError> {
-        check_url_policy(&self.hub.settings.shop_urls, &new.api_base_url)?;
+        check_url_policy(&self.hub.settings().shop_urls, &new.api_base_url)?;
         let now = crate::hub::now_ms();
         let mut record = ShopRecord {
             id: new_shop_id(),
@@ -144,8 +144,8 @@ impl ShopsService {
             credentials_sealed: SealedCredentials::default(),
             health: ShopHealthRecord::default(),
         };
-        record.seal_credentials(&self.hub.master_key, &new.credentials);
-        self.hub.store.insert_shop(&record).map_err(internal)?;
+        record.seal_credentials(&self.hub.master_key(), &new.credentials);
+        self.hub.store().insert_shop(&record).map_err(internal)?;
         self.with_capture(record)
     }
 
@@ -155,11 +155,11 @@ impl ShopsService {
         id: &str,
         patch: &ShopPatch,
     ) -> Result<ShopOwned, ApiError> {
-        let key = &self.hub.master_key;
+        let key = &self.hub.master_key();
         if let Some(url) = &patch.api_base_url {
-            check_url_policy(&self.hub.settings.shop_urls, url)?;
+            check_url_policy(&self.hub.settings().shop_urls, url)?;
         }
-        let changed = self.hub.store.change_shop(tenant, id, |r| {
+        let changed = self.hub.store().change_shop(tenant, id, |r| {
             check_url_change(&r.api_base_url, patch).map_err(PatchError::Api)?;
             if let Some(input) = &patch.credentials {
                 let credentials = input.validated(r.platform).map_err(PatchError::Api)?;
@@ -195,7 +195,7 @@ impl ShopsService {
         self.one_shop(tenant, id)?;
         let errors = self
             .hub
-            .store
+            .store()
             .capture_errors(tenant, id, 100)
             .map_err(internal)?;
         errors
@@ -215,7 +215,7 @@ impl ShopsService {
     ) -> Result<WebhookAck, ApiError> {
         let not_found = || ApiError::NotFound(format!("no {platform} shop {shop_id:?}"));
         // Usually one shop; if tenants share the id, the signature says whose delivery it is.
-        let candidates = self.hub.store.shops_by_id(shop_id).map_err(internal)?;
+        let candidates = self.hub.store().shops_by_id(shop_id).map_err(internal)?;
         let mut candidates = candidates
             .into_iter()
             .filter(|s| s.platform == platform)
@@ -226,7 +226,7 @@ impl ShopsService {
         let mut signed = None;
         for shop in candidates {
             let credentials = shop
-                .open_credentials(&self.hub.master_key)
+                .open_credentials(&self.hub.master_key())
                 .map_err(internal)?;
             let secret = credentials.webhook_secret();
             match crate::shops::channels::webhook::verify(platform, secret, headers, body) {
@@ -263,7 +263,7 @@ impl ShopsService {
     ) -> Result<(), ApiError> {
         self.one_shop(tenant, id)?;
         self.hub
-            .store
+            .store()
             .update_capture_state(tenant, id, |s| {
                 s.backfill = Some((UtcMillis(to), UtcMillis(from)));
                 s.refunds_backfill = Some(UtcMillis(from));

@@ -114,7 +114,7 @@ pub async fn run(hub: Arc<Hub>, args: CaptureArgs, token: CancellationToken) -> 
         }
         let shops = {
             let hub = hub.clone();
-            tokio::task::spawn_blocking(move || hub.store.all_shops()).await
+            tokio::task::spawn_blocking(move || hub.store().all_shops()).await
         };
         match shops {
             Ok(Ok(shops)) => {
@@ -183,14 +183,14 @@ pub fn shop_channel(
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
     let credentials = shop
-        .open_credentials(&hub.master_key)
+        .open_credentials(&hub.master_key())
         .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
     channel_for(shop.platform, &shop.api_base_url, &credentials, config)
 }
 
 async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: CancellationToken) {
     let config = ChannelConfig {
-        shop_urls: hub.settings.shop_urls.clone(),
+        shop_urls: hub.settings().shop_urls.clone(),
         ..ChannelConfig::for_platform(shop.platform)
     };
     let channel = match shop_channel(&hub, &shop, config) {
@@ -240,7 +240,7 @@ pub async fn poll_once(
     let now = now_ms();
     let state = match blocking(hub, {
         let (t, s) = (tenant.clone(), shop.to_owned());
-        move |hub| hub.store.capture_state(&t, &s)
+        move |hub| hub.store().capture_state(&t, &s)
     })
     .await
     {
@@ -291,7 +291,7 @@ pub async fn poll_once(
         // Over once both streams have passed its end.
         let (t, s) = (tenant.clone(), shop.to_owned());
         let _ = blocking(hub, move |hub| {
-            hub.store.update_capture_state(&t, &s, |c| {
+            hub.store().update_capture_state(&t, &s, |c| {
                 if let Some((to, next)) = c.backfill {
                     let refunds_next = c.refunds_backfill.unwrap_or(next);
                     if next.0 > to.0 && refunds_next.0 > to.0 {
@@ -414,7 +414,7 @@ async fn run_range(
         }
         let (t, s) = (tenant.clone(), shop.to_owned());
         blocking(hub, move |hub| {
-            hub.store
+            hub.store()
                 .update_capture_state(&t, &s, |c: &mut CaptureState| {
                     let end = Some(UtcMillis(w_to));
                     match (stream, backfill) {
@@ -473,12 +473,12 @@ async fn record_health(
     let result = blocking(hub, move |hub| {
         let now = now_ms();
         let lag = |cursor: Option<UtcMillis>| cursor.map(|c| (now.0 - c.0).max(0));
-        let state = hub.store.update_capture_state(&t, &s, |c| {
+        let state = hub.store().update_capture_state(&t, &s, |c| {
             let lag = lag(c.refunds_cursor);
             note(&mut c.refunds_health, now, lag, refunds_error.as_deref());
             c.clone()
         })?;
-        hub.store.change_shop::<StoreError>(&t, &s, |r| {
+        hub.store().change_shop::<StoreError>(&t, &s, |r| {
             let mut orders = StreamHealth {
                 last_poll_ok_at: r.health.last_poll_ok_at,
                 capture_lag_ms: r.health.capture_lag_ms,

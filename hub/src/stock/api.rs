@@ -46,7 +46,7 @@ impl StockApi for StockService {
         let mut rows = match principal.stock_scope() {
             None => self
                 .hub
-                .store
+                .store()
                 .stock_page(tenant, query.warehouse.as_deref(), sku, after, limit + 1)
                 .map_err(internal)?,
             Some(allowed) => self.scoped_stock(tenant, allowed, query, sku, after, limit + 1)?,
@@ -107,7 +107,7 @@ impl StockService {
             let from = after.filter(|(aw, _)| *aw == w);
             let more = self
                 .hub
-                .store
+                .store()
                 .stock_page(tenant, Some(w), sku, from, limit - rows.len())
                 .map_err(internal)?;
             rows.extend(more);

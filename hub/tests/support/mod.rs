@@ -130,7 +130,7 @@ impl Env {
         settings: HubSettings,
     ) -> Env {
         let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
-        let (operator_key, _) = xt_hub::cli::make_operator_key(&hub.store).unwrap();
+        let (operator_key, _) = xt_hub::cli::make_operator_key(&hub.store()).unwrap();
         let router = xt_mobile_api::router(HttpApi::new(Arc::clone(&hub)).domains());
         Env {
             _dir: dir,
@@ -173,9 +173,9 @@ impl Env {
     /// Makes a second tenant, `beta`, with an owner API key; returns the key ([`BETA_KEY`]).
     pub fn add_beta(&self) -> String {
         let beta = TenantId::new("beta").unwrap();
-        self.hub.store.create_tenant(&beta, UtcMillis(0)).unwrap();
+        self.hub.store().create_tenant(&beta, UtcMillis(0)).unwrap();
         self.hub
-            .store
+            .store()
             .insert_api_key(
                 BETA_KEY,
                 &ApiKeyRecord {
@@ -288,7 +288,7 @@ pub fn redeem_token(
 ) -> Authorized {
     let agent = AgentId::new(agent).unwrap();
     let record = hub
-        .store
+        .store()
         .redeem_token(
             secret,
             &agent,

@@ -137,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
                     demo.hub
                         .running
                         .hub
-                        .store
+                        .store()
                         .capture_state(&demo.hub.tenant, id)
                         .ok()
                 })
