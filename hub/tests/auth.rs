@@ -36,7 +36,7 @@ impl Env {
     fn current_key(&self) -> (String, SigningKeyRecord) {
         self.hub
             .store()
-            .signing_keys(&self.hub.master_key())
+            .signing_keys(self.hub.master_key())
             .unwrap()
             .into_iter()
             .find(|(_, r)| r.retired_at.is_none())
@@ -637,7 +637,7 @@ async fn a_new_operator_key_replaces_the_previous_one() {
                 .status
         }
     };
-    let (next, dropped) = xt_hub::cli::make_operator_key(&env.hub.store()).unwrap();
+    let (next, dropped) = xt_hub::cli::make_operator_key(env.hub.store()).unwrap();
     assert_eq!(dropped, 1);
     assert_eq!(
         rotate(env.operator_key.clone()).await,

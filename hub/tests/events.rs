@@ -484,8 +484,8 @@ async fn an_expired_access_tokens_stream_ends_at_its_expiry() {
     // accept it for a while after that, so only the stream's own expiry check can end it.
     let ttl_ms = xt_hub::identity::ACCESS_TOKEN_TTL.as_millis() as i64;
     let token = xt_hub::identity::jwt::issue(
-        &env.hub.store(),
-        &env.hub.master_key(),
+        env.hub.store(),
+        env.hub.master_key(),
         UtcMillis(now_ms().0 - ttl_ms + 2_000),
         &user.id,
         "mgr",

@@ -155,7 +155,7 @@ async fn shops_are_bound_listed_changed_and_never_show_their_secrets() {
         SealedCredentials::Typed(_)
     ));
     assert_eq!(
-        record.open_credentials(&env.hub.master_key()).unwrap(),
+        record.open_credentials(env.hub.master_key()).unwrap(),
         ShopCredentials::Taobao {
             app_key: "87654321".into(),
             app_secret: SECRETS[8].into(),
@@ -372,7 +372,7 @@ fn a_hub_restarted_with_another_master_key_still_lists_shops_and_refuses_their_s
     std::fs::write(&key_file, [7u8; 32]).unwrap();
     let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
     let record = hub.store().shop(&support::acme(), &id).unwrap().unwrap();
-    let err = record.open_credentials(&hub.master_key()).unwrap_err();
+    let err = record.open_credentials(hub.master_key()).unwrap_err();
     assert!(err.to_string().contains("master key"), "{err}");
     let api = HttpApi::new(hub).domains().shops;
     assert_eq!(api.list_shops(&support::acme()).unwrap().len(), 1);

@@ -91,7 +91,7 @@ fn signing_keys_made_by_init_are_sealed_with_the_master_key() {
     let dir = tempfile::tempdir().unwrap();
     xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
     let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
-    let keys = hub.store().signing_keys(&hub.master_key()).unwrap();
+    let keys = hub.store().signing_keys(hub.master_key()).unwrap();
     assert_eq!(keys.len(), 1);
     let pkcs8 = keys[0].1.pkcs8.clone();
     drop(hub);
@@ -113,7 +113,7 @@ async fn unsealed_signing_keys_of_an_old_hub_still_open_are_sealed_and_old_token
 
     let hub = Arc::new(Hub::open(dir.path(), HubSettings::default()).unwrap());
     // The old key is still the current one, opened as it was.
-    let keys = hub.store().signing_keys(&hub.master_key()).unwrap();
+    let keys = hub.store().signing_keys(hub.master_key()).unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].0, kid);
     assert_eq!(keys[0].1.pkcs8, old_key.pkcs8);
@@ -157,6 +157,6 @@ fn sealed_signing_keys_do_not_open_with_another_master_key() {
     xt_hub::cli::init_hub(dir.path(), &acme()).unwrap();
     std::fs::write(dir.path().join(MASTER_KEY_FILE), [9u8; 32]).unwrap();
     let hub = Hub::open(dir.path(), HubSettings::default()).unwrap();
-    let err = hub.store().signing_keys(&hub.master_key()).unwrap_err();
+    let err = hub.store().signing_keys(hub.master_key()).unwrap_err();
     assert!(err.to_string().contains("master key"), "{err}");
 }

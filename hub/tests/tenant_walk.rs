@@ -108,7 +108,7 @@ impl World {
         let running = start(&support::loopback_serve_args(dir.path()))
             .await
             .unwrap();
-        let b_made = add_tenant(&running.hub.store(), &b).unwrap();
+        let b_made = add_tenant(running.hub.store(), &b).unwrap();
         // B's data first, so a leak into A's event stream would come before A's own events.
         let b_agent = register_agent(&running.hub, &b, B_AGENT, "s1");
         apply(

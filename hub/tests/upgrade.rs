@@ -185,7 +185,7 @@ async fn the_2026_11_29_shops_secrets_still_open() {
             matches!(record.credentials_sealed, SealedCredentials::Positional(_)),
             "{id}: sealed the old way"
         );
-        let credentials = record.open_credentials(&env.hub.master_key()).unwrap();
+        let credentials = record.open_credentials(env.hub.master_key()).unwrap();
         assert_eq!(credentials, typed_credentials(shop), "{id}");
     }
     // Through the front door: a webhook signed with the stored secret is taken, one signed with
@@ -244,7 +244,7 @@ async fn the_2026_11_29_shops_secrets_still_open() {
         record.credentials_sealed,
         SealedCredentials::Typed(_)
     ));
-    let credentials = record.open_credentials(&env.hub.master_key()).unwrap();
+    let credentials = record.open_credentials(env.hub.master_key()).unwrap();
     assert_eq!(
         credentials.webhook_secret(),
         Some("woo-1-new-webhook-secret")
@@ -402,7 +402,7 @@ async fn the_layout_3_data_directory_answers_as_it_did_and_its_records_read() {
             matches!(record.credentials_sealed, SealedCredentials::Typed(_)),
             "{id}: sealed typed"
         );
-        let opened = record.open_credentials(&env.hub.master_key()).unwrap();
+        let opened = record.open_credentials(env.hub.master_key()).unwrap();
         assert_eq!(opened, typed_credentials(shop), "{id}");
     }
     // Every kind of change-log entry this version wrote replays, in position order.

@@ -112,7 +112,7 @@ fn shopify_record(hub: &Hub, tenant: &TenantId, id: &str, secret: &str) -> ShopR
         access_token: "token".into(),
         webhook_secret: secret.into(),
     };
-    r.seal_credentials(&hub.master_key(), &credentials);
+    r.seal_credentials(hub.master_key(), &credentials);
     r
 }
 

@@ -64,7 +64,7 @@ impl IdentityService {
     pub(super) fn access_principal(&self, token: &str) -> Result<Option<Principal>, ApiError> {
         let store = &self.hub.store();
         let Some(claims) =
-            jwt::verify(store, &self.hub.master_key(), token, now_ms()).map_err(internal)?
+            jwt::verify(store, self.hub.master_key(), token, now_ms()).map_err(internal)?
         else {
             return Ok(None);
         };
@@ -95,7 +95,7 @@ impl IdentityService {
         let store = &self.hub.store();
         let access_token = jwt::issue(
             store,
-            &self.hub.master_key(),
+            self.hub.master_key(),
             now,
             &user.id,
             username,
@@ -185,7 +185,7 @@ impl IdentityService {
     }
 
     pub(super) fn sign_out(&self, token: &str) -> Result<(), ApiError> {
-        refresh::revoke(&self.hub.store(), now_ms(), token).map_err(internal)?;
+        refresh::revoke(self.hub.store(), now_ms(), token).map_err(internal)?;
         Ok(())
     }
 
@@ -289,12 +289,12 @@ impl IdentityApi for IdentityService {
 
     fn jwks(&self) -> Result<Jwks, ApiError> {
         let now = crate::hub::now_ms();
-        crate::identity::jwt::jwks(&self.hub.store(), &self.hub.master_key(), now).map_err(internal)
+        crate::identity::jwt::jwks(self.hub.store(), self.hub.master_key(), now).map_err(internal)
     }
 
     fn rotate_signing_key(&self) -> Result<KeyRotated, ApiError> {
         let now = crate::hub::now_ms();
-        let kid = crate::identity::jwt::rotate(&self.hub.store(), &self.hub.master_key(), now)
+        let kid = crate::identity::jwt::rotate(self.hub.store(), self.hub.master_key(), now)
             .map_err(internal)?;
         Ok(KeyRotated { kid })
     }

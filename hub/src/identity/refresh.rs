@@ -104,7 +104,7 @@ pub async fn sweep_periodically(
         }
         let hub = hub.clone();
         let swept =
-            tokio::task::spawn_blocking(move || sweep(&hub.store(), crate::hub::now_ms())).await;
+            tokio::task::spawn_blocking(move || sweep(hub.store(), crate::hub::now_ms())).await;
         match swept {
             Ok(Ok(s)) if s.tokens + s.families > 0 => {
                 tracing::info!(

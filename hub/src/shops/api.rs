@@ -144,7 +144,7 @@ impl ShopsService {
             credentials_sealed: SealedCredentials::default(),
             health: ShopHealthRecord::default(),
         };
-        record.seal_credentials(&self.hub.master_key(), &new.credentials);
+        record.seal_credentials(self.hub.master_key(), &new.credentials);
         self.hub.store().insert_shop(&record).map_err(internal)?;
         self.with_capture(record)
     }
@@ -226,7 +226,7 @@ impl ShopsService {
         let mut signed = None;
         for shop in candidates {
             let credentials = shop
-                .open_credentials(&self.hub.master_key())
+                .open_credentials(self.hub.master_key())
                 .map_err(internal)?;
             let secret = credentials.webhook_secret();
             match crate::shops::channels::webhook::verify(platform, secret, headers, body) {

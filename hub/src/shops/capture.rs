@@ -183,7 +183,7 @@ pub fn shop_channel(
     config: ChannelConfig,
 ) -> Result<Box<dyn Channel>, FetchError> {
     let credentials = shop
-        .open_credentials(&hub.master_key())
+        .open_credentials(hub.master_key())
         .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
     channel_for(shop.platform, &shop.api_base_url, &credentials, config)
 }

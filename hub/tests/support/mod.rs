@@ -130,7 +130,7 @@ impl Env {
         settings: HubSettings,
     ) -> Env {
         let hub = Arc::new(Hub::open(dir.path(), settings).unwrap());
-        let (operator_key, _) = xt_hub::cli::make_operator_key(&hub.store()).unwrap();
+        let (operator_key, _) = xt_hub::cli::make_operator_key(hub.store()).unwrap();
         let router = xt_mobile_api::router(HttpApi::new(Arc::clone(&hub)).domains());
         Env {
             _dir: dir,
