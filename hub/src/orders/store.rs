@@ -476,12 +476,8 @@ impl Store {
             if !logged.is_empty() {
                 state.last_applied_at = Some(now);
                 dashboard::count_changes(&tx, tenant, now, outcome.applied)?;
-                let entry = LogEntry::Batch(LoggedBatch {
-                    tenant: tenant.clone(),
-                    origin,
-                    applied_at: now,
-                    changes: logged,
-                });
+                let entry =
+                    LogEntry::Batch(LoggedBatch::new(tenant.clone(), &origin, now, &logged));
                 crate::events::log::append(&tx, &entry)?;
             }
             for (order_no, reason) in errors {
