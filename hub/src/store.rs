@@ -4,11 +4,13 @@
 //! Every value is a version byte followed by postcard bytes of a record, through the one codec
 //! ([`codec`]): each record type says its version and how its older versions read.
 
+use changes::{StoredOrigin, StoredSourceChange};
 use codec::decode;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 use xt_shared::change::{Change, Origin, SourceChange};
 use xt_shared::ids::{AgentId, SiteId, SourceName, TenantId};
@@ -109,13 +111,16 @@ pub struct CaptureErrorLogged {
     pub at: UtcMillis,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The applied changes of one batch as stored: origin and changes mirrored ([`changes`]), built
+/// from the model with [`LoggedBatch::new`] and read back with [`LoggedBatch::into_model`] or
+/// [`LoggedBatch::envelopes`].
+#[derive(Clone, Serialize, Deserialize)]
 pub struct LoggedBatch {
     pub tenant: TenantId,
-    pub origin: Origin,
+    origin: StoredOrigin,
     pub applied_at: UtcMillis,
     /// Consecutive applied changes of `origin` (refused ones are in the rejects table).
-    pub changes: Vec<SourceChange>,
+    changes: Vec<StoredSourceChange>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,12 +133,75 @@ pub struct AgentLogged {
 }
 
 impl LoggedBatch {
-    /// The changes as full envelopes.
-    pub(crate) fn envelopes(self) -> impl Iterator<Item = Change> {
-        let origin = self.origin;
-        self.changes
+    /// The entry of `tenant`'s `changes` of `origin`, applied at `applied_at`.
+    pub fn new(
+        tenant: TenantId,
+        origin: &Origin,
+        applied_at: UtcMillis,
+        changes: &[SourceChange],
+    ) -> LoggedBatch {
+        LoggedBatch {
+            tenant,
+            origin: origin.into(),
+            applied_at,
+            changes: changes.iter().map(StoredSourceChange::from).collect(),
+        }
+    }
+
+    /// Whether the batch came from a shop (its changes are orders and refunds).
+    pub fn from_shop(&self) -> bool {
+        matches!(self.origin, StoredOrigin::Shop { .. })
+    }
+
+    /// The origin and the changes as the model reads them; a value the model refuses reads as
+    /// corrupt.
+    pub fn into_model(self) -> Result<(Origin, Vec<SourceChange>), StoreError> {
+        let corrupt = crate::orders::records::corrupt::<LogEntry>;
+        let origin = self.origin.try_into().map_err(corrupt)?;
+        let changes = self
+            .changes
             .into_iter()
-            .map(move |c| Change::from_source(origin.clone(), c))
+            .map(SourceChange::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(corrupt)?;
+        Ok((origin, changes))
+    }
+
+    /// The changes as full envelopes.
+    pub(crate) fn envelopes(self) -> Result<Vec<Change>, StoreError> {
+        let (origin, changes) = self.into_model()?;
+        Ok(changes
+            .into_iter()
+            .map(|c| Change::from_source(origin.clone(), c))
+            .collect())
+    }
+}
+
+/// Shows the origin and the changes as the model reads them (the golden records,
+/// `store/records_tests.rs`, compare that meaning), or as stored when the model refuses them.
+impl fmt::Debug for LoggedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin = Origin::try_from(self.origin.clone());
+        let changes = self
+            .changes
+            .iter()
+            .cloned()
+            .map(SourceChange::try_from)
+            .collect::<Result<Vec<_>, _>>();
+        let origin: &dyn fmt::Debug = match &origin {
+            Ok(origin) => origin,
+            Err(_) => &self.origin,
+        };
+        let changes: &dyn fmt::Debug = match &changes {
+            Ok(changes) => changes,
+            Err(_) => &self.changes,
+        };
+        f.debug_struct("LoggedBatch")
+            .field("tenant", &self.tenant)
+            .field("origin", origin)
+            .field("applied_at", &self.applied_at)
+            .field("changes", changes)
+            .finish()
     }
 }
 
@@ -336,6 +404,7 @@ fn migrate_agents_tenant_first(txn: &WriteTransaction) -> Result<(u64, u64, u64)
     Ok((agents_moved, origins_moved, rejects_moved))
 }
 
+pub mod changes;
 pub mod codec;
 pub mod table;
 codec::first_version_records! {

@@ -102,7 +102,7 @@ impl<'a> Intake for AgentBatch<'a> {
                     key,
                     &RejectRecord {
                         reason: reason.clone(),
-                        change: change.clone(),
+                        change: (&change).into(),
                     },
                 )?;
                 rejected.push(Rejection {
@@ -139,7 +139,7 @@ impl<'a> Intake for AgentBatch<'a> {
                         let record = EntityRecord {
                             version: change.version,
                             origin: origin_text.clone(),
-                            body: body.clone(),
+                            body: body.into(),
                         };
                         entities.insert(key, &record)?;
                     }
@@ -155,12 +155,12 @@ impl<'a> Intake for AgentBatch<'a> {
         if applied > 0 {
             dashboard::count_changes(tx, tenant, now, applied)?;
             // One change-log entry per batch: the origin and time once, the changes in seq order.
-            log.push(LogEntry::Batch(LoggedBatch {
-                tenant: tenant.clone(),
-                origin,
-                applied_at: now,
-                changes: logged,
-            }));
+            log.push(LogEntry::Batch(LoggedBatch::new(
+                tenant.clone(),
+                &origin,
+                now,
+                &logged,
+            )));
         }
         progress.applied_seq = admission.applied_seq;
         progress.records_applied += applied;

@@ -4,10 +4,12 @@
 //! [`super::intake`].
 
 use super::decide::token_refusal;
+use crate::store::changes::{StoredBody, StoredSourceChange};
 use crate::store::codec;
 use crate::store::table::Table;
 use crate::store::{Store, StoreError, secret_hash};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use xt_shared::change::{Body, SourceChange};
 use xt_shared::ids::{AgentId, SiteId, SourceName, TenantId};
 use xt_shared::model::UtcMillis;
@@ -144,17 +146,52 @@ impl codec::Record for OriginRecord {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The latest version of an entity an agent sent (not stock), its body mirrored
+/// ([`crate::store::changes`]).
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct EntityRecord {
     pub(crate) version: i64,
     pub(crate) origin: String,
-    pub(crate) body: Body,
+    pub(crate) body: StoredBody,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A change the hub refused, with the reason, the change mirrored ([`crate::store::changes`]).
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct RejectRecord {
     pub(crate) reason: String,
-    pub(crate) change: SourceChange,
+    pub(crate) change: StoredSourceChange,
+}
+
+/// Shows the body as the model reads it (the golden records, `store/records_tests.rs`, compare
+/// that meaning), or as stored when the model refuses it.
+impl fmt::Debug for EntityRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let model = Body::try_from(self.body.clone());
+        let body: &dyn fmt::Debug = match &model {
+            Ok(body) => body,
+            Err(_) => &self.body,
+        };
+        f.debug_struct("EntityRecord")
+            .field("version", &self.version)
+            .field("origin", &self.origin)
+            .field("body", body)
+            .finish()
+    }
+}
+
+/// Shows the change as the model reads it (as [`EntityRecord`]'s `Debug`).
+impl fmt::Debug for RejectRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let model = SourceChange::try_from(self.change.clone());
+        let change: &dyn fmt::Debug = match &model {
+            Ok(change) => change,
+            Err(_) => &self.change,
+        };
+        f.debug_struct("RejectRecord")
+            .field("reason", &self.reason)
+            .field("change", change)
+            .finish()
+    }
 }
 
 /// Why a token could not be redeemed.

@@ -3,7 +3,7 @@
 
 use crate::api::internal;
 use crate::hub::Hub;
-use crate::store::LogEntry;
+use crate::store::{LogEntry, StoreError};
 use std::sync::Arc;
 use xt_mobile_api::EventsApi;
 use xt_mobile_api::events::EVENT_CHANGES_MAX;
@@ -46,7 +46,7 @@ impl EventsApi for EventsService {
         }
         for (id, entry) in page.entries {
             last_key = id;
-            if let Some(data) = visible_event(principal, entry) {
+            if let Some(data) = visible_event(principal, entry).map_err(internal)? {
                 events.push(StreamEvent { id, data });
             }
         }
@@ -69,11 +69,11 @@ impl EventsApi for EventsService {
 /// events with `agents:read` only, stock rows of its warehouses only (at most
 /// [`EVENT_CHANGES_MAX`] of them), orders and capture errors with `orders:read` only; `None` if
 /// nothing is left.
-fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
+fn visible_event(principal: &Principal, entry: LogEntry) -> Result<Option<EventData>, StoreError> {
     if entry.tenant() != &principal.tenant {
-        return None;
+        return Ok(None);
     }
-    match entry {
+    Ok(match entry {
         // The same rule as `GET /api/v1/agents`.
         LogEntry::Agent(_) if !principal.allows(Permission::AgentsRead) => None,
         LogEntry::Agent(a) => {
@@ -90,15 +90,15 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
             order_no: e.order_no,
             reason: e.reason,
         }),
-        LogEntry::Batch(batch) if matches!(batch.origin, Origin::Shop { .. }) => {
+        LogEntry::Batch(batch) if batch.from_shop() => {
             if !principal.allows(Permission::OrdersRead) {
-                return None;
+                return Ok(None);
             }
-            let Origin::Shop { shop } = batch.origin else {
-                return None;
+            let (Origin::Shop { shop }, changes) = batch.into_model()? else {
+                return Ok(None);
             };
             let mut ids = std::collections::BTreeSet::new();
-            for c in batch.changes {
+            for c in changes {
                 let no = match c.body {
                     Body::PlatformOrder { order, .. } => order.platform_order_no,
                     Body::PlatformRefund { refund, .. } => refund.platform_order_no,
@@ -108,7 +108,7 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
             }
             let total = ids.len();
             if total == 0 {
-                return None;
+                return Ok(None);
             }
             let orders: Vec<String> = ids.into_iter().take(EVENT_CHANGES_MAX).collect();
             Some(EventData::OrdersChanged {
@@ -120,7 +120,8 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
         }
         LogEntry::Batch(batch) => {
             let scope = principal.stock_scope();
-            let rows = batch.changes.into_iter().filter_map(|c| match c.body {
+            let (origin, changes) = batch.into_model()?;
+            let rows = changes.into_iter().filter_map(|c| match c.body {
                 Body::Stock(s) if scope.is_none_or(|allowed| allowed.contains(&s.warehouse)) => {
                     Some(StockChangeView {
                         warehouse: s.warehouse.to_string(),
@@ -140,11 +141,11 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
                 }
             }
             if total == 0 {
-                return None;
+                return Ok(None);
             }
             // Only agents write stock; a shop's batch holds orders and refunds.
-            let Origin::Agent { agent, source } = batch.origin else {
-                return None;
+            let Origin::Agent { agent, source } = origin else {
+                return Ok(None);
             };
             Some(EventData::StockChanged {
                 agent: agent.to_string(),
@@ -154,5 +155,5 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Option<EventData> {
                 total,
             })
         }
-    }
+    })
 }

@@ -203,7 +203,7 @@ impl Store {
         let mut out = Vec::new();
         for row in tx.open(TENANT_LOG)?.range((t, 0)..=(t, u64::MAX))? {
             if let LogEntry::Batch(batch) = row?.value {
-                out.extend(batch.envelopes());
+                out.extend(batch.envelopes()?);
             }
         }
         Ok(out)

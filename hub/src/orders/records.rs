@@ -74,6 +74,7 @@ macro_rules! mirror_enum {
         }
     };
 }
+pub(crate) use mirror_enum;
 
 mirror_enum!(
     /// [`Platform`] as stored.
@@ -439,7 +440,7 @@ pub struct RefundRecord {
 }
 
 /// `e` as the store's error about a record `R` that does not read.
-fn corrupt<R: Record>(e: NotInModel) -> StoreError {
+pub(crate) fn corrupt<R: Record>(e: NotInModel) -> StoreError {
     StoreError::Corrupt {
         table: R::NAME,
         reason: e.to_string(),

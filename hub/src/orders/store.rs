@@ -129,7 +129,7 @@ pub struct CapturedRefund {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkuMapping {
     pub id: String,
-    pub platform: Platform,
+    pub platform: super::records::StoredPlatform,
     pub platform_sku_id: Option<String>,
     pub merchant_sku: Option<String>,
     pub sku: String,
@@ -138,7 +138,7 @@ pub struct SkuMapping {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    pub platform: Platform,
+    pub platform: super::records::StoredPlatform,
     /// The shop id, or `*` for identities that hold across shops (hashed email).
     pub scope: String,
     /// `open_uid`, `customer_id`, `email_sha256`.
@@ -751,12 +751,7 @@ pub(crate) fn apply_items(
         if !logged.is_empty() {
             state.last_applied_at = Some(now);
             dashboard::count_changes(tx, tenant, now, outcome.applied)?;
-            let entry = LogEntry::Batch(LoggedBatch {
-                tenant: tenant.clone(),
-                origin,
-                applied_at: now,
-                changes: logged,
-            });
+            let entry = LogEntry::Batch(LoggedBatch::new(tenant.clone(), &origin, now, &logged));
             log.push(entry);
         }
         for (order_no, reason) in errors {
