@@ -337,6 +337,7 @@ fn migrate_agents_tenant_first(txn: &WriteTransaction) -> Result<(u64, u64, u64)
 }
 
 pub mod codec;
+pub mod enums;
 pub mod table;
 codec::first_version_records! {
     "tenants" => TenantRecord,
