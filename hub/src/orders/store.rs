@@ -129,6 +129,7 @@ pub struct CapturedRefund {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkuMapping {
     pub id: String,
+    #[serde(with = "crate::store::enums::platform")]
     pub platform: Platform,
     pub platform_sku_id: Option<String>,
     pub merchant_sku: Option<String>,
@@ -138,6 +139,7 @@ pub struct SkuMapping {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
+    #[serde(with = "crate::store::enums::platform")]
     pub platform: Platform,
     /// The shop id, or `*` for identities that hold across shops (hashed email).
     pub scope: String,
