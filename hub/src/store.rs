@@ -406,6 +406,7 @@ fn migrate_agents_tenant_first(txn: &WriteTransaction) -> Result<(u64, u64, u64)
 
 pub mod changes;
 pub mod codec;
+pub mod enums;
 pub mod table;
 codec::first_version_records! {
     "tenants" => TenantRecord,

@@ -230,10 +230,10 @@ async fn a_shop_url_resolving_to_loopback_is_refused_when_capture_connects_unles
 
     // A shop an older hub bound to an IP literal: its channel is refused before any request.
     let mut old = strict.hub.store().shop(&acme(), &id).unwrap().unwrap();
-    let credentials = old.open_credentials(&strict.hub.master_key()).unwrap();
+    let credentials = old.open_credentials(strict.hub.master_key()).unwrap();
     old.id = "shop-0123456789abcdef".into();
     old.api_base_url = sim.base_url("tb-1");
-    old.seal_credentials(&strict.hub.master_key(), &credentials);
+    old.seal_credentials(strict.hub.master_key(), &credentials);
     strict.hub.store().insert_shop(&old).unwrap();
     let config = ChannelConfig {
         shop_urls: ShopUrlPolicy::default(),

@@ -34,6 +34,7 @@ pub(crate) const REJECTS: Table<(&str, &str, &str, u64), RejectRecord> =
 pub struct TokenRecord {
     pub tenant: TenantId,
     pub site: SiteId,
+    #[serde(with = "crate::store::enums::agent_role")]
     pub role: AgentRole,
     pub created_at: UtcMillis,
     pub expires_at: UtcMillis,
@@ -44,6 +45,7 @@ pub struct TokenRecord {
 pub struct AgentRecord {
     pub tenant: TenantId,
     pub site: SiteId,
+    #[serde(with = "crate::store::enums::agent_role")]
     pub role: AgentRole,
     pub enrolled_at: UtcMillis,
     /// Serial (hex) of the current certificate.

@@ -28,7 +28,8 @@ pub struct ApiKeyRecord {
     pub id: String,
     pub tenant: TenantId,
     pub name: String,
-    /// Stored by variant index: [`Scope`] variants are only ever appended.
+    /// Stored as [`crate::store::enums::StoredScope`]s.
+    #[serde(with = "crate::store::enums::scopes")]
     pub scopes: Vec<Scope>,
     pub created_at: UtcMillis,
     /// Subject of the principal that made it; [`CREATED_BY_INIT`] for `init`'s key.

@@ -32,6 +32,7 @@ pub struct UserRecord {
     pub id: String,
     /// Argon2id, PHC string format.
     pub password_hash: String,
+    #[serde(with = "crate::store::enums::roles")]
     pub roles: Vec<Role>,
     pub warehouses: Vec<WarehouseCode>,
     pub disabled: bool,

@@ -147,7 +147,7 @@ fn detail(
 fn mapping_view(m: SkuMapping) -> Result<SkuMappingView, ApiError> {
     Ok(SkuMappingView {
         id: m.id,
-        platform: m.platform.into(),
+        platform: m.platform,
         platform_sku_id: m.platform_sku_id,
         merchant_sku: m.merchant_sku,
         sku: m.sku,
@@ -162,7 +162,7 @@ fn member_view(m: MemberRecord, orders: Vec<OrderSummary>) -> Result<MemberView,
             .identities
             .into_iter()
             .map(|i| IdentityView {
-                platform: i.platform.into(),
+                platform: i.platform,
                 kind: i.kind,
                 value: i.value,
                 shop_id: (i.scope != "*").then_some(i.scope),
@@ -310,7 +310,7 @@ impl OrdersService {
     ) -> Result<SkuMappingView, ApiError> {
         let mapping = SkuMapping {
             id: new_mapping_id(),
-            platform: new.platform.into(),
+            platform: new.platform,
             platform_sku_id: new.platform_sku_id.clone(),
             merchant_sku: new.merchant_sku.clone(),
             sku: new.sku.to_string(),

@@ -26,7 +26,7 @@ pub fn identities(shop: &str, order: &StandardOrder) -> Vec<Identity> {
     let mut push = |scope: &str, kind: &str, v: &Option<String>| {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             out.push(Identity {
-                platform: order.platform.into(),
+                platform: order.platform,
                 scope: scope.to_owned(),
                 kind: kind.to_owned(),
                 value: v.to_owned(),

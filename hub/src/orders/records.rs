@@ -17,13 +17,14 @@
 use super::store::{CapturedOrder, CapturedRefund, Provenance};
 use crate::store::StoreError;
 use crate::store::codec::Record;
+use crate::store::enums::{StoredPlatform, mirror_enum};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use xt_shared::ids::{DocNo, IdError, Sku};
 use xt_shared::model::UtcMillis;
 use xt_shared::money::{Currency, Money, MoneyError};
 use xt_shared::order::{
-    Amounts, Buyer, OrderFlags, OrderLine, OrderState, OrderTimes, Platform, Receiver, RefundState,
+    Amounts, Buyer, OrderFlags, OrderLine, OrderState, OrderTimes, Receiver, RefundState,
     StandardOrder, StandardRefund,
 };
 
@@ -47,39 +48,6 @@ impl From<MoneyError> for NotInModel {
     }
 }
 
-/// A stored enum mirroring a model enum variant for variant, in the same order (postcard stores
-/// the variant's index), with conversions both ways.
-macro_rules! mirror_enum {
-    ($(#[$doc:meta])* $stored:ident <=> $model:ident { $($v:ident),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-        pub enum $stored {
-            $($v),*
-        }
-
-        impl From<$model> for $stored {
-            fn from(m: $model) -> $stored {
-                match m {
-                    $($model::$v => $stored::$v),*
-                }
-            }
-        }
-
-        impl From<$stored> for $model {
-            fn from(s: $stored) -> $model {
-                match s {
-                    $($stored::$v => $model::$v),*
-                }
-            }
-        }
-    };
-}
-pub(crate) use mirror_enum;
-
-mirror_enum!(
-    /// [`Platform`] as stored.
-    StoredPlatform <=> Platform { Taobao, Tmall, Jd, Shopify, Woocommerce }
-);
 mirror_enum!(
     /// [`OrderState`] as stored.
     StoredOrderState <=> OrderState {

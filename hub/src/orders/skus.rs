@@ -116,7 +116,7 @@ pub fn mapping_key(mapping: &SkuMapping) -> Result<MappingKey<'_>, MappingRefuse
         (None, None) => return Err(MappingRefused::NoKey),
     };
     Ok(MappingKey {
-        scope: scope(mapping.platform.into()),
+        scope: scope(mapping.platform),
         kind,
         value,
     })

@@ -129,7 +129,8 @@ pub struct CapturedRefund {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkuMapping {
     pub id: String,
-    pub platform: super::records::StoredPlatform,
+    #[serde(with = "crate::store::enums::platform")]
+    pub platform: Platform,
     pub platform_sku_id: Option<String>,
     pub merchant_sku: Option<String>,
     pub sku: String,
@@ -138,7 +139,8 @@ pub struct SkuMapping {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    pub platform: super::records::StoredPlatform,
+    #[serde(with = "crate::store::enums::platform")]
+    pub platform: Platform,
     /// The shop id, or `*` for identities that hold across shops (hashed email).
     pub scope: String,
     /// `open_uid`, `customer_id`, `email_sha256`.

@@ -223,7 +223,7 @@ fn an_unmapped_line_holds_the_order_until_a_mapping_releases_it() {
     );
     let mapping = SkuMapping {
         id: new_mapping_id(),
-        platform: Platform::Tmall.into(),
+        platform: Platform::Tmall,
         platform_sku_id: None,
         merchant_sku: Some("CUP-1".into()),
         sku: "SKU-CUP".into(),

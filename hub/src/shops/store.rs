@@ -74,6 +74,7 @@ impl Default for SealedCredentials {
 pub struct ShopRecord {
     pub id: String,
     pub tenant: TenantId,
+    #[serde(with = "crate::store::enums::platform")]
     pub platform: Platform,
     pub name: String,
     pub api_base_url: String,
@@ -92,6 +93,7 @@ pub struct ShopRecord {
 pub(crate) struct ShopRecordV1 {
     id: String,
     tenant: TenantId,
+    #[serde(with = "crate::store::enums::platform")]
     platform: Platform,
     name: String,
     api_base_url: String,

@@ -18,7 +18,8 @@
 //! bytes today (`changes/tests.rs`); stored → model fails only on a value the model refuses
 //! today (an id or a currency code), which the records read as corrupt.
 
-use crate::orders::records::{NotInModel, StoredMoney, StoredOrder, StoredRefund, mirror_enum};
+use crate::orders::records::{NotInModel, StoredMoney, StoredOrder, StoredRefund};
+use crate::store::enums::mirror_enum;
 use serde::{Deserialize, Serialize};
 use xt_shared::change::{Body, Origin, SourceChange};
 use xt_shared::ids::{AgentId, DocNo, Sku, SourceName, WarehouseCode};

@@ -24,7 +24,7 @@ fn record((id, identities, first, last): Member) -> MemberRecord {
         identities: identities
             .iter()
             .map(|(scope, kind, value)| Identity {
-                platform: Platform::Taobao.into(),
+                platform: Platform::Taobao,
                 scope: (*scope).into(),
                 kind: (*kind).into(),
                 value: (*value).into(),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::store::codec::{decode, encode, encode_as};
+use xt_shared::order::Platform;
 
 fn usd(minor: i64) -> Money {
     Money::new(minor, Currency::USD)

@@ -21,7 +21,7 @@ type Added = (
 fn mapping((platform, id, code, sku): Added) -> SkuMapping {
     SkuMapping {
         id: format!("map-{sku}"),
-        platform: platform.into(),
+        platform,
         platform_sku_id: id.map(str::to_owned),
         merchant_sku: code.map(str::to_owned),
         sku: sku.to_owned(),
