@@ -30,6 +30,7 @@ use crate::shops::channels::{
 };
 use crate::store::{CaptureState, ShopRecord, StoreError, StreamHealth};
 use crate::supervisor::CancellationToken;
+use super::decide::{backfill_done, note, window_start};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -251,9 +252,12 @@ pub async fn poll_once(
         }
     };
     let start = |cursor: Option<UtcMillis>| {
-        cursor.map_or(now.0 - ms(args.capture_lookback), |c| {
-            c.0 - ms(args.capture_overlap)
-        })
+        window_start(
+            cursor,
+            now,
+            ms(args.capture_lookback),
+            ms(args.capture_overlap),
+        )
     };
     let run = |stream, from: i64, to: i64, backfill| {
         let range = Range {
@@ -292,12 +296,12 @@ pub async fn poll_once(
         let (t, s) = (tenant.clone(), shop.to_owned());
         let _ = blocking(hub, move |hub| {
             hub.store().update_capture_state(&t, &s, |c| {
-                if let Some((to, next)) = c.backfill {
-                    let refunds_next = c.refunds_backfill.unwrap_or(next);
-                    if next.0 > to.0 && refunds_next.0 > to.0 {
-                        c.backfill = None;
-                        c.refunds_backfill = None;
-                    }
+                if c
+                    .backfill
+                    .is_some_and(|b| backfill_done(b, c.refunds_backfill))
+                {
+                    c.backfill = None;
+                    c.refunds_backfill = None;
                 }
             })
         })
@@ -507,21 +511,5 @@ async fn record_health(
     .await;
     if let Err(e) = result {
         tracing::error!(shop, error = %e, "capture: cannot record the shop's health");
-    }
-}
-
-/// One stream's poll outcome: success moves `last_poll_ok_at`; an error counts and is kept as
-/// the last error (which stays until the next one, beside the newer `last_poll_ok_at`).
-fn note(h: &mut StreamHealth, now: UtcMillis, lag_ms: Option<i64>, error: Option<&str>) {
-    h.capture_lag_ms = lag_ms;
-    match error {
-        None => {
-            h.last_poll_ok_at = Some(now);
-            h.error_count.get_or_insert(0);
-        }
-        Some(message) => {
-            h.error_count = Some(h.error_count.unwrap_or(0) + 1);
-            h.last_error = Some(message.to_owned());
-        }
     }
 }
