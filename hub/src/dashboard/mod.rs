@@ -1,7 +1,15 @@
-//! `GET /api/v1/dashboard`, built only from pre-aggregated data (agents, their sources, stock
-//! totals per warehouse, minute buckets: O(agents + sources + warehouses + minutes) per request),
-//! and the ticker that samples the gauges into the minute buckets and prunes old ones.
+//! The dashboard: `GET /api/v1/dashboard`, built only from pre-aggregated data (agents, their
+//! sources, stock totals per warehouse, minute buckets: O(agents + sources + warehouses +
+//! minutes) per request), and the ticker that samples the gauges into the minute buckets and
+//! prunes old ones.
+//!
+//! *Owns:* the tables `stock_totals`, `minute_buckets`, `warehouse_minute_changes` ([`store`]).
+//! *Invariant:* the aggregates change only in the transaction that applies what they count, so
+//! they always equal a recount; the series is decided from them by [`decide::series`] (pure).
+//! *Boundary:* `DashboardApi` for the router ([`api`]); the apply transactions of the agents
+//! and orders rooms bump the counters; the ticker is a supervised worker.
 
+pub mod decide;
 pub mod store;
 #[cfg(test)]
 mod store_tests;
@@ -148,31 +156,21 @@ pub fn build(
         ),
         None => None,
     };
-    let mut buckets = window.buckets.into_iter().peekable();
-    let mut carried = if see_agents {
-        window.gauges_before.unwrap_or_default()
-    } else {
-        Gauges::default()
+    let seen = decide::Seen {
+        agents: see_agents,
+        bound_changes: bound_changes.as_ref(),
     };
-    let mut points = Vec::with_capacity(minutes as usize);
-    for minute in first..=last {
-        let bucket = buckets.next_if(|(m, _)| *m == minute).map(|(_, b)| b);
-        let changes = match &bound_changes {
-            Some(counts) => counts.get(&minute).copied().unwrap_or(0),
-            None => bucket.as_ref().map_or(0, |b| b.changes),
-        };
-        if see_agents && let Some(g) = bucket.as_ref().and_then(|b| b.gauges()) {
-            carried = g;
-        }
-        // The current minute shows the gauges as they are now.
-        let gauges = if minute == last { gauges_now } else { carried };
-        points.push(DashboardPoint {
-            at: utc(UtcMillis(minute * MINUTE_MS))?,
-            changes,
-            backlog: gauges.backlog,
-            agents_online: gauges.agents_online,
-        });
-    }
+    let points = decide::series(first, last, window, gauges_now, seen)
+        .into_iter()
+        .map(|p| {
+            Ok(DashboardPoint {
+                at: utc(UtcMillis(p.minute * MINUTE_MS))?,
+                changes: p.changes,
+                backlog: p.gauges.backlog,
+                agents_online: p.gauges.agents_online,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
 
     let shop_list = if principal.allows(Permission::ShopsRead) {
         hub.store().shops(tenant).map_err(crate::api::internal)?
