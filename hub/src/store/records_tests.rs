@@ -88,6 +88,8 @@ fn every_golden_record_still_reads_as_it_did() {
         "origins",
         "stock",
         "tenant_log",
+        "entities",
+        "tenant_rejects",
         "stock_totals",
         "minute_buckets",
         "users",
@@ -148,6 +150,39 @@ fn write_golden_records() {
             tenant,
             created_at: UtcMillis(1_795_988_520_315),
             revoked_at: None,
+        }),
+    );
+    // Refused changes and non-stock entities are not in the data fixtures (the demo's agents
+    // send stock only, as their role allows): their bytes as this version writes them.
+    let payment = xt_shared::change::Body::PaymentFlow(xt_shared::model::PaymentFlow {
+        account: xt_shared::ids::DocNo::new("2088-demo").unwrap(),
+        flow_no: xt_shared::ids::DocNo::new("F-20261129-0001").unwrap(),
+        direction: xt_shared::model::FlowDirection::In,
+        amount: xt_shared::money::Money::parse("128.50", xt_shared::money::Currency::CNY).unwrap(),
+        fee: xt_shared::money::Money::parse("0.77", xt_shared::money::Currency::CNY).unwrap(),
+        order_ref: Some(xt_shared::ids::DocNo::new("T-1001").unwrap()),
+        occurred_at: UtcMillis(1_795_988_520_315),
+    });
+    write_new(
+        "entities.v1",
+        read::<crate::agents::store::EntityRecord>,
+        &encode(&crate::agents::store::EntityRecord {
+            version: 3,
+            origin: "agent:ag-0123456789abcdef/alipay-bills".into(),
+            body: (&payment).into(),
+        }),
+    );
+    write_new(
+        "tenant_rejects.v1",
+        read::<crate::agents::store::RejectRecord>,
+        &encode(&crate::agents::store::RejectRecord {
+            reason: "a warehouse agent may not write payment_flow records".into(),
+            change: (&xt_shared::change::SourceChange {
+                seq: 17,
+                version: 3,
+                body: payment,
+            })
+                .into(),
         }),
     );
     // Older versions no data fixture holds, as the hubs of their time wrote them (postcard of a
