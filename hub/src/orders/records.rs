@@ -29,7 +29,7 @@ use xt_shared::order::{
 };
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// A stored value the model refuses (an id or a currency code it no longer accepts).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

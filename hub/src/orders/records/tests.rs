@@ -13,7 +13,7 @@ fn doc(no: &str) -> DocNo {
 }
 
 /// An order with every optional field set and several lines (each optional set, or not).
-fn rich_order() -> StandardOrder {
+pub(crate) fn rich_order() -> StandardOrder {
     let line = |id: &str, sku: Option<&str>| OrderLine {
         line_id: doc(id),
         platform_sku_id: Some(format!("v-{id}")),
@@ -82,7 +82,7 @@ fn rich_order() -> StandardOrder {
     }
 }
 
-fn rich_refund() -> StandardRefund {
+pub(crate) fn rich_refund() -> StandardRefund {
     StandardRefund {
         platform: Platform::Tmall,
         refund_id: doc("R-77"),

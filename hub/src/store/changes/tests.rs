@@ -2,6 +2,7 @@
 //! the same values.
 
 use super::*;
+use crate::orders::records::tests::{rich_order, rich_refund};
 use crate::store::codec::{decode, encode};
 use crate::store::{LogEntry, LoggedBatch};
 use xt_shared::ids::TenantId;
@@ -39,66 +40,6 @@ fn lines() -> Vec<QuantityLine> {
     ]
 }
 
-/// An order with every optional field set.
-fn order() -> StandardOrder {
-    StandardOrder {
-        platform: Platform::Jd,
-        platform_order_no: doc("4012345678901234567"),
-        status: OrderState::PartiallyShipped,
-        platform_status: "WAIT_SELLER_STOCK_OUT".into(),
-        buyer: Buyer {
-            platform: Platform::Jd,
-            open_uid: Some("AAE1".into()),
-            customer_id: Some("c-9".into()),
-            email_sha256: Some("ab".repeat(32)),
-            nick: Some("t**1".into()),
-        },
-        receiver: Receiver {
-            name: Some("张**".into()),
-            phone: Some("138****1234".into()),
-            masked: true,
-            country: Some("CN".into()),
-            province: Some("浙江".into()),
-            city: Some("杭州".into()),
-            district: Some("西湖".into()),
-            town: Some("北山".into()),
-            address: Some("1 号".into()),
-            zip: Some("310000".into()),
-        },
-        amounts: Amounts {
-            goods: usd(2598),
-            discount: usd(100),
-            freight: usd(500),
-            paid: usd(2998),
-            cod_receivable: usd(2998),
-            refunded: usd(1299),
-        },
-        times: OrderTimes {
-            created: UtcMillis(1_700_000_000_000),
-            paid: Some(UtcMillis(1_700_000_060_000)),
-            modified: UtcMillis(1_700_000_120_000),
-        },
-        buyer_memo: Some("请尽快发货".into()),
-        seller_memo: Some("gift".into()),
-        flags: OrderFlags {
-            cod: true,
-            presale: true,
-            test: true,
-        },
-        lines: vec![OrderLine {
-            line_id: doc("L-1"),
-            platform_sku_id: Some("v-1".into()),
-            merchant_sku: Some(sku("CUP-1")),
-            title: "杯".into(),
-            quantity: 2,
-            unit_price: usd(1299),
-            discount: usd(-100),
-            paid: Some(usd(2498)),
-            status: Some(OrderState::Shipped),
-            refund: Some(RefundState::Exchanging),
-        }],
-    }
-}
 
 /// One body of every variant, each with every optional field set.
 fn every_body() -> Vec<Body> {
@@ -155,22 +96,11 @@ fn every_body() -> Vec<Body> {
         }),
         Body::PlatformOrder {
             shop: doc("shop-1"),
-            order: Box::new(order()),
+            order: Box::new(rich_order()),
         },
         Body::PlatformRefund {
             shop: doc("shop-1"),
-            refund: StandardRefund {
-                platform: Platform::Shopify,
-                refund_id: doc("RF-1"),
-                platform_order_no: doc("4012345678901234567"),
-                line_id: Some(doc("L-1")),
-                state: RefundState::ReturnInTransit,
-                platform_status: "pending".into(),
-                amount: usd(1299),
-                reason: Some("broken".into()),
-                created: UtcMillis(1_700_000_000_006),
-                modified: UtcMillis(1_700_000_000_007),
-            },
+            refund: rich_refund(),
         },
     ]
 }
