@@ -79,7 +79,7 @@ impl Permission {
 }
 
 /// What an API key may do, granted when the key is made. Serialized as `owner`,
-/// `agents:read`, `stock:read` … . Keys are stored with these: variants are only ever appended.
+/// `agents:read`, `stock:read` … . The hub stores keys' scopes through its own mirror (`xt-hub`'s `store::enums`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
