@@ -79,7 +79,8 @@ impl Permission {
 }
 
 /// What an API key may do, granted when the key is made. Serialized as `owner`,
-/// `agents:read`, `stock:read` … . The hub stores keys' scopes through its own mirror (`xt-hub`'s `store::enums`).
+/// `agents:read`, `stock:read` … . The hub stores keys' scopes through its own mirror
+/// (`xt-hub`'s `store::enums`).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
