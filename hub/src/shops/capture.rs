@@ -23,6 +23,7 @@
 //! its token is cancelled no new fetch or poll starts, the page being applied is applied, and
 //! it returns once every shop's worker has stopped.
 
+use super::decide::{backfill_done, note, window_start};
 use crate::hub::{Hub, now_ms};
 use crate::shops::channels::{
     Captured, Channel, ChannelConfig, FetchError, PageCursor, ShopUrlPolicy, Window, channel_for,
@@ -30,7 +31,6 @@ use crate::shops::channels::{
 };
 use crate::store::{CaptureState, ShopRecord, StoreError, StreamHealth};
 use crate::supervisor::CancellationToken;
-use super::decide::{backfill_done, note, window_start};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -296,8 +296,7 @@ pub async fn poll_once(
         let (t, s) = (tenant.clone(), shop.to_owned());
         let _ = blocking(hub, move |hub| {
             hub.store().update_capture_state(&t, &s, |c| {
-                if c
-                    .backfill
+                if c.backfill
                     .is_some_and(|b| backfill_done(b, c.refunds_backfill))
                 {
                     c.backfill = None;

@@ -7,8 +7,15 @@ use xt_shared::model::UtcMillis;
 /// Where a stream's next poll window starts: `overlap_ms` before its cursor (so an order whose
 /// `modified` the platform stamps late is still seen; duplicates are idempotent), or
 /// `lookback_ms` before `now` for a stream never polled.
-pub fn window_start(cursor: Option<UtcMillis>, now: UtcMillis, lookback_ms: i64, overlap_ms: i64) -> i64 {
-    cursor.map_or(now.0.saturating_sub(lookback_ms), |c| c.0.saturating_sub(overlap_ms))
+pub fn window_start(
+    cursor: Option<UtcMillis>,
+    now: UtcMillis,
+    lookback_ms: i64,
+    overlap_ms: i64,
+) -> i64 {
+    cursor.map_or(now.0.saturating_sub(lookback_ms), |c| {
+        c.0.saturating_sub(overlap_ms)
+    })
 }
 
 /// Whether a backfill `(to, next)` is over: both streams have walked past its end (the refunds'
@@ -45,10 +52,30 @@ mod tests {
     #[test]
     fn window_start_cases() {
         let cases: &[(&str, Option<i64>, i64, i64)] = &[
-            ("never polled: look back from now", None, 100 * MIN, 100 * MIN - 30 * MIN),
-            ("polled: overlap before the cursor", Some(90 * MIN), 100 * MIN, 90 * MIN - 5 * MIN),
-            ("a cursor ahead of now still overlaps from the cursor", Some(120 * MIN), 100 * MIN, 115 * MIN),
-            ("no underflow at the epoch's edge", Some(i64::MIN + 1), 0, i64::MIN),
+            (
+                "never polled: look back from now",
+                None,
+                100 * MIN,
+                100 * MIN - 30 * MIN,
+            ),
+            (
+                "polled: overlap before the cursor",
+                Some(90 * MIN),
+                100 * MIN,
+                90 * MIN - 5 * MIN,
+            ),
+            (
+                "a cursor ahead of now still overlaps from the cursor",
+                Some(120 * MIN),
+                100 * MIN,
+                115 * MIN,
+            ),
+            (
+                "no underflow at the epoch's edge",
+                Some(i64::MIN + 1),
+                0,
+                i64::MIN,
+            ),
         ];
         for (name, cursor, now, want) in cases {
             let got = window_start(cursor.map(UtcMillis), UtcMillis(*now), 30 * MIN, 5 * MIN);
@@ -56,15 +83,33 @@ mod tests {
         }
     }
 
+    /// A case: its name, the backfill `(to, next)`, the refunds' position, whether it is done.
+    type BackfillCase = (&'static str, (i64, i64), Option<i64>, bool);
+
     #[test]
     fn backfill_done_cases() {
-        let cases: &[(&str, (i64, i64), Option<i64>, bool)] = &[
+        let cases: &[BackfillCase] = &[
             ("orders not yet at the end", (100, 50), Some(101), false),
             ("refunds not yet at the end", (100, 101), Some(60), false),
             ("both past the end", (100, 101), Some(101), true),
-            ("exactly at the end is not past it", (100, 100), Some(101), false),
-            ("refunds without a position follow the orders", (100, 101), None, true),
-            ("refunds without a position, orders not done", (100, 99), None, false),
+            (
+                "exactly at the end is not past it",
+                (100, 100),
+                Some(101),
+                false,
+            ),
+            (
+                "refunds without a position follow the orders",
+                (100, 101),
+                None,
+                true,
+            ),
+            (
+                "refunds without a position, orders not done",
+                (100, 99),
+                None,
+                false,
+            ),
         ];
         for (name, (to, next), refunds, want) in cases {
             let got = backfill_done((UtcMillis(*to), UtcMillis(*next)), refunds.map(UtcMillis));

@@ -7,9 +7,6 @@ use crate::store::codec::{decode, encode};
 use crate::store::{LogEntry, LoggedBatch};
 use xt_shared::ids::TenantId;
 use xt_shared::money::Currency;
-use xt_shared::order::{
-    Amounts, Buyer, OrderFlags, OrderLine, OrderState, OrderTimes, Platform, Receiver, RefundState,
-};
 
 fn doc(no: &str) -> DocNo {
     DocNo::new(no).unwrap()
@@ -39,7 +36,6 @@ fn lines() -> Vec<QuantityLine> {
         },
     ]
 }
-
 
 /// One body of every variant, each with every optional field set.
 fn every_body() -> Vec<Body> {
