@@ -10,6 +10,7 @@
 //! ```
 
 pub mod change;
+pub mod command;
 pub mod credentials;
 pub mod errors;
 pub mod ids;

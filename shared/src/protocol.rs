@@ -6,6 +6,7 @@
 //! customers' servers for years.
 
 use crate::change::SourceChange;
+use crate::command::{AgentCommand, CommandOutcome};
 use crate::ids::{AgentId, SiteId, SourceName, TenantId};
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +134,15 @@ pub enum Frame {
     },
     /// Either side: a refusal with a machine code and a human message, then the stream closes.
     Error { code: ErrorCode, message: String },
+    /// Agent → hub, first frame of the command stream (a second bidirectional stream the agent
+    /// opens after `Welcome` when it has sinks): the kinds of command it can apply. An agent
+    /// that never sends it never receives a command.
+    CommandsReady { sinks: Vec<String> },
+    /// Hub → agent, on the command stream: apply this command. `seq` is strictly increasing
+    /// per agent; a command not yet answered is sent again after a reconnect.
+    Command { seq: u64, command: AgentCommand },
+    /// Agent → hub, on the command stream: the command `seq` is decided (durably, at the agent).
+    CommandResult { seq: u64, outcome: CommandOutcome },
 }
 
 /// Machine-readable refusal reasons.

@@ -368,6 +368,9 @@ impl Frame {
             Frame::EnrollRequest { .. } => "enroll request",
             Frame::EnrollResponse { .. } => "enroll response",
             Frame::Error { .. } => "error",
+            Frame::CommandsReady { .. } => "commands ready",
+            Frame::Command { .. } => "command",
+            Frame::CommandResult { .. } => "command result",
         }
     }
 }
