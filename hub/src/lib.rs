@@ -13,6 +13,7 @@ pub mod api;
 pub mod cli;
 pub mod dashboard;
 pub mod events;
+pub mod fulfilment;
 pub mod http;
 pub mod hub;
 pub mod identity;

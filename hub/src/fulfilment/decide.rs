@@ -1,0 +1,1 @@
+//! Fulfilment decisions: review, merge, split and routing (placeholder; being written).

@@ -1,0 +1,1 @@
+//! The stock ledger per warehouse × SKU (placeholder; being written).
