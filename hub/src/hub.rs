@@ -112,6 +112,8 @@ pub struct Hub {
     live: Mutex<HashMap<AgentId, Live>>,
     /// The one path of every change into the store ([`crate::ingest`]); wakes event streams.
     ingest: crate::ingest::Pipeline,
+    /// Bumped when a command was put in an agent's outbox: sessions look for new commands.
+    commands: tokio::sync::watch::Sender<u64>,
 }
 
 impl Hub {
@@ -196,6 +198,7 @@ impl Hub {
         }
         Ok(Hub {
             ingest: crate::ingest::Pipeline::default(),
+            commands: tokio::sync::watch::Sender::new(0),
             store,
             ca,
             settings,
@@ -398,6 +401,16 @@ impl Hub {
     /// Wakes event streams up: a tenant's change log grew.
     pub fn log_changed(&self) {
         self.ingest.wake();
+    }
+
+    /// Wakes agent sessions up: a command was put in an agent's outbox.
+    pub fn commands_enqueued(&self) {
+        self.commands.send_modify(|k| *k = k.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever commands were enqueued.
+    pub fn subscribe_commands(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commands.subscribe()
     }
 
     /// A receiver that changes whenever a change log grows (its value counts the wake-ups).

@@ -81,6 +81,10 @@ pub enum LogEntry {
     Agent(AgentLogged),
     /// A shop sent something the hub could not read; it is kept with its reason.
     CaptureError(CaptureErrorLogged),
+    /// An agent answered one of the hub's commands (appended).
+    Command(CommandLogged),
+    /// An order moved in fulfilment (appended).
+    Fulfilment(FulfilmentLogged),
 }
 
 impl LogEntry {
@@ -89,6 +93,8 @@ impl LogEntry {
             LogEntry::Batch(b) => &b.tenant,
             LogEntry::Agent(a) => &a.tenant,
             LogEntry::CaptureError(e) => &e.tenant,
+            LogEntry::Command(c) => &c.tenant,
+            LogEntry::Fulfilment(f) => &f.tenant,
         }
     }
 
@@ -98,6 +104,8 @@ impl LogEntry {
             LogEntry::Batch(b) => b.applied_at,
             LogEntry::Agent(a) => a.at,
             LogEntry::CaptureError(e) => e.at,
+            LogEntry::Command(c) => c.at,
+            LogEntry::Fulfilment(f) => f.at,
         }
     }
 }
@@ -107,6 +115,52 @@ pub struct CaptureErrorLogged {
     pub tenant: TenantId,
     pub shop: String,
     pub order_no: Option<String>,
+    pub reason: String,
+    pub at: UtcMillis,
+}
+
+/// An agent's answer to a command ([`crate::agents::commands`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandLogged {
+    pub tenant: TenantId,
+    pub agent: String,
+    pub seq: u64,
+    pub kind: String,
+    pub delivery_no: String,
+    pub warehouse: String,
+    pub outcome: StoredOutcome,
+    pub at: UtcMillis,
+}
+
+/// A command's outcome as stored (mirrors `shared::command::CommandOutcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredOutcome {
+    Done,
+    AlreadyDone,
+    Refused { reason: String },
+}
+
+impl From<xt_shared::command::CommandOutcome> for StoredOutcome {
+    fn from(outcome: xt_shared::command::CommandOutcome) -> Self {
+        use xt_shared::command::CommandOutcome as O;
+        match outcome {
+            O::Done => StoredOutcome::Done,
+            O::AlreadyDone => StoredOutcome::AlreadyDone,
+            O::Refused { reason } => StoredOutcome::Refused { reason },
+        }
+    }
+}
+
+/// An order moved from one fulfilment state to another ([`crate::fulfilment`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentLogged {
+    pub tenant: TenantId,
+    pub shop: String,
+    pub order_no: String,
+    pub from: String,
+    pub to: String,
+    /// Who moved it: `rule:<name>`, `user:<id>`, `platform`, `warehouse:<code>`, `hub`.
+    pub actor: String,
     pub reason: String,
     pub at: UtcMillis,
 }

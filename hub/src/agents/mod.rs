@@ -11,6 +11,7 @@
 //! `AgentsApi` for the router.
 
 pub mod api;
+pub mod commands;
 pub mod ca;
 pub mod decide;
 pub mod intake;

@@ -9,6 +9,7 @@
 //! tracks every session it starts, and at shutdown closes the endpoint and waits, bounded, for
 //! them.
 
+use super::commands::{COMMANDS_IN_FLIGHT_MAX, CommandAnswer};
 use crate::hub::{Authorized, Hub};
 use crate::identity::throttle::ClientKey;
 use crate::supervisor::CancellationToken;
@@ -24,6 +25,8 @@ use xt_shared::sync::AdmitError;
 
 /// Control frames queued towards one agent.
 const CONTROL_QUEUE_MAX: usize = 64;
+/// How often a session looks at its agent's outbox without being woken (a missed wake-up).
+const COMMAND_RESCAN: Duration = Duration::from_secs(2);
 /// Idle connections are closed after this long without packets (agents send keep-alives).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// The stateless-reset secret, kept across restarts.
@@ -389,10 +392,15 @@ async fn sync_session(
         let (hub, who, conn) = (hub.clone(), who.clone(), conn.clone());
         tokio::spawn(async move { batch_loop(hub, who, conn, tx).await })
     };
+    let commands = {
+        let (hub, who, conn) = (hub.clone(), who.clone(), conn.clone());
+        tokio::spawn(async move { command_loop(hub, who, conn).await })
+    };
     // Whichever ends first ends the session.
     let result = tokio::select! {
         r = control => r.map_err(anyhow::Error::from).and_then(|r| r),
         r = batches => r.map_err(anyhow::Error::from).and_then(|r| r),
+        r = commands => r.map_err(anyhow::Error::from).and_then(|r| r),
         r = conn.closed() => Err(anyhow::anyhow!(r)),
     };
     writer.abort();
@@ -487,4 +495,94 @@ async fn batch_loop(
         tx.send(ack).await?;
     }
     Ok(())
+}
+
+/// The command stream: an agent with sinks opens a second bidirectional stream with
+/// `CommandsReady`; the hub sends every unanswered command of the agent's outbox in seq order
+/// (all of them again on every new session), at most [`COMMANDS_IN_FLIGHT_MAX`] unanswered at
+/// once, and takes the answers through the pipeline. An agent that never opens the stream (one
+/// older than commands, or one without sinks) is never sent a command. Never ends the session
+/// by itself unless the stream breaks.
+async fn command_loop(hub: Arc<Hub>, who: Authorized, conn: quinn::Connection) -> anyhow::Result<()> {
+    let (mut send, mut recv) = match conn.accept_bi().await {
+        Ok(stream) => stream,
+        // The connection ended: the session's own select sees that.
+        Err(_) => return std::future::pending().await,
+    };
+    match read_frame(&mut recv).await? {
+        Some(Frame::CommandsReady { sinks }) => {
+            tracing::info!(?sinks, "agent takes commands");
+        }
+        other => anyhow::bail!(
+            "expected commands ready on the command stream, got {:?}",
+            other.map(|f| f.name())
+        ),
+    }
+    let tenant = who.record.tenant.clone();
+    // Seqs sent on this stream and not answered yet.
+    let in_flight = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::<u64>::new()));
+    let answers = {
+        let (hub, who, in_flight) = (hub.clone(), who.clone(), in_flight.clone());
+        let mut wake = hub.subscribe_commands();
+        tokio::spawn(async move {
+            while let Some(frame) = read_frame(&mut recv).await? {
+                let Frame::CommandResult { seq, outcome } = frame else {
+                    anyhow::bail!("unexpected {} frame on the command stream", frame.name());
+                };
+                let hub2 = hub.clone();
+                let who2 = who.clone();
+                let answered = tokio::task::spawn_blocking(move || {
+                    hub2.ingest().run(
+                        hub2.store(),
+                        CommandAnswer {
+                            tenant: &who2.record.tenant,
+                            agent: &who2.agent,
+                            seq,
+                            outcome,
+                        },
+                        crate::hub::now_ms(),
+                    )
+                })
+                .await??;
+                tracing::debug!(seq, ?answered, "command answered");
+                in_flight.lock().expect("in-flight set").remove(&seq);
+                // Room for more commands on the wire.
+                hub.commands_enqueued();
+                wake.mark_changed();
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut wake = hub.subscribe_commands();
+    let mut sent_through = 0u64;
+    let mut tick = tokio::time::interval(COMMAND_RESCAN);
+    let sending = async {
+        loop {
+            let room = COMMANDS_IN_FLIGHT_MAX
+                .saturating_sub(in_flight.lock().expect("in-flight set").len());
+            if room > 0 {
+                let (hub2, tenant2, agent2) = (hub.clone(), tenant.clone(), who.agent.clone());
+                let pending = tokio::task::spawn_blocking(move || {
+                    hub2.store()
+                        .pending_commands(&tenant2, &agent2, sent_through, room)
+                })
+                .await??;
+                for (seq, command) in pending {
+                    in_flight.lock().expect("in-flight set").insert(seq);
+                    write_frame(&mut send, &Frame::Command { seq, command }).await?;
+                    sent_through = seq;
+                }
+            }
+            tokio::select! {
+                r = wake.changed() => r?,
+                _ = tick.tick() => {}
+            }
+        }
+        #[allow(unreachable_code)]
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = answers => r.map_err(anyhow::Error::from).and_then(|r| r),
+        r = sending => r,
+    }
 }

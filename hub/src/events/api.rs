@@ -84,6 +84,15 @@ fn visible_event(principal: &Principal, entry: LogEntry) -> Result<Option<EventD
                 EventData::AgentDisconnected { agent, site }
             })
         }
+        // Command answers are the fulfilment room's input; its transitions are what people see.
+        LogEntry::Command(_) => None,
+        LogEntry::Fulfilment(_) if !principal.allows(Permission::OrdersRead) => None,
+        LogEntry::Fulfilment(f) => Some(EventData::OrdersChanged {
+            orders: vec![format!("{}:{}", f.shop, f.order_no)],
+            shop: f.shop,
+            truncated: false,
+            total: 1,
+        }),
         LogEntry::CaptureError(_) if !principal.allows(Permission::OrdersRead) => None,
         LogEntry::CaptureError(e) => Some(EventData::CaptureError {
             shop: e.shop,
