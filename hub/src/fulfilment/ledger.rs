@@ -31,6 +31,8 @@ use std::collections::BTreeMap;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod truth;
 
 /// The kind of a WMS movement, as the ledger keeps it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
