@@ -1110,6 +1110,10 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         crate::shops::capture::run(h.clone(), capture.clone(), token)
     });
     let h = hub.clone();
+    supervisor.spawn("fulfilment", move |token| {
+        crate::fulfilment::worker::run(h.clone(), token)
+    });
+    let h = hub.clone();
     supervisor.spawn("log-trimmer", move |token| {
         crate::hub::trim_logs_periodically(h.clone(), crate::hub::LOG_TRIM_TICK, token)
     });

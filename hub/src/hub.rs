@@ -114,6 +114,8 @@ pub struct Hub {
     ingest: crate::ingest::Pipeline,
     /// Bumped when a command was put in an agent's outbox: sessions look for new commands.
     commands: tokio::sync::watch::Sender<u64>,
+    /// Bumped when fulfilment queued calls to 3PLs or write-backs to platforms.
+    fulfilment_work: tokio::sync::watch::Sender<u64>,
 }
 
 impl Hub {
@@ -199,6 +201,7 @@ impl Hub {
         Ok(Hub {
             ingest: crate::ingest::Pipeline::default(),
             commands: tokio::sync::watch::Sender::new(0),
+            fulfilment_work: tokio::sync::watch::Sender::new(0),
             store,
             ca,
             settings,
@@ -406,6 +409,16 @@ impl Hub {
     /// Wakes agent sessions up: a command was put in an agent's outbox.
     pub fn commands_enqueued(&self) {
         self.commands.send_modify(|k| *k = k.wrapping_add(1));
+    }
+
+    /// Wakes the 3PL and write-back senders: fulfilment queued work for them.
+    pub fn fulfilment_work(&self) {
+        self.fulfilment_work.send_modify(|k| *k = k.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever fulfilment queued 3PL calls or write-backs.
+    pub fn subscribe_fulfilment_work(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.fulfilment_work.subscribe()
     }
 
     /// A receiver that changes whenever commands were enqueued.

@@ -157,7 +157,10 @@ impl Store {
     pub fn commands_waiting(&self, tenant: &TenantId, agent: &AgentId) -> Result<u64, StoreError> {
         let tx = self.read()?;
         let (t, a) = (tenant.as_str(), agent.as_str());
-        Ok(tx.open(COMMANDS)?.range((t, a, 0)..=(t, a, u64::MAX))?.count() as u64)
+        Ok(tx
+            .open(COMMANDS)?
+            .range((t, a, 0)..=(t, a, u64::MAX))?
+            .count() as u64)
     }
 
     /// Whether `agent` is enrolled under `tenant` (a warehouse names only its own agents).

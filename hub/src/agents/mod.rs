@@ -11,8 +11,8 @@
 //! `AgentsApi` for the router.
 
 pub mod api;
-pub mod commands;
 pub mod ca;
+pub mod commands;
 pub mod decide;
 pub mod intake;
 pub mod quic;

@@ -503,7 +503,11 @@ async fn batch_loop(
 /// once, and takes the answers through the pipeline. An agent that never opens the stream (one
 /// older than commands, or one without sinks) is never sent a command. Never ends the session
 /// by itself unless the stream breaks.
-async fn command_loop(hub: Arc<Hub>, who: Authorized, conn: quinn::Connection) -> anyhow::Result<()> {
+async fn command_loop(
+    hub: Arc<Hub>,
+    who: Authorized,
+    conn: quinn::Connection,
+) -> anyhow::Result<()> {
     let (mut send, mut recv) = match conn.accept_bi().await {
         Ok(stream) => stream,
         // The connection ended: the session's own select sees that.
@@ -520,7 +524,9 @@ async fn command_loop(hub: Arc<Hub>, who: Authorized, conn: quinn::Connection) -
     }
     let tenant = who.record.tenant.clone();
     // Seqs sent on this stream and not answered yet.
-    let in_flight = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::<u64>::new()));
+    let in_flight = Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeSet::<u64>::new(),
+    ));
     let answers = {
         let (hub, who, in_flight) = (hub.clone(), who.clone(), in_flight.clone());
         let mut wake = hub.subscribe_commands();

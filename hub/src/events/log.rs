@@ -115,6 +115,7 @@ pub(crate) fn page(
 
 /// Removes `tenant`'s entries beyond `retention` as of `now`, oldest first, at most `max` of
 /// them; returns how many went. Entries are appended in time order, so the oldest are first.
+/// An entry fulfilment (which reads the log from its cursor) has not read yet is never removed.
 pub(crate) fn trim(
     tx: &WriteTx,
     tenant: &str,
@@ -123,6 +124,12 @@ pub(crate) fn trim(
     max: usize,
 ) -> Result<usize, StoreError> {
     let (last, trimmed) = heads(tx, tenant)?;
+    // A tenant fulfilment has never read (no cursor yet: it reads a tenant from the start the
+    // first time it steps) is trimmed by retention alone.
+    let read_through = tx
+        .open(crate::fulfilment::store::CURSORS)?
+        .get(tenant)?
+        .unwrap_or(u64::MAX);
     let mut log = tx.open(TENANT_LOG)?;
     let kept = log.keys((tenant, 0)..=(tenant, u64::MAX))?.count() as u64;
     let over = kept.saturating_sub(retention.max_entries);
@@ -134,6 +141,9 @@ pub(crate) fn trim(
         }
         let row = row?;
         let position = row.key().1;
+        if position > read_through {
+            break;
+        }
         if (doomed.len() as u64) < over {
             doomed.push(position);
             continue;

@@ -24,15 +24,15 @@ pub mod route;
 mod tests;
 
 pub use explain::{Explanation, Lang, Matched, Rejected, Rejection};
-pub use hand::{split_by_hand, Assignment, SplitError, SplitProblem};
-pub use merge::{merge_key, release, MergeRules, Pending, Release, MERGE_GROUP_ORDERS_MAX};
+pub use hand::{Assignment, SplitError, SplitProblem, split_by_hand};
+pub use merge::{MERGE_GROUP_ORDERS_MAX, MergeRules, Pending, Release, merge_key, release};
 pub use review::{
-    receiver_key, review, AddressField, BlacklistEntry, BlacklistField, HoldReason,
-    RepeatReceiver, ReviewRules, RulesError, Verdict,
+    AddressField, BlacklistEntry, BlacklistField, HoldReason, RepeatReceiver, ReviewRules,
+    RulesError, Verdict, receiver_key, review,
 };
 pub use route::{
-    route, Coverage, Line, NoRoute, Part, RoutePlan, Short, SplitRules, Warehouse, WarehouseKind,
-    EXACT_SEARCH_WAREHOUSES_MAX,
+    Coverage, EXACT_SEARCH_WAREHOUSES_MAX, Line, NoRoute, Part, RoutePlan, Short, SplitRules,
+    Warehouse, WarehouseKind, route,
 };
 
 /// What the decisions read of an order: one platform order as captured, SKUs mapped.

@@ -171,19 +171,25 @@ pub fn next(from: State, event: Event) -> Result<State, NotAllowed> {
     use Exception as X;
     use State as S;
     let to = match (from, event) {
-        (S::Paid | S::Held | S::Exception(X::OutOfStock | X::UnmappedSku | X::AddressIncomplete), Event::Review) => S::Review,
+        (
+            S::Paid | S::Held | S::Exception(X::OutOfStock | X::UnmappedSku | X::AddressIncomplete),
+            Event::Review,
+        ) => S::Review,
         (S::Review, Event::Review) => S::Review,
         (S::Review | S::Exception(X::OutOfStock), Event::Allocate) => S::Allocated,
         (S::Review | S::Paid, Event::Hold) => S::Held,
-        (S::Review | S::Paid, Event::Fault(x @ (X::UnmappedSku | X::AddressIncomplete | X::OutOfStock))) => {
-            S::Exception(x)
-        }
+        (
+            S::Review | S::Paid,
+            Event::Fault(x @ (X::UnmappedSku | X::AddressIncomplete | X::OutOfStock)),
+        ) => S::Exception(x),
         (S::Allocated, Event::Fault(X::OutOfStock)) => S::Exception(X::OutOfStock),
         (S::Held, Event::Release) => S::Review,
         (S::Held, Event::Hold) => S::Held,
         (S::Allocated, Event::Send) => S::Sent,
         (S::Allocated | S::Sent, Event::Refuse) => S::Exception(X::WarehouseRefused),
-        (S::Allocated | S::Sent | S::Exception(X::WarehouseRefused), Event::Reroute) => S::Allocated,
+        (S::Allocated | S::Sent | S::Exception(X::WarehouseRefused), Event::Reroute) => {
+            S::Allocated
+        }
         (S::Sent | S::PartlyShipped, Event::ShipPart) => S::PartlyShipped,
         (S::Allocated | S::Sent | S::PartlyShipped, Event::ShipAll) => S::Shipped,
         // A shipment reported after a cancel the warehouse could not stop.
@@ -209,26 +215,106 @@ mod tests {
     #[test]
     fn transitions() {
         let cases: &[(&str, State, Event, Result<State, ()>)] = &[
-            ("captured paid order goes to review", S::Paid, E::Review, Ok(S::Review)),
-            ("approved and reserved", S::Review, E::Allocate, Ok(S::Allocated)),
+            (
+                "captured paid order goes to review",
+                S::Paid,
+                E::Review,
+                Ok(S::Review),
+            ),
+            (
+                "approved and reserved",
+                S::Review,
+                E::Allocate,
+                Ok(S::Allocated),
+            ),
             ("held by a rule", S::Review, E::Hold, Ok(S::Held)),
-            ("released goes back to review", S::Held, E::Release, Ok(S::Review)),
-            ("unmapped sku is an exception", S::Review, E::Fault(X::UnmappedSku), Ok(S::Exception(X::UnmappedSku))),
-            ("out of stock retried", S::Exception(X::OutOfStock), E::Allocate, Ok(S::Allocated)),
+            (
+                "released goes back to review",
+                S::Held,
+                E::Release,
+                Ok(S::Review),
+            ),
+            (
+                "unmapped sku is an exception",
+                S::Review,
+                E::Fault(X::UnmappedSku),
+                Ok(S::Exception(X::UnmappedSku)),
+            ),
+            (
+                "out of stock retried",
+                S::Exception(X::OutOfStock),
+                E::Allocate,
+                Ok(S::Allocated),
+            ),
             ("sent", S::Allocated, E::Send, Ok(S::Sent)),
-            ("partial shipment", S::Sent, E::ShipPart, Ok(S::PartlyShipped)),
+            (
+                "partial shipment",
+                S::Sent,
+                E::ShipPart,
+                Ok(S::PartlyShipped),
+            ),
             ("rest shipped", S::PartlyShipped, E::ShipAll, Ok(S::Shipped)),
             ("completed", S::Shipped, E::Complete, Ok(S::Completed)),
-            ("cancel before shipping", S::Sent, E::Cancel, Ok(S::Cancelled)),
-            ("cancel of a held order", S::Held, E::Cancel, Ok(S::Cancelled)),
-            ("cancel after shipping fails the intercept", S::Shipped, E::Cancel, Ok(S::Exception(X::InterceptFailed))),
-            ("cancel after a part shipped fails the intercept", S::PartlyShipped, E::Cancel, Ok(S::Exception(X::InterceptFailed))),
-            ("shipment after a cancel the warehouse missed", S::Cancelled, E::ShipAll, Ok(S::Exception(X::InterceptFailed))),
-            ("warehouse refused", S::Sent, E::Refuse, Ok(S::Exception(X::WarehouseRefused))),
-            ("rerouted after a refusal", S::Exception(X::WarehouseRefused), E::Reroute, Ok(S::Allocated)),
-            ("release of an order not held", S::Review, E::Release, Err(())),
-            ("ship before sending is allowed only whole (phone warehouse)", S::Allocated, E::ShipPart, Err(())),
-            ("cancel of a completed order", S::Completed, E::Cancel, Err(())),
+            (
+                "cancel before shipping",
+                S::Sent,
+                E::Cancel,
+                Ok(S::Cancelled),
+            ),
+            (
+                "cancel of a held order",
+                S::Held,
+                E::Cancel,
+                Ok(S::Cancelled),
+            ),
+            (
+                "cancel after shipping fails the intercept",
+                S::Shipped,
+                E::Cancel,
+                Ok(S::Exception(X::InterceptFailed)),
+            ),
+            (
+                "cancel after a part shipped fails the intercept",
+                S::PartlyShipped,
+                E::Cancel,
+                Ok(S::Exception(X::InterceptFailed)),
+            ),
+            (
+                "shipment after a cancel the warehouse missed",
+                S::Cancelled,
+                E::ShipAll,
+                Ok(S::Exception(X::InterceptFailed)),
+            ),
+            (
+                "warehouse refused",
+                S::Sent,
+                E::Refuse,
+                Ok(S::Exception(X::WarehouseRefused)),
+            ),
+            (
+                "rerouted after a refusal",
+                S::Exception(X::WarehouseRefused),
+                E::Reroute,
+                Ok(S::Allocated),
+            ),
+            (
+                "release of an order not held",
+                S::Review,
+                E::Release,
+                Err(()),
+            ),
+            (
+                "ship before sending is allowed only whole (phone warehouse)",
+                S::Allocated,
+                E::ShipPart,
+                Err(()),
+            ),
+            (
+                "cancel of a completed order",
+                S::Completed,
+                E::Cancel,
+                Err(()),
+            ),
             ("send twice", S::Sent, E::Send, Err(())),
             ("complete before shipping", S::Sent, E::Complete, Err(())),
         ];

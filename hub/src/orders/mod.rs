@@ -14,7 +14,7 @@
 
 pub mod api;
 #[cfg(test)]
-mod cases;
+pub(crate) mod cases;
 pub mod decide;
 pub mod intake;
 pub mod members;

@@ -17,10 +17,10 @@
 //! holds it; the same input gives the same plan (warehouses taken in preference order:
 //! priority, cost, code; parts in that order, lines in the order's order).
 
-use super::explain::{missing_text, pick, rejected_text};
-use super::explain::{Explanation, Lang, Matched, Missing, Rejected, Rejection};
-use super::normal;
 use super::ReceiverView;
+use super::explain::{Explanation, Lang, Matched, Missing, Rejected, Rejection};
+use super::explain::{missing_text, pick, rejected_text};
+use super::normal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -197,7 +197,11 @@ impl NoRoute {
                     out.push_str(&missing_text(&missing, lang));
                 }
                 if *needs_split {
-                    out.push_str(pick(lang, "；按库存拆单可发", "; splitting by stock would ship it"));
+                    out.push_str(pick(
+                        lang,
+                        "；按库存拆单可发",
+                        "; splitting by stock would ship it",
+                    ));
                 }
                 out.push_str(&rejected_text(warehouses, lang));
                 out
@@ -274,12 +278,12 @@ impl<'a> Routing<'a> {
         for l in lines {
             designated_to.push(match rules.designated.get(&l.sku) {
                 None => None,
-                Some(code) => Some(whs.iter().position(|w| w.code == *code).ok_or_else(
-                    || NoRoute::UnknownWarehouse {
+                Some(code) => Some(whs.iter().position(|w| w.code == *code).ok_or_else(|| {
+                    NoRoute::UnknownWarehouse {
                         sku: l.sku.clone(),
                         warehouse: code.clone(),
-                    },
-                )?),
+                    }
+                })?),
             });
         }
         let matched: Vec<Option<Matched>> = whs
@@ -362,9 +366,10 @@ impl<'a> Routing<'a> {
         let designated_ok = (0..self.lines.len()).all(|i| {
             self.designated_to[i].is_none_or(|g| self.designated_supply(g, i) >= self.q(i))
         });
-        let free_ok = self.free.iter().all(|&i| {
-            self.eligible.iter().map(|&g| self.have[g][i]).sum::<i64>() >= self.q(i)
-        });
+        let free_ok = self
+            .free
+            .iter()
+            .all(|&i| self.eligible.iter().map(|&g| self.have[g][i]).sum::<i64>() >= self.q(i));
         !self.split_by_stock && designated_ok && free_ok
     }
 
@@ -441,7 +446,9 @@ impl<'a> Routing<'a> {
         codes.sort_unstable();
         (
             set.iter().map(|&g| u64::from(self.whs[g].priority)).sum(),
-            set.iter().map(|&g| i128::from(self.whs[g].cost_minor)).sum(),
+            set.iter()
+                .map(|&g| i128::from(self.whs[g].cost_minor))
+                .sum(),
             codes,
         )
     }
@@ -640,7 +647,9 @@ fn aggregate(lines: &[Line]) -> Result<Vec<Line>, NoRoute> {
 /// The warehouses by priority, cost, code; of two with one code, the first.
 pub(super) fn preference_order(warehouses: &[Warehouse]) -> Vec<&Warehouse> {
     let mut whs: Vec<&Warehouse> = warehouses.iter().collect();
-    whs.sort_by(|a, b| (a.priority, a.cost_minor, &a.code).cmp(&(b.priority, b.cost_minor, &b.code)));
+    whs.sort_by(|a, b| {
+        (a.priority, a.cost_minor, &a.code).cmp(&(b.priority, b.cost_minor, &b.code))
+    });
     let mut seen = BTreeSet::new();
     whs.retain(|w| seen.insert(w.code.as_str()));
     whs

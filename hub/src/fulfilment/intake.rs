@@ -1,0 +1,468 @@
+//! How fulfilment moves, through the ingest pipeline ([`crate::ingest`]):
+//! - [`Tail`]: the room reads its tenant's change log from its cursor — captured orders and
+//!   refunds, warehouse stock, movements and shipments, agents' answers to commands — and
+//!   reacts; the cursor moves in the same transaction as the reactions, so each entry is acted
+//!   on exactly once, whatever crashes. It also releases the merge groups that are due and
+//!   tries out-of-stock orders again when stock moved.
+//! - [`Act`]: a person approves, holds, releases, cancels or re-routes an order.
+//! - [`Confirm`]: a package confirmed by phone staff or a 3PL's callback.
+//! - [`TplAnswered`]: a 3PL answered a create or a cancel.
+
+use super::ledger::MovementKind;
+use super::machine::{Event, Exception, State};
+use super::records::Actor;
+use super::store::{
+    self as fs, CURSORS, Confirmed, Ctx, DELIVERIES, FULFILMENTS, MERGE_BUFFER, MERGE_DUE,
+    order_view,
+};
+use crate::events::log::TENANT_LOG;
+use crate::ingest::{Applied, Intake};
+use crate::orders::store::ORDERS;
+use crate::store::table::WriteTx;
+use crate::store::{LogEntry, StoreError, StoredOutcome};
+use xt_shared::change::Body;
+use xt_shared::ids::TenantId;
+use xt_shared::model::UtcMillis;
+use xt_shared::order::RefundState;
+
+/// Log entries one [`Tail`] step reads at most.
+pub const TAIL_ENTRIES_MAX: usize = 64;
+
+/// What a step did, for the worker: which other workers to wake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Worked {
+    pub entries: usize,
+    pub released: usize,
+    pub commands: bool,
+    pub tpl: bool,
+    pub writebacks: bool,
+}
+
+/// Fulfilment reading its tenant's change log from its cursor.
+pub struct Tail<'a> {
+    pub tenant: &'a TenantId,
+}
+
+pub struct TailAdmitted<'a> {
+    tenant: &'a TenantId,
+    entries: Vec<(u64, LogEntry)>,
+}
+
+fn due_exists(tx: &WriteTx, tenant: &str, now: UtcMillis) -> Result<bool, StoreError> {
+    Ok(tx
+        .open(MERGE_DUE)?
+        .keys((tenant, i64::MIN, "")..=(tenant, now.0, "\u{10ffff}"))?
+        .next()
+        .is_some())
+}
+
+impl<'a> Intake for Tail<'a> {
+    type Admitted = TailAdmitted<'a>;
+    type Outcome = Worked;
+
+    /// New log entries after the cursor (our own transitions are skipped when read), or merge
+    /// groups due; otherwise nothing to do and nothing written.
+    fn admit(self, tx: &WriteTx) -> Result<Result<TailAdmitted<'a>, Worked>, StoreError> {
+        let t = self.tenant.as_str();
+        let cursor = tx.open(CURSORS)?.get(t)?.unwrap_or(0);
+        let mut entries = Vec::new();
+        for row in tx
+            .open(TENANT_LOG)?
+            .range((t, cursor + 1)..=(t, u64::MAX))?
+        {
+            if entries.len() >= TAIL_ENTRIES_MAX {
+                break;
+            }
+            let row = row?;
+            entries.push((row.key().1, row.value));
+        }
+        let now = crate::hub::now_ms();
+        if entries.is_empty() && !due_exists(tx, t, now)? {
+            return Ok(Err(Worked::default()));
+        }
+        Ok(Ok(TailAdmitted {
+            tenant: self.tenant,
+            entries,
+        }))
+    }
+
+    fn apply(
+        admitted: TailAdmitted<'a>,
+        tx: &WriteTx,
+        now: UtcMillis,
+    ) -> Result<Applied<Worked>, StoreError> {
+        let TailAdmitted { tenant, entries } = admitted;
+        let mut ctx = Ctx::load(tx, tenant, now)?;
+        let mut worked = Worked {
+            entries: entries.len(),
+            ..Worked::default()
+        };
+        let mut stock_moved = false;
+        let mut cursor = None;
+        for (position, entry) in entries {
+            cursor = Some(position);
+            match entry {
+                LogEntry::Batch(batch) => {
+                    let (_origin, changes) = batch.into_model()?;
+                    for change in changes {
+                        match change.body {
+                            Body::PlatformOrder { shop, order } => {
+                                fs::order_changed(
+                                    &mut ctx,
+                                    shop.as_str(),
+                                    order.platform_order_no.as_str(),
+                                )?;
+                            }
+                            Body::PlatformRefund { shop, refund } => {
+                                // A refund of the whole order asked for before shipping is a
+                                // cancel: the parcel must not leave.
+                                let whole = refund.line_id.is_none();
+                                let asked = matches!(
+                                    refund.state,
+                                    RefundState::Requested | RefundState::Refunded
+                                );
+                                if whole && asked {
+                                    refund_requested(
+                                        &mut ctx,
+                                        shop.as_str(),
+                                        refund.platform_order_no.as_str(),
+                                    )?;
+                                }
+                            }
+                            Body::Stock(level) => {
+                                stock_moved |= fs::stock_snapshot(
+                                    &mut ctx,
+                                    level.warehouse.as_str(),
+                                    level.sku.as_str(),
+                                    level.on_hand,
+                                    change.version,
+                                )?;
+                            }
+                            Body::StockMovement(m) => {
+                                fs::stock_movement(
+                                    &mut ctx,
+                                    m.warehouse.as_str(),
+                                    m.sku.as_str(),
+                                    m.movement_no.as_str(),
+                                    m.delta,
+                                    MovementKind::from(m.kind),
+                                    m.occurred_at.0,
+                                )?;
+                                stock_moved = true;
+                            }
+                            Body::Shipment(s) => {
+                                let warehouse = s.warehouse.to_string();
+                                fs::shipped(
+                                    &mut ctx,
+                                    Confirmed {
+                                        key: format!("wms:{}", s.tracking_no),
+                                        delivery_no: s.delivery_no.to_string(),
+                                        carrier: s.carrier,
+                                        tracking_no: s.tracking_no,
+                                        lines: s
+                                            .lines
+                                            .into_iter()
+                                            .map(|l| (l.sku.to_string(), l.quantity))
+                                            .collect(),
+                                        shipped_at: s.shipped_at,
+                                        last: false,
+                                    },
+                                    Actor::Warehouse(warehouse),
+                                )?;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                LogEntry::Command(c) => {
+                    let cancel = c.kind == "cancel_delivery";
+                    let refused = match c.outcome {
+                        StoredOutcome::Done | StoredOutcome::AlreadyDone => None,
+                        StoredOutcome::Refused { reason } => Some(reason),
+                    };
+                    fs::delivery_answered(&mut ctx, &c.delivery_no, cancel, refused)?;
+                }
+                LogEntry::Agent(_) | LogEntry::CaptureError(_) | LogEntry::Fulfilment(_) => {}
+            }
+        }
+        if stock_moved {
+            fs::retry_out_of_stock(&mut ctx)?;
+        }
+        worked.released = fs::release_due(&mut ctx)?;
+        if let Some(position) = cursor {
+            tx.open(CURSORS)?.insert(tenant.as_str(), &position)?;
+        }
+        worked.commands = ctx.effects.commands;
+        worked.tpl = ctx.effects.tpl;
+        worked.writebacks = ctx.effects.writebacks;
+        Ok(Applied {
+            log: std::mem::take(&mut ctx.effects.log),
+            outcome: worked,
+        })
+    }
+}
+
+/// A whole-order refund asked for: cancels the order if it has not shipped.
+fn refund_requested(ctx: &mut Ctx<'_>, shop: &str, order_no: &str) -> Result<(), StoreError> {
+    let key = (ctx.tenant.as_str(), shop, order_no);
+    let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(key)? else {
+        return Ok(());
+    };
+    let old = f.state;
+    fs::cancel_order(
+        ctx,
+        shop,
+        order_no,
+        &mut f,
+        Actor::Platform,
+        "refund requested before shipping",
+    )?;
+    fs::save(ctx, shop, order_no, Some(old), &f)
+}
+
+/// What a person does to an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Approve,
+    Hold { reason: String },
+    Release,
+    Cancel { reason: String },
+    Reroute { warehouse: String },
+}
+
+/// Why an action does not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActError {
+    NotFound,
+    NotAllowed(String),
+}
+
+/// A person's action on one order.
+pub struct Act<'a> {
+    pub tenant: &'a TenantId,
+    pub shop: &'a str,
+    pub order_no: &'a str,
+    pub action: Action,
+    pub by: String,
+}
+
+impl<'a> Intake for Act<'a> {
+    type Admitted = Act<'a>;
+    type Outcome = Result<Worked, ActError>;
+
+    fn admit(self, tx: &WriteTx) -> Result<Result<Act<'a>, Self::Outcome>, StoreError> {
+        let key = (self.tenant.as_str(), self.shop, self.order_no);
+        if tx.open(FULFILMENTS)?.contains(key)? {
+            Ok(Ok(self))
+        } else {
+            Ok(Err(Err(ActError::NotFound)))
+        }
+    }
+
+    fn apply(
+        act: Act<'a>,
+        tx: &WriteTx,
+        now: UtcMillis,
+    ) -> Result<Applied<Self::Outcome>, StoreError> {
+        let mut ctx = Ctx::load(tx, act.tenant, now)?;
+        let (shop, no) = (act.shop, act.order_no);
+        let key = (act.tenant.as_str(), shop, no);
+        let mut f = tx
+            .open(FULFILMENTS)?
+            .get(key)?
+            .ok_or(StoreError::Conflict("fulfilment vanished".into()))?;
+        let Some(order) = tx.open(ORDERS)?.get(key)? else {
+            return Ok(Applied {
+                log: Vec::new(),
+                outcome: Err(ActError::NotFound),
+            });
+        };
+        let old = f.state;
+        let actor = Actor::User(act.by.clone());
+        let refuse = |why: &str| -> Result<Applied<Self::Outcome>, StoreError> {
+            Ok(Applied {
+                log: Vec::new(),
+                outcome: Err(ActError::NotAllowed(why.to_owned())),
+            })
+        };
+        match act.action {
+            Action::Approve => {
+                if !matches!(
+                    f.state,
+                    State::Held | State::Review | State::Exception(Exception::AddressIncomplete)
+                ) {
+                    return refuse("only a held order or one in review can be approved");
+                }
+                f.approved = true;
+                f.held_by_person = None;
+                let view = order_view(shop, &order);
+                if f.state != State::Review {
+                    let event = if f.state == State::Held {
+                        Event::Release
+                    } else {
+                        Event::Review
+                    };
+                    ctx.transition(shop, no, &mut f, event, actor.clone(), "approved");
+                }
+                fs::review_and_reserve(&mut ctx, shop, no, &mut f, &view)?;
+            }
+            Action::Hold { reason } => {
+                if !matches!(f.state, State::Review | State::Allocated | State::Held) {
+                    return refuse("only an order not yet at a warehouse can be held");
+                }
+                if f.state == State::Allocated {
+                    let merge = f.merge_key.clone().unwrap_or(format!("~{shop}:{no}"));
+                    tx.open(MERGE_BUFFER)?.remove((
+                        act.tenant.as_str(),
+                        merge.as_str(),
+                        shop,
+                        no,
+                    ))?;
+                    if f.plan.iter().any(|p| p.delivery_no.is_some()) {
+                        return refuse("its delivery order is already made");
+                    }
+                    // Allocated → held goes through review.
+                    f.step(State::Review, actor.clone(), "held by hand", now);
+                }
+                f.held_by_person = Some(reason.clone());
+                f.approved = false;
+                ctx.transition(shop, no, &mut f, Event::Hold, actor, reason);
+            }
+            Action::Release => {
+                if f.state != State::Held {
+                    return refuse("only a held order can be released");
+                }
+                f.held_by_person = None;
+                f.approved = true;
+                ctx.transition(shop, no, &mut f, Event::Release, actor, "released");
+                let view = order_view(shop, &order);
+                fs::review_and_reserve(&mut ctx, shop, no, &mut f, &view)?;
+            }
+            Action::Cancel { reason } => {
+                if f.state.is_final() {
+                    return refuse("the order is already cancelled or completed");
+                }
+                fs::cancel_order(&mut ctx, shop, no, &mut f, actor, &reason)?;
+            }
+            Action::Reroute { warehouse } => {
+                if !matches!(
+                    f.state,
+                    State::Allocated
+                        | State::Exception(Exception::WarehouseRefused | Exception::OutOfStock)
+                        | State::Held
+                ) || f
+                    .plan
+                    .iter()
+                    .any(|p| p.delivery_no.is_some() && f.state == State::Allocated)
+                {
+                    return refuse("only an order not yet sent, or refused, can be re-routed");
+                }
+                if ctx.warehouses.iter().all(|(c, _)| c != &warehouse) {
+                    return refuse("no such warehouse");
+                }
+                let view = order_view(shop, &order);
+                if !fs::reroute(&mut ctx, shop, no, &mut f, &view, &warehouse, actor)? {
+                    return refuse("that warehouse does not hold the stock");
+                }
+            }
+        }
+        fs::save(&ctx, shop, no, Some(old), &f)?;
+        let worked = Worked {
+            commands: ctx.effects.commands,
+            tpl: ctx.effects.tpl,
+            ..Worked::default()
+        };
+        Ok(Applied {
+            log: std::mem::take(&mut ctx.effects.log),
+            outcome: Ok(worked),
+        })
+    }
+}
+
+/// A package confirmed by phone staff or a 3PL.
+pub struct Confirm<'a> {
+    pub tenant: &'a TenantId,
+    pub confirmed: Confirmed,
+    pub actor: Actor,
+}
+
+/// What became of a confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmOutcome {
+    Applied,
+    /// The same confirmation (key) was applied before.
+    Duplicate,
+    /// No such delivery order.
+    Unknown,
+}
+
+impl<'a> Intake for Confirm<'a> {
+    type Admitted = Confirm<'a>;
+    type Outcome = ConfirmOutcome;
+
+    fn admit(self, tx: &WriteTx) -> Result<Result<Confirm<'a>, ConfirmOutcome>, StoreError> {
+        let t = self.tenant.as_str();
+        if !tx
+            .open(DELIVERIES)?
+            .contains((t, self.confirmed.delivery_no.as_str()))?
+        {
+            return Ok(Err(ConfirmOutcome::Unknown));
+        }
+        let key = format!("{}/{}", self.confirmed.delivery_no, self.confirmed.key);
+        if tx.open(fs::SHIPMENT_KEYS)?.contains((t, key.as_str()))? {
+            return Ok(Err(ConfirmOutcome::Duplicate));
+        }
+        Ok(Ok(self))
+    }
+
+    fn apply(
+        c: Confirm<'a>,
+        tx: &WriteTx,
+        now: UtcMillis,
+    ) -> Result<Applied<ConfirmOutcome>, StoreError> {
+        let mut ctx = Ctx::load(tx, c.tenant, now)?;
+        let applied = fs::shipped(&mut ctx, c.confirmed, c.actor)?;
+        Ok(Applied {
+            log: std::mem::take(&mut ctx.effects.log),
+            outcome: if applied {
+                ConfirmOutcome::Applied
+            } else {
+                ConfirmOutcome::Duplicate
+            },
+        })
+    }
+}
+
+/// A 3PL answered a delivery order's create (`cancel: false`) or cancel.
+pub struct TplAnswered<'a> {
+    pub tenant: &'a TenantId,
+    pub warehouse: &'a str,
+    pub delivery_no: &'a str,
+    pub cancel: bool,
+    pub refused: Option<String>,
+}
+
+impl<'a> Intake for TplAnswered<'a> {
+    type Admitted = TplAnswered<'a>;
+    type Outcome = ();
+
+    fn admit(self, tx: &WriteTx) -> Result<Result<TplAnswered<'a>, ()>, StoreError> {
+        let key = (self.tenant.as_str(), self.warehouse, self.delivery_no);
+        Ok(if tx.open(fs::TPL_OUTBOX)?.contains(key)? {
+            Ok(self)
+        } else {
+            Err(())
+        })
+    }
+
+    fn apply(a: TplAnswered<'a>, tx: &WriteTx, now: UtcMillis) -> Result<Applied<()>, StoreError> {
+        tx.open(fs::TPL_OUTBOX)?
+            .remove((a.tenant.as_str(), a.warehouse, a.delivery_no))?;
+        let mut ctx = Ctx::load(tx, a.tenant, now)?;
+        fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused)?;
+        Ok(Applied {
+            log: std::mem::take(&mut ctx.effects.log),
+            outcome: (),
+        })
+    }
+}

@@ -1,0 +1,1703 @@
+//! The fulfilment room's tables and transactions: what an order, a delivery order, a warehouse
+//! and the stock ledger look like stored, and the steps that move them, each inside the caller's
+//! write transaction (the room's intakes, [`super::intake`], run them through the pipeline).
+
+use super::decide::{
+    self, Coverage, Explanation, Line, MergeRules, OrderView, Pending, ReceiverView, Verdict,
+    Warehouse, WarehouseKind,
+};
+use super::ledger::{Cell, MovementKind};
+use super::machine::{Event, Exception, State, next};
+use super::records::{
+    Actor, DeliveryLineRecord, DeliveryRecord, DeliveryState, FLine, FulfilmentRecord, Package,
+    PlanPart, SettingsRecord, StoredDeliveryReceiver, WarehouseChannel, WarehouseRecord, WriteBack,
+    WriteBackDue,
+};
+use crate::agents::commands;
+use crate::orders::records::OrderRecord;
+use crate::orders::store::ORDERS;
+use crate::store::table::{Table, WriteTx};
+use crate::store::{FulfilmentLogged, LogEntry, StoreError};
+use std::collections::BTreeMap;
+use xt_shared::command::{AgentCommand, DeliveryLine, DeliveryOrder, DeliveryReceiver};
+use xt_shared::ids::{DocNo, Sku, TenantId, WarehouseCode};
+use xt_shared::model::UtcMillis;
+
+/// Key: (tenant, shop, order no).
+pub(crate) const FULFILMENTS: Table<(&str, &str, &str), FulfilmentRecord> =
+    Table::new("fulfilments");
+/// Key: (tenant, state name, shop, order no): the board's lists and counts.
+pub(crate) const BY_STATE: Table<(&str, &str, &str, &str), ()> = Table::new("fulfilments_by_state");
+/// Key: (tenant, state name) → how many orders are in it.
+pub(crate) const STATE_COUNTS: Table<(&str, &str), u64> = Table::new("fulfilment_state_counts");
+/// Key: (tenant, code).
+pub(crate) const WAREHOUSES: Table<(&str, &str), WarehouseRecord> = Table::new("warehouses");
+/// Key: tenant.
+pub(crate) const SETTINGS: Table<&str, SettingsRecord> = Table::new("fulfilment_settings");
+/// Key: (tenant, warehouse, sku).
+pub(crate) const LEDGER: Table<(&str, &str, &str), Cell> = Table::new("stock_ledger");
+/// Key: (tenant, delivery no).
+pub(crate) const DELIVERIES: Table<(&str, &str), DeliveryRecord> = Table::new("deliveries");
+/// Key: (tenant, warehouse, delivery no): a warehouse's delivery orders still to ship.
+pub(crate) const PENDING_BY_WAREHOUSE: Table<(&str, &str, &str), ()> =
+    Table::new("deliveries_pending");
+/// Key: tenant → the last delivery number given out.
+pub(crate) const DELIVERY_SEQS: Table<&str, u64> = Table::new("delivery_seqs");
+/// Key: (tenant, merge key or `~<shop>:<order no>` for an order merged with nobody, shop,
+/// order no) → when the order entered the buffer.
+pub(crate) const MERGE_BUFFER: Table<(&str, &str, &str, &str), i64> = Table::new("merge_buffer");
+/// Key: (tenant, due at, merge key): when a merge group leaves the buffer.
+pub(crate) const MERGE_DUE: Table<(&str, i64, &str), ()> = Table::new("merge_due");
+/// Key: (tenant, shop, order no): orders waiting for stock.
+pub(crate) const OUT_OF_STOCK: Table<(&str, &str, &str), ()> =
+    Table::new("fulfilments_out_of_stock");
+/// Key: (tenant, shipment key): confirmations already applied.
+pub(crate) const SHIPMENT_KEYS: Table<(&str, &str), ()> = Table::new("shipment_keys");
+/// Key: (tenant, due at, delivery no, package key).
+pub(crate) const WRITEBACKS_DUE: Table<(&str, i64, &str, &str), WriteBackDue> =
+    Table::new("writebacks_due");
+/// Key: (tenant, warehouse, delivery no) → 0 create, 1 cancel: calls a 3PL still has to get.
+pub(crate) const TPL_OUTBOX: Table<(&str, &str, &str), u64> = Table::new("tpl_outbox");
+/// Key: tenant → the change-log position fulfilment has read through.
+pub(crate) const CURSORS: Table<&str, u64> = Table::new("fulfilment_cursors");
+/// Key: (tenant, receiver key, paid at, shop, order no): recent orders per receiver (review's
+/// repeat-receiver rule).
+pub(crate) const BY_RECEIVER: Table<(&str, &str, i64, &str, &str), ()> =
+    Table::new("fulfilments_by_receiver");
+
+/// What an untracked warehouse is taken to hold of any SKU.
+pub const UNTRACKED_AVAILABLE: i64 = 1 << 40;
+/// Orders retried for stock per step at most.
+pub const RETRY_BATCH_MAX: usize = 200;
+/// Merge groups released per step at most.
+pub const RELEASE_BATCH_MAX: usize = 500;
+
+/// The ledger holder of an order's reservation.
+pub fn holder(shop: &str, order_no: &str) -> String {
+    format!("{shop}:{order_no}")
+}
+
+/// What a step wrote to the log and changed for the workers.
+#[derive(Debug, Default)]
+pub struct Effects {
+    pub log: Vec<LogEntry>,
+    /// Commands were put in an agent's outbox.
+    pub commands: bool,
+    /// Calls were put in the 3PL outbox.
+    pub tpl: bool,
+    /// Write-backs became due.
+    pub writebacks: bool,
+}
+
+/// The context of one step: the tenant, the time, its settings and warehouses, loaded once.
+pub(crate) struct Ctx<'a> {
+    pub tx: &'a WriteTx,
+    pub tenant: &'a TenantId,
+    pub now: UtcMillis,
+    pub settings: SettingsRecord,
+    pub warehouses: Vec<(String, WarehouseRecord)>,
+    pub effects: Effects,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn load(tx: &'a WriteTx, tenant: &'a TenantId, now: UtcMillis) -> Result<Self, StoreError> {
+        let t = tenant.as_str();
+        let settings = tx.open(SETTINGS)?.get(t)?.unwrap_or_default();
+        let mut warehouses = Vec::new();
+        for row in tx.open(WAREHOUSES)?.range((t, "")..)? {
+            let row = row?;
+            if row.key().0 != t {
+                break;
+            }
+            warehouses.push((row.key().1.to_owned(), row.value));
+        }
+        Ok(Ctx {
+            tx,
+            tenant,
+            now,
+            settings,
+            warehouses,
+            effects: Effects::default(),
+        })
+    }
+
+    fn t(&self) -> &str {
+        self.tenant.as_str()
+    }
+
+    fn warehouse(&self, code: &str) -> Option<&WarehouseRecord> {
+        self.warehouses
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, w)| w)
+    }
+
+    /// Moves `f` by `event` (when the machine allows it), keeping the step and logging it.
+    pub(crate) fn transition(
+        &mut self,
+        shop: &str,
+        order_no: &str,
+        f: &mut FulfilmentRecord,
+        event: Event,
+        actor: Actor,
+        reason: impl Into<String>,
+    ) -> bool {
+        let Ok(to) = next(f.state, event) else {
+            return false;
+        };
+        let reason = reason.into();
+        let from = f.state;
+        if from == to && reason.is_empty() {
+            return true;
+        }
+        self.effects
+            .log
+            .push(LogEntry::Fulfilment(FulfilmentLogged {
+                tenant: self.tenant.clone(),
+                shop: shop.to_owned(),
+                order_no: order_no.to_owned(),
+                from: from.as_str().to_owned(),
+                to: to.as_str().to_owned(),
+                actor: actor.label(),
+                reason: reason.clone(),
+                at: self.now,
+            }));
+        f.step(to, actor, reason, self.now);
+        true
+    }
+
+    /// Writes `f` and keeps the state index and counts in step with it.
+    fn save(
+        &self,
+        shop: &str,
+        order_no: &str,
+        old: Option<State>,
+        f: &FulfilmentRecord,
+    ) -> Result<(), StoreError> {
+        let t = self.t();
+        if old != Some(f.state) {
+            let mut by_state = self.tx.open(BY_STATE)?;
+            let mut counts = self.tx.open(STATE_COUNTS)?;
+            if let Some(old) = old {
+                by_state.remove((t, old.as_str(), shop, order_no))?;
+                let n = counts.get((t, old.as_str()))?.unwrap_or(0);
+                counts.insert((t, old.as_str()), &n.saturating_sub(1))?;
+            }
+            by_state.insert((t, f.state.as_str(), shop, order_no), &())?;
+            let n = counts.get((t, f.state.as_str()))?.unwrap_or(0);
+            counts.insert((t, f.state.as_str()), &(n + 1))?;
+            let mut oos = self.tx.open(OUT_OF_STOCK)?;
+            if f.state == State::Exception(Exception::OutOfStock) {
+                oos.insert((t, shop, order_no), &())?;
+            } else if old == Some(State::Exception(Exception::OutOfStock)) {
+                oos.remove((t, shop, order_no))?;
+            }
+        }
+        self.tx.open(FULFILMENTS)?.insert((t, shop, order_no), f)?;
+        Ok(())
+    }
+}
+
+/// The order as the decisions read it, from its stored record.
+pub(crate) fn order_view(shop: &str, record: &OrderRecord) -> OrderView {
+    let o = &record.order;
+    let r = &o.receiver;
+    let buyer = o
+        .buyer
+        .open_uid
+        .clone()
+        .or_else(|| o.buyer.customer_id.clone())
+        .or_else(|| o.buyer.nick.clone())
+        .unwrap_or_default();
+    OrderView {
+        shop: shop.to_owned(),
+        order_no: o.platform_order_no.clone(),
+        buyer,
+        receiver: ReceiverView {
+            name: r.name.clone(),
+            phone: r.phone.clone(),
+            province: r.province.clone(),
+            city: r.city.clone(),
+            district: r.district.clone(),
+            address: r.address.clone(),
+        },
+        buyer_memo: o.buyer_memo.clone(),
+        seller_memo: o.seller_memo.clone(),
+        paid_minor: o.amounts.paid.minor,
+        cod: o.flags.cod,
+        paid_at: o.times.paid.unwrap_or(o.times.created),
+        lines: o
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| decide::LineView {
+                line_id: l.line_id.clone(),
+                sku: record
+                    .internal_skus
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| l.merchant_sku.clone()),
+                quantity: i64::from(l.quantity),
+                title: l.title.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The standard statuses that start fulfilment, and those that end it.
+fn platform_paid(record: &OrderRecord) -> bool {
+    use crate::orders::records::StoredOrderState as S;
+    matches!(record.order.status, S::Paid | S::OnHold)
+}
+
+fn platform_cancelled(record: &OrderRecord) -> bool {
+    use crate::orders::records::StoredOrderState as S;
+    matches!(record.order.status, S::Cancelled | S::Refunded | S::Deleted)
+}
+
+fn platform_completed(record: &OrderRecord) -> bool {
+    use crate::orders::records::StoredOrderState as S;
+    matches!(record.order.status, S::Delivered | S::Completed)
+}
+
+/// An order was captured or changed at the platform: starts, cancels or completes its
+/// fulfilment.
+pub(crate) fn order_changed(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+) -> Result<(), StoreError> {
+    let t = ctx.tenant.as_str();
+    let Some(record) = ctx.tx.open(ORDERS)?.get((t, shop, order_no))? else {
+        return Ok(());
+    };
+    let existing = ctx.tx.open(FULFILMENTS)?.get((t, shop, order_no))?;
+    match existing {
+        None if platform_paid(&record) => start(ctx, shop, order_no, &record),
+        None => Ok(()),
+        Some(mut f) => {
+            let old = f.state;
+            if platform_cancelled(&record) {
+                cancel_order(
+                    ctx,
+                    shop,
+                    order_no,
+                    &mut f,
+                    Actor::Platform,
+                    "cancelled on the platform",
+                )?;
+            } else if platform_completed(&record) && f.state == State::Shipped {
+                ctx.transition(
+                    shop,
+                    order_no,
+                    &mut f,
+                    Event::Complete,
+                    Actor::Platform,
+                    "received",
+                );
+            } else if f.state == State::Exception(Exception::UnmappedSku)
+                || f.state == State::Exception(Exception::AddressIncomplete)
+            {
+                // The order changed (a mapping or an address may have arrived): review again.
+                let view = order_view(shop, &record);
+                update_lines(&mut f, &view);
+                ctx.transition(
+                    shop,
+                    order_no,
+                    &mut f,
+                    Event::Review,
+                    Actor::Hub,
+                    "order changed",
+                );
+                review_and_reserve(ctx, shop, order_no, &mut f, &view)?;
+            }
+            ctx.save(shop, order_no, Some(old), &f)
+        }
+    }
+}
+
+fn update_lines(f: &mut FulfilmentRecord, view: &OrderView) {
+    f.lines = view
+        .lines
+        .iter()
+        .map(|l| FLine {
+            line_id: l.line_id.clone(),
+            sku: l.sku.clone(),
+            title: l.title.clone(),
+            quantity: l.quantity,
+            shipped: 0,
+        })
+        .collect();
+}
+
+fn start(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    record: &OrderRecord,
+) -> Result<(), StoreError> {
+    let view = order_view(shop, record);
+    let receiver_key = decide::receiver_key(&view.receiver);
+    let mut f = FulfilmentRecord {
+        state: State::Paid,
+        since: ctx.now,
+        paid_at: UtcMillis(view.paid_at),
+        lines: Vec::new(),
+        holds: Vec::new(),
+        held_by_person: None,
+        approved: false,
+        merge_key: decide::merge_key(&view, &ctx.settings.merge),
+        receiver_key: receiver_key.clone(),
+        plan: Vec::new(),
+        no_route: None,
+        timeline: Vec::new(),
+    };
+    update_lines(&mut f, &view);
+    ctx.tx.open(BY_RECEIVER)?.insert(
+        (ctx.t(), receiver_key.as_str(), view.paid_at, shop, order_no),
+        &(),
+    )?;
+    ctx.transition(
+        shop,
+        order_no,
+        &mut f,
+        Event::Review,
+        Actor::Platform,
+        "paid",
+    );
+    review_and_reserve(ctx, shop, order_no, &mut f, &view)?;
+    ctx.save(shop, order_no, None, &f)
+}
+
+/// How many orders went to the same receiver within `window_ms` before `paid_at` (this one
+/// excluded).
+fn recent_to_receiver(
+    ctx: &Ctx<'_>,
+    key: &str,
+    paid_at: i64,
+    window_ms: i64,
+    order_no: &str,
+) -> Result<u32, StoreError> {
+    let t = ctx.t();
+    let from = paid_at.saturating_sub(window_ms);
+    let mut n = 0u32;
+    for row in ctx
+        .tx
+        .open(BY_RECEIVER)?
+        .keys((t, key, from, "", "")..=(t, key, paid_at, "\u{10ffff}", "\u{10ffff}"))?
+    {
+        let row = row?;
+        if row.value().4 != order_no {
+            n = n.saturating_add(1);
+        }
+    }
+    Ok(n)
+}
+
+/// Reviews `f` by the tenant's rules (unless a person approved it), routes and reserves its
+/// stock, and moves it to held, allocated (into the merge buffer) or an exception.
+pub(crate) fn review_and_reserve(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    view: &OrderView,
+) -> Result<(), StoreError> {
+    let rules = &ctx.settings.review;
+    let recent = match &rules.repeat_receiver {
+        Some(repeat) => recent_to_receiver(
+            ctx,
+            &f.receiver_key,
+            view.paid_at,
+            repeat.window_ms,
+            order_no,
+        )?,
+        None => 0,
+    };
+    let holds = match decide::review(view, &ctx.settings.review, recent) {
+        Verdict::Approve => Vec::new(),
+        Verdict::Hold(reasons) => reasons,
+    };
+    f.holds = if f.approved {
+        Vec::new()
+    } else {
+        holds.clone()
+    };
+    // Faults only a fix upstream clears: nothing to reserve.
+    if holds
+        .iter()
+        .any(|h| matches!(h, decide::HoldReason::UnmappedSku { .. }))
+    {
+        ctx.transition(
+            shop,
+            order_no,
+            f,
+            Event::Fault(Exception::UnmappedSku),
+            Actor::Rule("unmapped_sku".into()),
+            hold_text(&holds),
+        );
+        return Ok(());
+    }
+    if !f.approved
+        && holds
+            .iter()
+            .any(|h| matches!(h, decide::HoldReason::AddressIncomplete { .. }))
+    {
+        ctx.transition(
+            shop,
+            order_no,
+            f,
+            Event::Fault(Exception::AddressIncomplete),
+            Actor::Rule("address_incomplete".into()),
+            hold_text(&holds),
+        );
+        return Ok(());
+    }
+    if !reserve(ctx, shop, order_no, f, view)? {
+        return Ok(());
+    }
+    if !f.holds.is_empty() || f.held_by_person.is_some() {
+        let why = f
+            .held_by_person
+            .clone()
+            .unwrap_or_else(|| hold_text(&f.holds));
+        ctx.transition(
+            shop,
+            order_no,
+            f,
+            Event::Hold,
+            Actor::Rule("review".into()),
+            why,
+        );
+        return Ok(());
+    }
+    let actor = if f.approved {
+        Actor::Hub
+    } else {
+        Actor::Rule("review".into())
+    };
+    let why = plan_text(&f.plan);
+    ctx.transition(shop, order_no, f, Event::Allocate, actor, why);
+    buffer(ctx, shop, order_no, f)
+}
+
+fn hold_text(holds: &[decide::HoldReason]) -> String {
+    holds
+        .iter()
+        .map(|h| format!("{h:?}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn plan_text(plan: &[PlanPart]) -> String {
+    plan.iter()
+        .map(|p| p.why.text(decide::Lang::En))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// The decisions' view of the tenant's warehouses.
+fn route_warehouses(ctx: &Ctx<'_>) -> Vec<Warehouse> {
+    ctx.warehouses
+        .iter()
+        .map(|(code, w)| Warehouse {
+            code: code.clone(),
+            kind: match w.channel {
+                WarehouseChannel::Agent { .. } => WarehouseKind::Agent,
+                WarehouseChannel::Qimen { .. } => WarehouseKind::ThirdParty,
+                WarehouseChannel::Phone => WarehouseKind::Phone,
+            },
+            coverage: w.coverage.clone(),
+            priority: w.priority,
+            cost_minor: w.cost_minor,
+            enabled: w.enabled,
+        })
+        .collect()
+}
+
+/// Routes `f` (its own reservation released first, so it counts as available to itself) and
+/// reserves every part's lines; `false` (and the out-of-stock exception) when no warehouse can.
+fn reserve(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    view: &OrderView,
+) -> Result<bool, StoreError> {
+    release_all(ctx, shop, order_no, f)?;
+    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+    for l in &f.lines {
+        if let Some(sku) = &l.sku {
+            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
+        }
+    }
+    let lines: Vec<Line> = wanted
+        .iter()
+        .filter(|(_, q)| **q > 0)
+        .map(|(sku, q)| Line {
+            sku: sku.clone(),
+            quantity: *q,
+        })
+        .collect();
+    let warehouses = route_warehouses(ctx);
+    let mut available: BTreeMap<(String, String), i64> = BTreeMap::new();
+    {
+        let ledger = ctx.tx.open(LEDGER)?;
+        for w in &warehouses {
+            let tracked = ctx.warehouse(&w.code).is_none_or(|r| r.stock_tracked);
+            for l in &lines {
+                if !tracked {
+                    available.insert((w.code.clone(), l.sku.clone()), UNTRACKED_AVAILABLE);
+                    continue;
+                }
+                let cell = ledger.get((ctx.t(), w.code.as_str(), l.sku.as_str()))?;
+                let a = cell.map_or(0, |c| c.available());
+                available.insert((w.code.clone(), l.sku.clone()), a);
+            }
+        }
+    }
+    let lookup = |w: &str, sku: &str| {
+        available
+            .get(&(w.to_owned(), sku.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let plan = decide::route(
+        &lines,
+        &view.receiver,
+        &warehouses,
+        &lookup,
+        &ctx.settings.split,
+    );
+    match plan {
+        Ok(plan) => {
+            let h = holder(shop, order_no);
+            let mut ledger = ctx.tx.open(LEDGER)?;
+            for part in &plan.parts {
+                if ctx
+                    .warehouse(&part.warehouse)
+                    .is_some_and(|w| !w.stock_tracked)
+                {
+                    continue;
+                }
+                for (sku, qty) in part.lines.iter().map(|l| (&l.sku, l.quantity)) {
+                    let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
+                    let mut cell = ledger.get(key)?.unwrap_or_default();
+                    let prior = cell.reserved_by(&h);
+                    if cell.reserve(&h, prior + qty).is_err() {
+                        // The plan was made from these very cells: it cannot be short.
+                        return Err(StoreError::Conflict(format!(
+                            "stock of {sku} in {} moved while routing",
+                            part.warehouse
+                        )));
+                    }
+                    ledger.insert(key, &cell)?;
+                }
+            }
+            f.plan = plan
+                .parts
+                .into_iter()
+                .map(|p| PlanPart {
+                    warehouse: p.warehouse,
+                    lines: p.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
+                    why: p.why,
+                    delivery_no: None,
+                })
+                .collect();
+            f.no_route = None;
+            Ok(true)
+        }
+        Err(no_route) => {
+            let why = format!("{no_route:?}");
+            f.no_route = Some(why.clone());
+            f.plan.clear();
+            ctx.transition(
+                shop,
+                order_no,
+                f,
+                Event::Fault(Exception::OutOfStock),
+                Actor::Rule("dispatch".into()),
+                why,
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// Releases every reservation `f` holds that is not on a delivery order yet.
+fn release_all(
+    ctx: &Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+) -> Result<(), StoreError> {
+    let h = holder(shop, order_no);
+    let mut ledger = ctx.tx.open(LEDGER)?;
+    for part in &f.plan {
+        for (sku, _) in &part.lines {
+            let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
+            if let Some(mut cell) = ledger.get(key)?
+                && cell.release(&h) > 0
+            {
+                ledger.insert(key, &cell)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts an allocated order in the merge buffer: with its merge group, or alone (due now).
+fn buffer(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &FulfilmentRecord,
+) -> Result<(), StoreError> {
+    let t = ctx.tenant.as_str();
+    let alone = format!("~{shop}:{order_no}");
+    let key = f.merge_key.clone().unwrap_or(alone);
+    let mut buf = ctx.tx.open(MERGE_BUFFER)?;
+    let grouped = match buf.keys((t, key.as_str(), "", "")..)?.next() {
+        Some(row) => {
+            let row = row?;
+            let k = row.value();
+            k.0 == t && k.1 == key
+        }
+        None => false,
+    };
+    if !grouped {
+        let window = if f.merge_key.is_some() {
+            ctx.settings.merge.window_ms
+        } else {
+            0
+        };
+        ctx.tx
+            .open(MERGE_DUE)?
+            .insert((t, ctx.now.0.saturating_add(window), key.as_str()), &())?;
+    }
+    buf.insert((t, key.as_str(), shop, order_no), &ctx.now.0)?;
+    Ok(())
+}
+
+/// Releases the merge groups that are due: each group's orders become delivery orders, one per
+/// warehouse, sent to the warehouse's channel.
+pub(crate) fn release_due(ctx: &mut Ctx<'_>) -> Result<usize, StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let due: Vec<(i64, String)> = {
+        let table = ctx.tx.open(MERGE_DUE)?;
+        let mut out = Vec::new();
+        for row in table.keys((t.as_str(), i64::MIN, "")..=(t.as_str(), ctx.now.0, "\u{10ffff}"))? {
+            if out.len() >= RELEASE_BATCH_MAX {
+                break;
+            }
+            let row = row?;
+            let (_, at, key) = row.value();
+            out.push((at, key.to_owned()));
+        }
+        out
+    };
+    for (at, key) in &due {
+        ctx.tx
+            .open(MERGE_DUE)?
+            .remove((t.as_str(), *at, key.as_str()))?;
+        let members: Vec<(String, String, i64)> = {
+            let buf = ctx.tx.open(MERGE_BUFFER)?;
+            let mut out = Vec::new();
+            for row in buf.range((t.as_str(), key.as_str(), "", "")..)? {
+                let row = row?;
+                let (rt, rk, shop, no) = row.key();
+                if rt != t || rk != key {
+                    break;
+                }
+                out.push((shop.to_owned(), no.to_owned(), row.value));
+            }
+            out
+        };
+        ctx.tx.open(MERGE_BUFFER)?.remove_range(
+            (t.as_str(), key.as_str(), "", "")
+                ..=(t.as_str(), key.as_str(), "\u{10ffff}", "\u{10ffff}"),
+        )?;
+        let pending: Vec<Pending> = members
+            .iter()
+            .map(|(shop, no, at)| Pending {
+                order_no: holder(shop, no),
+                key: Some(key.clone()),
+                paid_at: *at,
+            })
+            .collect();
+        // Everything in a due group leaves now; the decision says how it groups.
+        let rules = MergeRules {
+            window_ms: 0,
+            ..ctx.settings.merge.clone()
+        };
+        for group in decide::release(&pending, &rules, ctx.now.0) {
+            let orders: Vec<(String, String)> = group
+                .order_nos
+                .iter()
+                .filter_map(|h| h.split_once(':').map(|(s, o)| (s.to_owned(), o.to_owned())))
+                .collect();
+            dispatch_group(ctx, &orders)?;
+        }
+    }
+    Ok(due.len())
+}
+
+/// Makes the delivery orders of a group of allocated orders (one per warehouse of their plans)
+/// and hands each to its warehouse's channel.
+fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let mut loaded = Vec::new();
+    for (shop, no) in orders {
+        let Some(f) = ctx
+            .tx
+            .open(FULFILMENTS)?
+            .get((t.as_str(), shop.as_str(), no.as_str()))?
+        else {
+            continue;
+        };
+        // Cancelled or held again while buffered: not sent.
+        if f.state != State::Allocated {
+            continue;
+        }
+        let Some(order) = ctx
+            .tx
+            .open(ORDERS)?
+            .get((t.as_str(), shop.as_str(), no.as_str()))?
+        else {
+            continue;
+        };
+        loaded.push((shop.clone(), no.clone(), f, order));
+    }
+    // Per warehouse: its lines from every order of the group.
+    let mut by_warehouse: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, (_, _, f, _)) in loaded.iter().enumerate() {
+        for part in &f.plan {
+            if part.delivery_no.is_none() {
+                by_warehouse
+                    .entry(part.warehouse.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+    for (warehouse, members) in by_warehouse {
+        let delivery_no = next_delivery_no(ctx)?;
+        let first = &loaded[members[0]];
+        let r = &first.3.order.receiver;
+        let receiver = StoredDeliveryReceiver {
+            name: r.name.clone().unwrap_or_default(),
+            phone: r.phone.clone().unwrap_or_default(),
+            province: r.province.clone().unwrap_or_default(),
+            city: r.city.clone().unwrap_or_default(),
+            district: r.district.clone().unwrap_or_default(),
+            address: r.address.clone().unwrap_or_default(),
+            zip: r.zip.clone().unwrap_or_default(),
+        };
+        let mut lines: Vec<DeliveryLineRecord> = Vec::new();
+        let mut order_nos = Vec::new();
+        for &i in &members {
+            let (_, no, f, _) = &loaded[i];
+            order_nos.push(no.clone());
+            for part in f.plan.iter().filter(|p| p.warehouse == warehouse) {
+                for (sku, qty) in &part.lines {
+                    let title = f
+                        .lines
+                        .iter()
+                        .find(|l| l.sku.as_deref() == Some(sku))
+                        .map(|l| l.title.clone())
+                        .unwrap_or_default();
+                    match lines.iter_mut().find(|l| &l.sku == sku) {
+                        Some(l) => l.quantity += qty,
+                        None => lines.push(DeliveryLineRecord {
+                            sku: sku.clone(),
+                            title,
+                            quantity: *qty,
+                            shipped: 0,
+                        }),
+                    }
+                }
+            }
+        }
+        let o = &first.3.order;
+        let record = DeliveryRecord {
+            warehouse: warehouse.clone(),
+            shop: first.0.clone(),
+            orders: order_nos,
+            receiver,
+            lines,
+            buyer_memo: o.buyer_memo.clone(),
+            seller_memo: o.seller_memo.clone(),
+            state: DeliveryState::Sending,
+            packages: Vec::new(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            exception: None,
+        };
+        for &i in &members {
+            let (shop, no, f, _) = &mut loaded[i];
+            for part in f.plan.iter_mut().filter(|p| p.warehouse == warehouse) {
+                part.delivery_no = Some(delivery_no.clone());
+            }
+            let _ = (shop, no);
+        }
+        send_delivery(ctx, &delivery_no, record)?;
+    }
+    for (shop, no, mut f, _) in loaded {
+        let old = f.state;
+        // A phone warehouse has it the moment it is made.
+        let all_sent = f.plan.iter().all(|p| {
+            p.delivery_no.as_ref().is_some_and(|d| {
+                ctx.tx
+                    .open(DELIVERIES)
+                    .ok()
+                    .and_then(|t2| t2.get((ctx.tenant.as_str(), d.as_str())).ok().flatten())
+                    .is_some_and(|r| r.state == DeliveryState::Sent)
+            })
+        });
+        if all_sent {
+            let to = deliveries_text(&f);
+            ctx.transition(&shop, &no, &mut f, Event::Send, Actor::Hub, to);
+        }
+        ctx.save(&shop, &no, Some(old), &f)?;
+    }
+    Ok(())
+}
+
+fn deliveries_text(f: &FulfilmentRecord) -> String {
+    f.plan
+        .iter()
+        .filter_map(|p| {
+            p.delivery_no
+                .as_ref()
+                .map(|d| format!("{d} → {}", p.warehouse))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The tenant's next delivery number: `DO` and ten digits.
+fn next_delivery_no(ctx: &Ctx<'_>) -> Result<String, StoreError> {
+    let mut seqs = ctx.tx.open(DELIVERY_SEQS)?;
+    let n = seqs.get(ctx.tenant.as_str())?.unwrap_or(0) + 1;
+    seqs.insert(ctx.tenant.as_str(), &n)?;
+    Ok(format!("DO{n:010}"))
+}
+
+/// The wire form of a delivery order.
+pub(crate) fn delivery_order(
+    delivery_no: &str,
+    d: &DeliveryRecord,
+) -> Result<DeliveryOrder, StoreError> {
+    let bad = |e: xt_shared::ids::IdError| StoreError::Conflict(e.to_string());
+    Ok(DeliveryOrder {
+        delivery_no: DocNo::new(delivery_no).map_err(bad)?,
+        warehouse: WarehouseCode::new(d.warehouse.as_str()).map_err(bad)?,
+        shop: DocNo::new(d.shop.as_str()).map_err(bad)?,
+        order_nos: d
+            .orders
+            .iter()
+            .map(|o| DocNo::new(o.as_str()))
+            .collect::<Result<_, _>>()
+            .map_err(bad)?,
+        receiver: DeliveryReceiver {
+            name: d.receiver.name.clone(),
+            phone: d.receiver.phone.clone(),
+            province: d.receiver.province.clone(),
+            city: d.receiver.city.clone(),
+            district: d.receiver.district.clone(),
+            address: d.receiver.address.clone(),
+            zip: d.receiver.zip.clone(),
+        },
+        lines: d
+            .lines
+            .iter()
+            .map(|l| {
+                Ok(DeliveryLine {
+                    sku: Sku::new(l.sku.as_str()).map_err(bad)?,
+                    quantity: l.quantity,
+                    title: l.title.clone(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        buyer_memo: d.buyer_memo.clone(),
+        seller_memo: d.seller_memo.clone(),
+        created_at: d.created_at,
+    })
+}
+
+/// Stores the delivery order and hands it to its warehouse: a command in the agent's outbox, a
+/// call in the 3PL outbox, or (a phone warehouse) straight to the staff's pending list.
+fn send_delivery(
+    ctx: &mut Ctx<'_>,
+    delivery_no: &str,
+    mut record: DeliveryRecord,
+) -> Result<(), StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let channel = ctx.warehouse(&record.warehouse).map(|w| w.channel.clone());
+    match channel {
+        Some(WarehouseChannel::Agent { agent }) => {
+            let command = AgentCommand::CreateDelivery(delivery_order(delivery_no, &record)?);
+            commands::enqueue(ctx.tx, ctx.tenant, &agent, &command, ctx.now)?;
+            ctx.effects.commands = true;
+        }
+        Some(WarehouseChannel::Qimen { .. }) => {
+            ctx.tx
+                .open(TPL_OUTBOX)?
+                .insert((t.as_str(), record.warehouse.as_str(), delivery_no), &0)?;
+            ctx.effects.tpl = true;
+        }
+        Some(WarehouseChannel::Phone) => record.state = DeliveryState::Sent,
+        None => {
+            record.state = DeliveryState::Refused {
+                reason: format!("warehouse {} is not configured", record.warehouse),
+            }
+        }
+    }
+    ctx.tx
+        .open(PENDING_BY_WAREHOUSE)?
+        .insert((t.as_str(), record.warehouse.as_str(), delivery_no), &())?;
+    ctx.tx
+        .open(DELIVERIES)?
+        .insert((t.as_str(), delivery_no), &record)?;
+    Ok(())
+}
+
+/// The warehouse answered about a delivery order: it has it (`Ok`), or refused it.
+pub(crate) fn delivery_answered(
+    ctx: &mut Ctx<'_>,
+    delivery_no: &str,
+    cancel: bool,
+    refused: Option<String>,
+) -> Result<(), StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let Some(mut d) = ctx.tx.open(DELIVERIES)?.get((t.as_str(), delivery_no))? else {
+        return Ok(());
+    };
+    let warehouse = d.warehouse.clone();
+    match (cancel, refused) {
+        (false, None) => {
+            if d.state == DeliveryState::Sending {
+                d.state = DeliveryState::Sent;
+            }
+        }
+        (false, Some(reason)) => {
+            d.state = DeliveryState::Refused {
+                reason: reason.clone(),
+            };
+            ctx.tx.open(PENDING_BY_WAREHOUSE)?.remove((
+                t.as_str(),
+                warehouse.as_str(),
+                delivery_no,
+            ))?;
+        }
+        (true, None) => {
+            d.state = DeliveryState::Cancelled;
+            ctx.tx.open(PENDING_BY_WAREHOUSE)?.remove((
+                t.as_str(),
+                warehouse.as_str(),
+                delivery_no,
+            ))?;
+        }
+        (true, Some(reason)) => d.state = DeliveryState::CancelFailed { reason },
+    }
+    d.updated_at = ctx.now;
+    ctx.tx
+        .open(DELIVERIES)?
+        .insert((t.as_str(), delivery_no), &d)?;
+    for no in d.orders.clone() {
+        let key = (t.as_str(), d.shop.as_str(), no.as_str());
+        let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(key)? else {
+            continue;
+        };
+        let old = f.state;
+        let actor = Actor::Warehouse(warehouse.clone());
+        match &d.state {
+            DeliveryState::Sent => {
+                let all_sent = f.plan.iter().all(|p| match &p.delivery_no {
+                    Some(dn) if dn == delivery_no => true,
+                    Some(dn) => ctx
+                        .tx
+                        .open(DELIVERIES)
+                        .ok()
+                        .and_then(|t2| t2.get((t.as_str(), dn.as_str())).ok().flatten())
+                        .is_some_and(|r| !matches!(r.state, DeliveryState::Sending)),
+                    None => false,
+                });
+                if all_sent {
+                    ctx.transition(
+                        &d.shop,
+                        &no,
+                        &mut f,
+                        Event::Send,
+                        actor,
+                        format!("{delivery_no} accepted"),
+                    );
+                }
+            }
+            DeliveryState::Refused { reason } => {
+                let reason = reason.clone();
+                ctx.transition(&d.shop, &no, &mut f, Event::Refuse, actor, reason);
+            }
+            DeliveryState::CancelFailed { reason } => {
+                let reason = reason.clone();
+                f.state = State::Exception(Exception::InterceptFailed);
+                f.step(
+                    State::Exception(Exception::InterceptFailed),
+                    actor,
+                    reason,
+                    ctx.now,
+                );
+            }
+            _ => {}
+        }
+        ctx.save(&d.shop, &no, Some(old), &f)?;
+    }
+    Ok(())
+}
+
+/// Cancels `f`: its stock released, its delivery orders intercepted.
+pub(crate) fn cancel_order(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    actor: Actor,
+    reason: &str,
+) -> Result<(), StoreError> {
+    if f.state.is_final() || f.state == State::Exception(Exception::InterceptFailed) {
+        return Ok(());
+    }
+    let t = ctx.tenant.as_str().to_owned();
+    // Out of the merge buffer if it is still there.
+    if let Some(key) = f.merge_key.clone().or(Some(format!("~{shop}:{order_no}"))) {
+        ctx.tx
+            .open(MERGE_BUFFER)?
+            .remove((t.as_str(), key.as_str(), shop, order_no))?;
+    }
+    if matches!(f.state, State::PartlyShipped | State::Shipped) {
+        ctx.transition(
+            shop,
+            order_no,
+            f,
+            Event::Cancel,
+            actor,
+            format!("{reason}; already shipped"),
+        );
+        return Ok(());
+    }
+    release_all(ctx, shop, order_no, f)?;
+    for part in f.plan.clone() {
+        let Some(dn) = part.delivery_no else { continue };
+        let Some(mut d) = ctx.tx.open(DELIVERIES)?.get((t.as_str(), dn.as_str()))? else {
+            continue;
+        };
+        if !d.state.pending() {
+            continue;
+        }
+        let channel = ctx.warehouse(&d.warehouse).map(|w| w.channel.clone());
+        match channel {
+            Some(WarehouseChannel::Agent { agent }) => {
+                let command = AgentCommand::CancelDelivery {
+                    delivery_no: DocNo::new(dn.as_str())
+                        .map_err(|e| StoreError::Conflict(e.to_string()))?,
+                    warehouse: WarehouseCode::new(d.warehouse.as_str())
+                        .map_err(|e| StoreError::Conflict(e.to_string()))?,
+                    reason: reason.to_owned(),
+                };
+                commands::enqueue(ctx.tx, ctx.tenant, &agent, &command, ctx.now)?;
+                ctx.effects.commands = true;
+                d.state = DeliveryState::Cancelling;
+            }
+            Some(WarehouseChannel::Qimen { .. }) => {
+                ctx.tx
+                    .open(TPL_OUTBOX)?
+                    .insert((t.as_str(), d.warehouse.as_str(), dn.as_str()), &1)?;
+                ctx.effects.tpl = true;
+                d.state = DeliveryState::Cancelling;
+            }
+            _ => {
+                d.state = DeliveryState::Cancelled;
+                ctx.tx.open(PENDING_BY_WAREHOUSE)?.remove((
+                    t.as_str(),
+                    d.warehouse.as_str(),
+                    dn.as_str(),
+                ))?;
+            }
+        }
+        d.updated_at = ctx.now;
+        ctx.tx
+            .open(DELIVERIES)?
+            .insert((t.as_str(), dn.as_str()), &d)?;
+    }
+    ctx.transition(shop, order_no, f, Event::Cancel, actor, reason.to_owned());
+    Ok(())
+}
+
+/// A confirmed package of a delivery order: from the agent's WMS, a 3PL or a phone.
+#[derive(Debug, Clone)]
+pub struct Confirmed {
+    /// The confirmation's own idempotency key.
+    pub key: String,
+    pub delivery_no: String,
+    pub carrier: String,
+    pub tracking_no: String,
+    /// (sku, quantity); empty = every line not shipped yet.
+    pub lines: Vec<(String, i64)>,
+    pub shipped_at: UtcMillis,
+    /// Whether the warehouse says this is the last package.
+    pub last: bool,
+}
+
+/// Applies a confirmed package: idempotent by its key; the delivery's lines, each order's
+/// state, the ledger's reservations (consumed) and the write-back queue move in one step.
+/// `Ok(false)` when the key was applied before or the delivery is unknown.
+pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<bool, StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let key = format!("{}/{}", c.delivery_no, c.key);
+    if ctx
+        .tx
+        .open(SHIPMENT_KEYS)?
+        .contains((t.as_str(), key.as_str()))?
+    {
+        return Ok(false);
+    }
+    let Some(mut d) = ctx
+        .tx
+        .open(DELIVERIES)?
+        .get((t.as_str(), c.delivery_no.as_str()))?
+    else {
+        return Ok(false);
+    };
+    ctx.tx
+        .open(SHIPMENT_KEYS)?
+        .insert((t.as_str(), key.as_str()), &())?;
+    let lines: Vec<(String, i64)> = if c.lines.is_empty() {
+        d.lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity - l.shipped))
+            .filter(|(_, q)| *q > 0)
+            .collect()
+    } else {
+        c.lines.clone()
+    };
+    for (sku, qty) in &lines {
+        if let Some(l) = d.lines.iter_mut().find(|l| &l.sku == sku) {
+            l.shipped += qty;
+        }
+    }
+    let complete = c.last || d.lines.iter().all(|l| l.shipped >= l.quantity);
+    let was_cancelled = matches!(
+        d.state,
+        DeliveryState::Cancelling | DeliveryState::Cancelled
+    );
+    d.state = if was_cancelled {
+        DeliveryState::CancelFailed {
+            reason: "shipped before the cancel reached the warehouse".into(),
+        }
+    } else if complete {
+        DeliveryState::Shipped
+    } else {
+        DeliveryState::PartlyShipped
+    };
+    if complete || was_cancelled {
+        ctx.tx.open(PENDING_BY_WAREHOUSE)?.remove((
+            t.as_str(),
+            d.warehouse.as_str(),
+            c.delivery_no.as_str(),
+        ))?;
+    }
+    d.packages.push(Package {
+        key: c.key.clone(),
+        carrier: c.carrier.clone(),
+        tracking_no: c.tracking_no.clone(),
+        lines: lines.clone(),
+        shipped_at: c.shipped_at,
+        write_back: WriteBack::Pending {
+            attempts: 0,
+            last_error: None,
+        },
+    });
+    d.updated_at = ctx.now;
+    // Each order's share of the shipped lines, in the delivery's order of orders.
+    let mut left: BTreeMap<String, i64> = lines.iter().cloned().collect();
+    for no in d.orders.clone() {
+        let okey = (t.as_str(), d.shop.as_str(), no.as_str());
+        let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(okey)? else {
+            continue;
+        };
+        let old = f.state;
+        let h = holder(&d.shop, &no);
+        let mut gave_up = Vec::new();
+        {
+            let mut ledger = ctx.tx.open(LEDGER)?;
+            for line in f.lines.iter_mut() {
+                let Some(sku) = line.sku.clone() else {
+                    continue;
+                };
+                let Some(avail) = left.get_mut(&sku) else {
+                    continue;
+                };
+                let take = (*avail).min(line.quantity - line.shipped).max(0);
+                if take == 0 {
+                    continue;
+                }
+                *avail -= take;
+                line.shipped += take;
+                let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
+                let mut cell = ledger.get(lkey)?.unwrap_or_default();
+                let shipped = cell.ship(&format!("{key}/{no}"), &h, take, c.shipped_at.0);
+                gave_up.extend(shipped.evicted);
+                ledger.insert(lkey, &cell)?;
+            }
+        }
+        let warehouse = d.warehouse.clone();
+        evicted(ctx, &warehouse, gave_up)?;
+        let all = f.lines.iter().all(|l| l.shipped >= l.quantity);
+        let event = if all { Event::ShipAll } else { Event::ShipPart };
+        let why = format!("{} {} {}", c.delivery_no, c.carrier, c.tracking_no);
+        ctx.transition(&d.shop, &no, &mut f, event, actor.clone(), why);
+        ctx.save(&d.shop, &no, Some(old), &f)?;
+    }
+    ctx.tx.open(WRITEBACKS_DUE)?.insert(
+        (
+            t.as_str(),
+            ctx.now.0,
+            c.delivery_no.as_str(),
+            c.key.as_str(),
+        ),
+        &WriteBackDue { attempts: 0 },
+    )?;
+    ctx.effects.writebacks = true;
+    ctx.tx
+        .open(DELIVERIES)?
+        .insert((t.as_str(), c.delivery_no.as_str()), &d)?;
+    Ok(true)
+}
+
+/// A WMS stock snapshot of (warehouse, sku) at source version `version`.
+pub(crate) fn stock_snapshot(
+    ctx: &mut Ctx<'_>,
+    warehouse: &str,
+    sku: &str,
+    on_hand: i64,
+    version: i64,
+) -> Result<bool, StoreError> {
+    let key = (ctx.tenant.as_str(), warehouse, sku);
+    let mut ledger = ctx.tx.open(LEDGER)?;
+    let mut cell = ledger.get(key)?.unwrap_or_default();
+    let effect = cell.snapshot(on_hand, version, version);
+    ledger.insert(key, &cell)?;
+    drop(ledger);
+    evicted(ctx, warehouse, effect.evicted)?;
+    Ok(!effect.stale)
+}
+
+/// A WMS stock movement.
+pub(crate) fn stock_movement(
+    ctx: &mut Ctx<'_>,
+    warehouse: &str,
+    sku: &str,
+    movement_no: &str,
+    delta: i64,
+    kind: MovementKind,
+    occurred_at: i64,
+) -> Result<(), StoreError> {
+    let key = (ctx.tenant.as_str(), warehouse, sku);
+    let mut ledger = ctx.tx.open(LEDGER)?;
+    let mut cell = ledger.get(key)?.unwrap_or_default();
+    let effect = cell.movement(movement_no, delta, occurred_at, kind);
+    ledger.insert(key, &cell)?;
+    drop(ledger);
+    evicted(ctx, warehouse, effect.evicted)
+}
+
+/// Orders whose reservations the ledger gave up (on hand fell below what was reserved): out of
+/// stock until stock arrives, unless they were already at the warehouse.
+fn evicted(
+    ctx: &mut Ctx<'_>,
+    warehouse: &str,
+    holders: Vec<(String, i64)>,
+) -> Result<(), StoreError> {
+    for (h, _) in holders {
+        let Some((shop, no)) = h.split_once(':') else {
+            continue;
+        };
+        let key = (ctx.tenant.as_str(), shop, no);
+        let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(key)? else {
+            continue;
+        };
+        if f.state.at_warehouse() {
+            continue;
+        }
+        let old = f.state;
+        if matches!(f.state, State::Allocated | State::Held | State::Review) {
+            release_all(ctx, shop, no, &mut f)?;
+            f.plan.clear();
+            let why = format!("stock in {warehouse} fell below what was reserved");
+            f.step(
+                State::Exception(Exception::OutOfStock),
+                Actor::Warehouse(warehouse.to_owned()),
+                why.clone(),
+                ctx.now,
+            );
+            ctx.effects.log.push(LogEntry::Fulfilment(FulfilmentLogged {
+                tenant: ctx.tenant.clone(),
+                shop: shop.to_owned(),
+                order_no: no.to_owned(),
+                from: old.as_str().to_owned(),
+                to: f.state.as_str().to_owned(),
+                actor: format!("warehouse:{warehouse}"),
+                reason: why,
+                at: ctx.now,
+            }));
+            ctx.save(shop, no, Some(old), &f)?;
+        }
+    }
+    Ok(())
+}
+
+/// Tries the oldest out-of-stock orders again (stock may have arrived).
+pub(crate) fn retry_out_of_stock(ctx: &mut Ctx<'_>) -> Result<usize, StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let waiting: Vec<(String, String)> = {
+        let table = ctx.tx.open(OUT_OF_STOCK)?;
+        let mut out = Vec::new();
+        for row in table.keys((t.as_str(), "", "")..)? {
+            let row = row?;
+            let (rt, shop, no) = row.value();
+            if rt != t || out.len() >= RETRY_BATCH_MAX {
+                break;
+            }
+            out.push((shop.to_owned(), no.to_owned()));
+        }
+        out
+    };
+    let mut moved = 0;
+    for (shop, no) in &waiting {
+        let Some(mut f) =
+            ctx.tx
+                .open(FULFILMENTS)?
+                .get((t.as_str(), shop.as_str(), no.as_str()))?
+        else {
+            continue;
+        };
+        let Some(order) = ctx
+            .tx
+            .open(ORDERS)?
+            .get((t.as_str(), shop.as_str(), no.as_str()))?
+        else {
+            continue;
+        };
+        let old = f.state;
+        let view = order_view(shop, &order);
+        // Quietly: a retry that finds no stock again is not a new step (and wrote nothing).
+        let before = ctx.effects.log.len();
+        let mut trial = f.clone();
+        ctx.transition(
+            shop,
+            no,
+            &mut trial,
+            Event::Review,
+            Actor::Hub,
+            "stock arrived",
+        );
+        review_and_reserve(ctx, shop, no, &mut trial, &view)?;
+        if trial.state == State::Exception(Exception::OutOfStock) {
+            ctx.effects.log.truncate(before);
+            continue;
+        }
+        f = trial;
+        ctx.save(shop, no, Some(old), &f)?;
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+/// The decisions' coverage of a warehouse, from the API's lists.
+pub fn coverage(provinces: Vec<String>, cities: Vec<String>) -> Coverage {
+    Coverage { provinces, cities }
+}
+
+/// Writes `f` (see [`Ctx::save`]).
+pub(crate) fn save(
+    ctx: &Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    old: Option<State>,
+    f: &FulfilmentRecord,
+) -> Result<(), StoreError> {
+    ctx.save(shop, order_no, old, f)
+}
+
+/// Moves `f`'s unsent parts to `warehouse` by hand, when it holds their stock: the
+/// reservation moves with them. `Ok(false)` when it does not hold it (nothing changed).
+pub(crate) fn reroute(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    view: &OrderView,
+    warehouse: &str,
+    actor: Actor,
+) -> Result<bool, StoreError> {
+    let _ = view;
+    let t = ctx.tenant.as_str().to_owned();
+    let h = holder(shop, order_no);
+    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+    for l in &f.lines {
+        if let Some(sku) = &l.sku {
+            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
+        }
+    }
+    let tracked = ctx.warehouse(warehouse).is_none_or(|w| w.stock_tracked);
+    // What the target would have once this order's own reservation there is given back.
+    if tracked {
+        let ledger = ctx.tx.open(LEDGER)?;
+        for (sku, qty) in &wanted {
+            let cell = ledger
+                .get((t.as_str(), warehouse, sku.as_str()))?
+                .unwrap_or_default();
+            if cell.available() + cell.reserved_by(&h) < *qty {
+                return Ok(false);
+            }
+        }
+    }
+    release_all(ctx, shop, order_no, f)?;
+    let mut ledger = ctx.tx.open(LEDGER)?;
+    for (sku, qty) in wanted.iter().filter(|_| tracked) {
+        let key = (t.as_str(), warehouse, sku.as_str());
+        let mut cell = ledger.get(key)?.unwrap_or_default();
+        cell.reserve(&h, *qty)
+            .map_err(|_| StoreError::Conflict(format!("stock of {sku} in {warehouse} moved")))?;
+        ledger.insert(key, &cell)?;
+    }
+    drop(ledger);
+    let (priority, cost_minor) = ctx
+        .warehouse(warehouse)
+        .map_or((0, 0), |w| (w.priority, w.cost_minor));
+    let why = Explanation {
+        warehouse: warehouse.to_owned(),
+        matched: decide::Matched::Everywhere,
+        designated: Vec::new(),
+        by_hand: true,
+        lines_held: wanted.len() as u32,
+        lines_total: wanted.len() as u32,
+        split_skus: Vec::new(),
+        priority,
+        cost_minor,
+        rejected: Vec::new(),
+    };
+    f.plan = vec![PlanPart {
+        warehouse: warehouse.to_owned(),
+        lines: wanted.into_iter().collect(),
+        why,
+        delivery_no: None,
+    }];
+    f.no_route = None;
+    let text = format!("re-routed to {warehouse}");
+    if f.state == State::Held {
+        f.step(State::Held, actor, text, ctx.now);
+        return Ok(true);
+    }
+    ctx.transition(
+        shop,
+        order_no,
+        f,
+        Event::Reroute,
+        actor.clone(),
+        text.clone(),
+    );
+    if f.state != State::Allocated {
+        ctx.transition(shop, order_no, f, Event::Allocate, actor, text);
+    }
+    buffer(ctx, shop, order_no, f)?;
+    Ok(true)
+}
+
+/// A page of one state's orders: (shop, order no, record).
+pub type FulfilmentRow = (String, String, FulfilmentRecord);
+
+impl crate::store::Store {
+    /// Runs fulfilment for `tenant` until its log is read through and nothing is due (tests and
+    /// tools; the served hub's worker does this through the pipeline, which also wakes).
+    pub fn fulfilment_step(
+        &self,
+        tenant: &TenantId,
+        now: UtcMillis,
+    ) -> Result<super::intake::Worked, StoreError> {
+        let mut all = super::intake::Worked::default();
+        loop {
+            let (w, _) = crate::ingest::commit(self, super::intake::Tail { tenant }, now)?;
+            all.entries += w.entries;
+            all.released += w.released;
+            all.commands |= w.commands;
+            all.tpl |= w.tpl;
+            all.writebacks |= w.writebacks;
+            if w.entries < super::intake::TAIL_ENTRIES_MAX && w.released < RELEASE_BATCH_MAX {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Creates or replaces warehouse `code` of `tenant`.
+    pub fn put_warehouse(
+        &self,
+        tenant: &TenantId,
+        code: &str,
+        record: &WarehouseRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.write()?;
+        tx.open(WAREHOUSES)?
+            .insert((tenant.as_str(), code), record)?;
+        tx.commit()
+    }
+
+    /// Every warehouse of `tenant`, by code.
+    pub fn warehouses(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(String, WarehouseRecord)>, StoreError> {
+        let tx = self.read()?;
+        let t = tenant.as_str();
+        let mut out = Vec::new();
+        for row in tx.open(WAREHOUSES)?.range((t, "")..)? {
+            let row = row?;
+            if row.key().0 != t {
+                break;
+            }
+            out.push((row.key().1.to_owned(), row.value));
+        }
+        Ok(out)
+    }
+
+    /// The tenant's fulfilment settings (defaults until set).
+    pub fn fulfilment_settings(&self, tenant: &TenantId) -> Result<SettingsRecord, StoreError> {
+        Ok(self
+            .read()?
+            .open(SETTINGS)?
+            .get(tenant.as_str())?
+            .unwrap_or_default())
+    }
+
+    pub fn put_fulfilment_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &SettingsRecord,
+    ) -> Result<(), StoreError> {
+        let tx = self.write()?;
+        tx.open(SETTINGS)?.insert(tenant.as_str(), settings)?;
+        tx.commit()
+    }
+
+    /// One order's fulfilment.
+    pub fn fulfilment(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<Option<FulfilmentRecord>, StoreError> {
+        self.read()?
+            .open(FULFILMENTS)?
+            .get((tenant.as_str(), shop, order_no))
+    }
+
+    /// One delivery order.
+    pub fn delivery(
+        &self,
+        tenant: &TenantId,
+        delivery_no: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.read()?
+            .open(DELIVERIES)?
+            .get((tenant.as_str(), delivery_no))
+    }
+
+    /// How many orders are in each state (states with none left out).
+    pub fn fulfilment_counts(&self, tenant: &TenantId) -> Result<Vec<(State, u64)>, StoreError> {
+        let tx = self.read()?;
+        let counts = tx.open(STATE_COUNTS)?;
+        let mut out = Vec::new();
+        for state in State::ALL {
+            let n = counts.get((tenant.as_str(), state.as_str()))?.unwrap_or(0);
+            if n > 0 {
+                out.push((state, n));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` orders in `state` after (shop, order no) `after`, in key order.
+    pub fn fulfilments_in(
+        &self,
+        tenant: &TenantId,
+        state: State,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<FulfilmentRow>, StoreError> {
+        let tx = self.read()?;
+        let t = tenant.as_str();
+        let s = state.as_str();
+        let (a_shop, a_no) = after.unwrap_or(("", ""));
+        let index = tx.open(BY_STATE)?;
+        let records = tx.open(FULFILMENTS)?;
+        let mut out = Vec::new();
+        for row in index.keys((t, s, a_shop, a_no)..)? {
+            let row = row?;
+            let (rt, rs, shop, no) = row.value();
+            if rt != t || rs != s || out.len() >= limit {
+                break;
+            }
+            if after == Some((shop, no)) {
+                continue;
+            }
+            if let Some(f) = records.get((t, shop, no))? {
+                out.push((shop.to_owned(), no.to_owned(), f));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` delivery orders of `warehouse` still to ship, after `after`.
+    pub fn deliveries_pending(
+        &self,
+        tenant: &TenantId,
+        warehouse: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryRecord)>, StoreError> {
+        let tx = self.read()?;
+        let t = tenant.as_str();
+        let index = tx.open(PENDING_BY_WAREHOUSE)?;
+        let records = tx.open(DELIVERIES)?;
+        let mut out = Vec::new();
+        for row in index.keys((t, warehouse, after.unwrap_or(""))..)? {
+            let row = row?;
+            let (rt, w, no) = row.value();
+            if rt != t || w != warehouse || out.len() >= limit {
+                break;
+            }
+            if after == Some(no) {
+                continue;
+            }
+            if let Some(d) = records.get((t, no))? {
+                out.push((no.to_owned(), d));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ledger cell of (warehouse, sku).
+    pub fn ledger_cell(
+        &self,
+        tenant: &TenantId,
+        warehouse: &str,
+        sku: &str,
+    ) -> Result<Cell, StoreError> {
+        Ok(self
+            .read()?
+            .open(LEDGER)?
+            .get((tenant.as_str(), warehouse, sku))?
+            .unwrap_or_default())
+    }
+}

@@ -1,0 +1,474 @@
+//! The room's transactions against a real redb file: an order from capture to a shipped parcel
+//! through an agent's warehouse, a cancel that intercepts, stock that arrives late, a person's
+//! hold and release, a phone confirmation and idempotence of every input.
+
+use super::decide::{Coverage, MergeRules};
+use super::intake::{Act, Action, Confirm, ConfirmOutcome};
+use super::machine::{Exception, State};
+use super::records::{
+    Actor, DeliveryState, SettingsRecord, WarehouseChannel, WarehouseRecord, WriteBack,
+};
+use super::store::Confirmed;
+use crate::agents::commands::{AnswerOutcome, CommandAnswer};
+use crate::orders::cases::{order, with};
+use crate::shops::channels::Captured;
+use crate::store::Store;
+use xt_shared::change::{Body, SourceChange};
+use xt_shared::command::{AgentCommand, CommandOutcome};
+use xt_shared::ids::{AgentId, DocNo, Sku, SourceName, TenantId, WarehouseCode};
+use xt_shared::model::{QuantityLine, ShipmentConfirmation, StockLevel, UtcMillis};
+use xt_shared::order::{OrderState, Receiver};
+use xt_shared::protocol::AgentRole;
+
+fn acme() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+fn agent() -> AgentId {
+    AgentId::new("agent-sh").unwrap()
+}
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("hub.redb")).unwrap();
+    store.create_tenant(&acme(), UtcMillis(0)).unwrap();
+    let warehouse = |channel, priority, stock_tracked| WarehouseRecord {
+        name: "仓".into(),
+        channel,
+        coverage: Coverage::default(),
+        priority,
+        cost_minor: 800,
+        currency: "CNY".into(),
+        enabled: true,
+        stock_tracked,
+        updated_at: UtcMillis(0),
+    };
+    store
+        .put_warehouse(
+            &acme(),
+            "WH-SH",
+            &warehouse(
+                WarehouseChannel::Agent {
+                    agent: agent().to_string(),
+                },
+                1,
+                true,
+            ),
+        )
+        .unwrap();
+    store
+        .put_warehouse(
+            &acme(),
+            "WH-PHONE",
+            &warehouse(WarehouseChannel::Phone, 5, false),
+        )
+        .unwrap();
+    let settings = SettingsRecord {
+        merge: MergeRules {
+            enabled: false,
+            ..MergeRules::default()
+        },
+        ..SettingsRecord::default()
+    };
+    store.put_fulfilment_settings(&acme(), &settings).unwrap();
+    (dir, store)
+}
+
+/// A paid order `no` to a full Shanghai address, `qty` of CUP-1.
+fn paid(no: &str, modified: i64, qty: u32) -> Captured {
+    let o = with(order(no, modified), |o| {
+        o.receiver = Receiver {
+            name: Some("张三".into()),
+            phone: Some("13800001234".into()),
+            masked: false,
+            country: Some("CN".into()),
+            province: Some("上海".into()),
+            city: Some("上海市".into()),
+            district: Some("浦东新区".into()),
+            town: None,
+            address: Some("世纪大道 1 号".into()),
+            zip: None,
+        };
+        o.lines[0].quantity = qty;
+        o.buyer.open_uid = Some(format!("buyer-{no}"));
+    });
+    Captured::Order {
+        raw: String::new(),
+        order: o,
+    }
+}
+
+fn capture(store: &Store, item: Captured, now: i64) {
+    store
+        .apply_shop_items(&acme(), "shop-tb", vec![item], UtcMillis(now))
+        .unwrap();
+}
+
+/// The agent's WMS source reports `body` as change `seq`.
+fn wms(store: &Store, seq: u64, version: i64, body: Body) {
+    store
+        .apply_batch(
+            &acme(),
+            &agent(),
+            AgentRole::Warehouse,
+            &SourceName::new("wms").unwrap(),
+            vec![SourceChange { seq, version, body }],
+            UtcMillis(version),
+        )
+        .unwrap()
+        .unwrap();
+}
+
+fn stock(store: &Store, seq: u64, version: i64, on_hand: i64) {
+    wms(
+        store,
+        seq,
+        version,
+        Body::Stock(StockLevel {
+            warehouse: WarehouseCode::new("WH-SH").unwrap(),
+            sku: Sku::new("CUP-1").unwrap(),
+            on_hand,
+        }),
+    );
+}
+
+fn shipment(delivery_no: &str, tracking: &str, qty: i64) -> Body {
+    Body::Shipment(ShipmentConfirmation {
+        delivery_no: DocNo::new(delivery_no).unwrap(),
+        warehouse: WarehouseCode::new("WH-SH").unwrap(),
+        order_no: None,
+        carrier: "SF".into(),
+        tracking_no: tracking.into(),
+        shipped_at: UtcMillis(5_000),
+        lines: vec![QuantityLine {
+            sku: Sku::new("CUP-1").unwrap(),
+            quantity: qty,
+        }],
+    })
+}
+
+fn state(store: &Store, no: &str) -> State {
+    store
+        .fulfilment(&acme(), "shop-tb", no)
+        .unwrap()
+        .expect("fulfilment")
+        .state
+}
+
+fn answer(store: &Store, seq: u64, outcome: CommandOutcome) -> AnswerOutcome {
+    crate::ingest::commit(
+        store,
+        CommandAnswer {
+            tenant: &acme(),
+            agent: &agent(),
+            seq,
+            outcome,
+        },
+        UtcMillis(4_000),
+    )
+    .unwrap()
+    .0
+}
+
+fn step(store: &Store, now: i64) {
+    store.fulfilment_step(&acme(), UtcMillis(now)).unwrap();
+}
+
+#[test]
+fn an_order_goes_from_paid_to_shipped_through_the_agents_warehouse_exactly_once() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T1", 2_000, 2), 2_000);
+    step(&store, 3_000);
+
+    assert_eq!(state(&store, "T1"), State::Allocated);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.on_hand(), cell.reserved(), cell.available()),
+        (10, 2, 8)
+    );
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    assert_eq!(pending.len(), 1, "one delivery order for the agent");
+    let (seq, AgentCommand::CreateDelivery(delivery)) = &pending[0] else {
+        panic!("a create command: {pending:?}");
+    };
+    assert_eq!(delivery.order_nos, vec![DocNo::new("T1").unwrap()]);
+    assert_eq!(delivery.lines[0].quantity, 2);
+    assert_eq!(delivery.receiver.city, "上海市");
+    let delivery_no = delivery.delivery_no.to_string();
+
+    // Stepping again reads nothing new and makes nothing new.
+    step(&store, 3_100);
+    assert_eq!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert_eq!(
+        answer(&store, *seq, CommandOutcome::Done),
+        AnswerOutcome::Recorded
+    );
+    assert_eq!(
+        answer(&store, *seq, CommandOutcome::AlreadyDone),
+        AnswerOutcome::Duplicate,
+        "a resend's second answer"
+    );
+    assert!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T1"), State::Sent);
+
+    wms(&store, 2, 5_000, shipment(&delivery_no, "SF100", 2));
+    // The WMS sends the same row again (a newer version): one package, not two.
+    wms(&store, 3, 5_001, shipment(&delivery_no, "SF100", 2));
+    step(&store, 6_000);
+    assert_eq!(state(&store, "T1"), State::Shipped);
+    let d = store.delivery(&acme(), &delivery_no).unwrap().unwrap();
+    assert_eq!(d.state, DeliveryState::Shipped);
+    assert_eq!(d.packages.len(), 1);
+    assert!(matches!(
+        d.packages[0].write_back,
+        WriteBack::Pending { .. }
+    ));
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.in_flight(), cell.available()),
+        (0, 2, 8),
+        "consumed: shipped units count until a newer snapshot reflects them"
+    );
+    stock(&store, 4, 7_000, 8);
+    step(&store, 7_100);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.on_hand(), cell.in_flight(), cell.available()),
+        (8, 0, 8)
+    );
+
+    let timeline: Vec<State> = store
+        .fulfilment(&acme(), "shop-tb", "T1")
+        .unwrap()
+        .unwrap()
+        .timeline
+        .iter()
+        .map(|s| s.to)
+        .collect();
+    assert_eq!(
+        timeline,
+        vec![State::Review, State::Allocated, State::Sent, State::Shipped]
+    );
+}
+
+#[test]
+fn a_platform_cancel_intercepts_the_delivery_and_releases_the_stock() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T2", 2_000, 3), 2_000);
+    step(&store, 3_000);
+    let (seq, _) = store.pending_commands(&acme(), &agent(), 0, 10).unwrap()[0].clone();
+    answer(&store, seq, CommandOutcome::Done);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T2"), State::Sent);
+
+    let cancelled = with(order("T2", 9_000), |o| o.status = OrderState::Cancelled);
+    capture(
+        &store,
+        Captured::Order {
+            raw: String::new(),
+            order: cancelled,
+        },
+        9_000,
+    );
+    step(&store, 9_100);
+    assert_eq!(state(&store, "T2"), State::Cancelled);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(cell.reserved(), 0, "released on cancel");
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    assert!(
+        matches!(
+            pending.as_slice(),
+            [(_, AgentCommand::CancelDelivery { .. })]
+        ),
+        "{pending:?}"
+    );
+
+    // The warehouse shipped anyway: the intercept failed, and the dashboard must say so.
+    let delivery_no = pending[0].1.delivery_no().to_string();
+    answer(
+        &store,
+        pending[0].0,
+        CommandOutcome::Refused {
+            reason: "already shipped".into(),
+        },
+    );
+    step(&store, 9_200);
+    assert_eq!(
+        state(&store, "T2"),
+        State::Exception(Exception::InterceptFailed)
+    );
+    assert!(matches!(
+        store
+            .delivery(&acme(), &delivery_no)
+            .unwrap()
+            .unwrap()
+            .state,
+        DeliveryState::CancelFailed { .. }
+    ));
+}
+
+#[test]
+fn an_order_without_stock_waits_and_is_dispatched_when_stock_arrives() {
+    let (_dir, store) = store();
+    // Only the agent's warehouse, whose stock is tracked.
+    let (_, mut phone) = store
+        .warehouses(&acme())
+        .unwrap()
+        .into_iter()
+        .find(|(code, _)| code == "WH-PHONE")
+        .unwrap();
+    phone.enabled = false;
+    store.put_warehouse(&acme(), "WH-PHONE", &phone).unwrap();
+    stock(&store, 1, 1_000, 1);
+    capture(&store, paid("T3", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    assert_eq!(state(&store, "T3"), State::Exception(Exception::OutOfStock));
+    let f = store.fulfilment(&acme(), "shop-tb", "T3").unwrap().unwrap();
+    assert!(f.no_route.is_some(), "the reason is kept");
+
+    stock(&store, 2, 4_000, 5);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T3"), State::Allocated);
+    assert_eq!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn phone_confirmations_apply_once_by_their_key() {
+    let (_dir, store) = store();
+    // The agent's warehouse is switched off: the phone one (stock not tracked) takes it.
+    let (_, mut sh) = store
+        .warehouses(&acme())
+        .unwrap()
+        .into_iter()
+        .find(|(code, _)| code == "WH-SH")
+        .unwrap();
+    sh.enabled = false;
+    store.put_warehouse(&acme(), "WH-SH", &sh).unwrap();
+    capture(&store, paid("T5", 2_000, 1), 2_000);
+    step(&store, 3_000);
+    assert_eq!(
+        state(&store, "T5"),
+        State::Sent,
+        "a phone warehouse has it at once"
+    );
+    let pending = store
+        .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let delivery_no = pending[0].0.clone();
+    let confirm = |key: &str| {
+        crate::ingest::commit(
+            &store,
+            Confirm {
+                tenant: &acme(),
+                confirmed: Confirmed {
+                    key: key.into(),
+                    delivery_no: delivery_no.clone(),
+                    carrier: "ZTO".into(),
+                    tracking_no: "ZT1".into(),
+                    lines: Vec::new(),
+                    shipped_at: UtcMillis(5_000),
+                    last: true,
+                },
+                actor: Actor::User("u-1".into()),
+            },
+            UtcMillis(5_000),
+        )
+        .unwrap()
+        .0
+    };
+    assert_eq!(confirm("phone-1"), ConfirmOutcome::Applied);
+    assert_eq!(confirm("phone-1"), ConfirmOutcome::Duplicate);
+    assert_eq!(state(&store, "T5"), State::Shipped);
+    assert!(
+        store
+            .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_held_order_keeps_its_stock_until_a_person_releases_it() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 5);
+    let with_memo = match paid("T6", 2_000, 2) {
+        Captured::Order { order, raw } => Captured::Order {
+            raw,
+            order: with(order, |o| o.seller_memo = Some("核对地址".into())),
+        },
+        other => other,
+    };
+    capture(&store, with_memo, 2_000);
+    step(&store, 3_000);
+    assert_eq!(state(&store, "T6"), State::Held);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(cell.reserved(), 2, "a held paid order keeps its stock");
+    assert!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    let act = |action| {
+        crate::ingest::commit(
+            &store,
+            Act {
+                tenant: &acme(),
+                shop: "shop-tb",
+                order_no: "T6",
+                action,
+                by: "u-boss".into(),
+            },
+            UtcMillis(4_000),
+        )
+        .unwrap()
+        .0
+    };
+    assert!(act(Action::Approve).is_ok());
+    assert_eq!(state(&store, "T6"), State::Allocated);
+    step(&store, 4_100);
+    assert_eq!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .ledger_cell(&acme(), "WH-SH", "CUP-1")
+            .unwrap()
+            .reserved(),
+        2
+    );
+    assert!(act(Action::Release).is_err(), "not held any more");
+    let f = store.fulfilment(&acme(), "shop-tb", "T6").unwrap().unwrap();
+    assert!(
+        f.timeline
+            .iter()
+            .any(|s| s.actor == Actor::User("u-boss".into()))
+    );
+}
