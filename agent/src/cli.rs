@@ -163,7 +163,15 @@ pub async fn run_agent_until(
     }
     tracing::info!(agent = %identity.info.agent, sources = config.sources.len(), "xt-agent running");
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let driver = SyncDriver::new(&config, &identity, outbox, feed);
+    let mut driver = SyncDriver::new(&config, &identity, outbox, feed);
+    let config_for_sinks = config.clone();
+    let applier =
+        tokio::task::spawn_blocking(move || crate::commands::Applier::open(&config_for_sinks))
+            .await??;
+    if let Some(applier) = applier {
+        tracing::info!(sinks = config.sinks.len(), "applying the hub's commands");
+        driver = driver.with_commands(Arc::new(std::sync::Mutex::new(applier)));
+    }
     let sync = tokio::spawn(driver.run(rx));
     stop_when.await;
     tracing::info!("stopping");
@@ -178,7 +186,11 @@ pub async fn run_agent_until(
 
 async fn check(config: AgentConfig) -> anyhow::Result<bool> {
     let mut ok = true;
-    println!("config: ok ({} sources)", config.sources.len());
+    println!(
+        "config: ok ({} sources, {} sinks)",
+        config.sources.len(),
+        config.sinks.len()
+    );
     for sc in &config.sources {
         let result = crate::sources::build(sc, config.timezone)
             .map_err(anyhow::Error::from)
@@ -192,6 +204,19 @@ async fn check(config: AgentConfig) -> anyhow::Result<bool> {
                 let prefix = format!("source {}: ", sc.name);
                 let reason = line.strip_prefix(&prefix).unwrap_or(&line);
                 println!("source {}: FAILED: {reason}", sc.name);
+            }
+        }
+    }
+    for sc in &config.sinks {
+        let result = crate::sinks::build(sc, config.timezone).and_then(|mut s| s.check());
+        match result {
+            Ok(found) => println!("sink {}: ok: {found}", sc.name),
+            Err(e) => {
+                ok = false;
+                let line = xt_shared::errors::chain(&e);
+                let prefix = format!("sink {}: ", sc.name);
+                let reason = line.strip_prefix(&prefix).unwrap_or(&line);
+                println!("sink {}: FAILED: {reason}", sc.name);
             }
         }
     }

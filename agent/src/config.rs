@@ -11,6 +11,9 @@ use xt_shared::ids::SourceName;
 use xt_shared::protocol::FRAME_BYTES_MAX;
 use xt_shared::sync::SyncLimits;
 
+mod sinks;
+pub use sinks::*;
+
 /// Largest config file read, in bytes.
 pub const CONFIG_BYTES_MAX: u64 = 1024 * 1024;
 /// Most sources one agent runs.
@@ -50,6 +53,10 @@ pub struct AgentConfig {
     /// The legacy systems this agent reads (`[[source]]` tables).
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceConfig>,
+    /// The legacy systems the hub's commands are applied to (`[[sink]]` tables). Without any,
+    /// the agent never asks the hub for commands.
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
 }
 
 fn default_memory_budget_mb() -> u64 {
@@ -339,6 +346,7 @@ impl AgentConfig {
                 out.push(format!("source {:?}: {problem}", source.name.as_str()));
             }
         }
+        sinks::problems(&self.sinks, &mut out);
         out
     }
 }

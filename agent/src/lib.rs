@@ -8,12 +8,14 @@
 //! batches and trims what the hub acknowledged.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod enroll;
 pub mod identity;
 pub mod mapping;
 pub mod net;
 pub mod outbox;
+pub mod sinks;
 pub mod sources;
 pub mod timestamp;
 pub mod tls;

@@ -180,6 +180,17 @@ impl TextEncoding {
             })
     }
 
+    /// Encodes `text` for a legacy file. Every character has bytes: `gbk` is written as
+    /// GB18030, its superset, which is the same bytes for every character GBK has.
+    pub fn encode(&self, text: &str) -> Vec<u8> {
+        match self {
+            TextEncoding::Utf8 => text.as_bytes().to_vec(),
+            TextEncoding::Gbk | TextEncoding::Gb18030 => {
+                encoding_rs::GB18030.encode(text).0.into_owned()
+            }
+        }
+    }
+
     /// Decodes for display (quarantine `raw`), replacing malformed bytes.
     pub fn decode_lossy(&self, bytes: &[u8]) -> String {
         self.encoding()

@@ -1,6 +1,11 @@
 //! The agent's sync driver: drives [`xt_shared::sync::AgentSync`] over one QUIC connection at a
-//! time, reconnecting with capped exponential backoff and jitter.
+//! time, reconnecting with capped exponential backoff and jitter. With sinks configured, each
+//! session also opens the command stream after `Welcome` and serves it
+//! ([`crate::commands::serve`]); a failing command stream ends the session like a failing
+//! control stream, and a hub that finishes it cleanly leaves the session running without it.
 
+use crate::commands::stream::StreamError;
+use crate::commands::{ServeOptions, SharedApplier};
 use crate::config::AgentConfig;
 use crate::identity::{self, Identity};
 use crate::outbox::Outbox;
@@ -77,6 +82,19 @@ pub struct SyncDriver {
     pub config: crate::config::SyncConfig,
     pub outbox: Arc<Outbox>,
     pub feed: Arc<DurableFeed>,
+    /// The applier of the hub's commands (`None`: no sinks, the command stream is never
+    /// opened).
+    pub commands: Option<SharedApplier>,
+    pub command_options: ServeOptions,
+}
+
+/// The command stream's task, aborted with the session.
+struct CommandTask(tokio::task::JoinHandle<Result<(), StreamError>>);
+
+impl Drop for CommandTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn now_secs() -> i64 {
@@ -101,7 +119,15 @@ impl SyncDriver {
             config: config.sync.clone(),
             outbox,
             feed,
+            commands: None,
+            command_options: ServeOptions::default(),
         }
+    }
+
+    /// Serves the hub's commands with `applier` in every session.
+    pub fn with_commands(mut self, applier: SharedApplier) -> Self {
+        self.commands = Some(applier);
+        self
     }
 
     /// Runs until `shutdown` turns true.
@@ -240,6 +266,16 @@ impl SyncDriver {
         self.handle_events(sync)?;
         tracing::info!(agent = %identity.info.agent, "connected to hub");
 
+        let mut commands = match &self.commands {
+            Some(applier) => {
+                let (send, recv) = conn.open_bi().await?;
+                let (applier, options) = (applier.clone(), self.command_options.clone());
+                Some(CommandTask(tokio::spawn(async move {
+                    crate::commands::serve(&applier, recv, send, &options).await
+                })))
+            }
+            None => None,
+        };
         let mut batches = conn.open_uni().await?;
         let mut status_tick =
             tokio::time::interval(Duration::from_secs(self.config.status_interval_secs.max(1)));
@@ -277,6 +313,14 @@ impl SyncDriver {
                             sync.handle_frame(other)?;
                             self.handle_events(sync)?;
                         }
+                    }
+                }
+                ended = async { (&mut commands.as_mut().expect("guarded").0).await }, if commands.is_some() => {
+                    commands = None;
+                    match ended {
+                        Ok(Ok(())) => tracing::info!("the hub finished the command stream"),
+                        Ok(Err(e)) => return Err(e.into()),
+                        Err(e) => anyhow::bail!("command stream task failed: {e}"),
                     }
                 }
                 _ = self.feed.notify.notified() => {

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use xt_shared::ids::SourceName;
 
-mod folder;
+pub(crate) mod folder;
 mod records;
 #[cfg(test)]
 mod tests;

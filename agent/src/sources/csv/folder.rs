@@ -173,6 +173,26 @@ impl Folder {
         Ok(File::from(fd))
     }
 
+    /// Opens the existing regular file `name` for writing (never through a link, never
+    /// creating it).
+    pub fn open_write(&self, name: &str) -> io::Result<File> {
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty())?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+            return Err(io::Error::other(format!(
+                "{} is not a regular file",
+                self.path.join(name).display()
+            )));
+        }
+        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
+        Ok(File::from(fd))
+    }
+
+    /// Makes the folder's entries (files created, renamed, removed) durable.
+    pub fn sync(&self) -> io::Result<()> {
+        Ok(rustix::fs::fsync(&self.fd)?)
+    }
+
     /// Removes `name` (a link itself, never its target); nothing there is fine.
     pub fn remove(&self, name: &str) -> io::Result<()> {
         match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
