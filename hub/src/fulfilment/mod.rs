@@ -9,3 +9,4 @@
 
 pub mod decide;
 pub mod ledger;
+pub mod qimen;
