@@ -20,6 +20,7 @@ pub mod decide;
 pub mod intake;
 pub mod ledger;
 pub mod machine;
+pub mod qimen;
 pub mod records;
 pub mod store;
 #[cfg(test)]

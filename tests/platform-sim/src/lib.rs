@@ -41,6 +41,7 @@ mod faults;
 mod generate;
 mod jd;
 mod model;
+pub mod qimen;
 mod server;
 mod shopify;
 pub mod sign;
@@ -51,6 +52,7 @@ mod webhooks;
 mod woo;
 
 pub use faults::{Faults, RefundsBroken};
+pub use qimen::{ShipItem, ShipPackage, ShipRequest, ThreePlLog, ThreePlSpec};
 pub use state::{Stats, Truth, TruthOrder, TruthRefund};
 
 use anyhow::Context;

@@ -2,7 +2,7 @@
 
 use crate::model::Family;
 use crate::state::Sim;
-use crate::{ShopSpec, jd, shopify, taobao, woo};
+use crate::{ShopSpec, jd, qimen, shopify, taobao, woo};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +24,10 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route("/{key}/routerjson", post(jd_route).get(jd_route))
         .route("/{key}/admin/api/2024-07/orders.json", get(shopify_route))
         .route("/{key}/wp-json/wc/v3/orders", get(woo_route))
+        .route("/3pl/{code}/qimen", post(qimen::api))
+        .route("/_sim/3pl", post(qimen::register))
+        .route("/_sim/3pl/{code}", get(qimen::log))
+        .route("/_sim/3pl/{code}/ship", post(qimen::ship))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(sim)

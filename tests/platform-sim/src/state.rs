@@ -82,6 +82,7 @@ pub(crate) struct State {
 pub(crate) struct Sim {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+    pub qimen: crate::qimen::ThreePls,
     state: Mutex<State>,
 }
 
@@ -127,6 +128,7 @@ impl Sim {
         Sim {
             addr,
             http,
+            qimen: Default::default(),
             state: Mutex::new(State { rng, shops, stats }),
         }
     }
