@@ -24,6 +24,7 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route("/{key}/routerjson", post(jd_route).get(jd_route))
         .route("/{key}/admin/api/2024-07/orders.json", get(shopify_route))
         .route("/{key}/wp-json/wc/v3/orders", get(woo_route))
+        .merge(crate::writeback::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(sim)

@@ -213,53 +213,65 @@ mod tests {
 
     #[test]
     fn a_write_back_is_checked_once_when_built() {
+        struct Case {
+            name: &'static str,
+            tracking: String,
+            lines: Option<Vec<DocNo>>,
+            want: Result<(), ShipmentInvalid>,
+        }
+        let case = |name, tracking: &str, lines, want| Case {
+            name,
+            tracking: tracking.to_owned(),
+            lines,
+            want,
+        };
         let build = |tracking: &str, lines: Option<Vec<DocNo>>| {
             ShipmentWriteBack::new(no("1001"), Carrier::Sf, tracking, lines)
         };
-        let cases: &[(&str, &str, Option<Vec<DocNo>>, Result<(), ShipmentInvalid>)] = &[
-            ("whole order", "SF1234567890", None, Ok(())),
-            ("some lines", "SF1", Some(vec![no("1"), no("2")]), Ok(())),
-            ("dash", "JDV-000123", None, Ok(())),
-            (
+        let cases = [
+            case("whole order", "SF1234567890", None, Ok(())),
+            case("some lines", "SF1", Some(vec![no("1"), no("2")]), Ok(())),
+            case("dash", "JDV-000123", None, Ok(())),
+            case(
                 "empty",
                 "",
                 None,
                 Err(ShipmentInvalid::TrackingLength(String::new())),
             ),
-            (
+            case(
                 "too long",
                 &"9".repeat(41),
                 None,
                 Err(ShipmentInvalid::TrackingLength("9".repeat(40))),
             ),
-            (
+            case(
                 "space",
                 "SF 123",
                 None,
                 Err(ShipmentInvalid::TrackingChars("SF 123".into())),
             ),
-            (
+            case(
                 "not ascii",
                 "顺丰123",
                 None,
                 Err(ShipmentInvalid::TrackingChars("顺丰123".into())),
             ),
-            (
+            case(
                 "no lines",
                 "SF1",
                 Some(vec![]),
                 Err(ShipmentInvalid::LineCount(0)),
             ),
-            (
+            case(
                 "a line twice",
                 "SF1",
                 Some(vec![no("1"), no("1")]),
                 Err(ShipmentInvalid::RepeatedLine("1".into())),
             ),
         ];
-        for (name, tracking, lines, want) in cases {
-            let got = build(tracking, lines.clone()).map(|_| ());
-            assert_eq!(&got, want, "{name}");
+        for c in cases {
+            let got = build(&c.tracking, c.lines).map(|_| ());
+            assert_eq!(got, c.want, "{}", c.name);
         }
         let s = build("SF1", Some(vec![no("7")])).unwrap();
         assert_eq!(
