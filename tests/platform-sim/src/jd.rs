@@ -171,11 +171,11 @@ pub(crate) fn render_refund(order: &SimOrder, r: &Refund) -> Value {
     })
 }
 
-fn error(code: &str, zh: &str, en: &str) -> Response {
+pub(crate) fn error(code: &str, zh: &str, en: &str) -> Response {
     Json(json!({"error_response": {"code": code, "zh_desc": zh, "en_desc": en}})).into_response()
 }
 
-fn invalid(en: &str) -> Response {
+pub(crate) fn invalid(en: &str) -> Response {
     error("66", "参数错误", &format!("Invalid parameter: {en}"))
 }
 
@@ -257,6 +257,11 @@ async fn answer(
         Some(Ok(Value::Object(m))) => m,
         _ => return Err(bad(invalid("360buy_param_json is not a JSON object"))),
     };
+    if p["method"] == "jingdong.pop.order.shipment" {
+        return crate::writeback::jd_shipment(sim, spec, &business)
+            .await
+            .map_err(bad);
+    }
     let refunds = match p["method"].as_str() {
         "jingdong.pop.order.search" => false,
         "jingdong.pop.afs.soa.refundapply.queryPageList" => true,

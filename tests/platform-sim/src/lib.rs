@@ -4,7 +4,10 @@
 //!
 //! The wire contract (paths, parameters, signatures, envelopes, pagination, errors, webhooks and
 //! the `/_sim/*` control API) is `channels-wire.md`; the order objects are exactly what
-//! `xt_hub::shops::channels::parse_order` reads.
+//! `xt_hub::shops::channels::parse_order` reads. Each platform also takes the hub's tracking
+//! write-back (Taobao `logistics.offline.send`, JD `order.shipment`, Shopify fulfillments,
+//! WooCommerce order updates), ships the order in its truth and records the call
+//! ([`SimHandle::writebacks`], `GET /_sim/writebacks`).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -50,10 +53,12 @@ mod taobao;
 mod updates;
 mod webhooks;
 mod woo;
+mod writeback;
 
 pub use faults::{Faults, RefundsBroken};
 pub use qimen::{ShipItem, ShipPackage, ShipRequest, ThreePlLog, ThreePlSpec};
 pub use state::{Stats, Truth, TruthOrder, TruthRefund};
+pub use writeback::{Outcome, WriteBack};
 
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -242,6 +247,12 @@ impl SimHandle {
 
     pub fn stats(&self) -> Stats {
         self.sim.stats()
+    }
+
+    /// The write-backs received (tracking sent back by the hub), oldest first; the same as
+    /// `GET /_sim/writebacks`.
+    pub fn writebacks(&self) -> Vec<WriteBack> {
+        self.sim.writebacks(None)
     }
 
     pub async fn shutdown(self) {

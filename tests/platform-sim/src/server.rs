@@ -28,6 +28,7 @@ pub(crate) fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/3pl", post(qimen::register))
         .route("/_sim/3pl/{code}", get(qimen::log))
         .route("/_sim/3pl/{code}/ship", post(qimen::ship))
+        .merge(crate::writeback::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(sim)

@@ -209,7 +209,7 @@ fn bad_request(field: &str, why: &str) -> Response {
         .into_response()
 }
 
-fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         Json(json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})),

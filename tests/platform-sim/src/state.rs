@@ -8,6 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
@@ -71,12 +72,15 @@ pub(crate) struct Shop {
     /// Failed requests in a row; at [`STREAK_MAX`] the next one is served.
     streak: u32,
     pub forged_left: usize,
+    /// Parcels written back, by order id.
+    pub(crate) parcels: BTreeMap<u64, Vec<crate::writeback::Parcel>>,
 }
 
 pub(crate) struct State {
     pub rng: StdRng,
     pub shops: Vec<Shop>,
     pub stats: Stats,
+    pub(crate) received: crate::writeback::Received,
 }
 
 pub(crate) struct Sim {
@@ -118,6 +122,7 @@ impl Sim {
                     ids,
                     streak: 0,
                     forged_left: spec.faults.webhook_forged,
+                    parcels: BTreeMap::new(),
                 }
             })
             .collect();
@@ -129,7 +134,12 @@ impl Sim {
             addr,
             http,
             qimen: Default::default(),
-            state: Mutex::new(State { rng, shops, stats }),
+            state: Mutex::new(State {
+                rng,
+                shops,
+                stats,
+                received: Default::default(),
+            }),
         }
     }
 
@@ -301,12 +311,14 @@ impl State {
 impl Shop {
     /// The order in the platform's JSON, corrupted when the order is a malformed one.
     pub(crate) fn render(&self, order: &SimOrder) -> Value {
-        match self.family {
+        let mut raw = match self.family {
             Family::Top => taobao::render(self, order),
             Family::Jd => jd::render(order),
             Family::Shopify => shopify::render(order),
             Family::Woo => woo::render(order),
-        }
+        };
+        crate::writeback::decorate(self, order, &mut raw);
+        raw
     }
 
     /// The order's refunds as (refund id, JSON).

@@ -206,7 +206,7 @@ pub(crate) fn render_refund(shop: &Shop, order: &SimOrder, r: &Refund) -> Value 
 }
 
 /// A TOP error: HTTP 200 with `error_response`.
-fn error(code: u32, msg: &str, sub_code: &str, sub_msg: &str) -> Response {
+pub(crate) fn error(code: u32, msg: &str, sub_code: &str, sub_msg: &str) -> Response {
     Json(json!({"error_response": {
         "code": code,
         "msg": msg,
@@ -217,7 +217,7 @@ fn error(code: u32, msg: &str, sub_code: &str, sub_msg: &str) -> Response {
     .into_response()
 }
 
-fn missing(name: &str) -> Response {
+pub(crate) fn missing(name: &str) -> Response {
     error(
         40,
         "Missing required arguments",
@@ -226,7 +226,7 @@ fn missing(name: &str) -> Response {
     )
 }
 
-fn invalid(name: &str, why: &str) -> Response {
+pub(crate) fn invalid(name: &str, why: &str) -> Response {
     error(
         41,
         "Invalid arguments",
@@ -339,6 +339,11 @@ async fn answer(
         )));
     }
     let method = p["method"].as_str();
+    if method == "taobao.logistics.offline.send" {
+        return crate::writeback::top_offline_send(sim, spec, p)
+            .await
+            .map_err(bad);
+    }
     let refunds = match method {
         "taobao.trades.sold.increment.get" => false,
         "taobao.refunds.receive.get" => true,

@@ -156,7 +156,7 @@ pub(crate) fn render_refund(r: &Refund) -> Value {
     json!({"id": r.id, "reason": r.reason, "total": money(-r.amount)})
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({"code": code, "message": message, "data": {"status": status.as_u16()}})),
@@ -164,7 +164,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn authenticated(spec: &ShopSpec, headers: &HeaderMap) -> bool {
+pub(crate) fn authenticated(spec: &ShopSpec, headers: &HeaderMap) -> bool {
     let Some(basic) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

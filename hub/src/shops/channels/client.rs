@@ -7,6 +7,8 @@
 //! one that does not parse is [`Captured::Malformed`] with its raw text and the reason, and the
 //! rest of the page goes on.
 
+use super::carriers::PlatformCarrier;
+use super::writeback::{ShipmentWriteBack, WriteBackAnswer};
 use super::{jd_api, shopify_api, taobao_api, woocommerce_api};
 use reqwest::header::HeaderMap;
 use std::future::Future;
@@ -272,6 +274,16 @@ pub trait Channel: Send + Sync {
 
     /// Checks a webhook delivery's signature over the raw body (constant time).
     fn verify_webhook(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), WebhookRefusal>;
+
+    /// Sends one shipment's tracking to the platform, `carrier` already in the platform's
+    /// namespace. `Ok` is the platform's own answer (taken, already shipped, refused); `Err` a
+    /// request that failed after the HTTP layer's retries. Call it through
+    /// [`super::writeback::write_back`], which maps the carrier and classifies the answer.
+    fn send_shipment<'a>(
+        &'a self,
+        shipment: &'a ShipmentWriteBack,
+        carrier: &'a PlatformCarrier,
+    ) -> BoxFuture<'a, Result<WriteBackAnswer, FetchError>>;
 
     fn stats(&self) -> ChannelStats;
 }

@@ -189,7 +189,7 @@ fn transport_error(e: reqwest::Error) -> FetchError {
 
 /// The HTTP status classes every platform shares. The message is the status and the platform's
 /// own error fields when the body has them, never the body itself.
-fn classify_status(reply: &Reply, default_wait: Duration) -> Result<(), FetchError> {
+pub(crate) fn classify_status(reply: &Reply, default_wait: Duration) -> Result<(), FetchError> {
     let status = reply.status;
     if status.is_success() {
         return Ok(());

@@ -3,8 +3,10 @@
 //! `jingdong.pop.order.search` (by modified time, ≤ 1 day, paged by `page` against `orderTotal`),
 //! refunds from `jingdong.pop.afs.soa.refundapply.queryPageList` (by `checkTime`, paged by
 //! `pageIndex` against `totalCount`). Errors come as `error_response` with HTTP 200; JD spells
-//! its success keys `…_responce`.
+//! its success keys `…_responce`. Tracking is written back with `jingdong.pop.order.shipment`
+//! (`orderId`, `logiCoprId`, `logiNo`): whole orders only.
 
+use super::carriers::PlatformCarrier;
 use super::client::{
     BoxFuture, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor, WebhookRefusal,
     Window,
@@ -15,6 +17,7 @@ use super::refunds::parse_jd_refund;
 use super::sign::{Params, md5_sign};
 use super::taobao_api::{next_page, number_after, page_number};
 use super::wire::{beijing, bounds_seconds, capture_orders, capture_refund, check_span, envelope};
+use super::writeback::{ShipmentWriteBack, WriteBackAnswer, says_already_shipped};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -27,6 +30,8 @@ pub const ORDERS_METHOD: &str = "jingdong.pop.order.search";
 pub const REFUNDS_METHOD: &str = "jingdong.pop.afs.soa.refundapply.queryPageList";
 const ORDERS_RESPONSE: &str = "jingdong_pop_order_search_responce";
 const REFUNDS_RESPONSE: &str = "jingdong_pop_afs_soa_refundapply_queryPageList_responce";
+pub const SHIPMENT_METHOD: &str = "jingdong.pop.order.shipment";
+const SHIPMENT_RESPONSE: &str = "jingdong_pop_order_shipment_responce";
 const ORDERS_PAGE_SIZE: u64 = 100;
 const REFUNDS_PAGE_SIZE: u64 = 50;
 const WINDOW_SECONDS_MAX: i64 = 24 * 3600;
@@ -50,6 +55,7 @@ pub struct JdChannel {
     http: Http,
     orders: Limiter,
     refunds: Limiter,
+    shipments: Limiter,
 }
 
 impl JdChannel {
@@ -68,6 +74,7 @@ impl JdChannel {
             access_token,
             orders: http.limiter(),
             refunds: http.limiter(),
+            shipments: http.limiter(),
             http,
         })
     }
@@ -181,8 +188,114 @@ impl Channel for JdChannel {
         super::webhook::verify(Platform::Jd, None, headers, body)
     }
 
+    fn send_shipment<'a>(
+        &'a self,
+        shipment: &'a ShipmentWriteBack,
+        carrier: &'a PlatformCarrier,
+    ) -> BoxFuture<'a, Result<WriteBackAnswer, FetchError>> {
+        Box::pin(async move {
+            if shipment.lines().is_some() {
+                return Ok(WriteBackAnswer::Permanent(
+                    "jd ships whole orders only".to_owned(),
+                ));
+            }
+            let business = shipment_business(shipment, carrier);
+            self.call(&self.shipments, SHIPMENT_METHOD, &business, shipment_answer)
+                .await
+        })
+    }
+
     fn stats(&self) -> ChannelStats {
         self.http.stats()
+    }
+}
+
+/// The business parameters of `jingdong.pop.order.shipment` (every value a string, like JD's).
+pub(crate) fn shipment_business(shipment: &ShipmentWriteBack, carrier: &PlatformCarrier) -> Value {
+    json!({
+        "orderId": shipment.order_no().as_str(),
+        "logiCoprId": carrier.code,
+        "logiNo": shipment.tracking_no(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ShipmentReply {
+    sopjosshipment_result: Option<OperatorResult>,
+}
+
+#[derive(Deserialize)]
+struct OperatorResult {
+    success: Option<bool>,
+    #[serde(rename = "errorCode", default)]
+    error_code: Option<Value>,
+    #[serde(rename = "chineseErrCode", default)]
+    chinese_err_code: Option<String>,
+    #[serde(rename = "englishErrCode", default)]
+    english_err_code: Option<String>,
+}
+
+/// Reads the answer to `jingdong.pop.order.shipment`: `sopjosshipment_result.success`, its
+/// error texts when false (an order already out of the warehouse is [`AlreadyShipped`], any other
+/// refusal permanent), or the `error_response` (credentials and rate limits as errors; one that
+/// says "already shipped" is an acknowledgement too).
+///
+/// [`AlreadyShipped`]: WriteBackAnswer::AlreadyShipped
+pub(crate) fn shipment_answer(reply: &Reply) -> Result<WriteBackAnswer, FetchError> {
+    let mut top: HashMap<String, Box<RawValue>> = envelope(Platform::Jd, &reply.body)?;
+    if let Some(error) = top.get("error_response") {
+        let error: JdError = serde_json::from_str(error.get()).map_err(|e| {
+            broken(&format!(
+                "has an unreadable error_response ({})",
+                json_error(&e)
+            ))
+        })?;
+        if says_already_shipped(
+            [&error.zh_desc, &error.en_desc]
+                .into_iter()
+                .flatten()
+                .map(String::as_str),
+        ) {
+            return Ok(WriteBackAnswer::AlreadyShipped);
+        }
+        return match jd_error(error) {
+            FetchError::Fatal(text) => Ok(WriteBackAnswer::Permanent(text)),
+            other => Err(other),
+        };
+    }
+    let raw = top
+        .remove(SHIPMENT_RESPONSE)
+        .ok_or_else(|| broken(&format!("has no {SHIPMENT_RESPONSE}")))?;
+    let reply: ShipmentReply = serde_json::from_str(raw.get()).map_err(|e| {
+        broken(&format!(
+            "{SHIPMENT_RESPONSE} is unreadable ({})",
+            json_error(&e)
+        ))
+    })?;
+    let result = reply
+        .sopjosshipment_result
+        .ok_or_else(|| broken("has no sopjosshipment_result"))?;
+    match result.success {
+        Some(true) => Ok(WriteBackAnswer::Acknowledged),
+        Some(false) => {
+            let zh = result.chinese_err_code.unwrap_or_default();
+            let en = result.english_err_code.unwrap_or_default();
+            if says_already_shipped([zh.as_str(), en.as_str()]) {
+                return Ok(WriteBackAnswer::AlreadyShipped);
+            }
+            let code = match result.error_code {
+                Some(Value::String(s)) => s,
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            Ok(WriteBackAnswer::Permanent(format!(
+                "jd shipment refused {}: {} ({})",
+                sanitize(&code, FIELD_CHARS_MAX),
+                sanitize(&en, FIELD_CHARS_MAX),
+                sanitize(&zh, FIELD_CHARS_MAX)
+            )))
+        }
+        None => Err(broken("sopjosshipment_result has no success")),
     }
 }
 
@@ -375,6 +488,23 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((items.len(), total), (2, 2));
+    }
+
+    #[test]
+    fn shipment_requests_match_the_fixtures() {
+        use crate::shops::channels::carriers::carrier_for;
+        use crate::shops::channels::writeback::fixtures;
+        for case in fixtures::cases("jd", "requests.json") {
+            let shipment = fixtures::shipment(&case);
+            let carrier = carrier_for(Platform::Jd, shipment.carrier()).unwrap();
+            let business = shipment_business(&shipment, &carrier);
+            assert_eq!(business, case["360buy_param_json"], "{}", case["name"]);
+        }
+    }
+
+    #[test]
+    fn shipment_answers_match_the_fixtures() {
+        crate::shops::channels::writeback::fixtures::check_answers("jd", shipment_answer);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! outside the table is an error naming it, never a silent default. Money is parsed exactly from
 //! the platforms' decimal strings; JSON numbers are refused for money, since they may be floats.
 
+pub mod carriers;
 pub mod client;
 pub mod egress;
 mod http;
@@ -24,6 +25,7 @@ pub mod webhook;
 mod wire;
 pub mod woocommerce;
 pub mod woocommerce_api;
+pub mod writeback;
 
 pub use client::{
     BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
@@ -33,6 +35,7 @@ pub use egress::ShopUrlPolicy;
 pub use refunds::{parse_jd_refund, parse_taobao_refund, refunds_in_order};
 pub use webhook::parse_webhook_order;
 pub use wire::capture_order;
+pub use writeback::{ShipmentWriteBack, WriteBackAnswer, write_back};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};

@@ -1,8 +1,11 @@
 //! Taobao / Tmall TOP: `POST {base}/router/rest`, form-encoded, signed with MD5 over the sorted
 //! parameters. Orders from `taobao.trades.sold.increment.get`, refunds from
 //! `taobao.refunds.receive.get`, both by modified time (≤ 1 day), paged with `page_no` and
-//! `has_next`. Errors come as `error_response` with HTTP 200.
+//! `has_next`. Errors come as `error_response` with HTTP 200. Tracking is written back with
+//! `taobao.logistics.offline.send` (`tid`, `out_sid`, `company_code`; `sub_tid` and `is_split=1`
+//! for some lines only).
 
+use super::carriers::PlatformCarrier;
 use super::client::{
     BoxFuture, Captured, Channel, ChannelConfig, ChannelStats, FetchError, Page, PageCursor,
     WebhookRefusal, Window,
@@ -12,6 +15,7 @@ use super::reason::{FIELD_CHARS_MAX, json_error, sanitize};
 use super::refunds::parse_taobao_refund;
 use super::sign::{Params, md5_sign};
 use super::wire::{beijing, bounds_seconds, capture_orders, capture_refund, check_span, envelope};
+use super::writeback::{ShipmentWriteBack, WriteBackAnswer, says_already_shipped};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -23,6 +27,8 @@ pub const ORDERS_METHOD: &str = "taobao.trades.sold.increment.get";
 pub const REFUNDS_METHOD: &str = "taobao.refunds.receive.get";
 const ORDERS_RESPONSE: &str = "trades_sold_increment_get_response";
 const REFUNDS_RESPONSE: &str = "refunds_receive_get_response";
+pub const SHIPMENT_METHOD: &str = "taobao.logistics.offline.send";
+const SHIPMENT_RESPONSE: &str = "logistics_offline_send_response";
 const PAGE_SIZE: u32 = 100;
 const WINDOW_SECONDS_MAX: i64 = 24 * 3600;
 /// How long to wait when code 7 does not say.
@@ -47,6 +53,7 @@ pub struct TaobaoChannel {
     http: Http,
     orders: Limiter,
     refunds: Limiter,
+    shipments: Limiter,
 }
 
 impl TaobaoChannel {
@@ -67,6 +74,7 @@ impl TaobaoChannel {
             session,
             orders: http.limiter(),
             refunds: http.limiter(),
+            shipments: http.limiter(),
             http,
         })
     }
@@ -187,8 +195,111 @@ impl Channel for TaobaoChannel {
         super::webhook::verify(self.platform, None, headers, body)
     }
 
+    fn send_shipment<'a>(
+        &'a self,
+        shipment: &'a ShipmentWriteBack,
+        carrier: &'a PlatformCarrier,
+    ) -> BoxFuture<'a, Result<WriteBackAnswer, FetchError>> {
+        Box::pin(async move {
+            let business = shipment_params(shipment, carrier);
+            self.http
+                .call(
+                    &self.shipments,
+                    || {
+                        let form = self.signed(SHIPMENT_METHOD, &business)?;
+                        Ok(self.http.client().post(&self.url).form(&form))
+                    },
+                    |reply| shipment_answer(self.platform, reply),
+                )
+                .await
+        })
+    }
+
     fn stats(&self) -> ChannelStats {
         self.http.stats()
+    }
+}
+
+/// The business parameters of `taobao.logistics.offline.send` (自己联系物流): the whole trade, or
+/// the sub-orders (`oid`s) of a partial shipment as `sub_tid` with `is_split=1`.
+pub(crate) fn shipment_params(
+    shipment: &ShipmentWriteBack,
+    carrier: &PlatformCarrier,
+) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("tid", shipment.order_no().to_string()),
+        ("out_sid", shipment.tracking_no().to_owned()),
+        ("company_code", carrier.code.to_owned()),
+    ];
+    if let Some(lines) = shipment.lines() {
+        let oids: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
+        params.push(("sub_tid", oids.join(",")));
+        params.push(("is_split", "1".to_owned()));
+    }
+    params
+}
+
+#[derive(Deserialize)]
+struct ShipmentReply {
+    shipping: Option<Shipping>,
+}
+
+#[derive(Deserialize)]
+struct Shipping {
+    is_success: Option<bool>,
+}
+
+/// Reads the answer to `taobao.logistics.offline.send`: `shipping.is_success`, or the
+/// `error_response`. A refusal that says the trade already shipped is [`AlreadyShipped`]; a
+/// business refusal (`isv.*`, whatever its code) is permanent, with TOP's message; rate limits,
+/// credentials and `isp.*` go back to the HTTP layer as errors.
+///
+/// [`AlreadyShipped`]: WriteBackAnswer::AlreadyShipped
+pub(crate) fn shipment_answer(
+    platform: Platform,
+    reply: &Reply,
+) -> Result<WriteBackAnswer, FetchError> {
+    let broken = |what: String| FetchError::Transient(format!("{platform} response {what}"));
+    let top: HashMap<String, Box<RawValue>> = envelope(platform, &reply.body)?;
+    if let Some(error) = top.get("error_response") {
+        let error: TopError = serde_json::from_str(error.get()).map_err(|e| {
+            broken(format!(
+                "has an unreadable error_response ({})",
+                json_error(&e)
+            ))
+        })?;
+        let texts = [&error.msg, &error.sub_msg, &error.sub_code];
+        if says_already_shipped(texts.iter().filter_map(|t| t.as_deref())) {
+            return Ok(WriteBackAnswer::AlreadyShipped);
+        }
+        let isv = error
+            .sub_code
+            .as_deref()
+            .is_some_and(|s| s.starts_with("isv."));
+        return match top_error(error) {
+            FetchError::Transient(text) | FetchError::Fatal(text) if isv => {
+                Ok(WriteBackAnswer::Permanent(text))
+            }
+            other => Err(other),
+        };
+    }
+    let response = top
+        .get(SHIPMENT_RESPONSE)
+        .ok_or_else(|| broken(format!("has no {SHIPMENT_RESPONSE}")))?;
+    let response: ShipmentReply = serde_json::from_str(response.get()).map_err(|e| {
+        broken(format!(
+            "{SHIPMENT_RESPONSE} is unreadable ({})",
+            json_error(&e)
+        ))
+    })?;
+    match response.shipping.and_then(|s| s.is_success) {
+        Some(true) => Ok(WriteBackAnswer::Acknowledged),
+        Some(false) => Ok(WriteBackAnswer::Permanent(format!(
+            "{platform} answered shipping.is_success false"
+        ))),
+        None => Err(broken(format!(
+            "{SHIPMENT_RESPONSE} has no shipping.is_success"
+        ))),
     }
 }
 
@@ -392,6 +503,34 @@ mod tests {
         assert!(matches!(err("27", "x"), FetchError::TokenExpired(_)));
         assert!(matches!(err("15", "x"), FetchError::Transient(_)));
         assert!(matches!(err("41", "x"), FetchError::Fatal(_)));
+    }
+
+    #[test]
+    fn shipment_requests_match_the_fixtures() {
+        use crate::shops::channels::carriers::carrier_for;
+        use crate::shops::channels::writeback::fixtures;
+        for case in fixtures::cases("taobao", "requests.json") {
+            let shipment = fixtures::shipment(&case);
+            let carrier = carrier_for(Platform::Taobao, shipment.carrier()).unwrap();
+            let params: serde_json::Map<String, serde_json::Value> =
+                shipment_params(&shipment, &carrier)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.into()))
+                    .collect();
+            assert_eq!(
+                serde_json::Value::Object(params),
+                case["params"],
+                "{}",
+                case["name"]
+            );
+        }
+    }
+
+    #[test]
+    fn shipment_answers_match_the_fixtures() {
+        crate::shops::channels::writeback::fixtures::check_answers("taobao", |reply| {
+            shipment_answer(Platform::Taobao, reply)
+        });
     }
 
     #[test]
