@@ -1114,6 +1114,14 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Running> {
         crate::fulfilment::worker::run(h.clone(), token)
     });
     let h = hub.clone();
+    supervisor.spawn("tpl-sender", move |token| {
+        crate::fulfilment::senders::tpl(h.clone(), token)
+    });
+    let h = hub.clone();
+    supervisor.spawn("write-back", move |token| {
+        crate::fulfilment::senders::write_backs(h.clone(), token)
+    });
+    let h = hub.clone();
     supervisor.spawn("log-trimmer", move |token| {
         crate::hub::trim_logs_periodically(h.clone(), crate::hub::LOG_TRIM_TICK, token)
     });

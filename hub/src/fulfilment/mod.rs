@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod machine;
 pub mod qimen;
 pub mod records;
+pub mod senders;
 pub mod store;
 #[cfg(test)]
 mod store_tests;

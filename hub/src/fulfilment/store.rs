@@ -56,6 +56,8 @@ pub(crate) const SHIPMENT_KEYS: Table<(&str, &str), ()> = Table::new("shipment_k
 /// Key: (tenant, due at, delivery no, package key).
 pub(crate) const WRITEBACKS_DUE: Table<(&str, i64, &str, &str), WriteBackDue> =
     Table::new("writebacks_due");
+/// Key: (tenant, delivery no, package key): write-backs the platform refused for good.
+pub(crate) const WRITEBACKS_FAILED: Table<(&str, &str, &str), ()> = Table::new("writebacks_failed");
 /// Key: (tenant, warehouse, delivery no) → 0 create, 1 cancel: calls a 3PL still has to get.
 pub(crate) const TPL_OUTBOX: Table<(&str, &str, &str), u64> = Table::new("tpl_outbox");
 /// Key: tenant → the change-log position fulfilment has read through.
