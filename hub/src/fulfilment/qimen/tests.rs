@@ -181,7 +181,8 @@ fn the_secret_is_never_debug_printed() {
 
 #[test]
 fn config_is_validated() {
-    let cases: [(&str, fn(&mut QimenConfig)); 4] = [
+    type Break = fn(&mut QimenConfig);
+    let cases: [(&str, Break); 4] = [
         ("ftp endpoint", |c| {
             c.endpoint = Url::parse("ftp://wms.example/").unwrap()
         }),

@@ -27,7 +27,7 @@ fn clean(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn is_empty(text: &Cow<'_, str>) -> bool {
+fn is_empty(text: &str) -> bool {
     text.trim().is_empty()
 }
 
