@@ -72,10 +72,15 @@ pub enum Rejection {
     /// Its coverage does not include the receiver's city or province.
     NotCovering,
     /// It lacks these lines' quantities (asked for whole, in line order).
-    Short { missing: Vec<Missing> },
+    Short {
+        missing: Vec<Missing>,
+    },
     /// It holds every line but another came first by priority, then cost, then code; its own
     /// priority and cost.
-    LostTie { priority: u32, cost_minor: i64 },
+    LostTie {
+        priority: u32,
+        cost_minor: i64,
+    },
     /// It holds every line, but a warehouse already shipping designated SKUs holds them too:
     /// choosing it would send one parcel more.
     ExtraParcel,

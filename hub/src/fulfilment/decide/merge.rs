@@ -7,9 +7,9 @@
 //! [`MERGE_GROUP_ORDERS_MAX`] orders a delivery order) once its earliest order has waited the
 //! window; groups and their orders come out in a stable order.
 
+use super::OrderView;
 use super::normal;
 use super::review::receiver_parts;
-use super::OrderView;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

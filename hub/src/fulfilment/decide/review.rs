@@ -113,7 +113,10 @@ pub enum BlacklistEntry {
     /// The shop's buyer key ([`OrderView::buyer`]).
     Buyer(String),
     Phone(String),
-    NameAndAddress { name: String, address: String },
+    NameAndAddress {
+        name: String,
+        address: String,
+    },
 }
 
 impl BlacklistEntry {
@@ -177,15 +180,27 @@ pub enum Verdict {
 pub enum HoldReason {
     /// A blacklist entry of this kind matched (one reason per kind, in [`BlacklistField`]'s
     /// order).
-    Blacklisted { matched: BlacklistField },
+    Blacklisted {
+        matched: BlacklistField,
+    },
     /// These lines (line ids, in the order's order) have no SKU.
-    UnmappedSku { lines: Vec<String> },
+    UnmappedSku {
+        lines: Vec<String>,
+    },
     /// These required parts are missing or blank (in [`AddressField`]'s order).
-    AddressIncomplete { missing: Vec<AddressField> },
+    AddressIncomplete {
+        missing: Vec<AddressField>,
+    },
     /// This is the `count`-th order to the receiver within `window_ms`.
-    RepeatReceiver { count: u32, window_ms: i64 },
+    RepeatReceiver {
+        count: u32,
+        window_ms: i64,
+    },
     /// Paid `paid`, over `limit` (minor units).
-    AmountOver { paid: i64, limit: i64 },
+    AmountOver {
+        paid: i64,
+        limit: i64,
+    },
     Cod,
     BuyerMemo,
     SellerMemo,
@@ -289,13 +304,13 @@ pub fn review(
             });
         }
     }
-    if let Some(limit) = rules.amount_over_minor {
-        if order.paid_minor > limit {
-            reasons.push(HoldReason::AmountOver {
-                paid: order.paid_minor,
-                limit,
-            });
-        }
+    if let Some(limit) = rules.amount_over_minor
+        && order.paid_minor > limit
+    {
+        reasons.push(HoldReason::AmountOver {
+            paid: order.paid_minor,
+            limit,
+        });
     }
     if rules.hold_cod && order.cod {
         reasons.push(HoldReason::Cod);
