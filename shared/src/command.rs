@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentCommand {
     /// Create a delivery order (发货单) in the warehouse's legacy WMS.
-    CreateDelivery(DeliveryOrder),
+    CreateDelivery(Box<DeliveryOrder>),
     /// Cancel (intercept) a delivery order not yet shipped.
     CancelDelivery {
         delivery_no: DocNo,

@@ -47,7 +47,7 @@ pub fn order(no: &str, warehouse: &str) -> DeliveryOrder {
 }
 
 pub fn create(no: &str, warehouse: &str) -> AgentCommand {
-    AgentCommand::CreateDelivery(order(no, warehouse))
+    AgentCommand::CreateDelivery(Box::new(order(no, warehouse)))
 }
 
 pub fn cancel(no: &str, warehouse: &str) -> AgentCommand {

@@ -1,6 +1,7 @@
-//! The fulfilment room's pure decisions: whether a paid order passes review ([`review`]), which
-//! pending orders leave the merge buffer together ([`merge`]), and which warehouses ship which
-//! lines, with the reasons a person can read ([`route`], [`explain`], by hand: [`hand`]).
+//! The fulfilment room's pure decisions: whether a paid order passes review ([`mod@review`]),
+//! which pending orders leave the merge buffer together ([`merge`]), and which warehouses ship
+//! which lines, with the reasons a person can read ([`mod@route`], [`explain`], by hand:
+//! [`hand`]); how typed text is compared ([`normal`]).
 //!
 //! *Invariant:* no IO, no clock, no randomness, no store types: an order's view, the tenant's
 //! rules, the stock the caller read and `now` (UTC millis) come in, a decision value comes out;
@@ -23,7 +24,7 @@ pub mod route;
 #[cfg(test)]
 mod tests;
 
-pub use explain::{Explanation, Lang, Matched, Rejected, Rejection};
+pub use explain::{Explanation, Lang, Matched, Missing, Rejected, Rejection};
 pub use hand::{Assignment, SplitError, SplitProblem, split_by_hand};
 pub use merge::{MERGE_GROUP_ORDERS_MAX, MergeRules, Pending, Release, merge_key, release};
 pub use review::{

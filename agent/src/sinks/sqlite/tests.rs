@@ -245,7 +245,7 @@ fn rows_the_table_rejects_refuse_the_whole_delivery() {
     let mut order = testing::order("D-2", "WH-1");
     order.lines[1].quantity = 0;
     let reason = refused(
-        sink.apply(2, &AgentCommand::CreateDelivery(order), T0)
+        sink.apply(2, &AgentCommand::CreateDelivery(Box::new(order)), T0)
             .unwrap(),
     );
     assert!(reason.contains("quantity 0"), "{reason}");

@@ -61,10 +61,10 @@ const REGION_SUFFIXES: [&str; 7] = [
 pub fn region(s: &str) -> String {
     let c = compact(s);
     for suffix in REGION_SUFFIXES {
-        if let Some(stem) = c.strip_suffix(suffix) {
-            if !stem.is_empty() {
-                return stem.to_owned();
-            }
+        if let Some(stem) = c.strip_suffix(suffix)
+            && !stem.is_empty()
+        {
+            return stem.to_owned();
         }
     }
     c

@@ -304,13 +304,13 @@ pub fn review(
             });
         }
     }
-    if let Some(limit) = rules.amount_over_minor {
-        if order.paid_minor > limit {
-            reasons.push(HoldReason::AmountOver {
-                paid: order.paid_minor,
-                limit,
-            });
-        }
+    if let Some(limit) = rules.amount_over_minor
+        && order.paid_minor > limit
+    {
+        reasons.push(HoldReason::AmountOver {
+            paid: order.paid_minor,
+            limit,
+        });
     }
     if rules.hold_cod && order.cod {
         reasons.push(HoldReason::Cod);
