@@ -7,6 +7,7 @@
 //! *Invariant:* (filled in as the room's tables land).
 //! *Boundary:* (filled in as the room's tables land).
 
+pub mod api;
 pub mod decide;
 pub mod ledger;
 pub mod machine;
