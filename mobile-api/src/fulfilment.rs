@@ -24,8 +24,13 @@
 
 mod config;
 mod input;
+mod routes;
 mod views;
 
 pub use config::*;
 pub use input::*;
+pub(crate) use routes::routes;
 pub use views::*;
+
+#[cfg(test)]
+mod tests;

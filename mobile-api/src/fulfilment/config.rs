@@ -26,7 +26,7 @@ pub const MONEY_MINOR_MAX: i64 = 1_000_000_000_000;
 /// Longest Qimen `customerId` or `ownerCode`, in bytes.
 pub const QIMEN_ID_BYTES_MAX: usize = 64;
 /// Most blacklist entries, and the longest field of one, in characters.
-pub const BLACKLIST_MAX: usize = 1000;
+pub const BLACKLIST_MAX: usize = 200;
 pub const BLACKLIST_TEXT_CHARS_MAX: usize = 128;
 /// Bounds of the repeat-receiver rule: orders within the window, and the window's minutes.
 pub const REPEAT_COUNT_MIN: u32 = 2;
@@ -35,7 +35,7 @@ pub const REPEAT_WINDOW_MINUTES_MAX: u32 = 7 * 24 * 60;
 /// Longest merge buffer window, in minutes.
 pub const MERGE_WINDOW_MINUTES_MAX: u32 = 24 * 60;
 /// Most SKUs with a designated warehouse.
-pub const DESIGNATED_MAX: usize = 1000;
+pub const DESIGNATED_MAX: usize = 500;
 /// An amount as a request sends it: integer minor units, non-negative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -316,7 +316,8 @@ pub struct SplitSettings {
 }
 
 /// `GET` and `PUT /api/v1/fulfilment/settings`: the tenant's review, merge and split rules,
-/// as a whole. [`Default`] is what a tenant starts with.
+/// as a whole (the body is at most [`REQUEST_BODY_BYTES_MAX`](crate::REQUEST_BODY_BYTES_MAX)).
+/// [`Default`] is what a tenant starts with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FulfilmentSettings {

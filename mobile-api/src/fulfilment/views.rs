@@ -71,7 +71,7 @@ impl FulfilmentState {
     ];
 
     /// The name on the wire (`out_of_stock`, `partly_shipped`, …).
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             FulfilmentState::InterceptFailed => "intercept_failed",
             FulfilmentState::WarehouseRefused => "warehouse_refused",
@@ -102,6 +102,17 @@ impl FulfilmentState {
         )
     }
 }
+
+/// Every [`FulfilmentState`]'s name, in [`FulfilmentState::ALL`] order.
+pub const FULFILMENT_STATE_NAMES: [&str; FulfilmentState::ALL.len()] = {
+    let mut names = [""; FulfilmentState::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = FulfilmentState::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// How many of the tenant's orders are in one state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -369,7 +380,7 @@ pub enum DeliveryState {
 
 impl DeliveryState {
     /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Sending => "sending",
             DeliveryState::Pending => "pending",
@@ -392,6 +403,17 @@ impl DeliveryState {
         DeliveryState::Exception,
     ];
 }
+
+/// Every [`DeliveryState`]'s name, in [`DeliveryState::ALL`] order.
+pub const DELIVERY_STATE_NAMES: [&str; DeliveryState::ALL.len()] = {
+    let mut names = [""; DeliveryState::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = DeliveryState::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// How a warehouse receives its delivery orders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
