@@ -4,6 +4,7 @@
 use crate::agents::api::AgentsService;
 use crate::dashboard::api::DashboardService;
 use crate::events::api::EventsService;
+use crate::fulfilment::api::FulfilmentService;
 use crate::hub::Hub;
 use crate::identity::api::IdentityService;
 use crate::identity::throttle::LoginThrottle;
@@ -52,6 +53,7 @@ impl HttpApi {
             dashboard: Arc::new(DashboardService::new(Arc::clone(&hub))),
             shops: Arc::new(ShopsService::new(Arc::clone(&hub))),
             orders: Arc::new(OrdersService::new(Arc::clone(&hub))),
+            fulfilment: Arc::new(FulfilmentService::new(Arc::clone(&hub))),
             events: Arc::new(EventsService::new(Arc::clone(&hub))),
             operations: Arc::new(OperationsService { hub }),
         }

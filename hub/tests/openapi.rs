@@ -147,6 +147,8 @@ async fn operations_document_security_and_errors() {
         ("post", "/api/v1/auth/logout"),
         // Signed by the platform with the shop's webhook secret instead of a bearer credential.
         ("post", "/api/v1/webhooks/{platform}/{shop}"),
+        // Signed by the 3PL with the warehouse's Qimen secret.
+        ("post", "/api/v1/callbacks/qimen/{tenant}/{warehouse}"),
     ];
     // Any valid credential may ask who it is: no 403 to document.
     let never_forbidden = [("get", "/api/v1/me")];

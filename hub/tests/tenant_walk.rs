@@ -30,6 +30,14 @@ const B_SHOP_NAME: &str = "beta-shop-zq7";
 const B_SHOP_URL: &str = "http://127.0.0.1:9/beta-zq7";
 const B_ORDER_NO: &str = "7700990011223";
 const B_RECEIVER: &str = "beta-receiver-zq7";
+const B_DELIVERY: &str = "DL-BETA-ZQ7";
+
+/// A phone warehouse of code `code`, as A would configure it.
+fn walked_warehouse(code: &str) -> Value {
+    json!({"code": code, "name": "walker", "kind": "phone",
+        "coverage": {"provinces": [], "cities": []},
+        "priority": 1, "cost": {"minor": 0, "currency": "CNY"}})
+}
 
 /// An order of B's shop, with markers in the fields a listing shows.
 fn b_order() -> xt_shared::order::StandardOrder {
@@ -231,6 +239,7 @@ impl World {
             &self.b_shop_id,
             B_ORDER_NO,
             B_RECEIVER,
+            B_DELIVERY,
             &self.b_member_id,
             &self.b_mapping_id,
             "beta",
@@ -251,6 +260,13 @@ impl World {
             ("platform", p) if p.starts_with("/api/v1/webhooks/") => "shopify".to_owned(),
             ("shop", p) if p.starts_with("/api/v1/webhooks/") => self.b_shop_id.clone(),
             ("username", p) if p.starts_with("/api/v1/users/") => B_USERNAME.to_owned(),
+            ("id", p) if p.starts_with("/api/v1/fulfilment/orders/") => {
+                format!("{}:{}", self.b_shop_id, self.b_order_no)
+            }
+            ("code", p) if p.starts_with("/api/v1/warehouses/") => B_WAREHOUSE.to_owned(),
+            ("delivery_no", p) if p.starts_with("/api/v1/deliveries/") => B_DELIVERY.to_owned(),
+            ("tenant", p) if p.starts_with("/api/v1/callbacks/") => "beta".to_owned(),
+            ("warehouse", p) if p.starts_with("/api/v1/callbacks/") => B_WAREHOUSE.to_owned(),
             _ => panic!(
                 "the tenant walk does not know path parameter {{{name}}} of {path}: add tenant \
                  B's value for it to World::b_param in hub/tests/tenant_walk.rs"
@@ -283,6 +299,26 @@ impl World {
                 "api_base_url": "http://127.0.0.1:9/walked"}),
             ("post", "/api/v1/auth/login") => json!({"tenant": "alpha", "username": "admin",
                 "password": "not the password"}),
+            ("post", "/api/v1/fulfilment/orders/{id}/actions") => {
+                json!({"action": "cancel", "reason": "walker"})
+            }
+            ("put", "/api/v1/fulfilment/settings") => {
+                serde_json::to_value(xt_mobile_api::fulfilment::FulfilmentSettings::default())
+                    .unwrap()
+            }
+            ("post", "/api/v1/warehouses") => walked_warehouse("WALK-1"),
+            // The body names the path's code (B's), as a change of that warehouse would.
+            ("put", "/api/v1/warehouses/{code}") => walked_warehouse(B_WAREHOUSE),
+            ("post", "/api/v1/deliveries/{delivery_no}/confirm") => {
+                json!({"carrier": "SF", "tracking_no": "WALK1"})
+            }
+            ("post", "/api/v1/deliveries/{delivery_no}/exception") => {
+                json!({"kind": "out_of_stock"})
+            }
+            // The callback's credential is the Qimen signature in the query (none here).
+            ("post", "/api/v1/callbacks/qimen/{tenant}/{warehouse}") => {
+                json!({"deliveryOrder": {"deliveryOrderCode": B_DELIVERY}})
+            }
             ("post", "/api/v1/auth/refresh" | "/api/v1/auth/logout") => {
                 json!({"refresh_token": self.a_refresh})
             }
@@ -377,9 +413,11 @@ async fn tenant_a_gets_nothing_of_tenant_b_on_any_route() {
                         .await;
                     let status = r.status();
                     let text = r.text().await.unwrap();
-                    // A webhook's credential is the platform's signature, not A's bearer: on B's
-                    // shop without B's signature it is refused before anything is read.
-                    let signed_route = path.starts_with("/api/v1/webhooks/");
+                    // A webhook's (a 3PL callback's) credential is the platform's (the 3PL's)
+                    // signature, not A's bearer: on B's shop (warehouse) without B's signature
+                    // it is refused before anything is read.
+                    let signed_route = path.starts_with("/api/v1/webhooks/")
+                        || path.starts_with("/api/v1/callbacks/");
                     assert!(
                         matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND)
                             || (signed_route && status == StatusCode::UNAUTHORIZED),

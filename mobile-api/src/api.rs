@@ -6,6 +6,11 @@ use crate::api_keys::{ApiKeyCreate, ApiKeyView};
 use crate::dto::{AgentView, Dashboard, StockPage, StockQuery, TokenCreated, TokenRequest};
 use crate::error::ApiError;
 use crate::events::EventPage;
+use crate::fulfilment::{
+    DeliveryConfirm, DeliveryException, DeliveryPage, DeliveryQueryChecked, DeliveryView,
+    FulfilmentAction, FulfilmentBoard, FulfilmentPage, FulfilmentQueryChecked, FulfilmentSettings,
+    FulfilmentView, QimenReply, WarehouseNew, WarehouseView,
+};
 use crate::identity::{Jwks, KeyRotated, LoginRequest, TokenPair, UserCreate, UserPatch, UserView};
 use crate::orders::{
     CaptureErrorView, MemberView, OrderDetail, OrderPage, OrderQueryChecked, SkuMappingNew,
@@ -15,7 +20,7 @@ use crate::shops::{ShopNew, ShopOwned, ShopPatch};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use std::sync::Arc;
-use xt_shared::ids::{AgentId, TenantId, WarehouseCode};
+use xt_shared::ids::{AgentId, DocNo, TenantId, WarehouseCode};
 use xt_shared::order::Platform;
 
 /// The hub as the HTTP surface sees it: one trait per domain, every method required (a hub that
@@ -25,8 +30,9 @@ use xt_shared::order::Platform;
 /// them on the blocking pool (`tokio::task::spawn_blocking`), so an implementation may block on a
 /// durable commit or a slow key hash without stalling the runtime.
 ///
-/// Every method but the authentication ones and the signing-key ones takes the tenant of the
-/// authenticated [`Principal`]: an implementation must never return or touch another tenant's
+/// Every method but the authentication ones, the signing-key ones and the callbacks signed by
+/// an outside system (a platform's webhook, a 3PL's callback: the signature proves the tenant)
+/// takes the tenant of the authenticated [`Principal`]: an implementation must never return or touch another tenant's
 /// data, and must answer [`ApiError::NotFound`] (not `Forbidden`) for another tenant's ids, so
 /// that ids do not leak across tenants.
 ///
@@ -47,6 +53,8 @@ pub struct Domains {
     pub shops: Arc<dyn ShopsApi>,
     /// Orders with their refunds, members and the SKU mapping table.
     pub orders: Arc<dyn OrdersApi>,
+    /// Fulfilment: review, dispatch, warehouses, delivery orders and their confirmation.
+    pub fulfilment: Arc<dyn FulfilmentApi>,
     /// The change log as a stream of events.
     pub events: Arc<dyn EventsApi>,
     /// The hub operator's view: metrics.
@@ -216,6 +224,146 @@ pub trait OrdersApi: Send + Sync + 'static {
 
     /// Deletes mapping `id` of `tenant`. `NotFound` if it is not this tenant's.
     fn delete_sku_mapping(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError>;
+}
+
+/// Fulfilment: from a paid order to a parcel whose tracking the platform knows. The board, each
+/// order's fulfilment (holds, timeline, dispatch explanation, deliveries), people's actions,
+/// warehouses, the review/merge/split settings, delivery orders as warehouse staff see and
+/// confirm them on a phone, and the 3PL's Qimen callback. See [`Domains`] for what every domain
+/// trait promises.
+///
+/// Orders are named `(shop, order_no)` as in [`OrdersApi`]; an order the tenant has but that has
+/// not entered fulfilment yet is `NotFound`. An action or a confirmation that does not apply in
+/// the current state is `Conflict`, with the reason (`"release does not apply to an order in
+/// state allocated"`).
+///
+/// **Warehouse staff:** the delivery methods take the [`Principal`]: a caller bound to
+/// warehouses ([`Principal::stock_scope`] is `Some`) sees and confirms only the delivery orders
+/// of those warehouses. Another warehouse's delivery order is `NotFound`, exactly as another
+/// tenant's is, so its number does not leak.
+pub trait FulfilmentApi: Send + Sync + 'static {
+    /// How many of the tenant's orders are in each state (every state, in
+    /// [`FulfilmentState::ALL`](crate::fulfilment::FulfilmentState::ALL) order), and the
+    /// tracking write-backs failed and waiting. Must cost O(states), never a scan of orders.
+    fn board(&self, tenant: &TenantId) -> Result<FulfilmentBoard, ApiError>;
+
+    /// One page of the tenant's orders in fulfilment, oldest `since` first (the router checked
+    /// the query). `next_cursor` encodes a
+    /// [`FulfilmentCursor`](crate::fulfilment::FulfilmentCursor); a page may end early with a
+    /// cursor when the request's scan budget ran out.
+    fn fulfilments(
+        &self,
+        tenant: &TenantId,
+        query: &FulfilmentQueryChecked,
+    ) -> Result<FulfilmentPage, ApiError>;
+
+    /// Order `order_no` of shop `shop`: state, holds, timeline, dispatch explanation,
+    /// deliveries with their packages and write-back, and the actions that apply now.
+    fn fulfilment(
+        &self,
+        tenant: &TenantId,
+        shop: &str,
+        order_no: &str,
+    ) -> Result<FulfilmentView, ApiError>;
+
+    /// A person's action on an order (the router checked `orders:write` and the body). Kept in
+    /// the timeline with actor `user` and the principal's username or key id. Returns the
+    /// order after the action.
+    fn act(
+        &self,
+        principal: &Principal,
+        shop: &str,
+        order_no: &str,
+        action: &FulfilmentAction,
+    ) -> Result<FulfilmentView, ApiError>;
+
+    /// The tenant's warehouses configured for dispatch, by code; a warehouse-bound caller sees
+    /// only its own. Secrets never.
+    fn warehouses(&self, principal: &Principal) -> Result<Vec<WarehouseView>, ApiError>;
+
+    /// Configures a new warehouse; `Conflict` if the code is configured already, `BadRequest`
+    /// naming the field if a Qimen warehouse comes without `app_key` or `secret`, or its
+    /// endpoint is refused by the egress policy.
+    fn create_warehouse(
+        &self,
+        tenant: &TenantId,
+        warehouse: &WarehouseNew,
+    ) -> Result<WarehouseView, ApiError>;
+
+    /// Replaces warehouse `warehouse.code`'s configuration; `NotFound` if it is not this
+    /// tenant's. Qimen `app_key`/`secret` left out keep the stored ones (`BadRequest` if there
+    /// are none). Orders already dispatched keep their warehouse.
+    fn update_warehouse(
+        &self,
+        tenant: &TenantId,
+        warehouse: &WarehouseNew,
+    ) -> Result<WarehouseView, ApiError>;
+
+    /// The tenant's review, merge and split settings ([`FulfilmentSettings::default`] until
+    /// set).
+    fn settings(&self, tenant: &TenantId) -> Result<FulfilmentSettings, ApiError>;
+
+    /// Replaces them (checked by the router); they apply to orders reviewed from now on.
+    /// Returns them as stored.
+    fn put_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &FulfilmentSettings,
+    ) -> Result<FulfilmentSettings, ApiError>;
+
+    /// One page of delivery orders in `query.state`, oldest first, of the caller's warehouses
+    /// (see the trait's note on warehouse staff). `next_cursor` encodes a
+    /// [`DeliveryCursor`](crate::fulfilment::DeliveryCursor).
+    fn deliveries(
+        &self,
+        principal: &Principal,
+        query: &DeliveryQueryChecked,
+    ) -> Result<DeliveryPage, ApiError>;
+
+    /// Delivery order `delivery_no`; `NotFound` if not this tenant's or not of the caller's
+    /// warehouses.
+    fn delivery(
+        &self,
+        principal: &Principal,
+        delivery_no: &DocNo,
+    ) -> Result<DeliveryView, ApiError>;
+
+    /// Confirms a delivery order shipped by hand (a phone warehouse): its packages, carriers and
+    /// tracking numbers, all lines or part of them. Idempotent by `confirmation_id` (or, without
+    /// one, by carrier and tracking number); `Conflict` if the delivery order is not of a phone
+    /// warehouse, is cancelled, or the lines exceed what is left to ship. Returns it after.
+    fn confirm_delivery(
+        &self,
+        principal: &Principal,
+        delivery_no: &DocNo,
+        confirm: &DeliveryConfirm,
+    ) -> Result<DeliveryView, ApiError>;
+
+    /// Warehouse staff cannot ship it: the delivery order goes to `exception` with the report;
+    /// an `out_of_stock` report reroutes the order if another warehouse holds the goods.
+    fn report_delivery_exception(
+        &self,
+        principal: &Principal,
+        delivery_no: &DocNo,
+        report: &DeliveryException,
+    ) -> Result<DeliveryView, ApiError>;
+
+    /// A 3PL's callback (`deliveryorder.confirm` and the like) for warehouse `warehouse` of
+    /// `tenant`, no bearer credential: the hub verifies the Qimen signature over `query` (the
+    /// raw query string, at most
+    /// [`QIMEN_QUERY_BYTES_MAX`](crate::fulfilment::QIMEN_QUERY_BYTES_MAX)) and `body` (at
+    /// most [`QIMEN_BODY_BYTES_MAX`](crate::fulfilment::QIMEN_BODY_BYTES_MAX)) with that
+    /// warehouse's secret before anything is read, and applies a confirmation once per
+    /// `outBizCode`. An unknown tenant or warehouse, or one that is not `qimen`, answers as a
+    /// wrong signature does (status 401), so neither leaks. Always answers in Qimen's format
+    /// (a failure body on any error), never an [`ApiError`].
+    fn qimen_callback(
+        &self,
+        tenant: &TenantId,
+        warehouse: &WarehouseCode,
+        query: &str,
+        body: &[u8],
+    ) -> QimenReply;
 }
 
 /// The change log as a stream of events. See [`Domains`] for what every domain trait promises.

@@ -31,6 +31,7 @@ pub mod dto;
 pub mod error;
 pub mod events;
 mod extract;
+pub mod fulfilment;
 pub mod identity;
 mod identity_routes;
 pub mod openapi;
@@ -42,8 +43,8 @@ pub mod utc;
 
 pub use access::{Permission, Scope};
 pub use api::{
-    AgentsApi, ApiKeyMade, ApiKeyOwned, DashboardApi, Domains, EventsApi, IdentityApi,
-    OperationsApi, OrdersApi, Principal, PrincipalKind, Role, ShopsApi, StockApi,
+    AgentsApi, ApiKeyMade, ApiKeyOwned, DashboardApi, Domains, EventsApi, FulfilmentApi,
+    IdentityApi, OperationsApi, OrdersApi, Principal, PrincipalKind, Role, ShopsApi, StockApi,
 };
 pub use api_keys::{ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyView, MeView};
 pub use client_addr::TrustedProxies;

@@ -67,6 +67,7 @@ pub(crate) const BEARER: &str = "bearer";
         (name = "api-keys", description = "Scoped API keys for partners and integrations"),
         (name = "shops", description = "Bound shops of the sales platforms, secrets never shown"),
         (name = "orders", description = "Captured platform orders, members, SKU mappings and webhooks"),
+        (name = "fulfilment", description = "Review, dispatch, warehouses, delivery orders and their confirmation, the 3PL callback"),
     )
 )]
 pub struct ApiDoc;

@@ -20,8 +20,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Largest request body accepted, in bytes. Every body this API takes is a few hundred bytes,
-/// but platforms' webhooks, which have their own limit
-/// ([`WEBHOOK_BODY_BYTES_MAX`](crate::orders::WEBHOOK_BODY_BYTES_MAX)).
+/// but platforms' webhooks and 3PLs' callbacks, which have their own limits
+/// ([`WEBHOOK_BODY_BYTES_MAX`](crate::orders::WEBHOOK_BODY_BYTES_MAX),
+/// [`QIMEN_BODY_BYTES_MAX`](crate::fulfilment::QIMEN_BODY_BYTES_MAX)).
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Longest a request may take, body reading and the hub call included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -121,6 +122,8 @@ impl Default for RouterOptions {
 ///   `GET /api/v1/orders`, `GET /api/v1/orders/{id}`, `GET /api/v1/members/{id}`,
 ///   `GET|POST /api/v1/sku-mappings`, `DELETE /api/v1/sku-mappings/{id}`,
 ///   `POST /api/v1/webhooks/{platform}/{shop}`: see [`crate::orders`]
+/// - `/api/v1/fulfilment/*`, `/api/v1/warehouses*`, `/api/v1/deliveries*` and
+///   `POST /api/v1/callbacks/qimen/{tenant}/{warehouse}`: see [`crate::fulfilment`]
 ///
 /// Everything under `/api/v1` but `auth/*` needs `Authorization: Bearer <api key or access
 /// token>`. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
@@ -235,6 +238,7 @@ pub(crate) fn domains() -> OpenApiRouter<AppState> {
         .merge(crate::events::routes())
         .merge(crate::shops::routes())
         .merge(crate::orders::routes())
+        .merge(crate::fulfilment::routes())
 }
 
 /// Health, metrics and the API's own description.

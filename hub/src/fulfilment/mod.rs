@@ -16,6 +16,7 @@
 //! *Boundary:* the change log in; commands to agents (`agents::commands`), calls to 3PLs
 //! ([`qimen`]) and write-backs to platforms out; `FulfilmentApi` for the router.
 
+pub mod api;
 pub mod decide;
 pub mod intake;
 pub mod ledger;

@@ -8,6 +8,7 @@
 
 use crate::api_keys::{API_KEY_ID_BYTES_MAX, API_KEY_NAME_CHARS_MAX, API_KEY_SCOPES_MAX};
 use crate::dto::{DASHBOARD_MINUTES_MAX, STOCK_LIMIT_MAX, TOKEN_TTL_SECS_MAX};
+use crate::fulfilment as ful;
 use crate::identity::{
     PASSWORD_BYTES_MAX, PASSWORD_CHARS_MIN, REFRESH_TOKEN_BYTES_MAX, USER_WAREHOUSES_MAX,
     USERNAME_BYTES_MAX,
@@ -97,6 +98,24 @@ const ROLES: Rule = Rule::List {
     max: 5,
     item: None,
 };
+/// An order id, `{shop_id}:{platform order no}`.
+const ORDER_ID: Rule = Rule::Str {
+    min: 3,
+    max: TEXT_MAX,
+    bytes: true,
+    pattern: Some(r"^[^:]+:.+$"),
+    format: None,
+};
+const REGION: Rule = text_chars(ful::REGION_CHARS_MAX);
+const LINES: Rule = Rule::List {
+    min: 1,
+    max: ful::LINES_MAX,
+    item: None,
+};
+const CARRIER: Rule = text_bytes(ful::CARRIER_BYTES_MAX, r"^[A-Z0-9_]+$");
+const TRACKING_NO: Rule = text_bytes(ful::TRACKING_NO_BYTES_MAX, r"^[A-Za-z0-9-]+$");
+const REASON: Rule = text_chars(ful::REASON_CHARS_MAX);
+const QIMEN_ID: Rule = text_bytes(ful::QIMEN_ID_BYTES_MAX, CREDENTIAL_PATTERN);
 const WAREHOUSES: Rule = Rule::List {
     min: 0,
     max: USER_WAREHOUSES_MAX,
@@ -201,6 +220,174 @@ pub const PROPERTIES: &[(&str, &str, Rule)] = &[
     ("SkuMappingCreate", "sku", CODE),
     ("BackfillRequest", "from", TIME),
     ("BackfillRequest", "to", TIME),
+    ("FulfilmentActionRequest", "reason", REASON),
+    ("FulfilmentActionRequest", "warehouse", CODE),
+    (
+        "FulfilmentActionRequest",
+        "parts",
+        Rule::List {
+            min: 2,
+            max: ful::SPLIT_PARTS_MAX,
+            item: None,
+        },
+    ),
+    ("SplitPartInput", "warehouse", CODE),
+    ("SplitPartInput", "lines", LINES),
+    ("LineInput", "sku", CODE),
+    (
+        "LineInput",
+        "quantity",
+        Rule::Int {
+            min: 1,
+            max: ful::QUANTITY_MAX as i64,
+        },
+    ),
+    ("WarehouseInput", "code", CODE),
+    (
+        "WarehouseInput",
+        "name",
+        text_chars(ful::WAREHOUSE_NAME_CHARS_MAX),
+    ),
+    ("WarehouseInput", "agent_id", SLUG),
+    (
+        "WarehouseInput",
+        "priority",
+        Rule::Int {
+            min: 0,
+            max: ful::PRIORITY_MAX as i64,
+        },
+    ),
+    (
+        "QimenInput",
+        "endpoint",
+        Rule::Str {
+            min: 1,
+            max: SHOP_URL_BYTES_MAX,
+            bytes: true,
+            pattern: Some(URL_PATTERN),
+            format: Some("uri"),
+        },
+    ),
+    ("QimenInput", "app_key", CREDENTIAL),
+    ("QimenInput", "secret", CREDENTIAL),
+    ("QimenInput", "customer_id", QIMEN_ID),
+    ("QimenInput", "owner_code", QIMEN_ID),
+    (
+        "Coverage",
+        "provinces",
+        Rule::List {
+            min: 0,
+            max: ful::PROVINCES_MAX,
+            item: Some(&REGION),
+        },
+    ),
+    (
+        "Coverage",
+        "cities",
+        Rule::List {
+            min: 0,
+            max: ful::CITIES_MAX,
+            item: Some(&REGION),
+        },
+    ),
+    (
+        "MoneyInput",
+        "minor",
+        Rule::Int {
+            min: 0,
+            max: ful::MONEY_MINOR_MAX,
+        },
+    ),
+    (
+        "MoneyInput",
+        "currency",
+        Rule::Str {
+            min: 3,
+            max: 3,
+            bytes: true,
+            pattern: Some(r"^[A-Z]{3}$"),
+            format: None,
+        },
+    ),
+    (
+        "ReviewRules",
+        "blacklist",
+        Rule::List {
+            min: 0,
+            max: ful::BLACKLIST_MAX,
+            item: None,
+        },
+    ),
+    (
+        "RepeatReceiver",
+        "count",
+        Rule::Int {
+            min: ful::REPEAT_COUNT_MIN as i64,
+            max: ful::REPEAT_COUNT_MAX as i64,
+        },
+    ),
+    (
+        "RepeatReceiver",
+        "window_minutes",
+        Rule::Int {
+            min: 1,
+            max: ful::REPEAT_WINDOW_MINUTES_MAX as i64,
+        },
+    ),
+    (
+        "BlacklistEntry",
+        "name",
+        text_chars(ful::BLACKLIST_TEXT_CHARS_MAX),
+    ),
+    (
+        "BlacklistEntry",
+        "phone",
+        text_chars(ful::BLACKLIST_TEXT_CHARS_MAX),
+    ),
+    (
+        "BlacklistEntry",
+        "address",
+        text_chars(ful::BLACKLIST_TEXT_CHARS_MAX),
+    ),
+    (
+        "MergeSettings",
+        "window_minutes",
+        Rule::Int {
+            min: 0,
+            max: ful::MERGE_WINDOW_MINUTES_MAX as i64,
+        },
+    ),
+    (
+        "SplitSettings",
+        "designated",
+        Rule::List {
+            min: 0,
+            max: ful::DESIGNATED_MAX,
+            item: None,
+        },
+    ),
+    ("DesignatedWarehouse", "sku", CODE),
+    ("DesignatedWarehouse", "warehouse", CODE),
+    ("DeliveryConfirmRequest", "carrier", CARRIER),
+    ("DeliveryConfirmRequest", "tracking_no", TRACKING_NO),
+    (
+        "DeliveryConfirmRequest",
+        "packages",
+        Rule::List {
+            min: 1,
+            max: ful::PACKAGES_MAX,
+            item: None,
+        },
+    ),
+    (
+        "DeliveryConfirmRequest",
+        "confirmation_id",
+        text_bytes(ful::CONFIRMATION_ID_BYTES_MAX, SLUG_PATTERN),
+    ),
+    ("PackageInput", "carrier", CARRIER),
+    ("PackageInput", "tracking_no", TRACKING_NO),
+    ("PackageInput", "lines", LINES),
+    ("DeliveryExceptionRequest", "reason", REASON),
 ];
 
 /// `(path, parameter, rule)` for every constrained path or query parameter.
@@ -281,20 +468,62 @@ pub const PARAMETERS: &[(&str, &str, Rule)] = &[
             max: ORDERS_LIMIT_MAX as i64,
         },
     ),
-    (
-        "/api/v1/orders/{id}",
-        "id",
-        Rule::Str {
-            min: 3,
-            max: TEXT_MAX,
-            bytes: true,
-            pattern: Some(r"^[^:]+:.+$"),
-            format: None,
-        },
-    ),
+    ("/api/v1/orders/{id}", "id", ORDER_ID),
     ("/api/v1/members/{id}", "id", TEXT),
     ("/api/v1/sku-mappings/{id}", "id", TEXT),
     ("/api/v1/webhooks/{platform}/{shop}", "shop", TEXT),
+    ("/api/v1/fulfilment/orders", "warehouse", CODE),
+    (
+        "/api/v1/fulfilment/orders",
+        "cursor",
+        cursor(ful::CURSOR_BYTES_MAX),
+    ),
+    (
+        "/api/v1/fulfilment/orders",
+        "limit",
+        Rule::Int {
+            min: 1,
+            max: ful::FULFILMENTS_LIMIT_MAX as i64,
+        },
+    ),
+    ("/api/v1/fulfilment/orders/{id}", "id", ORDER_ID),
+    ("/api/v1/fulfilment/orders/{id}/actions", "id", ORDER_ID),
+    ("/api/v1/warehouses/{code}", "code", CODE),
+    ("/api/v1/deliveries", "warehouse", CODE),
+    (
+        "/api/v1/deliveries",
+        "cursor",
+        cursor(ful::CURSOR_BYTES_MAX),
+    ),
+    (
+        "/api/v1/deliveries",
+        "limit",
+        Rule::Int {
+            min: 1,
+            max: ful::DELIVERIES_LIMIT_MAX as i64,
+        },
+    ),
+    ("/api/v1/deliveries/{delivery_no}", "delivery_no", CODE),
+    (
+        "/api/v1/deliveries/{delivery_no}/confirm",
+        "delivery_no",
+        CODE,
+    ),
+    (
+        "/api/v1/deliveries/{delivery_no}/exception",
+        "delivery_no",
+        CODE,
+    ),
+    (
+        "/api/v1/callbacks/qimen/{tenant}/{warehouse}",
+        "tenant",
+        SLUG,
+    ),
+    (
+        "/api/v1/callbacks/qimen/{tenant}/{warehouse}",
+        "warehouse",
+        CODE,
+    ),
 ];
 
 /// `(path, parameter, values)`: parameters that take one of a fixed set of values.
@@ -306,6 +535,12 @@ pub const PARAMETER_ENUMS: &[(&str, &str, &[&str])] = &[
         "platform",
         &["shopify", "woocommerce"],
     ),
+    (
+        "/api/v1/fulfilment/orders",
+        "state",
+        &ful::FULFILMENT_STATE_NAMES,
+    ),
+    ("/api/v1/deliveries", "state", &ful::DELIVERY_STATE_NAMES),
 ];
 
 /// `(schema, property, values)`: request properties that take one of a fixed set of values.
@@ -333,16 +568,28 @@ const ORDER_STATES: &[&str] = &[
 ];
 
 /// `(path, rule)` for request bodies that are not a schema of their own (raw text).
-pub const BODIES: &[(&str, Rule)] = &[(
-    "/api/v1/webhooks/{platform}/{shop}",
-    Rule::Str {
-        min: 1,
-        max: crate::orders::WEBHOOK_BODY_BYTES_MAX,
-        bytes: true,
-        pattern: None,
-        format: None,
-    },
-)];
+pub const BODIES: &[(&str, Rule)] = &[
+    (
+        "/api/v1/webhooks/{platform}/{shop}",
+        Rule::Str {
+            min: 1,
+            max: crate::orders::WEBHOOK_BODY_BYTES_MAX,
+            bytes: true,
+            pattern: None,
+            format: None,
+        },
+    ),
+    (
+        "/api/v1/callbacks/qimen/{tenant}/{warehouse}",
+        Rule::Str {
+            min: 1,
+            max: ful::QIMEN_BODY_BYTES_MAX,
+            bytes: true,
+            pattern: None,
+            format: None,
+        },
+    ),
+];
 
 /// One link from a response to an operation that reads or changes what it holds.
 pub struct LinkSpec {
@@ -435,6 +682,34 @@ pub const LINKS: &[LinkSpec] = &[
         to: "list_sku_mappings",
         parameters: &[],
         description: "The new mapping in the tenant's mappings",
+    },
+    LinkSpec {
+        from: ("create_warehouse", 201),
+        name: "UpdateWarehouse",
+        to: "update_warehouse",
+        parameters: &[("code", "$response.body#/code")],
+        description: "Change the warehouse",
+    },
+    LinkSpec {
+        from: ("create_warehouse", 201),
+        name: "ListWarehouses",
+        to: "list_warehouses",
+        parameters: &[],
+        description: "The new warehouse in the tenant's warehouses",
+    },
+    LinkSpec {
+        from: ("list_fulfilments", 200),
+        name: "GetFulfilment",
+        to: "get_fulfilment",
+        parameters: &[("id", "$response.body#/orders/0/id")],
+        description: "One order of the page with its timeline, dispatch and deliveries",
+    },
+    LinkSpec {
+        from: ("list_deliveries", 200),
+        name: "ConfirmDelivery",
+        to: "confirm_delivery",
+        parameters: &[("delivery_no", "$response.body#/deliveries/0/delivery_no")],
+        description: "Confirm the first delivery order of the page shipped",
     },
     LinkSpec {
         from: ("create_token", 201),
