@@ -31,6 +31,22 @@ fn refused(outcome: CommandOutcome) -> String {
 }
 
 #[test]
+fn an_agent_without_sinks_has_no_applier_and_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("data_dir = {:?}", dir.path());
+    let config = crate::config::AgentConfig::parse(&text, Path::new("agent.toml")).unwrap();
+    assert!(Applier::open(&config).unwrap().is_none());
+    assert!(!dir.path().join(COMMANDS_FILE).exists());
+
+    let db = wms_db(dir.path());
+    let text = format!("{text}\n{}", testing::sqlite_sink_toml(&db, ""));
+    let config = crate::config::AgentConfig::parse(&text, Path::new("agent.toml")).unwrap();
+    let applier = Applier::open(&config).unwrap().expect("an applier");
+    assert_eq!(applier.kinds(), ["sqlite"]);
+    assert!(dir.path().join(COMMANDS_FILE).exists());
+}
+
+#[test]
 fn a_decided_seq_is_answered_from_the_record_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let db = wms_db(dir.path());
