@@ -168,9 +168,15 @@ pub async fn run_agent_until(
     let applier =
         tokio::task::spawn_blocking(move || crate::commands::Applier::open(&config_for_sinks))
             .await??;
+    let mut ticker = None;
     if let Some(applier) = applier {
         tracing::info!(sinks = config.sinks.len(), "applying the hub's commands");
-        driver = driver.with_commands(Arc::new(std::sync::Mutex::new(applier)));
+        let applier = Arc::new(std::sync::Mutex::new(applier));
+        ticker = Some(tokio::spawn(crate::commands::stream::tick_until(
+            applier.clone(),
+            rx.clone(),
+        )));
+        driver = driver.with_commands(applier);
     }
     let sync = tokio::spawn(driver.run(rx));
     stop_when.await;
@@ -178,6 +184,9 @@ pub async fn run_agent_until(
     let _ = tx.send(true);
     stop.store(true, Ordering::SeqCst);
     let _ = sync.await;
+    if let Some(ticker) = ticker {
+        let _ = ticker.await;
+    }
     for t in threads {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }

@@ -553,6 +553,13 @@ cursor = ["updated_at", "id"]
         assert_eq!(csv.encoding, TextEncoding::Gbk);
         assert_eq!(config.sync, SyncConfig::default());
         assert_eq!(config.memory_budget_mb, MEMORY_BUDGET_MB_DEFAULT);
+        let kinds: Vec<SinkKind> = config.sinks.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [SinkKind::Sqlite, SinkKind::Csv]);
+        let csv = config.sinks[1].csv.as_ref().unwrap();
+        assert_eq!(
+            (csv.encoding, csv.mode),
+            (TextEncoding::Gbk, CsvMode::PerBatch)
+        );
     }
 
     #[test]
@@ -692,6 +699,175 @@ cursor = ["updated_at", "id"]
             let err = parse(&text).expect_err(to);
             assert!(err.contains(expected), "edit {to:?}: {err}");
         }
+    }
+
+    const SINKS: &str = r#"
+data_dir = "/x"
+[[sink]]
+name = "wms"
+kind = "sqlite"
+warehouses = ["WH-1"]
+[sink.columns]
+delivery_no = "dn"
+sku = "sku"
+quantity = "qty"
+status = "st"
+[sink.sqlite]
+path = "/data/wms.db"
+table = "delivery_lines"
+new_value = "NEW"
+cancelled_value = "CANCELLED"
+shipped_values = ["SHIPPED"]
+
+[[sink]]
+name = "drop"
+kind = "csv"
+warehouses = ["WH-2"]
+[sink.csv]
+folder = "/data/out"
+mode = "per_order"
+"#;
+
+    #[test]
+    fn sinks_parse_with_defaults() {
+        let config = parse(SINKS).unwrap();
+        assert_eq!(config.sinks.len(), 2);
+        let sqlite = config.sinks[0].sqlite.as_ref().unwrap();
+        assert_eq!(sqlite.busy_timeout_ms, 5000);
+        let csv = &config.sinks[1];
+        assert_eq!(csv.kind, SinkKind::Csv);
+        let settings = csv.csv.as_ref().unwrap();
+        assert_eq!(settings.encoding, TextEncoding::Utf8);
+        assert_eq!(settings.window_ms(), BATCH_WINDOW_MS_DEFAULT);
+        assert_eq!(
+            csv.columns().unwrap().mapped.len(),
+            crate::sinks::fields::Field::ALL.len() - 1,
+            "a csv sink without columns writes every field but status"
+        );
+        assert!(parse(STOCK_SQLITE).unwrap().sinks.is_empty());
+    }
+
+    /// Each edit of the valid sinks and the error it must produce.
+    #[test]
+    fn invalid_sinks_are_explained() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "kind = \"sqlite\"",
+                "kind = \"ftp\"",
+                "unknown variant `ftp`",
+            ),
+            ("table = \"delivery_lines\"", "", "missing field `table`"),
+            (
+                "name = \"drop\"",
+                "name = \"wms\"",
+                "sink \"wms\": name is used twice",
+            ),
+            (
+                "name = \"wms\"",
+                "name = \"w m s\"",
+                "sink \"w m s\": name \"w m s\" must be",
+            ),
+            (
+                "warehouses = [\"WH-2\"]",
+                "warehouses = [\"WH-1\"]",
+                "sink \"drop\": warehouse \"WH-1\" is already served by sink \"wms\"",
+            ),
+            (
+                "warehouses = [\"WH-1\"]",
+                "warehouses = [\"WH-1\", \"WH-1\"]",
+                "warehouses names \"WH-1\" twice",
+            ),
+            (
+                "warehouses = [\"WH-1\"]",
+                "warehouses = []",
+                "warehouses is empty",
+            ),
+            (
+                "table = \"delivery_lines\"",
+                "table = 'a\"b'",
+                "sink \"wms\": sqlite.table: \"a\\\"b\" is not a usable name",
+            ),
+            (
+                "status = \"st\"",
+                "",
+                "sink \"wms\": columns.status is required",
+            ),
+            (
+                "sku = \"sku\"",
+                "sku = \"sku\"\nskew = \"x\"",
+                "\"skew\" is not a delivery field",
+            ),
+            (
+                "cancelled_value = \"CANCELLED\"",
+                "cancelled_value = \"NEW\"",
+                "sqlite.new_value and sqlite.cancelled_value are the same",
+            ),
+            (
+                "shipped_values = [\"SHIPPED\"]",
+                "shipped_values = []",
+                "sqlite.shipped_values is empty",
+            ),
+            (
+                "shipped_values = [\"SHIPPED\"]",
+                "shipped_values = [\"SHIPPED\", \"NEW\"]",
+                "sqlite.new_value \"NEW\" is also in sqlite.shipped_values",
+            ),
+            (
+                "mode = \"per_order\"",
+                "mode = \"per_order\"\nbatch_window_ms = 500",
+                "csv.batch_window_ms applies only to mode = \"per_batch\"",
+            ),
+            (
+                "mode = \"per_order\"",
+                "mode = \"per_batch\"\nbatch_window_ms = 5",
+                "csv.batch_window_ms = 5 is outside 100..=600000",
+            ),
+            (
+                "mode = \"per_order\"",
+                "mode = \"per_day\"",
+                "unknown variant `per_day`",
+            ),
+            ("mode = \"per_order\"", "", "missing field `mode`"),
+            (
+                "mode = \"per_order\"",
+                "mode = \"per_order\"\nencoding = \"big5\"",
+                "unknown variant `big5`",
+            ),
+            (
+                "kind = \"csv\"",
+                "kind = \"sqlite\"",
+                "sink \"drop\": kind = \"sqlite\" needs exactly a [sink.sqlite] table, but [sink.csv] is present",
+            ),
+            (
+                "folder = \"/data/out\"",
+                "folder = \"/data/out\"\nfolders = 1",
+                "unknown field `folders`",
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert!(SINKS.contains(from), "{from}");
+            let text = SINKS.replacen(from, to, 1);
+            let err = parse(&text).expect_err(to);
+            assert!(err.contains(expected), "edit {to:?}: {err}");
+        }
+        // Two csv sinks may not share a folder (each cleans its temp files there).
+        let twice = format!(
+            "{SINKS}{}",
+            SINKS
+                .split("[[sink]]")
+                .nth(2)
+                .map(|csv| format!("[[sink]]{csv}"))
+                .unwrap()
+                .replace("\"drop\"", "\"drop2\"")
+                .replace("\"WH-2\"", "\"WH-3\"")
+        );
+        let err = parse(&twice).unwrap_err();
+        assert!(
+            err.contains(
+                "sink \"drop2\": csv.folder /data/out is also the folder of sink \"drop\""
+            ),
+            "{err}"
+        );
     }
 
     #[test]

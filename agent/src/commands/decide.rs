@@ -80,13 +80,15 @@ mod tests {
     fn plans() {
         use CommandOutcome::{AlreadyDone, Done};
         let wh = WarehouseCode::new("WH-9").unwrap();
-        let cases: Vec<(
-            &str,
+        /// Name, the seq's record, the delivery's earlier decision, the serving sink, the plan.
+        type Case = (
+            &'static str,
             Option<Decision>,
             Option<Decision>,
             Option<usize>,
             Plan,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "new command, sink found",
                 None,

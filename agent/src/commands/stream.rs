@@ -3,16 +3,17 @@
 //! stream.
 //!
 //! A transient failure (the WMS locked, a full disk) is retried with capped backoff and jitter,
-//! holding the commands behind it (they must apply in order), and is never answered. Time-due
-//! work (closing a batch file) runs between commands. Frames are read by a task into a small
-//! bounded queue, so a frame is never lost to the timer and memory stays bounded.
+//! holding the commands behind it (they must apply in order), and is never answered. One frame
+//! is read at a time (the hub's flow control holds the rest), at most
+//! [`COMMAND_FRAME_BYTES_MAX`]. Time-due work (closing a batch file) runs in [`tick_until`],
+//! beside the sessions, so a batch closes on time whether the hub is reachable or not.
 
 use super::applier::Applier;
 use super::frames::{FrameIoError, read_frame, write_frame};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use xt_shared::command::{AgentCommand, CommandOutcome};
 use xt_shared::model::UtcMillis;
 use xt_shared::protocol::Frame;
@@ -20,15 +21,14 @@ use xt_shared::sync::Backoff;
 
 /// Largest frame read on the command stream: one delivery order is far smaller.
 pub const COMMAND_FRAME_BYTES_MAX: usize = 1024 * 1024;
-/// Frames read ahead of the one being applied.
-pub const COMMAND_QUEUE_MAX: usize = 4;
 /// First retry delay of a transient failure, in milliseconds (doubles per failure).
 pub const RETRY_BASE_MS: u64 = 250;
 /// Longest retry delay, in milliseconds.
 pub const RETRY_MAX_MS: u64 = 30_000;
 
-/// How soon a busy applier is asked again for its deadline, in milliseconds.
-const BUSY_RECHECK_MS: i64 = 100;
+/// Longest time the ticker sleeps, in milliseconds: a batch opened meanwhile closes at most
+/// this late.
+pub const TICK_IDLE_MS: u64 = 250;
 
 /// The shared applier: one command stream at a time uses it, across reconnects.
 pub type SharedApplier = Arc<Mutex<Applier>>;
@@ -79,34 +79,25 @@ fn lock(applier: &SharedApplier) -> MutexGuard<'_, Applier> {
     })
 }
 
-/// When time-due work is next, without blocking the runtime: an applier still busy with a
-/// command of an earlier stream is asked again shortly.
+/// When time-due work is next, without blocking the runtime: an applier busy with a command
+/// is asked again shortly.
 fn deadline(applier: &SharedApplier) -> Option<UtcMillis> {
     match applier.try_lock() {
         Ok(a) => a.deadline(),
         Err(TryLockError::Poisoned(p)) => p.into_inner().deadline(),
-        Err(TryLockError::WouldBlock) => Some(UtcMillis(now().0 + BUSY_RECHECK_MS)),
-    }
-}
-
-/// Aborts the reader task when the loop ends, however it ends.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+        Err(TryLockError::WouldBlock) => Some(UtcMillis(now().0 + TICK_IDLE_MS as i64)),
     }
 }
 
 /// Runs the command stream until the hub finishes it (`Ok`) or it fails.
 pub async fn serve<R, W>(
     applier: &SharedApplier,
-    recv: R,
+    mut recv: R,
     mut send: W,
     options: &ServeOptions,
 ) -> Result<(), StreamError>
 where
-    R: AsyncRead + Unpin + Send + 'static,
+    R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let a = applier.clone();
@@ -114,50 +105,44 @@ where
         .await
         .map_err(|e| StreamError::Task(e.to_string()))?;
     write_frame(&mut send, &Frame::CommandsReady { sinks }).await?;
-
-    let (tx, mut frames) = mpsc::channel(COMMAND_QUEUE_MAX);
-    let _reader = AbortOnDrop(tokio::spawn(async move {
-        let mut recv = recv;
-        loop {
-            let frame = read_frame(&mut recv, COMMAND_FRAME_BYTES_MAX).await;
-            let end = !matches!(frame, Ok(Some(_)));
-            if tx.send(frame).await.is_err() || end {
-                return;
-            }
-        }
-    }));
     loop {
-        let wait = deadline(applier)
-            .map(|d| Duration::from_millis(d.0.saturating_sub(now().0).max(0) as u64));
-        tokio::select! {
-            frame = frames.recv() => match frame {
-                None | Some(Ok(None)) => return Ok(()),
-                Some(Err(e)) => return Err(e.into()),
-                Some(Ok(Some(Frame::Command { seq, command }))) => {
-                    let outcome = decide(applier, seq, command, options).await?;
-                    write_frame(&mut send, &Frame::CommandResult { seq, outcome }).await?;
-                }
-                Some(Ok(Some(other))) => return Err(StreamError::Unexpected(other.name())),
-            },
-            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {
-                tick(applier).await?;
+        match read_frame(&mut recv, COMMAND_FRAME_BYTES_MAX).await? {
+            None => return Ok(()),
+            Some(Frame::Command { seq, command }) => {
+                let outcome = decide(applier, seq, command, options).await?;
+                write_frame(&mut send, &Frame::CommandResult { seq, outcome }).await?;
             }
+            Some(other) => return Err(StreamError::Unexpected(other.name())),
         }
     }
 }
 
-/// Runs time-due work; a failure is logged and tried again at the next deadline.
-async fn tick(applier: &SharedApplier) -> Result<(), StreamError> {
-    let a = applier.clone();
-    let result = tokio::task::spawn_blocking(move || lock(&a).tick(now()))
-        .await
-        .map_err(|e| StreamError::Task(e.to_string()))?;
-    if let Err(e) = result {
-        tracing::warn!(error = %xt_shared::errors::chain(&e), "closing a batch file failed; retrying");
-        // Do not spin on a deadline that stays due: wait a little before the next try.
-        tokio::time::sleep(Duration::from_millis(RETRY_BASE_MS)).await;
+/// Closes what time closes (batch files) for as long as the agent runs, connected or not,
+/// until `stop` turns true. Looks at least every [`TICK_IDLE_MS`]; a failure is logged and
+/// tried again.
+pub async fn tick_until(applier: SharedApplier, mut stop: watch::Receiver<bool>) {
+    loop {
+        if deadline(&applier).is_some_and(|d| d <= now()) {
+            let a = applier.clone();
+            match tokio::task::spawn_blocking(move || lock(&a).tick(now())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %xt_shared::errors::chain(&e), "closing a batch file failed; retrying")
+                }
+                Err(e) => tracing::warn!(error = %e, "closing a batch file panicked; retrying"),
+            }
+        }
+        let wait = deadline(&applier)
+            .map_or(TICK_IDLE_MS, |d| d.0.saturating_sub(now().0).max(1) as u64)
+            .min(TICK_IDLE_MS);
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            _ = stop.changed() => return,
+        }
     }
-    Ok(())
 }
 
 /// Applies `command` until it is decided, retrying transient failures with backoff.

@@ -31,6 +31,22 @@ fn refused(outcome: CommandOutcome) -> String {
 }
 
 #[test]
+fn an_agent_without_sinks_has_no_applier_and_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("data_dir = {:?}", dir.path());
+    let config = crate::config::AgentConfig::parse(&text, Path::new("agent.toml")).unwrap();
+    assert!(Applier::open(&config).unwrap().is_none());
+    assert!(!dir.path().join(COMMANDS_FILE).exists());
+
+    let db = wms_db(dir.path());
+    let text = format!("{text}\n{}", testing::sqlite_sink_toml(&db, ""));
+    let config = crate::config::AgentConfig::parse(&text, Path::new("agent.toml")).unwrap();
+    let applier = Applier::open(&config).unwrap().expect("an applier");
+    assert_eq!(applier.kinds(), ["sqlite"]);
+    assert!(dir.path().join(COMMANDS_FILE).exists());
+}
+
+#[test]
 fn a_decided_seq_is_answered_from_the_record_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let db = wms_db(dir.path());
@@ -172,6 +188,31 @@ fn per_batch_idempotency_is_the_record() {
         3,
         "header and D-1's two lines: {text}"
     );
+}
+
+#[tokio::test]
+async fn the_ticker_closes_a_due_batch_with_or_without_a_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("drop");
+    std::fs::create_dir(&folder).unwrap();
+    let mut a = applier(
+        dir.path(),
+        &testing::csv_sink_toml(&folder, "mode = \"per_batch\""),
+    );
+    // Decided a minute ago: its window has ended.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let then = xt_shared::model::UtcMillis(now - 60_000);
+    a.apply(1, &create("D-1", "WH-1"), then).unwrap();
+    let applier: SharedApplier = Arc::new(Mutex::new(a));
+    // Told to stop already: it still does the work that is due, then returns.
+    let (_stop, stopping) = tokio::sync::watch::channel(true);
+    super::stream::tick_until(applier.clone(), stopping).await;
+    let time = crate::sinks::fields::file_time(then).unwrap();
+    assert!(folder.join(format!("batch-{time}-1.csv")).exists());
+    assert_eq!(applier.lock().unwrap().deadline(), None);
 }
 
 // ---- the stream ----------------------------------------------------------------------------

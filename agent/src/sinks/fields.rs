@@ -453,7 +453,14 @@ mod tests {
             ("quantity", "qty"),
             ("status", "st"),
         ];
-        let cases: &[(&str, Vec<(&str, &str)>, Vec<(&str, &str)>, Result<(), &str>)] = &[
+        /// Name, `[sink.columns]`, `[sink.constants]`, and `Ok` or a part of the error.
+        type Case<'a> = (
+            &'a str,
+            Vec<(&'a str, &'a str)>,
+            Vec<(&'a str, &'a str)>,
+            Result<(), &'a str>,
+        );
+        let cases: &[Case] = &[
             ("valid", base.to_vec(), vec![], Ok(())),
             (
                 "unknown field",
