@@ -78,7 +78,7 @@ fn cases() -> Vec<(&'static str, Frame)> {
             "command_create_delivery",
             Frame::Command {
                 seq: 300,
-                command: AgentCommand::CreateDelivery(delivery()),
+                command: AgentCommand::CreateDelivery(Box::new(delivery())),
             },
         ),
         (
