@@ -142,6 +142,7 @@ function orderDetail(o, showMember, canMap) {
           t("orders.member"),
           o.member_id ? h("button", { class: "btn btn-small mono", type: "button", id: "order-member", onclick: () => showMember(o.member_id) }, o.member_id) : null,
         ],
+        [t("ful.fulfilment"), h("a", { href: "#/fulfilment-orders?order=" + encodeURIComponent(o.id), id: "order-fulfilment" }, t("ful.open_detail"))],
       ]),
     ),
     h(

@@ -51,7 +51,8 @@ pub enum Permission {
     /// See the tenant's shops (never their secrets).
     #[serde(rename = "shops:read")]
     ShopsRead,
-    /// Bind shops and change them, credentials included.
+    /// Bind shops and change them, credentials included; configure the warehouses dispatch
+    /// chooses from (a 3PL's Qimen secret included).
     #[serde(rename = "shops:write")]
     ShopsWrite,
 }
