@@ -60,6 +60,9 @@ async fn a_request_in_flight_at_shutdown_gets_its_whole_answer_and_new_connectio
             "dashboard-ticker",
             "refresh-sweep",
             "capture",
+            "fulfilment",
+            "tpl-sender",
+            "write-back",
             "log-trimmer"
         ]
     );
