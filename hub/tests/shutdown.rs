@@ -95,7 +95,7 @@ async fn a_request_in_flight_at_shutdown_gets_its_whole_answer_and_new_connectio
 
     let report = stopping.await.unwrap();
     assert!(report.aborted.is_empty(), "{report:?}");
-    assert_eq!(report.stopped.len(), 6, "{report:?}");
+    assert_eq!(report.stopped.len(), 9, "{report:?}");
 
     // Every worker let go of the hub: the database opens at once, with the key in it.
     let store = Store::open(&dir.path().join(xt_hub::hub::DB_FILE)).unwrap();
