@@ -18,9 +18,9 @@ use super::store::{
 };
 use crate::hub::{Hub, now_ms};
 use crate::ingest::{Applied, Intake};
+use crate::shops::channels::ChannelConfig;
 use crate::shops::channels::carriers::parse_carrier;
 use crate::shops::channels::writeback::{ShipmentWriteBack, WriteBackAnswer, write_back};
-use crate::shops::channels::ChannelConfig;
 use crate::store::table::WriteTx;
 use crate::store::{FulfilmentLogged, LogEntry, StoreError};
 use crate::supervisor::CancellationToken;
@@ -42,7 +42,11 @@ pub fn backoff_ms(attempts: u32) -> i64 {
 }
 
 /// Runs `round` whenever fulfilment queued work, and every [`SENDER_TICK`].
-async fn run_rounds<F, Fut>(hub: Arc<Hub>, token: CancellationToken, mut round: F) -> anyhow::Result<()>
+async fn run_rounds<F, Fut>(
+    hub: Arc<Hub>,
+    token: CancellationToken,
+    mut round: F,
+) -> anyhow::Result<()>
 where
     F: FnMut(Arc<Hub>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -137,7 +141,9 @@ fn queued_tpl(hub: &Hub) -> anyhow::Result<Vec<TplCall>> {
         }
         let row = row?;
         let (t, w, d) = row.key();
-        let Some(wh) = warehouses.get((t, w))? else { continue };
+        let Some(wh) = warehouses.get((t, w))? else {
+            continue;
+        };
         let WarehouseChannel::Qimen {
             endpoint,
             app_key,
@@ -148,7 +154,9 @@ fn queued_tpl(hub: &Hub) -> anyhow::Result<Vec<TplCall>> {
         else {
             continue;
         };
-        let Some(delivery) = deliveries.get((t, d))? else { continue };
+        let Some(delivery) = deliveries.get((t, d))? else {
+            continue;
+        };
         let secret = hub
             .master_key()
             .open(qimen_aad(t, w).as_bytes(), &sealed_secret)
@@ -257,14 +265,20 @@ fn due_write_backs(hub: &Hub, now: UtcMillis) -> anyhow::Result<Vec<Due>> {
     let mut out = Vec::new();
     let tenants = crate::events::log::tenants(&tx)?;
     for t in tenants {
-        for row in table.range((t.as_str(), i64::MIN, "", "")..=(t.as_str(), now.0, "\u{10ffff}", "\u{10ffff}"))? {
+        for row in table.range(
+            (t.as_str(), i64::MIN, "", "")..=(t.as_str(), now.0, "\u{10ffff}", "\u{10ffff}"),
+        )? {
             if out.len() >= SEND_BATCH_MAX {
                 break;
             }
             let row = row?;
             let (_, due_at, dn, key) = row.key();
-            let Some(d) = deliveries.get((t.as_str(), dn))? else { continue };
-            let Some(p) = d.packages.iter().find(|p| p.key == key) else { continue };
+            let Some(d) = deliveries.get((t.as_str(), dn))? else {
+                continue;
+            };
+            let Some(p) = d.packages.iter().find(|p| p.key == key) else {
+                continue;
+            };
             out.push(Due {
                 tenant: TenantId::new(t.as_str())?,
                 due_at,
@@ -293,15 +307,28 @@ impl Intake for WriteBackDone {
 
     fn admit(self, tx: &WriteTx) -> Result<Result<WriteBackDone, ()>, StoreError> {
         let d = &self.due;
-        let key = (d.tenant.as_str(), d.due_at, d.delivery_no.as_str(), d.package.as_str());
-        Ok(if tx.open(WRITEBACKS_DUE)?.contains(key)? { Ok(self) } else { Err(()) })
+        let key = (
+            d.tenant.as_str(),
+            d.due_at,
+            d.delivery_no.as_str(),
+            d.package.as_str(),
+        );
+        Ok(if tx.open(WRITEBACKS_DUE)?.contains(key)? {
+            Ok(self)
+        } else {
+            Err(())
+        })
     }
 
     fn apply(done: WriteBackDone, tx: &WriteTx, now: UtcMillis) -> Result<Applied<()>, StoreError> {
         let WriteBackDone { due: d, answer } = done;
         let t = d.tenant.as_str();
-        tx.open(WRITEBACKS_DUE)?
-            .remove((t, d.due_at, d.delivery_no.as_str(), d.package.as_str()))?;
+        tx.open(WRITEBACKS_DUE)?.remove((
+            t,
+            d.due_at,
+            d.delivery_no.as_str(),
+            d.package.as_str(),
+        ))?;
         let attempts = d.attempts + 1;
         let (state, note) = match &answer {
             WriteBackAnswer::Acknowledged | WriteBackAnswer::AlreadyShipped => (
@@ -312,11 +339,17 @@ impl Intake for WriteBackDone {
                 tx.open(WRITEBACKS_FAILED)?
                     .insert((t, d.delivery_no.as_str(), d.package.as_str()), &())?;
                 (
-                    WriteBack::Failed { attempts, error: reason.clone() },
+                    WriteBack::Failed {
+                        attempts,
+                        error: reason.clone(),
+                    },
                     format!("tracking write-back failed: {reason}"),
                 )
             }
-            WriteBackAnswer::Retryable { reason, retry_after } => {
+            WriteBackAnswer::Retryable {
+                reason,
+                retry_after,
+            } => {
                 let wait = retry_after
                     .map_or(backoff_ms(attempts), |w| w.as_millis() as i64)
                     .clamp(1000, RETRY_MAX_MS);
@@ -325,13 +358,21 @@ impl Intake for WriteBackDone {
                     &WriteBackDue { attempts },
                 )?;
                 (
-                    WriteBack::Pending { attempts, last_error: Some(reason.clone()) },
+                    WriteBack::Pending {
+                        attempts,
+                        last_error: Some(reason.clone()),
+                    },
                     String::new(),
                 )
             }
             WriteBackAnswer::Unauthorized(reason) => {
                 tx.open(WRITEBACKS_DUE)?.insert(
-                    (t, now.0 + RETRY_MAX_MS, d.delivery_no.as_str(), d.package.as_str()),
+                    (
+                        t,
+                        now.0 + RETRY_MAX_MS,
+                        d.delivery_no.as_str(),
+                        d.package.as_str(),
+                    ),
                     &WriteBackDue { attempts },
                 )?;
                 (
@@ -345,7 +386,10 @@ impl Intake for WriteBackDone {
         };
         let mut deliveries = tx.open(DELIVERIES)?;
         let Some(mut delivery) = deliveries.get((t, d.delivery_no.as_str()))? else {
-            return Ok(Applied { log: Vec::new(), outcome: () });
+            return Ok(Applied {
+                log: Vec::new(),
+                outcome: (),
+            });
         };
         if let Some(p) = delivery.packages.iter_mut().find(|p| p.key == d.package) {
             p.write_back = state;
@@ -357,7 +401,9 @@ impl Intake for WriteBackDone {
             let mut orders = tx.open(FULFILMENTS)?;
             for no in &delivery.orders {
                 let key = (t, delivery.shop.as_str(), no.as_str());
-                let Some(mut f) = orders.get(key)? else { continue };
+                let Some(mut f) = orders.get(key)? else {
+                    continue;
+                };
                 let s = f.state;
                 f.step(s, Actor::Platform, note.clone(), now);
                 orders.insert(key, &f)?;

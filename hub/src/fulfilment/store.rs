@@ -939,7 +939,8 @@ fn send_delivery(
     let channel = ctx.warehouse(&record.warehouse).map(|w| w.channel.clone());
     match channel {
         Some(WarehouseChannel::Agent { agent }) => {
-            let command = AgentCommand::CreateDelivery(Box::new(delivery_order(delivery_no, &record)?));
+            let command =
+                AgentCommand::CreateDelivery(Box::new(delivery_order(delivery_no, &record)?));
             commands::enqueue(ctx.tx, ctx.tenant, &agent, &command, ctx.now)?;
             ctx.effects.commands = true;
         }
