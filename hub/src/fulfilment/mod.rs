@@ -22,6 +22,7 @@ pub mod intake;
 pub mod ledger;
 pub mod machine;
 pub mod qimen;
+pub mod queries;
 pub mod records;
 pub mod senders;
 pub mod store;
