@@ -70,10 +70,13 @@ pub fn encode_view<R: Record>(view: &impl View<R>) -> Vec<u8> {
 
 /// `value` stored under version byte `version`: for writing an older layout in upgrade tests.
 pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
-    let mut out = vec![version];
-    // Records are plain structs of owned data: encoding cannot fail.
-    out.extend(postcard::to_allocvec(value).expect("record encodes"));
-    out
+    // Records and their views are plain data: encoding cannot fail. Sized first, the bytes are
+    // written once, into one allocation (not grown and copied as they come, then copied again
+    // behind the version byte).
+    let size = postcard::experimental::serialized_size(value).expect("record encodes");
+    let mut out = Vec::with_capacity(1 + size);
+    out.push(version);
+    postcard::to_extend(value, out).expect("record encodes")
 }
 
 /// Reads stored bytes of any version `R` ever had.
