@@ -901,7 +901,8 @@ fn put_refund(
         ),
         &(),
     )?;
-    t.refunds.insert_view(key, &RefundRecordRef::from(&record))?;
+    t.refunds
+        .insert_view(key, &RefundRecordRef::from(&record))?;
     Ok(Verdict::Apply(record.refund))
 }
 

@@ -3,7 +3,7 @@
 //!
 //! A record type says its current version and how each older version reads
 //! ([`Record::read_older`]); [`encode`] always writes the current version, [`decode`] reads any
-//! version the record ever had. Changing a record means: keep the old layout as a `…V<n>` type,
+//! version the record ever had. A [`View`] borrows what a record would hold and encodes as it. Changing a record means: keep the old layout as a `…V<n>` type,
 //! add `From<…V<n>>`, bump [`Record::VERSION`], read the old one in `read_older`, and keep its
 //! bytes in a golden file (`hub/tests/fixtures/records/`, checked by `hub/tests/records.rs`).
 //! Invariant: bytes a released version wrote always decode, to the same meaning.
@@ -70,13 +70,9 @@ pub fn encode_view<R: Record>(view: &impl View<R>) -> Vec<u8> {
 
 /// `value` stored under version byte `version`: for writing an older layout in upgrade tests.
 pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
-    // Records and their views are plain data: encoding cannot fail. Sized first, the bytes are
-    // written once, into one allocation (not grown and copied as they come, then copied again
-    // behind the version byte).
-    let size = postcard::experimental::serialized_size(value).expect("record encodes");
-    let mut out = Vec::with_capacity(1 + size);
-    out.push(version);
-    postcard::to_extend(value, out).expect("record encodes")
+    // Records and their views are plain data: encoding cannot fail. Written straight behind the
+    // version byte (not into a vector of their own, then copied).
+    postcard::to_extend(value, vec![version]).expect("record encodes")
 }
 
 /// Reads stored bytes of any version `R` ever had.
