@@ -187,18 +187,22 @@ pub struct AgentLogged {
 }
 
 impl LoggedBatch {
-    /// The entry of `tenant`'s `changes` of `origin`, applied at `applied_at`.
-    pub fn new(
+    /// The entry of `tenant`'s `changes` of `origin`, applied at `applied_at`. The changes are
+    /// borrowed (`&[SourceChange]`: copied) or given (`Vec<SourceChange>`: moved in).
+    pub fn new<C>(
         tenant: TenantId,
         origin: &Origin,
         applied_at: UtcMillis,
-        changes: &[SourceChange],
-    ) -> LoggedBatch {
+        changes: impl IntoIterator<Item = C>,
+    ) -> LoggedBatch
+    where
+        StoredSourceChange: From<C>,
+    {
         LoggedBatch {
             tenant,
             origin: origin.into(),
             applied_at,
-            changes: changes.iter().map(StoredSourceChange::from).collect(),
+            changes: changes.into_iter().map(StoredSourceChange::from).collect(),
         }
     }
 

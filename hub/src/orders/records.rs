@@ -11,8 +11,13 @@
 //! as strings, money as (minor units, currency code), times as ms), and the conversions here are
 //! where a model change shows up: as a compile error, not as other bytes.
 //!
+//! Writing does not build the mirror: [`OrderRecordRef`] and [`RefundRecordRef`] (`records/view.rs`)
+//! borrow a captured order or refund and encode it as its record, to the same bytes. The change
+//! log's copy of an applied order is the model moved into its mirror (`From<StandardOrder>`).
+//!
 //! *Invariant:* model → stored → model is the identity (`records/tests.rs`); stored → model fails
-//! only on a value the model refuses today (an id or currency code), which reads as corrupt.
+//! only on a value the model refuses today (an id or currency code), which reads as corrupt; a
+//! view's bytes are its record's.
 
 use super::store::{CapturedOrder, CapturedRefund, Provenance};
 use crate::store::StoreError;
@@ -30,6 +35,9 @@ use xt_shared::order::{
 
 #[cfg(test)]
 pub(crate) mod tests;
+mod view;
+
+pub use view::{OrderRecordRef, RefundRecordRef};
 
 /// A stored value the model refuses (an id or a currency code it no longer accepts).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,70 +217,152 @@ pub struct StoredRefund {
     pub modified: i64,
 }
 
-impl From<&StandardOrder> for StoredOrder {
-    fn from(o: &StandardOrder) -> StoredOrder {
-        let (b, r, a, t, f) = (&o.buyer, &o.receiver, &o.amounts, &o.times, &o.flags);
+impl From<&Amounts> for StoredAmounts {
+    fn from(a: &Amounts) -> StoredAmounts {
+        let Amounts {
+            goods,
+            discount,
+            freight,
+            paid,
+            cod_receivable,
+            refunded,
+        } = *a;
+        StoredAmounts {
+            goods: goods.into(),
+            discount: discount.into(),
+            freight: freight.into(),
+            paid: paid.into(),
+            cod_receivable: cod_receivable.into(),
+            refunded: refunded.into(),
+        }
+    }
+}
+
+impl From<&OrderTimes> for StoredTimes {
+    fn from(t: &OrderTimes) -> StoredTimes {
+        let OrderTimes {
+            created,
+            paid,
+            modified,
+        } = *t;
+        StoredTimes {
+            created: created.0,
+            paid: paid.map(|p| p.0),
+            modified: modified.0,
+        }
+    }
+}
+
+impl From<&OrderFlags> for StoredFlags {
+    fn from(f: &OrderFlags) -> StoredFlags {
+        let OrderFlags { cod, presale, test } = *f;
+        StoredFlags { cod, presale, test }
+    }
+}
+
+/// Moves the order's text into the mirror (ids are copied: the model does not give its text up).
+impl From<StandardOrder> for StoredOrder {
+    fn from(o: StandardOrder) -> StoredOrder {
+        let StandardOrder {
+            platform,
+            platform_order_no,
+            status,
+            platform_status,
+            buyer,
+            receiver,
+            amounts,
+            times,
+            buyer_memo,
+            seller_memo,
+            flags,
+            lines,
+        } = o;
+        let Buyer {
+            platform: buyer_platform,
+            open_uid,
+            customer_id,
+            email_sha256,
+            nick,
+        } = buyer;
+        let Receiver {
+            name,
+            phone,
+            masked,
+            country,
+            province,
+            city,
+            district,
+            town,
+            address,
+            zip,
+        } = receiver;
         StoredOrder {
-            platform: o.platform.into(),
-            platform_order_no: o.platform_order_no.to_string(),
-            status: o.status.into(),
-            platform_status: o.platform_status.clone(),
+            platform: platform.into(),
+            platform_order_no: platform_order_no.to_string(),
+            status: status.into(),
+            platform_status,
             buyer: StoredBuyer {
-                platform: b.platform.into(),
-                open_uid: b.open_uid.clone(),
-                customer_id: b.customer_id.clone(),
-                email_sha256: b.email_sha256.clone(),
-                nick: b.nick.clone(),
+                platform: buyer_platform.into(),
+                open_uid,
+                customer_id,
+                email_sha256,
+                nick,
             },
             receiver: StoredReceiver {
-                name: r.name.clone(),
-                phone: r.phone.clone(),
-                masked: r.masked,
-                country: r.country.clone(),
-                province: r.province.clone(),
-                city: r.city.clone(),
-                district: r.district.clone(),
-                town: r.town.clone(),
-                address: r.address.clone(),
-                zip: r.zip.clone(),
+                name,
+                phone,
+                masked,
+                country,
+                province,
+                city,
+                district,
+                town,
+                address,
+                zip,
             },
-            amounts: StoredAmounts {
-                goods: a.goods.into(),
-                discount: a.discount.into(),
-                freight: a.freight.into(),
-                paid: a.paid.into(),
-                cod_receivable: a.cod_receivable.into(),
-                refunded: a.refunded.into(),
-            },
-            times: StoredTimes {
-                created: t.created.0,
-                paid: t.paid.map(|p| p.0),
-                modified: t.modified.0,
-            },
-            buyer_memo: o.buyer_memo.clone(),
-            seller_memo: o.seller_memo.clone(),
-            flags: StoredFlags {
-                cod: f.cod,
-                presale: f.presale,
-                test: f.test,
-            },
-            lines: o
-                .lines
-                .iter()
-                .map(|l| StoredOrderLine {
-                    line_id: l.line_id.to_string(),
-                    platform_sku_id: l.platform_sku_id.clone(),
-                    merchant_sku: l.merchant_sku.as_ref().map(Sku::to_string),
-                    title: l.title.clone(),
-                    quantity: l.quantity,
-                    unit_price: l.unit_price.into(),
-                    discount: l.discount.into(),
-                    paid: l.paid.map(StoredMoney::from),
-                    status: l.status.map(StoredOrderState::from),
-                    refund: l.refund.map(StoredRefundState::from),
-                })
-                .collect(),
+            amounts: (&amounts).into(),
+            times: (&times).into(),
+            buyer_memo,
+            seller_memo,
+            flags: (&flags).into(),
+            lines: lines.into_iter().map(StoredOrderLine::from).collect(),
         }
+    }
+}
+
+impl From<OrderLine> for StoredOrderLine {
+    fn from(l: OrderLine) -> StoredOrderLine {
+        let OrderLine {
+            line_id,
+            platform_sku_id,
+            merchant_sku,
+            title,
+            quantity,
+            unit_price,
+            discount,
+            paid,
+            status,
+            refund,
+        } = l;
+        StoredOrderLine {
+            line_id: line_id.to_string(),
+            platform_sku_id,
+            merchant_sku: merchant_sku.as_ref().map(Sku::to_string),
+            title,
+            quantity,
+            unit_price: unit_price.into(),
+            discount: discount.into(),
+            paid: paid.map(StoredMoney::from),
+            status: status.map(StoredOrderState::from),
+            refund: refund.map(StoredRefundState::from),
+        }
+    }
+}
+
+/// A copy of the order, moved into the mirror.
+impl From<&StandardOrder> for StoredOrder {
+    fn from(o: &StandardOrder) -> StoredOrder {
+        o.clone().into()
     }
 }
 
@@ -351,20 +441,40 @@ impl TryFrom<StoredOrder> for StandardOrder {
     }
 }
 
+/// Moves the refund's text into the mirror (ids are copied).
+impl From<StandardRefund> for StoredRefund {
+    fn from(r: StandardRefund) -> StoredRefund {
+        let StandardRefund {
+            platform,
+            refund_id,
+            platform_order_no,
+            line_id,
+            state,
+            platform_status,
+            amount,
+            reason,
+            created,
+            modified,
+        } = r;
+        StoredRefund {
+            platform: platform.into(),
+            refund_id: refund_id.to_string(),
+            platform_order_no: platform_order_no.to_string(),
+            line_id: line_id.as_ref().map(DocNo::to_string),
+            state: state.into(),
+            platform_status,
+            amount: amount.into(),
+            reason,
+            created: created.0,
+            modified: modified.0,
+        }
+    }
+}
+
+/// A copy of the refund, moved into the mirror.
 impl From<&StandardRefund> for StoredRefund {
     fn from(r: &StandardRefund) -> StoredRefund {
-        StoredRefund {
-            platform: r.platform.into(),
-            refund_id: r.refund_id.to_string(),
-            platform_order_no: r.platform_order_no.to_string(),
-            line_id: r.line_id.as_ref().map(DocNo::to_string),
-            state: r.state.into(),
-            platform_status: r.platform_status.clone(),
-            amount: r.amount.into(),
-            reason: r.reason.clone(),
-            created: r.created.0,
-            modified: r.modified.0,
-        }
+        r.clone().into()
     }
 }
 

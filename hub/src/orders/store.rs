@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use skus::SkuSource;
 
 pub use super::records::{OrderRecord, RefundRecord};
+use super::records::{OrderRecordRef, RefundRecordRef};
 use std::ops::Bound;
 use xt_shared::change::{Body, Origin, SourceChange};
 use xt_shared::ids::{DocNo, TenantId};
@@ -753,7 +754,7 @@ pub(crate) fn apply_items(
         if !logged.is_empty() {
             state.last_applied_at = Some(now);
             dashboard::count_changes(tx, tenant, now, outcome.applied)?;
-            let entry = LogEntry::Batch(LoggedBatch::new(tenant.clone(), &origin, now, &logged));
+            let entry = LogEntry::Batch(LoggedBatch::new(tenant.clone(), &origin, now, logged));
             log.push(entry);
         }
         for (order_no, reason) in errors {
@@ -823,7 +824,7 @@ fn put_order(
     if let Some(m) = &record.member {
         member_orders.insert((tenant, m.as_str(), shop, no.as_str()), &())?;
     }
-    orders.insert(key, &OrderRecord::from(&record))?;
+    orders.insert_view(key, &OrderRecordRef::from(&record))?;
     Ok(Verdict::Apply(record.order))
 }
 
@@ -900,7 +901,8 @@ fn put_refund(
         ),
         &(),
     )?;
-    t.refunds.insert(key, &RefundRecord::from(&record))?;
+    t.refunds
+        .insert_view(key, &RefundRecordRef::from(&record))?;
     Ok(Verdict::Apply(record.refund))
 }
 
@@ -941,7 +943,7 @@ fn remap_held(tx: &WriteTx, tenant: &TenantId) -> Result<u64, StoreError> {
         }
         tables
             .orders
-            .insert(key, &OrderRecord::from(&remapped.record))?;
+            .insert_view(key, &OrderRecordRef::from(&remapped.record))?;
     }
     Ok(released)
 }

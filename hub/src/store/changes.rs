@@ -14,6 +14,9 @@
 //! The orders room does the same for its order and refund records: `orders::records` (whose
 //! [`StoredOrder`] and [`StoredRefund`] the platform bodies reuse) explains the pattern.
 //!
+//! A change converts borrowed (`From<&SourceChange>`) or moved (`From<SourceChange>`: an applied
+//! platform order's text goes into the log without a copy); both give the same stored value.
+//!
 //! *Invariant:* model → stored → model is the identity, and the stored bytes equal the model's
 //! bytes today (`changes/tests.rs`); stored → model fails only on a value the model refuses
 //! today (an id or a currency code), which the records read as corrupt.
@@ -200,6 +203,18 @@ impl From<&SourceChange> for StoredSourceChange {
     }
 }
 
+/// Moves the change into its stored form: an applied platform order or refund goes into the
+/// change log without being copied (its ids are: the model does not give their text up).
+impl From<SourceChange> for StoredSourceChange {
+    fn from(c: SourceChange) -> StoredSourceChange {
+        StoredSourceChange {
+            seq: c.seq,
+            version: c.version,
+            body: c.body.into(),
+        }
+    }
+}
+
 impl TryFrom<StoredSourceChange> for SourceChange {
     type Error = NotInModel;
     fn try_from(c: StoredSourceChange) -> Result<SourceChange, NotInModel> {
@@ -298,6 +313,24 @@ impl From<&Body> for StoredBody {
                 shop: shop.to_string(),
                 refund: refund.into(),
             },
+        }
+    }
+}
+
+/// Moves a platform order or refund into its mirror; the agents' bodies (ids and numbers, few
+/// strings of their own) convert as borrowed.
+impl From<Body> for StoredBody {
+    fn from(b: Body) -> StoredBody {
+        match b {
+            Body::PlatformOrder { shop, order } => StoredBody::PlatformOrder {
+                shop: shop.to_string(),
+                order: Box::new((*order).into()),
+            },
+            Body::PlatformRefund { shop, refund } => StoredBody::PlatformRefund {
+                shop: shop.to_string(),
+                refund: refund.into(),
+            },
+            other => (&other).into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A record type says its current version and how each older version reads
 //! ([`Record::read_older`]); [`encode`] always writes the current version, [`decode`] reads any
-//! version the record ever had. Changing a record means: keep the old layout as a `…V<n>` type,
+//! version the record ever had. A [`View`] borrows what a record would hold and encodes as it. Changing a record means: keep the old layout as a `…V<n>` type,
 //! add `From<…V<n>>`, bump [`Record::VERSION`], read the old one in `read_older`, and keep its
 //! bytes in a golden file (`hub/tests/fixtures/records/`, checked by `hub/tests/records.rs`).
 //! Invariant: bytes a released version wrote always decode, to the same meaning.
@@ -59,12 +59,20 @@ pub fn encode<R: Record>(record: &R) -> Vec<u8> {
     encode_as(R::VERSION, record)
 }
 
+/// A borrowed form of the record `R` that serializes to exactly the bytes `R` does (its owner
+/// proves that with a test), so a record is written from what it borrows without being built.
+pub trait View<R: Record>: Serialize {}
+
+/// The stored bytes of the record `view` stands for, at `R`'s current version.
+pub fn encode_view<R: Record>(view: &impl View<R>) -> Vec<u8> {
+    encode_as(R::VERSION, view)
+}
+
 /// `value` stored under version byte `version`: for writing an older layout in upgrade tests.
 pub fn encode_as<T: Serialize>(version: u8, value: &T) -> Vec<u8> {
-    let mut out = vec![version];
-    // Records are plain structs of owned data: encoding cannot fail.
-    out.extend(postcard::to_allocvec(value).expect("record encodes"));
-    out
+    // Records and their views are plain data: encoding cannot fail. Written straight behind the
+    // version byte (not into a vector of their own, then copied).
+    postcard::to_extend(value, vec![version]).expect("record encodes")
 }
 
 /// Reads stored bytes of any version `R` ever had.

@@ -14,7 +14,7 @@
 //! here; a PostgreSQL/Citus backend would implement the same types (ARCHITECTURE.md, "Storage").
 
 use super::StoreError;
-use super::codec::{Record, decode, encode};
+use super::codec::{Record, View, decode, encode, encode_view};
 use redb::{Key, ReadableTable, TableDefinition, Value};
 use std::borrow::Borrow;
 use std::marker::PhantomData;
@@ -379,6 +379,18 @@ impl<'tx, K: Key + 'static, V: Stored> Rows<redb::Table<'tx, K, V::Raw>, K, V> {
     /// Removes every row.
     pub fn clear(&mut self) -> Result<(), StoreError> {
         self.table().retain(|_, _| false)?;
+        Ok(())
+    }
+}
+
+impl<'tx, K: Key + 'static, R: Record> Rows<redb::Table<'tx, K, &'static [u8]>, K, R> {
+    /// Writes at `key` the record `view` stands for ([`View`]), without building the record.
+    pub fn insert_view<'k>(
+        &mut self,
+        key: impl Borrow<K::SelfType<'k>>,
+        view: &impl View<R>,
+    ) -> Result<(), StoreError> {
+        self.table().insert(key, encode_view(view).as_slice())?;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! The stored mirrors keep the model's layout today and convert back to the same values.
 
 use super::*;
-use crate::store::codec::{decode, encode, encode_as};
+use crate::store::codec::{decode, encode, encode_as, encode_view};
 use xt_shared::order::Platform;
 
 fn usd(minor: i64) -> Money {
@@ -160,6 +160,99 @@ fn the_records_encode_as_they_did_when_they_held_the_model() {
     assert_eq!(bytes, encode_as(1, &model));
     let read = CapturedRefund::try_from(decode::<RefundRecord>(&bytes).unwrap()).unwrap();
     assert_eq!(read, refund);
+}
+
+/// A captured order around `order`, every field of the hub's own set (or not: `bare`).
+fn captured(order: StandardOrder, bare: bool) -> CapturedOrder {
+    let lines = order.lines.len();
+    CapturedOrder {
+        shop: "shop-1".into(),
+        order,
+        provenance: if bare {
+            vec![]
+        } else {
+            vec![Provenance {
+                field: "lines[0]".into(),
+                origin: "shop/shop-1".into(),
+                version: 1_700_000_120_000,
+                at: UtcMillis(1_700_000_130_000),
+            }]
+        },
+        internal_skus: if bare {
+            vec![None; lines]
+        } else {
+            vec![Some("SKU-CUP".into()); lines]
+        },
+        held: (!bare).then(|| "unmapped SKU: line L-3".into()),
+        member: (!bare).then(|| "mem-1".into()),
+        first_seen: UtcMillis(1_700_000_010_000),
+        updated_at: UtcMillis(1_700_000_130_000),
+    }
+}
+
+/// The rich order, and the same with every optional field of the model empty and no lines.
+fn orders() -> Vec<StandardOrder> {
+    let rich = rich_order();
+    let bare = StandardOrder {
+        buyer: Buyer {
+            platform: Platform::Jd,
+            open_uid: None,
+            customer_id: None,
+            email_sha256: None,
+            nick: None,
+        },
+        receiver: Receiver::default(),
+        times: OrderTimes {
+            paid: None,
+            ..rich.times
+        },
+        buyer_memo: None,
+        seller_memo: None,
+        flags: OrderFlags::default(),
+        lines: vec![],
+        ..rich.clone()
+    };
+    vec![rich, bare]
+}
+
+#[test]
+fn the_views_encode_to_their_records_bytes() {
+    for order in orders() {
+        for bare in [false, true] {
+            let c = captured(order.clone(), bare);
+            let view = encode_view(&OrderRecordRef::from(&c));
+            assert_eq!(view, encode(&OrderRecord::from(&c)), "{c:?}");
+            let read = CapturedOrder::try_from(decode::<OrderRecord>(&view).unwrap()).unwrap();
+            assert_eq!(read, c);
+        }
+    }
+    let bare = StandardRefund {
+        line_id: None,
+        reason: None,
+        ..rich_refund()
+    };
+    for refund in [rich_refund(), bare] {
+        let c = CapturedRefund {
+            refund,
+            origin: "shop/shop-1".into(),
+            updated_at: UtcMillis(1_700_000_310_000),
+        };
+        let view = encode_view(&RefundRecordRef::from(&c));
+        assert_eq!(view, encode(&RefundRecord::from(&c)), "{c:?}");
+        let read = CapturedRefund::try_from(decode::<RefundRecord>(&view).unwrap()).unwrap();
+        assert_eq!(read, c);
+    }
+}
+
+#[test]
+fn an_order_or_refund_moved_into_its_mirror_stores_as_one_borrowed() {
+    for order in orders() {
+        let borrowed = StoredOrder::from(&order);
+        assert_eq!(StoredOrder::from(order), borrowed);
+    }
+    let refund = rich_refund();
+    let borrowed = StoredRefund::from(&refund);
+    assert_eq!(StoredRefund::from(refund), borrowed);
 }
 
 #[test]

@@ -142,6 +142,29 @@ fn every_body_round_trips_to_the_models_bytes() {
 }
 
 #[test]
+fn every_change_moved_in_stores_as_it_does_borrowed() {
+    for change in every_change() {
+        let borrowed = StoredSourceChange::from(&change);
+        assert_eq!(StoredSourceChange::from(change), borrowed);
+    }
+}
+
+#[test]
+fn a_logged_batch_of_given_changes_encodes_as_one_of_borrowed_ones() {
+    let tenant = TenantId::new("demo").unwrap();
+    let origin = Origin::Shop {
+        shop: doc("shop-1"),
+    };
+    let changes = every_change();
+    let borrowed = LoggedBatch::new(tenant.clone(), &origin, UtcMillis(9), &changes);
+    let given = LoggedBatch::new(tenant, &origin, UtcMillis(9), changes);
+    assert_eq!(
+        encode(&LogEntry::Batch(given)),
+        encode(&LogEntry::Batch(borrowed))
+    );
+}
+
+#[test]
 fn every_origin_round_trips_to_the_models_bytes() {
     for origin in [
         Origin::Agent {
