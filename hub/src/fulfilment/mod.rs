@@ -27,5 +27,5 @@ pub mod records;
 pub mod senders;
 pub mod store;
 #[cfg(test)]
-mod store_tests;
+pub(crate) mod store_tests;
 pub mod worker;

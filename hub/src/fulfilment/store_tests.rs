@@ -472,3 +472,93 @@ fn a_held_order_keeps_its_stock_until_a_person_releases_it() {
             .any(|s| s.actor == Actor::User("u-boss".into()))
     );
 }
+
+/// The room's records as this version writes them, from an order taken from capture to a
+/// shipped parcel (the golden records, `store::records_tests`): (stem, stored bytes).
+pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
+    use crate::store::codec::encode;
+    use crate::store::LogEntry;
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    let with_memo = match paid("G1", 2_000, 2) {
+        Captured::Order { order, raw } => Captured::Order {
+            raw,
+            order: with(order, |o| o.seller_memo = Some("核对地址".into())),
+        },
+        other => other,
+    };
+    capture(&store, with_memo, 2_000);
+    step(&store, 3_000);
+    crate::ingest::commit(
+        &store,
+        Act {
+            tenant: &acme(),
+            shop: "shop-tb",
+            order_no: "G1",
+            action: Action::Approve,
+            by: "u-boss".into(),
+        },
+        UtcMillis(3_500),
+    )
+    .unwrap();
+    step(&store, 3_600);
+    let tx = store.read().unwrap();
+    let (seq, command) = tx
+        .open(crate::agents::commands::COMMANDS)
+        .unwrap()
+        .all()
+        .unwrap()
+        .next()
+        .unwrap()
+        .map(|row| (row.key().2, row.value))
+        .unwrap();
+    drop(tx);
+    answer(&store, seq, CommandOutcome::Done);
+    step(&store, 4_100);
+    let delivery_no = command.delivery_no.clone();
+    wms(&store, 2, 5_000, shipment(&delivery_no, "SF100", 2));
+    step(&store, 6_000);
+
+    let tx = store.read().unwrap();
+    let t = acme();
+    let f = store.fulfilment(&t, "shop-tb", "G1").unwrap().unwrap();
+    let d = store.delivery(&t, &delivery_no).unwrap().unwrap();
+    let (_, wh) = store.warehouses(&t).unwrap().remove(0);
+    let settings = store.fulfilment_settings(&t).unwrap();
+    let cell = store.ledger_cell(&t, "WH-SH", "CUP-1").unwrap();
+    let due = tx
+        .open(super::store::WRITEBACKS_DUE)
+        .unwrap()
+        .all()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .value;
+    drop(tx);
+    let log = store.tenant_log_page(&t, 0, usize::MAX).unwrap().entries;
+    let logged = |want: fn(&LogEntry) -> bool| {
+        log.iter()
+            .map(|(_, e)| e)
+            .find(|e| want(e))
+            .map(encode)
+            .unwrap()
+    };
+    vec![
+        ("fulfilments.v1", encode(&f)),
+        ("deliveries.v1", encode(&d)),
+        ("warehouses.v1", encode(&wh)),
+        ("fulfilment_settings.v1", encode(&settings)),
+        ("stock_ledger.v1", encode(&cell)),
+        ("writebacks_due.v1", encode(&due)),
+        ("agent_commands.v1", encode(&command)),
+        (
+            "tenant_log.v1.command",
+            logged(|e| matches!(e, LogEntry::Command(_))),
+        ),
+        (
+            "tenant_log.v1.fulfilment",
+            logged(|e| matches!(e, LogEntry::Fulfilment(_))),
+        ),
+    ]
+}
