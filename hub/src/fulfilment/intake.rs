@@ -152,10 +152,18 @@ impl<'a> Intake for Tail<'a> {
                             }
                             Body::Shipment(s) => {
                                 let warehouse = s.warehouse.to_string();
+                                // A WMS table reports a package one line per row: the key
+                                // names the package and its lines, so each line applies once.
+                                let key = s
+                                    .lines
+                                    .iter()
+                                    .fold(format!("wms:{}", s.tracking_no), |key, l| {
+                                        format!("{key}:{}", l.sku)
+                                    });
                                 fs::shipped(
                                     &mut ctx,
                                     Confirmed {
-                                        key: format!("wms:{}", s.tracking_no),
+                                        key,
                                         delivery_no: s.delivery_no.to_string(),
                                         carrier: s.carrier,
                                         tracking_no: s.tracking_no,

@@ -354,6 +354,72 @@ fn an_order_without_stock_waits_and_is_dispatched_when_stock_arrives() {
 }
 
 #[test]
+fn a_wms_table_reporting_a_package_one_line_per_row_ships_every_line_once() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    wms(
+        &store,
+        2,
+        1_001,
+        Body::Stock(StockLevel {
+            warehouse: WarehouseCode::new("WH-SH").unwrap(),
+            sku: Sku::new("LID-1").unwrap(),
+            on_hand: 10,
+        }),
+    );
+    let Captured::Order { raw, order } = paid("T9", 2_000, 2) else {
+        unreachable!()
+    };
+    let order = with(order, |o| {
+        let mut second = o.lines[0].clone();
+        second.line_id = DocNo::new("T9-2").unwrap();
+        second.merchant_sku = Some(Sku::new("LID-1").unwrap());
+        second.quantity = 1;
+        o.lines.push(second);
+    });
+    capture(&store, Captured::Order { raw, order }, 2_000);
+    step(&store, 3_000);
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    let (seq, AgentCommand::CreateDelivery(delivery)) = &pending[0] else {
+        panic!("a create command: {pending:?}");
+    };
+    assert_eq!(delivery.lines.len(), 2);
+    let delivery_no = delivery.delivery_no.to_string();
+    answer(&store, *seq, CommandOutcome::Done);
+    step(&store, 4_100);
+
+    let row = |sku: &str, qty| {
+        Body::Shipment(ShipmentConfirmation {
+            lines: vec![QuantityLine {
+                sku: Sku::new(sku).unwrap(),
+                quantity: qty,
+            }],
+            ..match shipment(&delivery_no, "SF900", 0) {
+                Body::Shipment(s) => s,
+                _ => unreachable!(),
+            }
+        })
+    };
+    wms(&store, 3, 5_000, row("CUP-1", 2));
+    step(&store, 5_100);
+    assert_eq!(state(&store, "T9"), State::PartlyShipped);
+    wms(&store, 4, 5_001, row("LID-1", 1));
+    // The source reads both rows again (its cursor was reset): nothing moves twice.
+    wms(&store, 5, 5_002, row("CUP-1", 2));
+    wms(&store, 6, 5_003, row("LID-1", 1));
+    step(&store, 6_000);
+    assert_eq!(state(&store, "T9"), State::Shipped);
+    let d = store.delivery(&acme(), &delivery_no).unwrap().unwrap();
+    assert_eq!(d.state, DeliveryState::Shipped);
+    let shipped: Vec<(String, i64)> = d.lines.iter().map(|l| (l.sku.clone(), l.shipped)).collect();
+    assert_eq!(shipped, vec![("CUP-1".into(), 2), ("LID-1".into(), 1)]);
+    for (sku, left) in [("CUP-1", 8), ("LID-1", 9)] {
+        let cell = store.ledger_cell(&acme(), "WH-SH", sku).unwrap();
+        assert_eq!((cell.reserved(), cell.available()), (0, left), "{sku}");
+    }
+}
+
+#[test]
 fn phone_confirmations_apply_once_by_their_key() {
     let (_dir, store) = store();
     // The agent's warehouse is switched off: the phone one (stock not tracked) takes it.
@@ -476,8 +542,8 @@ fn a_held_order_keeps_its_stock_until_a_person_releases_it() {
 /// The room's records as this version writes them, from an order taken from capture to a
 /// shipped parcel (the golden records, `store::records_tests`): (stem, stored bytes).
 pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
-    use crate::store::codec::encode;
     use crate::store::LogEntry;
+    use crate::store::codec::encode;
     let (_dir, store) = store();
     stock(&store, 1, 1_000, 10);
     let with_memo = match paid("G1", 2_000, 2) {
