@@ -1,5 +1,7 @@
-//! A generated legacy WMS: an SQLite `inventory` table with local-time `updated_at` strings, and
-//! a drop folder of GBK-encoded CSV stock snapshots with Chinese headers.
+//! A generated legacy WMS: an SQLite `inventory` table with local-time `updated_at` strings, an
+//! `outbound` table of delivery lines (written by the agent's sink, shipped by the WMS's own
+//! staff, read back by the agent's shipment source), and a drop folder of GBK-encoded CSV stock
+//! snapshots with Chinese headers.
 
 use anyhow::Context;
 use rand::Rng;
@@ -58,7 +60,29 @@ impl LegacyWms {
                 qty INTEGER NOT NULL,
                 updated_at TEXT NOT NULL,
                 UNIQUE (wh_code, item_code));
-             CREATE INDEX IF NOT EXISTS inventory_cursor ON inventory (updated_at, id);",
+             CREATE INDEX IF NOT EXISTS inventory_cursor ON inventory (updated_at, id);
+             CREATE TABLE IF NOT EXISTS outbound (
+                id INTEGER PRIMARY KEY,
+                delivery_no TEXT NOT NULL,
+                line_no INTEGER NOT NULL,
+                wh_code TEXT NOT NULL,
+                order_nos TEXT,
+                receiver TEXT,
+                phone TEXT,
+                province TEXT,
+                city TEXT,
+                district TEXT,
+                address TEXT,
+                item_code TEXT NOT NULL,
+                item_name TEXT,
+                qty INTEGER NOT NULL,
+                status TEXT NOT NULL,
+                created_at TEXT,
+                carrier TEXT,
+                tracking_no TEXT,
+                shipped_at TEXT,
+                UNIQUE (delivery_no, line_no));
+             CREATE INDEX IF NOT EXISTS outbound_shipped ON outbound (shipped_at, id);",
         )?;
         let mut wms = LegacyWms {
             dir: dir.to_owned(),
@@ -160,6 +184,101 @@ impl LegacyWms {
         Ok(())
     }
 
+    /// Adds items (or sets their quantity) in `warehouse`: (sku, name, qty).
+    pub fn put_items(
+        &mut self,
+        warehouse: &str,
+        items: &[(&str, &str, i64)],
+    ) -> anyhow::Result<()> {
+        self.clock_ms = self.clock_ms.max(now_ms());
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare(
+                "INSERT INTO inventory (wh_code, item_code, item_name, qty, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (wh_code, item_code) DO UPDATE SET qty = ?4, updated_at = ?5",
+            )?;
+            for (sku, name, qty) in items {
+                self.clock_ms += 1;
+                upsert.execute(params![
+                    warehouse,
+                    sku,
+                    name,
+                    qty,
+                    local_timestamp(self.clock_ms)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every delivery line the agent wrote, in insertion order.
+    pub fn outbound(&self) -> anyhow::Result<Vec<OutboundLine>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT delivery_no, line_no, wh_code, item_code, qty, status, tracking_no
+             FROM outbound ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OutboundLine {
+                delivery_no: r.get(0)?,
+                line_no: r.get(1)?,
+                warehouse: r.get(2)?,
+                sku: r.get(3)?,
+                qty: r.get(4)?,
+                status: r.get(5)?,
+                tracking_no: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The WMS's staff ship delivery order `delivery_no` with `carrier` and `tracking_no`: its
+    /// NEW lines become SHIPPED with the time, and the inventory goes down by what left, in one
+    /// transaction. Returns the lines shipped (0 when it is not waiting).
+    pub fn ship(
+        &mut self,
+        delivery_no: &str,
+        carrier: &str,
+        tracking_no: &str,
+    ) -> anyhow::Result<usize> {
+        self.clock_ms = self.clock_ms.max(now_ms()) + 1;
+        let at = local_timestamp(self.clock_ms);
+        let tx = self.conn.transaction()?;
+        let lines: Vec<(String, String, i64)> = {
+            let mut stmt = tx.prepare(
+                "SELECT wh_code, item_code, qty FROM outbound
+                 WHERE delivery_no = ?1 AND status = 'NEW' ORDER BY line_no",
+            )?;
+            let rows = stmt.query_map([delivery_no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.execute(
+            "UPDATE outbound SET status = 'SHIPPED', carrier = ?2, tracking_no = ?3, shipped_at = ?4
+             WHERE delivery_no = ?1 AND status = 'NEW'",
+            params![delivery_no, carrier, tracking_no, at],
+        )?;
+        for (warehouse, sku, qty) in &lines {
+            tx.execute(
+                "UPDATE inventory SET qty = qty - ?3, updated_at = ?4
+                 WHERE wh_code = ?1 AND item_code = ?2",
+                params![warehouse, sku, qty, at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(lines.len())
+    }
+
+    /// The delivery numbers with lines still NEW, oldest first.
+    pub fn waiting(&self) -> anyhow::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT delivery_no FROM outbound WHERE status = 'NEW'
+             GROUP BY delivery_no ORDER BY min(id)",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The table as the hub should end up holding it: (warehouse, sku) → qty.
     pub fn stock(&self) -> anyhow::Result<BTreeMap<(String, String), i64>> {
         let mut stmt = self
@@ -175,6 +294,18 @@ impl LegacyWms {
             .query_row("SELECT count(*) FROM inventory", [], |r| r.get::<_, i64>(0))?
             as u64)
     }
+}
+
+/// One row of the `outbound` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundLine {
+    pub delivery_no: String,
+    pub line_no: i64,
+    pub warehouse: String,
+    pub sku: String,
+    pub qty: i64,
+    pub status: String,
+    pub tracking_no: Option<String>,
 }
 
 /// A running writer started by [`LegacyWms::keep_changing`].

@@ -166,6 +166,72 @@ settle_ms = 0
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Appends to the agent config at `path` what fulfilment needs from the generated legacy WMS:
+/// a sink writing `warehouses`' delivery orders into its `outbound` table, and a shipment
+/// source reading the lines its staff shipped.
+pub fn append_outbound_config(
+    path: &Path,
+    legacy_dir: &Path,
+    warehouses: &[&str],
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = format!(
+        r#"
+[[source]]
+name = "wms-shipped"
+kind = "sqlite"
+entity = "shipment"
+poll_interval_secs = 1
+[source.columns]
+delivery_no = "delivery_no"
+warehouse = "wh_code"
+carrier = "carrier"
+tracking_no = "tracking_no"
+shipped_at = "shipped_at"
+sku = "item_code"
+quantity = "qty"
+version = "shipped_at"
+[source.sqlite]
+path = {db:?}
+query = "SELECT delivery_no, wh_code, carrier, tracking_no, shipped_at, item_code, qty, id FROM outbound WHERE status = 'SHIPPED' AND (shipped_at, id) > (?1, ?2) ORDER BY shipped_at, id LIMIT ?3"
+cursor = ["shipped_at", "id"]
+
+[[sink]]
+name = "wms-outbound"
+kind = "sqlite"
+warehouses = {warehouses:?}
+[sink.columns]
+delivery_no = "delivery_no"
+line_no = "line_no"
+warehouse = "wh_code"
+order_nos = "order_nos"
+receiver_name = "receiver"
+receiver_phone = "phone"
+receiver_province = "province"
+receiver_city = "city"
+receiver_district = "district"
+receiver_address = "address"
+sku = "item_code"
+quantity = "qty"
+title = "item_name"
+created_at = "created_at"
+status = "status"
+[sink.sqlite]
+path = {db:?}
+table = "outbound"
+new_value = "NEW"
+cancelled_value = "CANCELLED"
+shipped_values = ["SHIPPED"]
+"#,
+        db = legacy_dir.join(legacy::DB_FILE).display().to_string(),
+    );
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot append to {}", path.display()))
+}
+
 /// A hub running in this process, with real QUIC and HTTP on loopback, and its admin key.
 pub struct LocalHub {
     pub running: xt_hub::cli::Running,

@@ -140,6 +140,11 @@ impl ShopSpec {
     }
 }
 
+/// The products every shop sells: (merchant SKU code, Chinese title).
+pub fn catalog() -> Vec<(&'static str, &'static str)> {
+    catalog::CATALOG.iter().map(|p| (p.sku, p.zh)).collect()
+}
+
 /// A running simulator.
 pub struct SimHandle {
     sim: Arc<state::Sim>,
@@ -238,6 +243,17 @@ impl SimHandle {
         let now = OffsetDateTime::now_utc();
         let deliveries = self.sim.update_round(n, now);
         webhooks::deliver(&self.sim, deliveries).await;
+    }
+
+    /// Adds `n` new paid orders, ready to ship, to shop `key` (see the webhooks delivered before
+    /// this returns) and returns their order numbers; empty for an unknown key.
+    pub async fn add_paid_orders(&self, shop_key: &str, n: usize) -> Vec<String> {
+        let Some((numbers, deliveries)) = self.sim.add_paid(shop_key, n, OffsetDateTime::now_utc())
+        else {
+            return Vec::new();
+        };
+        webhooks::deliver(&self.sim, deliveries).await;
+        numbers
     }
 
     /// What the shop holds now; the same as `GET /_sim/truth/{key}`. Empty for an unknown key.

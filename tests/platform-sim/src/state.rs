@@ -177,6 +177,55 @@ impl Sim {
         Some(truth)
     }
 
+    /// Adds `n` new orders to shop `key`, paid at `now` and ready to ship (no COD, no memo: an
+    /// order no review rule holds), and returns their numbers and the webhooks to deliver.
+    /// `None` for an unknown key.
+    pub(crate) fn add_paid(
+        &self,
+        key: &str,
+        n: usize,
+        now: OffsetDateTime,
+    ) -> Option<(Vec<String>, Vec<Delivery>)> {
+        let now = clock::whole_seconds(now);
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let s = state.shops.iter().position(|shop| shop.spec.key == key)?;
+        let mut numbers = Vec::with_capacity(n);
+        let mut deliveries = Vec::new();
+        for _ in 0..n {
+            let shop = &mut state.shops[s];
+            if shop.orders.len() >= model::ORDERS_MAX {
+                break;
+            }
+            let family = shop.family;
+            let mut order =
+                crate::generate::generate(family, &mut shop.ids, &mut state.rng, now, now, true);
+            order.cod = false;
+            order.memo = None;
+            order.seller_memo = None;
+            crate::generate::set_stage(
+                &mut order,
+                family,
+                model::Stage::Paid,
+                &mut shop.ids,
+                &mut state.rng,
+                now,
+            );
+            numbers.push(order.id.to_string());
+            shop.orders.push(order);
+            state.stats.orders_created += 1;
+            if shop.spec.webhook_url.is_some() {
+                let raw = shop.render(shop.orders.last().expect("just pushed"));
+                deliveries.push(webhooks::Pending {
+                    shop: s,
+                    change: crate::updates::Change::Paid,
+                    body: serde_json::to_vec(&raw).expect("JSON values serialize"),
+                });
+            }
+        }
+        Some((numbers, webhooks::prepare(state, deliveries)))
+    }
+
     /// Applies `n` updates at `now` and returns the webhooks to deliver.
     pub(crate) fn update_round(&self, n: usize, now: OffsetDateTime) -> Vec<Delivery> {
         let now = clock::whole_seconds(now);

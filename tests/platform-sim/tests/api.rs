@@ -205,6 +205,45 @@ async fn updates_are_served_and_still_parse() {
 }
 
 #[tokio::test]
+async fn orders_added_on_demand_are_paid_ready_to_ship_and_served() {
+    let shops = shops(5, &Faults::none());
+    let sim = start(17, shops.clone()).await;
+    for spec in &shops {
+        let numbers = sim.add_paid_orders(&spec.key, 4).await;
+        assert_eq!(numbers.len(), 4, "{}", spec.key);
+        let truth = sim.truth(&spec.key);
+        for no in &numbers {
+            let raw = &truth
+                .orders
+                .iter()
+                .find(|o| &o.order_no == no)
+                .unwrap_or_else(|| panic!("{no} is not in {}'s truth", spec.key))
+                .raw;
+            let o = parse_order(spec.platform, raw).unwrap_or_else(|e| panic!("{e}: {raw}"));
+            assert_eq!(
+                format!("{:?}", o.status),
+                "Paid",
+                "{}: {no} waits to ship",
+                spec.key
+            );
+            assert!(
+                o.times.paid.is_some() && !o.flags.cod,
+                "{}: {no} paid online",
+                spec.key
+            );
+            assert!(
+                o.buyer_memo.is_none() && o.seller_memo.is_none(),
+                "{no}: no memo"
+            );
+            assert!(o.lines.iter().all(|l| l.merchant_sku.is_some()), "{no}");
+        }
+        check_shop(&sim, spec).await;
+    }
+    assert!(sim.add_paid_orders("nobody", 1).await.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn with_every_fault_a_retrying_client_still_gets_every_order() {
     let faults = Faults {
         // Higher than Faults::all() so a small run sees each kind.
