@@ -20,6 +20,16 @@ use xt_tests::{append_outbound_config, wait_for, write_agent_config};
 
 const SHOP_KEY: &str = "tm-1";
 const WAREHOUSE: &str = "WH-SH";
+const TPL: &str = "WH-3PL";
+
+/// Which warehouse ships the orders.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ships {
+    /// The merchant's own WMS, through the agent.
+    Agent,
+    /// The simulator's 3PL over Qimen.
+    ThreePl,
+}
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Env {
@@ -163,7 +173,7 @@ impl Env {
     }
 }
 
-async fn setup() -> anyhow::Result<Env> {
+async fn setup(ships: Ships) -> anyhow::Result<Env> {
     let tmp = tempfile::tempdir()?;
     let hub = HubProc::start(
         &tmp.path().join("hub"),
@@ -225,19 +235,38 @@ async fn setup() -> anyhow::Result<Env> {
         .await;
     env.shop_id = shop["id"].as_str().expect("shop id").to_owned();
 
-    // The agent's warehouse, as an admin configures it; orders ship one by one.
-    let agents = env.hub.api().agents().await?;
-    let agent_id = agents.first().expect("the agent enrolled").id.to_string();
-    env.call(
-        reqwest::Method::POST,
-        "/api/v1/warehouses",
-        Some(
+    // The warehouse, as an admin configures it; orders ship one by one.
+    let warehouse = match ships {
+        Ships::Agent => {
+            let agents = env.hub.api().agents().await?;
+            let agent_id = agents.first().expect("the agent enrolled").id.to_string();
             json!({"code": WAREHOUSE, "name": "上海仓", "kind": "agent", "agent_id": agent_id,
-            "coverage": {"provinces": [], "cities": []}, "priority": 1,
-            "cost": {"minor": 800, "currency": "CNY"}}),
-        ),
-    )
-    .await;
+                "coverage": {"provinces": [], "cities": []}, "priority": 1,
+                "cost": {"minor": 800, "currency": "CNY"}})
+        }
+        Ships::ThreePl => {
+            let mut spec = xt_platform_sim::ThreePlSpec::new(
+                TPL,
+                Some(env.url(&format!("/api/v1/callbacks/qimen/acme/{TPL}"))),
+            );
+            spec.carrier = "YTO".into();
+            let r = env
+                .http
+                .post(format!("http://{}/_sim/3pl", env.sim.addr()))
+                .json(&spec)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "3pl: {}", r.text().await?);
+            json!({"code": TPL, "name": "云仓（第三方）", "kind": "qimen",
+                "qimen": {"endpoint": format!("http://{}/3pl/{TPL}/qimen", env.sim.addr()),
+                    "app_key": spec.app_key, "secret": spec.secret,
+                    "customer_id": spec.customer_id, "owner_code": "ACME"},
+                "coverage": {"provinces": [], "cities": []}, "priority": 1,
+                "cost": {"minor": 600, "currency": "CNY"}})
+        }
+    };
+    env.call(reqwest::Method::POST, "/api/v1/warehouses", Some(warehouse))
+        .await;
     let mut settings = env
         .call(reqwest::Method::GET, "/api/v1/fulfilment/settings", None)
         .await;
@@ -270,7 +299,7 @@ async fn setup() -> anyhow::Result<Env> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmall_orders_reach_the_wms_and_their_tracking_reaches_tmall_exactly_once_through_kills()
 -> anyhow::Result<()> {
-    let mut env = setup().await?;
+    let mut env = setup(Ships::Agent).await?;
 
     // Step 1: orders are paid on Tmall; the hub captures and dispatches them.
     let first = env.sim.add_paid_orders(SHOP_KEY, 5).await;
@@ -397,6 +426,95 @@ async fn tmall_orders_reach_the_wms_and_their_tracking_reaches_tmall_exactly_onc
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}: hub {hub_stock:?}"))?;
+    env.sim.shutdown().await;
+    Ok(())
+}
+
+/// What the 3PL holds: delivery number → (status, creates received).
+async fn tpl_orders(env: &Env) -> BTreeMap<String, (String, u32)> {
+    let log: xt_platform_sim::ThreePlLog = env
+        .http
+        .get(format!("http://{}/_sim/3pl/{TPL}", env.sim.addr()))
+        .send()
+        .await
+        .expect("3pl log")
+        .json()
+        .await
+        .expect("3pl log json");
+    log.orders
+        .into_iter()
+        .map(|o| (o.delivery_no, (o.status, o.creates)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmall_orders_ship_through_the_3pl_and_reach_tmall_exactly_once_through_kills()
+-> anyhow::Result<()> {
+    let mut env = setup(Ships::ThreePl).await?;
+
+    // Step 1: paid orders are captured and sent to the 3PL; the hub is killed in the middle
+    // of sending them.
+    let orders = env.sim.add_paid_orders(SHOP_KEY, 12).await;
+    assert_eq!(orders.len(), 12);
+    wait_for(STEP_TIMEOUT, "the first orders at the 3PL", || async {
+        (!tpl_orders(&env).await.is_empty()).then_some(())
+    })
+    .await
+    .map_err(|e| env.explain(e))?;
+    env.restart_hub().await?;
+    env.wait_state(&orders, "sent").await?;
+    env.restart_hub().await?;
+
+    // Step 2: the 3PL holds one delivery order per order.
+    let at_3pl = tpl_orders(&env).await;
+    assert_eq!(at_3pl.len(), orders.len(), "{at_3pl:?}");
+
+    // Step 3: the 3PL ships them; its signed confirms reach the hub while it is killed.
+    for delivery in at_3pl.keys() {
+        let r = env
+            .http
+            .post(format!("http://{}/_sim/3pl/{TPL}/ship", env.sim.addr()))
+            .json(&xt_platform_sim::ShipRequest {
+                delivery_no: delivery.clone(),
+                ..Default::default()
+            })
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "ship: {}", r.text().await?);
+    }
+    env.hub.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.hub.spawn().await?;
+
+    // Step 4: the hub learns they shipped, then Tmall receives the tracking numbers.
+    env.wait_state(&orders, "shipped").await?;
+    env.restart_hub().await?;
+    wait_for(STEP_TIMEOUT, "every tracking number at Tmall", || async {
+        let w = env.writebacks();
+        orders
+            .iter()
+            .all(|no| w.get(no).is_some_and(|(shipped, _)| *shipped >= 1))
+            .then_some(())
+    })
+    .await
+    .map_err(|e| env.explain(e))?;
+    env.restart_hub().await?;
+
+    let writebacks = env.writebacks();
+    for no in &orders {
+        let (shipped, _) = writebacks.get(no).copied().unwrap_or_default();
+        assert_eq!(shipped, 1, "{no}: Tmall marked it shipped once");
+    }
+    let at_3pl = tpl_orders(&env).await;
+    assert_eq!(
+        at_3pl.len(),
+        orders.len(),
+        "still one delivery order per order"
+    );
+    assert!(
+        at_3pl.values().all(|(status, _)| status == "DELIVERED"),
+        "{at_3pl:?}"
+    );
     env.sim.shutdown().await;
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::shops::channels::writeback::{ShipmentWriteBack, WriteBackAnswer, writ
 use crate::store::table::WriteTx;
 use crate::store::{FulfilmentLogged, LogEntry, StoreError};
 use crate::supervisor::CancellationToken;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use xt_shared::ids::{DocNo, TenantId};
@@ -84,14 +85,27 @@ struct TplCall {
 async fn tpl_round(hub: Arc<Hub>) -> anyhow::Result<()> {
     let h = hub.clone();
     let calls = tokio::task::spawn_blocking(move || queued_tpl(&h)).await??;
+    // One client per 3PL per round (its rate limit and connections are shared by its calls),
+    // reaching only what the hub's egress policy allows, as the shop clients do.
+    let mut clients: BTreeMap<(String, String), QimenClient> = BTreeMap::new();
     for call in calls {
-        let client = match QimenClient::new(call.config.clone(), default_call_config()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(warehouse = %call.warehouse, error = %e, "3PL client cannot be built");
-                continue;
+        let key = (call.tenant.to_string(), call.warehouse.clone());
+        if !clients.contains_key(&key) {
+            let policy = ChannelConfig {
+                shop_urls: hub.settings().shop_urls.clone(),
+                ..default_call_config()
+            };
+            match QimenClient::new(call.config.clone(), policy) {
+                Ok(c) => {
+                    clients.insert(key.clone(), c);
+                }
+                Err(e) => {
+                    tracing::warn!(warehouse = %call.warehouse, error = %e, "3PL client cannot be built");
+                    continue;
+                }
             }
-        };
+        }
+        let client = &clients[&key];
         let refused = if call.cancel {
             match client
                 .cancel(&DocNo::new(call.delivery_no.as_str())?, "cancelled")
