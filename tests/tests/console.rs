@@ -1269,3 +1269,225 @@ async fn console_list_refresh_in_place() -> anyhow::Result<()> {
     hub.running.shutdown().await;
     result
 }
+
+/// The phone ship page against a hub process killed with SIGKILL between every step: paid Tmall
+/// orders reach a phone-confirmed warehouse; its staff member, signed in on a phone, opens one
+/// and confirms it with a waybill number a scanner types (its Enter submits); the hub ships the
+/// order and Tmall receives the tracking number, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_ship_page_confirms_a_delivery_through_hub_kills() -> anyhow::Result<()> {
+    use serde_json::{Value, json};
+    const WAREHOUSE: &str = "WH-PHONE";
+    let dir = tempfile::tempdir()?;
+    let mut hub = support::HubProc::start(
+        &dir.path().join("hub"),
+        TENANT,
+        &["--capture-poll", "300ms", "--allow-private-shop-urls"],
+    )
+    .await?;
+    let http = reqwest::Client::new();
+    // The hub keeps its addresses and key across restarts.
+    let (hub_http, hub_key) = (hub.http, hub.key.clone());
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        let req = http
+            .request(method, format!("http://{hub_http}{path}"))
+            .bearer_auth(&hub_key)
+            .json(&body);
+        let path = path.to_owned();
+        async move {
+            let r = req.send().await?;
+            let status = r.status();
+            let text = r.text().await?;
+            anyhow::ensure!(status.is_success(), "{path}: {status} {text}");
+            Ok::<Value, anyhow::Error>(serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+    };
+    let spec = xt_platform_sim::ShopSpec::new("tm-1", xt_shared::order::Platform::Tmall, 0);
+    let credentials = xt_tests::demo::shop_credentials(&spec);
+    let sim = xt_platform_sim::start(
+        xt_platform_sim::SimConfig {
+            seed: 5,
+            history: Duration::from_secs(3600),
+            shops: vec![spec],
+        },
+        "127.0.0.1:0".parse()?,
+    )
+    .await?;
+    let shop = call(
+        reqwest::Method::POST,
+        "/api/v1/shops",
+        json!({"platform": "tmall", "name": "天猫旗舰店", "enabled": true,
+            "api_base_url": sim.base_url("tm-1"), "credentials": credentials}),
+    )
+    .await?;
+    let shop_id = shop["id"].as_str().context("shop id")?.to_owned();
+    call(
+        reqwest::Method::POST,
+        "/api/v1/warehouses",
+        json!({"code": WAREHOUSE, "name": "门店仓（手机发货）", "kind": "phone",
+            "coverage": {"provinces": [], "cities": []}, "priority": 1,
+            "cost": {"minor": 500, "currency": "CNY"}}),
+    )
+    .await?;
+    let mut settings = call(
+        reqwest::Method::GET,
+        "/api/v1/fulfilment/settings",
+        json!({}),
+    )
+    .await?;
+    settings["merge"]["enabled"] = json!(false);
+    settings["review"]["repeat_receiver"] = Value::Null;
+    settings["review"]["amount_over"] = Value::Null;
+    call(
+        reqwest::Method::PUT,
+        "/api/v1/fulfilment/settings",
+        settings,
+    )
+    .await?;
+    call(
+        reqwest::Method::POST,
+        "/api/v1/users",
+        json!({"username": "picker", "password": PICKER_PASSWORD, "roles": ["warehouse"],
+            "warehouses": [WAREHOUSE]}),
+    )
+    .await?;
+
+    // Step 1: the orders are paid and wait at the phone warehouse.
+    let orders = sim.add_paid_orders("tm-1", 2).await;
+    anyhow::ensure!(orders.len() == 2, "two orders added");
+    let pending = || async {
+        let page = call(
+            reqwest::Method::GET,
+            &format!("/api/v1/deliveries?state=pending&warehouse={WAREHOUSE}"),
+            json!({}),
+        )
+        .await
+        .ok()?;
+        let nos: Vec<String> = page["deliveries"]
+            .as_array()?
+            .iter()
+            .filter_map(|d| d["delivery_no"].as_str().map(str::to_owned))
+            .collect();
+        Some(nos)
+    };
+    let waiting = wait_for(
+        UI_TIMEOUT,
+        "two delivery orders at the phone warehouse",
+        || async { pending().await.filter(|d| d.len() == 2) },
+    )
+    .await?;
+    hub.kill();
+    hub.spawn().await?;
+
+    // Step 2: the picker confirms the first on the phone page; the hub is killed right after.
+    let base = format!("http://{}/", hub.http);
+    let shots = screenshot_dir();
+    let driver = start_driver(&shots.join("chromedriver-ship.log")).await?;
+    let mut b = Browser::open(&driver, PHONE, "ship-phone".into()).await?;
+    let delivery = waiting[0].clone();
+    let row = format!("#ship-rows [data-delivery=\"{delivery}\"]");
+    let walk = async {
+        b.log_in(&base, "picker", PICKER_PASSWORD).await?;
+        b.until(
+            "the ship page in the navigation",
+            "document.querySelector('#nav a[data-page=\"ship\"]')",
+        )
+        .await?;
+        b.goto_page("ship").await?;
+        b.until(
+            "the delivery in the list",
+            &format!("document.querySelector('{row}')"),
+        )
+        .await?;
+        fits_the_screen(&b, "the ship list").await?;
+        b.shot("pending").await?;
+        b.click(&row).await?;
+        b.until(
+            "the confirm form",
+            "document.getElementById('ship-tracking-0')",
+        )
+        .await?;
+        b.shot("detail").await?;
+        // A scanner types the waybill number and presses Enter.
+        b.type_into("#ship-tracking-0", "SF1234567890\u{E007}")
+            .await?;
+        b.until(
+            "the delivery gone from the pending list",
+            &format!("!document.querySelector('{row}')"),
+        )
+        .await?;
+        b.shot("confirmed").await?;
+        no_problems(&b).await
+    }
+    .await;
+    if walk.is_err() {
+        let _ = b.shot("FAILED").await;
+    }
+    b.close().await;
+    walk?;
+    hub.kill();
+    hub.spawn().await?;
+
+    // Step 3: the order is shipped, the other still waits, and Tmall has the tracking once.
+    let state = |no: String| {
+        let path = format!("/api/v1/fulfilment/orders/{shop_id}:{no}");
+        let c = call(reqwest::Method::GET, &path, json!({}));
+        async move {
+            c.await
+                .ok()
+                .and_then(|v| v["state"].as_str().map(str::to_owned))
+        }
+    };
+    let d = call(
+        reqwest::Method::GET,
+        &format!("/api/v1/deliveries/{delivery}"),
+        json!({}),
+    )
+    .await?;
+    // Orders are named `{shop_id}:{order_no}`.
+    let shipped_order = d["order_ids"][0]
+        .as_str()
+        .and_then(|id| id.rsplit(':').next())
+        .context("the delivery's order")?
+        .to_owned();
+    wait_for(UI_TIMEOUT, "the order shipped", || {
+        let s = state(shipped_order.clone());
+        async move { (s.await.as_deref() == Some("shipped")).then_some(()) }
+    })
+    .await?;
+    wait_for(UI_TIMEOUT, "the tracking number at Tmall", || async {
+        sim.writebacks()
+            .iter()
+            .any(|w| w.order_no == shipped_order && w.tracking_no == "SF1234567890")
+            .then_some(())
+    })
+    .await?;
+    hub.kill();
+    hub.spawn().await?;
+    let at_tmall: Vec<_> = sim
+        .writebacks()
+        .into_iter()
+        .filter(|w| w.outcome == xt_platform_sim::Outcome::Shipped)
+        .collect();
+    anyhow::ensure!(
+        at_tmall.len() == 1 && at_tmall[0].order_no == shipped_order,
+        "one write-back, for the shipped order: {at_tmall:?}"
+    );
+    let still = pending().await.context("pending list")?;
+    anyhow::ensure!(
+        still == vec![waiting[1].clone()],
+        "the other waits: {still:?}"
+    );
+    let d = call(
+        reqwest::Method::GET,
+        &format!("/api/v1/deliveries/{delivery}"),
+        json!({}),
+    )
+    .await?;
+    anyhow::ensure!(
+        d["packages"].as_array().map(Vec::len) == Some(1),
+        "one package: {d}"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
