@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// Exit code when the hub refused (token used/expired/unknown, agent revoked).
 pub const EXIT_REFUSED: u8 = 2;
@@ -154,7 +153,7 @@ pub async fn run_agent_until(
         threads.push(crate::sources::runner::spawn(
             source,
             outbox.clone(),
-            Duration::from_secs(sc.poll_interval_secs.max(1)),
+            sc.poll_interval(),
             move |name, seq| notify.durable(name, seq),
             stop.clone(),
             slot,

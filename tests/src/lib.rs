@@ -181,7 +181,7 @@ pub fn append_outbound_config(
 name = "wms-shipped"
 kind = "sqlite"
 entity = "shipment"
-poll_interval_secs = 1
+poll_interval_ms = 200
 [source.columns]
 delivery_no = "delivery_no"
 warehouse = "wh_code"
