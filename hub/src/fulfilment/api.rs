@@ -9,7 +9,8 @@
 //! ever returned.
 
 use super::decide::{
-    BlacklistEntry, Explanation, HoldReason, Lang, Matched, MergeRules, Rejection, RepeatReceiver,
+    Assignment, BlacklistEntry, Explanation, HoldReason, Lang, Line, Matched, MergeRules,
+    Rejection, RepeatReceiver,
     ReviewRules, SplitRules,
 };
 use super::intake::{Act, ActError, Action, Confirm, ConfirmOutcome};
@@ -118,16 +119,17 @@ fn state_of(s: FulfilmentState) -> State {
         .expect("every API state is a room state")
 }
 
-/// The people's actions that apply to an order in `s` (hand split is not available yet).
+/// The people's actions that apply to an order in `s` (re-route and split: not once the
+/// delivery order is made, unless the warehouse refused it; the room says so when asked).
 pub fn actions_in(s: State) -> Vec<ActionKind> {
     use ActionKind as A;
     match s {
-        State::Held => vec![A::Approve, A::Release, A::Cancel, A::Reroute],
+        State::Held => vec![A::Approve, A::Release, A::Cancel, A::Reroute, A::Split],
         State::Review => vec![A::Approve, A::Hold, A::Cancel],
         State::Exception(Exception::AddressIncomplete) => vec![A::Approve, A::Cancel],
-        State::Allocated => vec![A::Hold, A::Cancel, A::Reroute],
+        State::Allocated => vec![A::Hold, A::Cancel, A::Reroute, A::Split],
         State::Exception(Exception::WarehouseRefused | Exception::OutOfStock) => {
-            vec![A::Reroute, A::Cancel]
+            vec![A::Reroute, A::Split, A::Cancel]
         }
         State::Paid | State::Sent | State::PartlyShipped | State::Exception(_) => {
             vec![A::Cancel]
@@ -1118,11 +1120,22 @@ impl FulfilmentApi for FulfilmentService {
             FulfilmentAction::Reroute { warehouse } => Action::Reroute {
                 warehouse: warehouse.to_string(),
             },
-            FulfilmentAction::Split { .. } => {
-                return Err(ApiError::Conflict(
-                    "splitting an order by hand is not available yet".into(),
-                ));
-            }
+            FulfilmentAction::Split { parts } => Action::Split {
+                parts: parts
+                    .iter()
+                    .map(|p| Assignment {
+                        warehouse: p.warehouse.to_string(),
+                        lines: p
+                            .lines
+                            .iter()
+                            .map(|l| Line {
+                                sku: l.sku.to_string(),
+                                quantity: i64::from(l.quantity),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            },
         };
         let tenant = &principal.tenant;
         let outcome = self

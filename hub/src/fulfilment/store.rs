@@ -527,13 +527,11 @@ fn reserve(
     f: &mut FulfilmentRecord,
     view: &OrderView,
 ) -> Result<bool, StoreError> {
-    release_all(ctx, shop, order_no, f)?;
-    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
-    for l in &f.lines {
-        if let Some(sku) = &l.sku {
-            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
-        }
+    if hand_plan_stands(ctx, f)? {
+        return Ok(true);
     }
+    release_unsettled(ctx, shop, order_no, f)?;
+    let wanted = unplaced(ctx, f)?;
     let lines: Vec<Line> = wanted
         .iter()
         .filter(|(_, q)| **q > 0)
@@ -597,23 +595,13 @@ fn reserve(
                     ledger.insert(key, &cell)?;
                 }
             }
-            f.plan = plan
-                .parts
-                .into_iter()
-                .map(|p| PlanPart {
-                    warehouse: p.warehouse,
-                    lines: p.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
-                    why: p.why,
-                    delivery_no: None,
-                })
-                .collect();
+            f.plan.extend(plan.parts.into_iter().map(plan_part));
             f.no_route = None;
             Ok(true)
         }
         Err(no_route) => {
             let why = format!("{no_route:?}");
             f.no_route = Some(why.clone());
-            f.plan.clear();
             ctx.transition(
                 shop,
                 order_no,
@@ -627,7 +615,97 @@ fn reserve(
     }
 }
 
-/// Releases every reservation `f` holds that is not on a delivery order yet.
+fn plan_part(p: decide::Part) -> PlanPart {
+    PlanPart {
+        warehouse: p.warehouse,
+        lines: p.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
+        why: p.why,
+        delivery_no: None,
+    }
+}
+
+/// Whether a part of a plan stands: its delivery order is made and neither refused nor
+/// cancelled (sent, shipping or shipped). A new plan keeps it; the other parts move.
+fn settled(ctx: &Ctx<'_>, part: &PlanPart) -> Result<bool, StoreError> {
+    let Some(dn) = &part.delivery_no else {
+        return Ok(false);
+    };
+    let d = ctx.tx.open(DELIVERIES)?.get((ctx.t(), dn.as_str()))?;
+    Ok(d.is_some_and(|d| {
+        !matches!(
+            d.state,
+            DeliveryState::Refused { .. } | DeliveryState::Cancelled
+        )
+    }))
+}
+
+/// What a new plan of `f` must place, by SKU: its unshipped lines less what its settled parts
+/// carry (positive quantities only).
+fn unplaced(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+    for l in &f.lines {
+        if let Some(sku) = &l.sku {
+            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
+        }
+    }
+    for part in &f.plan {
+        if settled(ctx, part)? {
+            for (sku, qty) in &part.lines {
+                if let Some(w) = wanted.get_mut(sku) {
+                    *w -= qty;
+                }
+            }
+        }
+    }
+    wanted.retain(|_, q| *q > 0);
+    Ok(wanted)
+}
+
+/// Whether `f`'s unsettled parts are a person's (a re-route or a split by hand) and place
+/// exactly its unplaced lines: routing keeps them (their stock is reserved) rather than
+/// undoing the person's choice when a held order is approved or released.
+fn hand_plan_stands(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<bool, StoreError> {
+    let mut placed: BTreeMap<String, i64> = BTreeMap::new();
+    let mut any = false;
+    for part in &f.plan {
+        if settled(ctx, part)? {
+            continue;
+        }
+        if !part.why.by_hand {
+            return Ok(false);
+        }
+        any = true;
+        for (sku, qty) in &part.lines {
+            *placed.entry(sku.clone()).or_default() += qty;
+        }
+    }
+    Ok(any && placed == unplaced(ctx, f)?)
+}
+
+/// Releases the reservations of `f`'s parts that are not settled and drops those parts from
+/// its plan (a new plan places their lines again).
+fn release_unsettled(
+    ctx: &Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+) -> Result<(), StoreError> {
+    let mut kept = Vec::new();
+    let mut moving = Vec::new();
+    for part in std::mem::take(&mut f.plan) {
+        if settled(ctx, &part)? {
+            kept.push(part);
+        } else {
+            moving.push(part);
+        }
+    }
+    f.plan = moving;
+    release_all(ctx, shop, order_no, f)?;
+    f.plan = kept;
+    Ok(())
+}
+
+/// Releases every reservation of `f`'s plan.
 fn release_all(
     ctx: &Ctx<'_>,
     shop: &str,
@@ -1433,49 +1511,16 @@ pub(crate) fn save(
     ctx.save(shop, order_no, old, f)
 }
 
-/// Moves `f`'s unsent parts to `warehouse` by hand, when it holds their stock: the
-/// reservation moves with them. `Ok(false)` when it does not hold it (nothing changed).
+/// Places `f`'s unplaced lines ([`unplaced`]) on `warehouse` by hand: see [`place_by_hand`].
 pub(crate) fn reroute(
     ctx: &mut Ctx<'_>,
     shop: &str,
     order_no: &str,
     f: &mut FulfilmentRecord,
-    view: &OrderView,
     warehouse: &str,
     actor: Actor,
-) -> Result<bool, StoreError> {
-    let _ = view;
-    let t = ctx.tenant.as_str().to_owned();
-    let h = holder(shop, order_no);
-    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
-    for l in &f.lines {
-        if let Some(sku) = &l.sku {
-            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
-        }
-    }
-    let tracked = ctx.warehouse(warehouse).is_none_or(|w| w.stock_tracked);
-    // What the target would have once this order's own reservation there is given back.
-    if tracked {
-        let ledger = ctx.tx.open(LEDGER)?;
-        for (sku, qty) in &wanted {
-            let cell = ledger
-                .get((t.as_str(), warehouse, sku.as_str()))?
-                .unwrap_or_default();
-            if cell.available() + cell.reserved_by(&h) < *qty {
-                return Ok(false);
-            }
-        }
-    }
-    release_all(ctx, shop, order_no, f)?;
-    let mut ledger = ctx.tx.open(LEDGER)?;
-    for (sku, qty) in wanted.iter().filter(|_| tracked) {
-        let key = (t.as_str(), warehouse, sku.as_str());
-        let mut cell = ledger.get(key)?.unwrap_or_default();
-        cell.reserve(&h, *qty)
-            .map_err(|_| StoreError::Conflict(format!("stock of {sku} in {warehouse} moved")))?;
-        ledger.insert(key, &cell)?;
-    }
-    drop(ledger);
+) -> Result<Result<(), String>, StoreError> {
+    let wanted = unplaced(ctx, f)?;
     let (priority, cost_minor) = ctx
         .warehouse(warehouse)
         .map_or((0, 0), |w| (w.priority, w.cost_minor));
@@ -1491,17 +1536,113 @@ pub(crate) fn reroute(
         cost_minor,
         rejected: Vec::new(),
     };
-    f.plan = vec![PlanPart {
+    let part = decide::Part {
         warehouse: warehouse.to_owned(),
-        lines: wanted.into_iter().collect(),
+        lines: wanted
+            .into_iter()
+            .map(|(sku, quantity)| Line { sku, quantity })
+            .collect(),
         why,
-        delivery_no: None,
-    }];
-    f.no_route = None;
+    };
     let text = format!("re-routed to {warehouse}");
+    place_by_hand(ctx, shop, order_no, f, vec![part], actor, text)
+}
+
+/// Splits `f`'s unplaced lines ([`unplaced`]) across warehouses as a person assigned them
+/// ([`decide::split_by_hand`]): see [`place_by_hand`]. `Ok(Err(why))` when the assignment does
+/// not add up to the order or a warehouse is short; nothing changed.
+pub(crate) fn split(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    assignment: &[decide::Assignment],
+    by: &str,
+) -> Result<Result<(), String>, StoreError> {
+    let lines: Vec<Line> = unplaced(ctx, f)?
+        .into_iter()
+        .map(|(sku, quantity)| Line { sku, quantity })
+        .collect();
+    let parts = match decide::split_by_hand(&lines, assignment, &route_warehouses(ctx)) {
+        Ok(parts) => parts,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let text = format!(
+        "split by hand by {by}: {}",
+        parts
+            .iter()
+            .map(|p| {
+                let lines = p
+                    .lines
+                    .iter()
+                    .map(|l| format!("{}×{}", l.sku, l.quantity))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{} ({lines})", p.warehouse)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    place_by_hand(ctx, shop, order_no, f, parts, Actor::User(by.to_owned()), text)
+}
+
+/// Puts `f`'s unplaced lines on `parts` a person chose: every tracked warehouse must hold its
+/// part (what this order holds there counts as its own), else `Ok(Err(why))` naming the
+/// warehouse, the SKU and what it holds, and nothing changed. Otherwise the order's unsettled
+/// reservations move to the parts, the plan keeps its settled parts and gains these, and the
+/// order steps (held stays held; otherwise allocated, into the merge buffer) with `text`.
+fn place_by_hand(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    parts: Vec<decide::Part>,
+    actor: Actor,
+    text: String,
+) -> Result<Result<(), String>, StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let h = holder(shop, order_no);
+    let tracked = |w: &str| ctx.warehouse(w).is_none_or(|w| w.stock_tracked);
+    {
+        let ledger = ctx.tx.open(LEDGER)?;
+        for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
+            for l in &part.lines {
+                let cell = ledger
+                    .get((t.as_str(), part.warehouse.as_str(), l.sku.as_str()))?
+                    .unwrap_or_default();
+                let can = cell.available() + cell.reserved_by(&h);
+                if can < l.quantity {
+                    return Ok(Err(format!(
+                        "{} holds {} of {} available, {} asked",
+                        part.warehouse,
+                        can.max(0),
+                        l.sku,
+                        l.quantity
+                    )));
+                }
+            }
+        }
+    }
+    release_unsettled(ctx, shop, order_no, f)?;
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
+            for l in &part.lines {
+                let key = (t.as_str(), part.warehouse.as_str(), l.sku.as_str());
+                let mut cell = ledger.get(key)?.unwrap_or_default();
+                let prior = cell.reserved_by(&h);
+                cell.reserve(&h, prior + l.quantity).map_err(|_| {
+                    StoreError::Conflict(format!("stock of {} in {} moved", l.sku, part.warehouse))
+                })?;
+                ledger.insert(key, &cell)?;
+            }
+        }
+    }
+    f.plan.extend(parts.into_iter().map(plan_part));
+    f.no_route = None;
     if f.state == State::Held {
-        f.step(State::Held, actor, text, ctx.now);
-        return Ok(true);
+        ctx.transition(shop, order_no, f, Event::Hold, actor, text);
+        return Ok(Ok(()));
     }
     ctx.transition(
         shop,
@@ -1515,7 +1656,7 @@ pub(crate) fn reroute(
         ctx.transition(shop, order_no, f, Event::Allocate, actor, text);
     }
     buffer(ctx, shop, order_no, f)?;
-    Ok(true)
+    Ok(Ok(()))
 }
 
 /// A page of one state's orders: (shop, order no, record).

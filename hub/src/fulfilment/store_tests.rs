@@ -2,8 +2,8 @@
 //! through an agent's warehouse, a cancel that intercepts, stock that arrives late, a person's
 //! hold and release, a phone confirmation and idempotence of every input.
 
-use super::decide::{Coverage, MergeRules};
-use super::intake::{Act, Action, Confirm, ConfirmOutcome};
+use super::decide::{Assignment, Coverage, Line, MergeRules};
+use super::intake::{Act, ActError, Action, Confirm, ConfirmOutcome};
 use super::machine::{Exception, State};
 use super::records::{
     Actor, DeliveryState, SettingsRecord, WarehouseChannel, WarehouseRecord, WriteBack,
@@ -537,6 +537,193 @@ fn a_held_order_keeps_its_stock_until_a_person_releases_it() {
             .iter()
             .any(|s| s.actor == Actor::User("u-boss".into()))
     );
+}
+
+/// Reports `on_hand` of `sku` in `warehouse` through the agent, as change `seq`.
+fn stock_of(store: &Store, seq: u64, version: i64, warehouse: &str, sku: &str, on_hand: i64) {
+    wms(
+        store,
+        seq,
+        version,
+        Body::Stock(StockLevel {
+            warehouse: WarehouseCode::new(warehouse).unwrap(),
+            sku: Sku::new(sku).unwrap(),
+            on_hand,
+        }),
+    );
+}
+
+/// A second agent warehouse `WH-BJ` (same agent, stock tracked), the phone one switched off,
+/// and with `split_by_stock` off unless `split`.
+fn two_warehouses(store: &Store, split: bool) {
+    let all = store.warehouses(&acme()).unwrap();
+    let (_, sh) = all.iter().find(|(c, _)| c == "WH-SH").unwrap().clone();
+    let (_, mut phone) = all.into_iter().find(|(c, _)| c == "WH-PHONE").unwrap();
+    phone.enabled = false;
+    store.put_warehouse(&acme(), "WH-PHONE", &phone).unwrap();
+    let bj = WarehouseRecord {
+        priority: 2,
+        ..sh
+    };
+    store.put_warehouse(&acme(), "WH-BJ", &bj).unwrap();
+    let mut settings = store.fulfilment_settings(&acme()).unwrap();
+    settings.split.split_by_stock = split;
+    store.put_fulfilment_settings(&acme(), &settings).unwrap();
+}
+
+/// Paid order `no`: `cups` of CUP-1 and one LID-1.
+fn paid_two_lines(no: &str, cups: u32) -> Captured {
+    let Captured::Order { raw, order } = paid(no, 2_000, cups) else {
+        unreachable!()
+    };
+    let order = with(order, |o| {
+        let mut second = o.lines[0].clone();
+        second.line_id = DocNo::new(format!("{no}-2")).unwrap();
+        second.merchant_sku = Some(Sku::new("LID-1").unwrap());
+        second.quantity = 1;
+        o.lines.push(second);
+    });
+    Captured::Order { raw, order }
+}
+
+fn act_on(store: &Store, no: &str, action: Action, now: i64) -> Result<(), ActError> {
+    crate::ingest::commit(
+        store,
+        Act {
+            tenant: &acme(),
+            shop: "shop-tb",
+            order_no: no,
+            action,
+            by: "u-boss".into(),
+        },
+        UtcMillis(now),
+    )
+    .unwrap()
+    .0
+    .map(|_| ())
+}
+
+fn assignment(warehouse: &str, lines: &[(&str, i64)]) -> Assignment {
+    Assignment {
+        warehouse: warehouse.into(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity)| Line {
+                sku: (*sku).into(),
+                quantity: *quantity,
+            })
+            .collect(),
+    }
+}
+
+fn reserved(store: &Store, warehouse: &str, sku: &str) -> i64 {
+    store
+        .ledger_cell(&acme(), warehouse, sku)
+        .unwrap()
+        .reserved()
+}
+
+#[test]
+fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "LID-1", 5);
+    capture(&store, paid_two_lines("T10", 2), 2_000);
+    step(&store, 3_000);
+    assert_eq!(
+        state(&store, "T10"),
+        State::Exception(Exception::OutOfStock),
+        "no one warehouse holds both lines and splitting by stock is off"
+    );
+    let before = store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap();
+
+    // More than WH-SH holds: refused with the reason, nothing changed.
+    let short = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 1), ("LID-1", 1)]),
+            assignment("WH-BJ", &[("CUP-1", 1)]),
+        ],
+    };
+    match act_on(&store, "T10", short, 3_500) {
+        Err(ActError::NotAllowed(why)) => {
+            assert!(why.contains("WH-SH") && why.contains("LID-1"), "{why}")
+        }
+        other => panic!("refused: {other:?}"),
+    }
+    // Not adding up to the order: refused by the hand-split rules.
+    let wrong = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 1)]),
+            assignment("WH-BJ", &[("LID-1", 1)]),
+        ],
+    };
+    match act_on(&store, "T10", wrong, 3_500) {
+        Err(ActError::NotAllowed(why)) => assert!(why.contains("CUP-1: 1 of 2"), "{why}"),
+        other => panic!("refused: {other:?}"),
+    }
+    assert_eq!(
+        store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap(),
+        before,
+        "a refused split changes nothing"
+    );
+    for (w, sku) in [("WH-SH", "CUP-1"), ("WH-SH", "LID-1"), ("WH-BJ", "LID-1")] {
+        assert_eq!(reserved(&store, w, sku), 0, "{w} {sku}");
+    }
+
+    let split = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 2)]),
+            assignment("WH-BJ", &[("LID-1", 1)]),
+        ],
+    };
+    assert_eq!(act_on(&store, "T10", split.clone(), 4_000), Ok(()));
+    assert_eq!(state(&store, "T10"), State::Allocated);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+    assert_eq!(reserved(&store, "WH-BJ", "LID-1"), 1);
+    let f = store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap();
+    let last = f.timeline.last().unwrap();
+    assert_eq!(last.actor, Actor::User("u-boss".into()));
+    assert!(
+        last.reason.starts_with("split by hand by u-boss"),
+        "{}",
+        last.reason
+    );
+    assert!(f.plan.iter().all(|p| p.why.by_hand), "{:?}", f.plan);
+
+    step(&store, 4_100);
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    let mut sent: Vec<(String, Vec<(String, i64)>)> = pending
+        .iter()
+        .map(|(_, c)| match c {
+            AgentCommand::CreateDelivery(d) => (
+                d.warehouse.to_string(),
+                d.lines
+                    .iter()
+                    .map(|l| (l.sku.to_string(), l.quantity))
+                    .collect(),
+            ),
+            other => panic!("a create: {other:?}"),
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec![
+            ("WH-BJ".into(), vec![("LID-1".into(), 1)]),
+            ("WH-SH".into(), vec![("CUP-1".into(), 2)]),
+        ],
+        "one delivery order per part"
+    );
+    for (seq, _) in &pending {
+        answer(&store, *seq, CommandOutcome::Done);
+    }
+    step(&store, 4_200);
+    assert_eq!(state(&store, "T10"), State::Sent);
+    match act_on(&store, "T10", split, 4_300) {
+        Err(ActError::NotAllowed(why)) => assert!(why.contains("not yet sent"), "{why}"),
+        other => panic!("refused once sent: {other:?}"),
+    }
 }
 
 /// The room's records as this version writes them, from an order taken from capture to a
