@@ -1426,12 +1426,14 @@ impl FulfilmentApi for FulfilmentService {
                     delivery_no: no,
                     exception,
                     reason,
+                    out_of_stock: report.kind == DeliveryExceptionKind::OutOfStock,
                 },
                 now_ms(),
             )
             .map_err(store_err)?;
         match outcome {
-            RefuseOutcome::Refused => {}
+            // Its orders may be routed again: their new delivery orders go out on the next step.
+            RefuseOutcome::Refused => self.hub.fulfilment_work(),
             RefuseOutcome::Unknown => return Err(delivery_not_found(no)),
             RefuseOutcome::NotPending => {
                 return Err(ApiError::Conflict(format!(

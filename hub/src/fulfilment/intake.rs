@@ -8,7 +8,7 @@
 //! - [`Confirm`]: a package confirmed by phone staff or a 3PL's callback.
 //! - [`TplAnswered`]: a 3PL answered a create or a cancel.
 
-use super::decide::Assignment;
+use super::decide::{Assignment, says_out_of_stock};
 use super::ledger::MovementKind;
 use super::machine::{Event, Exception, State};
 use super::records::{Actor, FulfilmentRecord};
@@ -189,7 +189,8 @@ impl<'a> Intake for Tail<'a> {
                         StoredOutcome::Done | StoredOutcome::AlreadyDone => None,
                         StoredOutcome::Refused { reason } => Some(reason),
                     };
-                    fs::delivery_answered(&mut ctx, &c.delivery_no, cancel, refused)?;
+                    let short = refused.as_deref().is_some_and(says_out_of_stock);
+                    fs::delivery_answered(&mut ctx, &c.delivery_no, cancel, refused, short)?;
                 }
                 LogEntry::Agent(_) | LogEntry::CaptureError(_) | LogEntry::Fulfilment(_) => {}
             }
@@ -485,7 +486,8 @@ impl<'a> Intake for TplAnswered<'a> {
         tx.open(fs::TPL_OUTBOX)?
             .remove((a.tenant.as_str(), a.warehouse, a.delivery_no))?;
         let mut ctx = Ctx::load(tx, a.tenant, now)?;
-        fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused)?;
+        let short = a.refused.as_deref().is_some_and(says_out_of_stock);
+        fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused, short)?;
         Ok(Applied {
             log: std::mem::take(&mut ctx.effects.log),
             outcome: (),

@@ -547,12 +547,16 @@ fn reserve(
         for w in &warehouses {
             let tracked = ctx.warehouse(&w.code).is_none_or(|r| r.stock_tracked);
             for l in &lines {
-                if !tracked {
-                    available.insert((w.code.clone(), l.sku.clone()), UNTRACKED_AVAILABLE);
-                    continue;
-                }
                 let cell = ledger.get((ctx.t(), w.code.as_str(), l.sku.as_str()))?;
-                let a = cell.map_or(0, |c| c.available());
+                let a = match cell {
+                    // Untracked: holds everything, unless its staff just said it has none.
+                    Some(c) if !tracked => match c.reported_short() {
+                        Some(at) if ctx.now.0.saturating_sub(at) < SHORT_UNTRACKED_MS => 0,
+                        _ => UNTRACKED_AVAILABLE,
+                    },
+                    None if !tracked => UNTRACKED_AVAILABLE,
+                    cell => cell.map_or(0, |c| c.available()),
+                };
                 available.insert((w.code.clone(), l.sku.clone()), a);
             }
         }
@@ -1044,12 +1048,17 @@ fn send_delivery(
     Ok(())
 }
 
-/// The warehouse answered about a delivery order: it has it (`Ok`), or refused it.
+/// The warehouse answered about a delivery order: it has it (`Ok`), or refused it. A refusal
+/// for want of stock (`out_of_stock`: the phone's report kind, or
+/// [`decide::says_out_of_stock`] of the warehouse's words) also tells the ledger that warehouse
+/// has none of the delivery's SKUs ([`report_short`]) and routes its orders again
+/// ([`reroute_short`]); any other refusal leaves them `warehouse_refused` for a person.
 pub(crate) fn delivery_answered(
     ctx: &mut Ctx<'_>,
     delivery_no: &str,
     cancel: bool,
     refused: Option<String>,
+    out_of_stock: bool,
 ) -> Result<(), StoreError> {
     let t = ctx.tenant.as_str().to_owned();
     let Some(mut d) = ctx.tx.open(DELIVERIES)?.get((t.as_str(), delivery_no))? else {
@@ -1071,6 +1080,9 @@ pub(crate) fn delivery_answered(
                 warehouse.as_str(),
                 delivery_no,
             ))?;
+            if out_of_stock {
+                report_short(ctx, delivery_no, &d)?;
+            }
         }
         (true, None) => {
             d.state = DeliveryState::Cancelled;
@@ -1116,6 +1128,10 @@ pub(crate) fn delivery_answered(
                     );
                 }
             }
+            DeliveryState::Refused { reason } if out_of_stock => {
+                let reason = reason.clone();
+                reroute_short(ctx, &d.shop, &no, &mut f, &warehouse, &reason)?;
+            }
             DeliveryState::Refused { reason } => {
                 let reason = reason.clone();
                 ctx.transition(&d.shop, &no, &mut f, Event::Refuse, actor, reason);
@@ -1135,6 +1151,76 @@ pub(crate) fn delivery_answered(
         ctx.save(&d.shop, &no, Some(old), &f)?;
     }
     Ok(())
+}
+
+/// How long a stock-out report keeps an untracked warehouse (whose stock no WMS reports, so
+/// no snapshot ever covers the report) from being chosen for the SKU: a day.
+pub const SHORT_UNTRACKED_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Warehouse `d.warehouse` refused delivery order `delivery_no` for want of stock: its orders'
+/// reservations there are released and each of its SKUs is reported short in the ledger
+/// ([`Cell::report_short`]), so routing does not choose it for them again until its WMS says
+/// otherwise (an untracked warehouse: for [`SHORT_UNTRACKED_MS`]).
+fn report_short(
+    ctx: &mut Ctx<'_>,
+    delivery_no: &str,
+    d: &DeliveryRecord,
+) -> Result<(), StoreError> {
+    let mut gave_up = Vec::new();
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for line in &d.lines {
+            let key = (ctx.tenant.as_str(), d.warehouse.as_str(), line.sku.as_str());
+            let mut cell = ledger.get(key)?.unwrap_or_default();
+            for no in &d.orders {
+                cell.release(&holder(&d.shop, no));
+            }
+            gave_up.extend(cell.report_short(delivery_no, ctx.now.0).evicted);
+            ledger.insert(key, &cell)?;
+        }
+    }
+    evicted(ctx, &d.warehouse, gave_up)
+}
+
+/// `f`'s delivery order at `warehouse` was refused for want of stock (the ledger already says
+/// so): the order steps to `warehouse_refused` and is routed again at once, to another
+/// warehouse (allocated, "re-routed: … reported out of stock") or, when none has the stock,
+/// to out of stock, tried again when stock arrives.
+fn reroute_short(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    warehouse: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let actor = Actor::Warehouse(warehouse.to_owned());
+    let refused = format!("{warehouse} reported out of stock: {reason}");
+    if !ctx.transition(shop, order_no, f, Event::Refuse, actor, refused)
+        || f.state != State::Exception(Exception::WarehouseRefused)
+    {
+        return Ok(());
+    }
+    let Some(order) = ctx.tx.open(ORDERS)?.get((ctx.t(), shop, order_no))? else {
+        return Ok(());
+    };
+    let view = order_view(shop, &order);
+    if !reserve(ctx, shop, order_no, f, &view)? {
+        return Ok(());
+    }
+    let new: Vec<PlanPart> = f
+        .plan
+        .iter()
+        .filter(|p| p.delivery_no.is_none())
+        .cloned()
+        .collect();
+    let why = format!(
+        "re-routed: {warehouse} reported out of stock; {}",
+        plan_text(&new)
+    );
+    let dispatcher = Actor::Rule("dispatch".into());
+    ctx.transition(shop, order_no, f, Event::Reroute, dispatcher, why);
+    buffer(ctx, shop, order_no, f)
 }
 
 /// Cancels `f`: its stock released, its delivery orders intercepted.

@@ -726,6 +726,139 @@ fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() 
     }
 }
 
+/// The one create command waiting for the agent: (seq, warehouse, delivery no).
+fn the_create(store: &Store) -> (u64, String, String) {
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    match pending.as_slice() {
+        [(seq, AgentCommand::CreateDelivery(d))] => {
+            (*seq, d.warehouse.to_string(), d.delivery_no.to_string())
+        }
+        other => panic!("one create command: {other:?}"),
+    }
+}
+
+#[test]
+fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "CUP-1", 5);
+    capture(&store, paid("T11", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, warehouse, first) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH", "priority 1 first");
+
+    let refused = CommandOutcome::Refused {
+        reason: "商品 CUP-1 库存不足".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T11"), State::Allocated);
+    let f = store.fulfilment(&acme(), "shop-tb", "T11").unwrap().unwrap();
+    let to: Vec<(&str, &str)> = f
+        .timeline
+        .iter()
+        .rev()
+        .take(2)
+        .map(|s| (s.to.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(to[1].0, "warehouse_refused");
+    assert!(to[1].1.starts_with("WH-SH reported out of stock"), "{}", to[1].1);
+    assert_eq!(to[0].0, "allocated");
+    assert!(
+        to[0].1.starts_with("re-routed: WH-SH reported out of stock"),
+        "{}",
+        to[0].1
+    );
+    assert_eq!(f.plan.len(), 1, "the refused part is gone: {:?}", f.plan);
+    assert_eq!(f.plan[0].warehouse, "WH-BJ");
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-BJ", "dispatched again");
+    assert_ne!(second, first);
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!((sh.reserved(), sh.available()), (0, 0), "WH-SH has none now");
+    assert_eq!(reserved(&store, "WH-BJ", "CUP-1"), 2);
+
+    // The next order is not sent to WH-SH for CUP-1 ...
+    capture(&store, paid("T12", 2_000, 1), 5_000);
+    step(&store, 5_100);
+    let f = store.fulfilment(&acme(), "shop-tb", "T12").unwrap().unwrap();
+    assert_eq!(f.plan[0].warehouse, "WH-BJ");
+    // ... until its WMS counts it again.
+    stock_of(&store, 3, 6_000, "WH-SH", "CUP-1", 10);
+    step(&store, 6_100);
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(sh.available(), 10);
+}
+
+#[test]
+fn a_stock_out_refusal_with_no_other_warehouse_waits_for_stock() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    let (_, mut bj) = store
+        .warehouses(&acme())
+        .unwrap()
+        .into_iter()
+        .find(|(c, _)| c == "WH-BJ")
+        .unwrap();
+    bj.enabled = false;
+    store.put_warehouse(&acme(), "WH-BJ", &bj).unwrap();
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    capture(&store, paid("T13", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, first) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "ERR_OUT_OF_STOCK".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T13"), State::Exception(Exception::OutOfStock));
+    let f = store.fulfilment(&acme(), "shop-tb", "T13").unwrap().unwrap();
+    assert!(f.no_route.is_some());
+    assert!(f.plan.is_empty(), "{:?}", f.plan);
+    assert!(matches!(
+        store.delivery(&acme(), &first).unwrap().unwrap().state,
+        DeliveryState::Refused { .. }
+    ));
+    assert!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!((sh.reserved(), sh.available()), (0, 0));
+
+    // Stock counted again: tried again, dispatched again.
+    stock_of(&store, 2, 5_000, "WH-SH", "CUP-1", 10);
+    step(&store, 5_100);
+    assert_eq!(state(&store, "T13"), State::Allocated);
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH");
+    assert_ne!(second, first);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+}
+
+#[test]
+fn a_refusal_for_another_reason_waits_for_a_person() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T14", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, _) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "收货地址无法识别".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(
+        state(&store, "T14"),
+        State::Exception(Exception::WarehouseRefused)
+    );
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!((cell.reserved(), cell.available()), (2, 8), "stock still held");
+}
+
 /// The room's records as this version writes them, from an order taken from capture to a
 /// shipped parcel (the golden records, `store::records_tests`): (stem, stored bytes).
 pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {

@@ -255,6 +255,53 @@ fn a_phone_exception_report_refuses_the_delivery_and_the_order() {
     ));
 }
 
+#[test]
+fn a_phone_out_of_stock_report_routes_the_order_to_another_warehouse() {
+    let fx = hub();
+    fx.svc
+        .create_warehouse(&acme(), &warehouse("WH-PHONE", WarehouseKindChecked::Phone))
+        .unwrap();
+    let mut second = warehouse("WH-PHONE2", WarehouseKindChecked::Phone);
+    second.priority = 2;
+    fx.svc.create_warehouse(&acme(), &second).unwrap();
+    let dn = flow(&fx, "T8", "WH-PHONE");
+    let staff = user(acme(), &["WH-PHONE"]);
+    let report = DeliveryException {
+        kind: DeliveryExceptionKind::OutOfStock,
+        reason: Some("货架上没有".into()),
+    };
+    let view = fx
+        .svc
+        .report_delivery_exception(&staff, &DocNo::new(&dn).unwrap(), &report)
+        .unwrap();
+    assert_eq!(view.exception.unwrap().kind, DeliveryExceptionKind::OutOfStock);
+    let store = fx.hub.store();
+    store.fulfilment_step(&acme(), now_ms()).unwrap();
+    let order = fx.svc.fulfilment(&acme(), "shop-tb", "T8").unwrap();
+    assert_eq!(order.summary.state, FulfilmentState::Sent);
+    assert_eq!(order.dispatch.len(), 1);
+    assert_eq!(order.dispatch[0].warehouse, "WH-PHONE2");
+    assert!(
+        order
+            .timeline
+            .iter()
+            .any(|s| s.reason.starts_with("re-routed: WH-PHONE reported out of stock"))
+    );
+    assert!(
+        store
+            .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .deliveries_pending(&acme(), "WH-PHONE2", None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 fn confirm_body(dn: &str, sku: &str) -> Vec<u8> {
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder>\
