@@ -24,7 +24,10 @@
 //! - **Bounded**: movements covered by the snapshot are dropped; a reflected shipment is kept
 //!   only while its holder still holds a reservation (so a redelivered confirmation cannot
 //!   consume it twice). A holder stands for one delivery: once its reservation is gone, a
-//!   redelivered confirmation of a reflected shipment consumes nothing.
+//!   redelivered confirmation of a reflected shipment consumes nothing. The caller makes a
+//!   holder stand for one delivery (the room: the delivery order's number is in it, the
+//!   reservation [`Cell::transfer`]red to it when the delivery order is made), so a second
+//!   delivery of the same order never holds under a holder a late confirmation names.
 //!
 //! The ledger assumes a shipment and its WMS movement carry the same time, and that the WMS's
 //! snapshot versions rise with their `as_of`.
@@ -356,6 +359,30 @@ impl Cell {
             }
         }
         Ok(())
+    }
+
+    /// Moves `from`'s reservation to `to`, keeping its place in reservation order (added to
+    /// what `to` holds, if anything, at the older place); returns the quantity moved.
+    /// Available does not change.
+    pub fn transfer(&mut self, from: &str, to: &str) -> i64 {
+        if from == to {
+            return 0;
+        }
+        let Some(moved) = self.reservations.remove(from) else {
+            return 0;
+        };
+        let qty = moved.qty;
+        match self.reservations.get_mut(to) {
+            Some(r) => {
+                r.qty += moved.qty;
+                r.seq = r.seq.min(moved.seq);
+            }
+            None => {
+                self.reservations.insert(to.to_owned(), moved);
+            }
+        }
+        self.prune();
+        qty
     }
 
     /// Lets go of a holder's reservation; returns what it held (0 when nothing).

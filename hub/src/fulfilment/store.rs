@@ -74,9 +74,37 @@ pub const RETRY_BATCH_MAX: usize = 200;
 /// Merge groups released per step at most.
 pub const RELEASE_BATCH_MAX: usize = 500;
 
-/// The ledger holder of an order's reservation.
+/// The ledger holder of an order's stock not on a delivery order yet.
 pub fn holder(shop: &str, order_no: &str) -> String {
     format!("{shop}:{order_no}")
+}
+
+/// The ledger holder of an order's stock on delivery order `delivery_no` (the reservation
+/// moves to it when the delivery order is made). Each delivery order holds its own, so a
+/// confirmation of one (late, or redelivered after the ledger let it go) never takes what the
+/// order's next delivery order holds.
+pub fn delivery_holder(delivery_no: &str, shop: &str, order_no: &str) -> String {
+    format!("{delivery_no}|{shop}:{order_no}")
+}
+
+/// The (shop, order no) a holder stands for. Shop ids and delivery numbers hold neither `|`
+/// nor `:`; an order number may hold both.
+pub fn holder_order(h: &str) -> Option<(&str, &str)> {
+    let order = match h.split_once('|') {
+        Some((delivery, rest)) if !delivery.contains(':') => rest,
+        _ => h,
+    };
+    order.split_once(':')
+}
+
+/// The holders a part's stock may be under: its own ([`holder`] before its delivery order is
+/// made, [`delivery_holder`] after), and for a part on a delivery order the order's, which
+/// holds it in a ledger written before delivery orders held their own.
+fn part_holders(shop: &str, order_no: &str, part: &PlanPart) -> Vec<String> {
+    match &part.delivery_no {
+        None => vec![holder(shop, order_no)],
+        Some(d) => vec![delivery_holder(d, shop, order_no), holder(shop, order_no)],
+    }
 }
 
 /// What a step wrote to the log and changed for the workers.
@@ -716,15 +744,16 @@ fn release_all(
     order_no: &str,
     f: &mut FulfilmentRecord,
 ) -> Result<(), StoreError> {
-    let h = holder(shop, order_no);
     let mut ledger = ctx.tx.open(LEDGER)?;
     for part in &f.plan {
+        let holders = part_holders(shop, order_no, part);
         for (sku, _) in &part.lines {
             let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
-            if let Some(mut cell) = ledger.get(key)?
-                && cell.release(&h) > 0
-            {
-                ledger.insert(key, &cell)?;
+            if let Some(mut cell) = ledger.get(key)? {
+                let released: i64 = holders.iter().map(|h| cell.release(h)).sum();
+                if released > 0 {
+                    ledger.insert(key, &cell)?;
+                }
             }
         }
     }
@@ -920,10 +949,24 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
         };
         for &i in &members {
             let (shop, no, f, _) = &mut loaded[i];
-            for part in f.plan.iter_mut().filter(|p| p.warehouse == warehouse) {
+            let (from, to) = (holder(shop, no), delivery_holder(&delivery_no, shop, no));
+            let mut ledger = ctx.tx.open(LEDGER)?;
+            for part in f
+                .plan
+                .iter_mut()
+                .filter(|p| p.warehouse == warehouse && p.delivery_no.is_none())
+            {
                 part.delivery_no = Some(delivery_no.clone());
+                // The delivery order holds its own stock from now on.
+                for (sku, _) in &part.lines {
+                    let key = (ctx.tenant.as_str(), warehouse.as_str(), sku.as_str());
+                    if let Some(mut cell) = ledger.get(key)?
+                        && cell.transfer(&from, &to) > 0
+                    {
+                        ledger.insert(key, &cell)?;
+                    }
+                }
             }
-            let _ = (shop, no);
         }
         send_delivery(ctx, &delivery_no, record)?;
     }
@@ -1173,6 +1216,7 @@ fn report_short(
             let key = (ctx.tenant.as_str(), d.warehouse.as_str(), line.sku.as_str());
             let mut cell = ledger.get(key)?.unwrap_or_default();
             for no in &d.orders {
+                cell.release(&delivery_holder(delivery_no, &d.shop, no));
                 cell.release(&holder(&d.shop, no));
             }
             gave_up.extend(cell.report_short(delivery_no, ctx.now.0).evicted);
@@ -1386,46 +1430,63 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
         },
     });
     d.updated_at = ctx.now;
-    // Each order's share of the shipped lines, in the delivery's order of orders.
-    let mut left: BTreeMap<String, i64> = lines.iter().cloned().collect();
+    let mut orders = Vec::new();
     for no in d.orders.clone() {
         let okey = (t.as_str(), d.shop.as_str(), no.as_str());
-        let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(okey)? else {
-            continue;
-        };
-        let old = f.state;
-        let h = holder(&d.shop, &no);
-        let mut gave_up = Vec::new();
-        {
-            let mut ledger = ctx.tx.open(LEDGER)?;
-            for line in f.lines.iter_mut() {
-                let Some(sku) = line.sku.clone() else {
-                    continue;
+        if let Some(f) = ctx.tx.open(FULFILMENTS)?.get(okey)? {
+            orders.push((no, f));
+        }
+    }
+    // The ledger: every unit of the package leaves once. Each order takes its share from what
+    // its holder on this delivery order holds, in the delivery's order of orders; what is
+    // left (more than was reserved, an untracked warehouse) counts against the last order.
+    let mut gave_up = Vec::new();
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for (sku, qty) in &lines {
+            let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
+            let mut cell = ledger.get(lkey)?.unwrap_or_default();
+            let mut left = *qty;
+            for (i, (no, f)) in orders.iter().enumerate() {
+                let h = shipping_holder(&cell, &c.delivery_no, &d, no, f);
+                let share = if i + 1 == orders.len() {
+                    left
+                } else {
+                    left.min(cell.reserved_by(&h))
                 };
-                let Some(avail) = left.get_mut(&sku) else {
-                    continue;
-                };
-                let take = (*avail).min(line.quantity - line.shipped).max(0);
-                if take == 0 {
+                if share <= 0 {
                     continue;
                 }
-                *avail -= take;
-                line.shipped += take;
-                let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
-                let mut cell = ledger.get(lkey)?.unwrap_or_default();
-                let shipped = cell.ship(&format!("{key}/{no}"), &h, take, c.shipped_at.0);
+                left -= share;
+                let shipped = cell.ship(&format!("{key}/{no}"), &h, share, c.shipped_at.0);
                 gave_up.extend(shipped.evicted);
-                ledger.insert(lkey, &cell)?;
             }
+            ledger.insert(lkey, &cell)?;
         }
-        let warehouse = d.warehouse.clone();
-        evicted(ctx, &warehouse, gave_up)?;
+    }
+    // The orders: each one's share of the shipped lines, in the delivery's order of orders.
+    let mut left: BTreeMap<String, i64> = lines.iter().cloned().collect();
+    for (no, mut f) in orders {
+        let old = f.state;
+        for line in f.lines.iter_mut() {
+            let Some(sku) = line.sku.clone() else {
+                continue;
+            };
+            let Some(avail) = left.get_mut(&sku) else {
+                continue;
+            };
+            let take = (*avail).min(line.quantity - line.shipped).max(0);
+            *avail -= take;
+            line.shipped += take;
+        }
         let all = f.lines.iter().all(|l| l.shipped >= l.quantity);
         let event = if all { Event::ShipAll } else { Event::ShipPart };
         let why = format!("{} {} {}", c.delivery_no, c.carrier, c.tracking_no);
         ctx.transition(&d.shop, &no, &mut f, event, actor.clone(), why);
         ctx.save(&d.shop, &no, Some(old), &f)?;
     }
+    let warehouse = d.warehouse.clone();
+    evicted(ctx, &warehouse, gave_up)?;
     ctx.tx.open(WRITEBACKS_DUE)?.insert(
         (
             t.as_str(),
@@ -1440,6 +1501,30 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
         .open(DELIVERIES)?
         .insert((t.as_str(), c.delivery_no.as_str()), &d)?;
     Ok(true)
+}
+
+/// The holder a package of delivery order `delivery_no` ships against for order `order_no`:
+/// the delivery order's own ([`delivery_holder`]); in a ledger written before delivery orders
+/// held their own, the order's, when it holds the stock and no part of the order at that
+/// warehouse is still waiting for its delivery order.
+fn shipping_holder(
+    cell: &Cell,
+    delivery_no: &str,
+    d: &DeliveryRecord,
+    order_no: &str,
+    f: &FulfilmentRecord,
+) -> String {
+    let own = delivery_holder(delivery_no, &d.shop, order_no);
+    let order = holder(&d.shop, order_no);
+    let waiting = f
+        .plan
+        .iter()
+        .any(|p| p.warehouse == d.warehouse && p.delivery_no.is_none());
+    if cell.reserved_by(&own) == 0 && cell.reserved_by(&order) > 0 && !waiting {
+        order
+    } else {
+        own
+    }
 }
 
 /// A WMS stock snapshot of (warehouse, sku) at source version `version`.
@@ -1487,7 +1572,7 @@ fn evicted(
     holders: Vec<(String, i64)>,
 ) -> Result<(), StoreError> {
     for (h, _) in holders {
-        let Some((shop, no)) = h.split_once(':') else {
+        let Some((shop, no)) = holder_order(&h) else {
             continue;
         };
         let key = (ctx.tenant.as_str(), shop, no);
@@ -1689,6 +1774,15 @@ fn place_by_hand(
     let t = ctx.tenant.as_str().to_owned();
     let h = holder(shop, order_no);
     let tracked = |w: &str| ctx.warehouse(w).is_none_or(|w| w.stock_tracked);
+    // What this order's moving parts hold, per warehouse: theirs to take again.
+    let mut own: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for part in &f.plan {
+        if !settled(ctx, part)? {
+            own.entry(part.warehouse.as_str())
+                .or_default()
+                .extend(part_holders(shop, order_no, part));
+        }
+    }
     {
         let ledger = ctx.tx.open(LEDGER)?;
         for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
@@ -1696,7 +1790,13 @@ fn place_by_hand(
                 let cell = ledger
                     .get((t.as_str(), part.warehouse.as_str(), l.sku.as_str()))?
                     .unwrap_or_default();
-                let can = cell.available() + cell.reserved_by(&h);
+                let mine: i64 = own
+                    .get(part.warehouse.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|h| cell.reserved_by(h))
+                    .sum();
+                let can = cell.available() + mine;
                 if can < l.quantity {
                     return Ok(Err(format!(
                         "{} holds {} of {} available, {} asked",

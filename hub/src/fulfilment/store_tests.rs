@@ -859,6 +859,59 @@ fn a_refusal_for_another_reason_waits_for_a_person() {
     assert_eq!((cell.reserved(), cell.available()), (2, 8), "stock still held");
 }
 
+#[test]
+fn a_late_confirmation_of_a_refused_delivery_does_not_take_the_next_deliverys_stock() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T20", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, first) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "收货地址无法识别".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(
+        state(&store, "T20"),
+        State::Exception(Exception::WarehouseRefused)
+    );
+    // A person sends it to the same warehouse again: a second delivery order.
+    let reroute = Action::Reroute {
+        warehouse: "WH-SH".into(),
+    };
+    assert_eq!(act_on(&store, "T20", reroute, 4_200), Ok(()));
+    step(&store, 4_300);
+    let (seq, _, second) = the_create(&store);
+    assert_ne!(second, first);
+    answer(&store, seq, CommandOutcome::Done);
+    step(&store, 4_400);
+    assert_eq!(state(&store, "T20"), State::Sent);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+
+    // The WMS shipped the refused one after all, then the second: four units left.
+    wms(&store, 2, 5_000, shipment(&first, "SF1", 2));
+    step(&store, 5_100);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.in_flight(), cell.available()),
+        (2, 2, 6),
+        "the first delivery's parcel does not take what the second holds"
+    );
+    wms(&store, 3, 5_001, shipment(&second, "SF2", 2));
+    step(&store, 5_200);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.in_flight(), cell.available()),
+        (0, 4, 6),
+        "every unit that left counts once"
+    );
+    // The WMS counts them: nothing counted twice or not at all.
+    stock(&store, 4, 7_000, 6);
+    step(&store, 7_100);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!((cell.on_hand(), cell.in_flight(), cell.available()), (6, 0, 6));
+}
+
 /// The room's records as this version writes them, from an order taken from capture to a
 /// shipped parcel (the golden records, `store::records_tests`): (stem, stored bytes).
 pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
@@ -886,6 +939,8 @@ pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
         },
         UtcMillis(3_500),
     )
+    .unwrap()
+    .0
     .unwrap();
     step(&store, 3_600);
     let tx = store.read().unwrap();

@@ -12,6 +12,7 @@ enum Ev {
     Res(&'static str, i64),
     Rel(&'static str),
     Short(&'static str, i64),
+    Move(&'static str, &'static str),
 }
 
 /// What the last event answered.
@@ -101,6 +102,7 @@ fn apply(cell: &mut Cell, ev: &Ev) -> Out {
         Res(holder, qty) => Out::Reserved(cell.reserve(holder, *qty)),
         Rel(holder) => Out::Released(cell.release(holder)),
         Short(report, at) => Out::Effect(cell.report_short(report, *at)),
+        Move(from, to) => Out::Released(cell.transfer(from, to)),
     }
 }
 
@@ -522,6 +524,43 @@ fn bounded_cases() {
                 rel("o1"),
             ],
             want((10, 2, 0), &[], (0, 1), Out::Released(0)),
+        ),
+    ]);
+}
+
+#[test]
+fn transfer_cases() {
+    check(&[
+        (
+            "a transferred reservation keeps its place in reservation order",
+            vec![
+                snap(10, 1, 100),
+                res("o1", 4),
+                res("o2", 4),
+                Move("o1", "DO1|o1"),
+                snap(5, 2, 200),
+            ],
+            want((5, 0, 4), &[("DO1|o1", 4)], (0, 0), fx(false, &[("o2", 4)])),
+        ),
+        (
+            "a shipment under the old holder consumes nothing of it",
+            vec![
+                snap(10, 1, 100),
+                res("o1", 2),
+                Move("o1", "DO2|o1"),
+                ship("k1", "o1", 2, 200),
+            ],
+            want((10, 2, 2), &[("DO2|o1", 2)], (0, 1), shipped(false, 0, &[])),
+        ),
+        (
+            "onto a holder that holds: added",
+            vec![snap(10, 1, 100), res("a", 2), res("b", 3), Move("b", "a")],
+            want((10, 0, 5), &[("a", 5)], (0, 0), Out::Released(3)),
+        ),
+        (
+            "nothing held: nothing moves",
+            vec![snap(10, 1, 100), Move("o1", "DO1|o1")],
+            want((10, 0, 0), &[], (0, 0), Out::Released(0)),
         ),
     ]);
 }
