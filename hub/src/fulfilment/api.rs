@@ -10,8 +10,7 @@
 
 use super::decide::{
     Assignment, BlacklistEntry, Explanation, HoldReason, Lang, Line, Matched, MergeRules,
-    Rejection, RepeatReceiver,
-    ReviewRules, SplitRules,
+    Rejection, RepeatReceiver, ReviewRules, SplitRules,
 };
 use super::intake::{Act, ActError, Action, Confirm, ConfirmOutcome};
 use super::machine::{Exception, State};

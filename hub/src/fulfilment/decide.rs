@@ -33,11 +33,11 @@ pub use review::{
     AddressField, BlacklistEntry, BlacklistField, HoldReason, RepeatReceiver, ReviewRules,
     RulesError, Verdict, receiver_key, review,
 };
-pub use stockout::says_out_of_stock;
 pub use route::{
     Coverage, EXACT_SEARCH_WAREHOUSES_MAX, Line, NoRoute, Part, RoutePlan, Short, SplitRules,
     Warehouse, WarehouseKind, route,
 };
+pub use stockout::says_out_of_stock;
 
 /// What the decisions read of an order: one platform order as captured, SKUs mapped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

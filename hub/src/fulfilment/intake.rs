@@ -234,12 +234,20 @@ fn refund_requested(ctx: &mut Ctx<'_>, shop: &str, order_no: &str) -> Result<(),
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Approve,
-    Hold { reason: String },
+    Hold {
+        reason: String,
+    },
     Release,
-    Cancel { reason: String },
-    Reroute { warehouse: String },
+    Cancel {
+        reason: String,
+    },
+    Reroute {
+        warehouse: String,
+    },
     /// Split by hand: each warehouse ships what it is assigned.
-    Split { parts: Vec<Assignment> },
+    Split {
+        parts: Vec<Assignment>,
+    },
 }
 
 /// Whether a person may give `f` a new plan (re-route or split): not once it is at a
@@ -255,7 +263,9 @@ fn replannable(f: &FulfilmentRecord) -> Result<(), &'static str> {
     if open && !made {
         Ok(())
     } else {
-        Err("only an order not yet sent to a warehouse, or one a warehouse refused, can be re-routed or split")
+        Err(
+            "only an order not yet sent to a warehouse, or one a warehouse refused, can be re-routed or split",
+        )
     }
 }
 

@@ -175,7 +175,13 @@ impl<'a> Intake for Refuse<'a> {
         d.exception = Some(r.exception);
         tx.open(DELIVERIES)?.insert(key, &d)?;
         let mut ctx = Ctx::load(tx, r.tenant, now)?;
-        fs::delivery_answered(&mut ctx, r.delivery_no, false, Some(r.reason), r.out_of_stock)?;
+        fs::delivery_answered(
+            &mut ctx,
+            r.delivery_no,
+            false,
+            Some(r.reason),
+            r.out_of_stock,
+        )?;
         Ok(Applied {
             log: std::mem::take(&mut ctx.effects.log),
             outcome: RefuseOutcome::Refused,

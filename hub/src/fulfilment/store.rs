@@ -454,35 +454,25 @@ pub(crate) fn review_and_reserve(
     } else {
         holds.clone()
     };
-    // Faults only a fix upstream clears: nothing to reserve.
-    if holds
-        .iter()
-        .any(|h| matches!(h, decide::HoldReason::UnmappedSku { .. }))
-    {
-        ctx.transition(
-            shop,
-            order_no,
-            f,
-            Event::Fault(Exception::UnmappedSku),
-            Actor::Rule("unmapped_sku".into()),
-            hold_text(&holds),
-        );
-        return Ok(());
-    }
-    if !f.approved
-        && holds
-            .iter()
-            .any(|h| matches!(h, decide::HoldReason::AddressIncomplete { .. }))
-    {
-        ctx.transition(
-            shop,
-            order_no,
-            f,
-            Event::Fault(Exception::AddressIncomplete),
-            Actor::Rule("address_incomplete".into()),
-            hold_text(&holds),
-        );
-        return Ok(());
+    // Faults only a fix upstream clears: nothing to reserve. A person's approval ships an
+    // incomplete address as it is, never an unmapped SKU.
+    for fault in [Exception::UnmappedSku, Exception::AddressIncomplete] {
+        let found = holds.iter().any(|h| match fault {
+            Exception::UnmappedSku => matches!(h, decide::HoldReason::UnmappedSku { .. }),
+            _ => !f.approved && matches!(h, decide::HoldReason::AddressIncomplete { .. }),
+        });
+        if found {
+            let rule = Actor::Rule(fault.as_str().into());
+            ctx.transition(
+                shop,
+                order_no,
+                f,
+                Event::Fault(fault),
+                rule,
+                hold_text(&holds),
+            );
+            return Ok(());
+        }
     }
     if !reserve(ctx, shop, order_no, f, view)? {
         return Ok(());
@@ -515,7 +505,7 @@ pub(crate) fn review_and_reserve(
 fn hold_text(holds: &[decide::HoldReason]) -> String {
     holds
         .iter()
-        .map(|h| format!("{h:?}"))
+        .map(|h| h.text(decide::Lang::En))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -1281,11 +1271,13 @@ pub(crate) fn cancel_order(
     }
     let t = ctx.tenant.as_str().to_owned();
     // Out of the merge buffer if it is still there.
-    if let Some(key) = f.merge_key.clone().or(Some(format!("~{shop}:{order_no}"))) {
-        ctx.tx
-            .open(MERGE_BUFFER)?
-            .remove((t.as_str(), key.as_str(), shop, order_no))?;
-    }
+    let key = f
+        .merge_key
+        .clone()
+        .unwrap_or_else(|| format!("~{shop}:{order_no}"));
+    ctx.tx
+        .open(MERGE_BUFFER)?
+        .remove((t.as_str(), key.as_str(), shop, order_no))?;
     if matches!(f.state, State::PartlyShipped | State::Shipped) {
         ctx.transition(
             shop,
@@ -1754,7 +1746,15 @@ pub(crate) fn split(
             .collect::<Vec<_>>()
             .join("; ")
     );
-    place_by_hand(ctx, shop, order_no, f, parts, Actor::User(by.to_owned()), text)
+    place_by_hand(
+        ctx,
+        shop,
+        order_no,
+        f,
+        parts,
+        Actor::User(by.to_owned()),
+        text,
+    )
 }
 
 /// Puts `f`'s unplaced lines on `parts` a person chose: every tracked warehouse must hold its

@@ -561,10 +561,7 @@ fn two_warehouses(store: &Store, split: bool) {
     let (_, mut phone) = all.into_iter().find(|(c, _)| c == "WH-PHONE").unwrap();
     phone.enabled = false;
     store.put_warehouse(&acme(), "WH-PHONE", &phone).unwrap();
-    let bj = WarehouseRecord {
-        priority: 2,
-        ..sh
-    };
+    let bj = WarehouseRecord { priority: 2, ..sh };
     store.put_warehouse(&acme(), "WH-BJ", &bj).unwrap();
     let mut settings = store.fulfilment_settings(&acme()).unwrap();
     settings.split.split_by_stock = split;
@@ -636,7 +633,10 @@ fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() 
         State::Exception(Exception::OutOfStock),
         "no one warehouse holds both lines and splitting by stock is off"
     );
-    let before = store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap();
+    let before = store
+        .fulfilment(&acme(), "shop-tb", "T10")
+        .unwrap()
+        .unwrap();
 
     // More than WH-SH holds: refused with the reason, nothing changed.
     let short = Action::Split {
@@ -663,7 +663,10 @@ fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() 
         other => panic!("refused: {other:?}"),
     }
     assert_eq!(
-        store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap(),
+        store
+            .fulfilment(&acme(), "shop-tb", "T10")
+            .unwrap()
+            .unwrap(),
         before,
         "a refused split changes nothing"
     );
@@ -681,7 +684,10 @@ fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() 
     assert_eq!(state(&store, "T10"), State::Allocated);
     assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
     assert_eq!(reserved(&store, "WH-BJ", "LID-1"), 1);
-    let f = store.fulfilment(&acme(), "shop-tb", "T10").unwrap().unwrap();
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T10")
+        .unwrap()
+        .unwrap();
     let last = f.timeline.last().unwrap();
     assert_eq!(last.actor, Actor::User("u-boss".into()));
     assert!(
@@ -754,7 +760,10 @@ fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
     answer(&store, seq, refused);
     step(&store, 4_100);
     assert_eq!(state(&store, "T11"), State::Allocated);
-    let f = store.fulfilment(&acme(), "shop-tb", "T11").unwrap().unwrap();
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T11")
+        .unwrap()
+        .unwrap();
     let to: Vec<(&str, &str)> = f
         .timeline
         .iter()
@@ -763,10 +772,16 @@ fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
         .map(|s| (s.to.as_str(), s.reason.as_str()))
         .collect();
     assert_eq!(to[1].0, "warehouse_refused");
-    assert!(to[1].1.starts_with("WH-SH reported out of stock"), "{}", to[1].1);
+    assert!(
+        to[1].1.starts_with("WH-SH reported out of stock"),
+        "{}",
+        to[1].1
+    );
     assert_eq!(to[0].0, "allocated");
     assert!(
-        to[0].1.starts_with("re-routed: WH-SH reported out of stock"),
+        to[0]
+            .1
+            .starts_with("re-routed: WH-SH reported out of stock"),
         "{}",
         to[0].1
     );
@@ -776,13 +791,20 @@ fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
     assert_eq!(warehouse, "WH-BJ", "dispatched again");
     assert_ne!(second, first);
     let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
-    assert_eq!((sh.reserved(), sh.available()), (0, 0), "WH-SH has none now");
+    assert_eq!(
+        (sh.reserved(), sh.available()),
+        (0, 0),
+        "WH-SH has none now"
+    );
     assert_eq!(reserved(&store, "WH-BJ", "CUP-1"), 2);
 
     // The next order is not sent to WH-SH for CUP-1 ...
     capture(&store, paid("T12", 2_000, 1), 5_000);
     step(&store, 5_100);
-    let f = store.fulfilment(&acme(), "shop-tb", "T12").unwrap().unwrap();
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T12")
+        .unwrap()
+        .unwrap();
     assert_eq!(f.plan[0].warehouse, "WH-BJ");
     // ... until its WMS counts it again.
     stock_of(&store, 3, 6_000, "WH-SH", "CUP-1", 10);
@@ -812,8 +834,14 @@ fn a_stock_out_refusal_with_no_other_warehouse_waits_for_stock() {
     };
     answer(&store, seq, refused);
     step(&store, 4_100);
-    assert_eq!(state(&store, "T13"), State::Exception(Exception::OutOfStock));
-    let f = store.fulfilment(&acme(), "shop-tb", "T13").unwrap().unwrap();
+    assert_eq!(
+        state(&store, "T13"),
+        State::Exception(Exception::OutOfStock)
+    );
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T13")
+        .unwrap()
+        .unwrap();
     assert!(f.no_route.is_some());
     assert!(f.plan.is_empty(), "{:?}", f.plan);
     assert!(matches!(
@@ -856,7 +884,11 @@ fn a_refusal_for_another_reason_waits_for_a_person() {
         State::Exception(Exception::WarehouseRefused)
     );
     let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
-    assert_eq!((cell.reserved(), cell.available()), (2, 8), "stock still held");
+    assert_eq!(
+        (cell.reserved(), cell.available()),
+        (2, 8),
+        "stock still held"
+    );
 }
 
 #[test]
@@ -909,7 +941,10 @@ fn a_late_confirmation_of_a_refused_delivery_does_not_take_the_next_deliverys_st
     stock(&store, 4, 7_000, 6);
     step(&store, 7_100);
     let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
-    assert_eq!((cell.on_hand(), cell.in_flight(), cell.available()), (6, 0, 6));
+    assert_eq!(
+        (cell.on_hand(), cell.in_flight(), cell.available()),
+        (6, 0, 6)
+    );
 }
 
 /// The room's records as this version writes them, from an order taken from capture to a

@@ -274,19 +274,20 @@ fn a_phone_out_of_stock_report_routes_the_order_to_another_warehouse() {
         .svc
         .report_delivery_exception(&staff, &DocNo::new(&dn).unwrap(), &report)
         .unwrap();
-    assert_eq!(view.exception.unwrap().kind, DeliveryExceptionKind::OutOfStock);
+    assert_eq!(
+        view.exception.unwrap().kind,
+        DeliveryExceptionKind::OutOfStock
+    );
     let store = fx.hub.store();
     store.fulfilment_step(&acme(), now_ms()).unwrap();
     let order = fx.svc.fulfilment(&acme(), "shop-tb", "T8").unwrap();
     assert_eq!(order.summary.state, FulfilmentState::Sent);
     assert_eq!(order.dispatch.len(), 1);
     assert_eq!(order.dispatch[0].warehouse, "WH-PHONE2");
-    assert!(
-        order
-            .timeline
-            .iter()
-            .any(|s| s.reason.starts_with("re-routed: WH-PHONE reported out of stock"))
-    );
+    assert!(order.timeline.iter().any(|s| {
+        s.reason
+            .starts_with("re-routed: WH-PHONE reported out of stock")
+    }));
     assert!(
         store
             .deliveries_pending(&acme(), "WH-PHONE", None, 10)
@@ -582,7 +583,9 @@ fn a_person_splits_a_held_order_across_two_warehouses() {
         .unwrap();
     assert_eq!(view.summary.state, FulfilmentState::Allocated);
     store.fulfilment_step(&acme(), now_ms()).unwrap();
-    let phone = store.deliveries_pending(&acme(), "WH-PHONE", None, 10).unwrap();
+    let phone = store
+        .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+        .unwrap();
     assert_eq!(phone.len(), 1);
     let lines: Vec<(&str, i64)> = phone[0]
         .1
@@ -592,11 +595,17 @@ fn a_person_splits_a_held_order_across_two_warehouses() {
         .collect();
     assert_eq!(lines, vec![("CUP-1", 1), ("LID-1", 1)]);
     assert_eq!(
-        store.deliveries_pending(&acme(), "WH-SH", None, 10).unwrap().len(),
+        store
+            .deliveries_pending(&acme(), "WH-SH", None, 10)
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
-        store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap().reserved(),
+        store
+            .ledger_cell(&acme(), "WH-SH", "CUP-1")
+            .unwrap()
+            .reserved(),
         1
     );
 }

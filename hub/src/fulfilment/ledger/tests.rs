@@ -612,9 +612,17 @@ fn reported_short_cases() {
     let mut cell = Cell::default();
     assert_eq!(cell.reported_short(), None);
     cell.report_short("DO1", 5_000);
-    assert_eq!(cell.reported_short(), Some(5_000), "no snapshot: dated when made");
+    assert_eq!(
+        cell.reported_short(),
+        Some(5_000),
+        "no snapshot: dated when made"
+    );
     cell.snapshot(3, 1, 4_000);
-    assert_eq!(cell.reported_short(), Some(5_000), "a snapshot as of before it does not");
+    assert_eq!(
+        cell.reported_short(),
+        Some(5_000),
+        "a snapshot as of before it does not"
+    );
     cell.snapshot(3, 2, 6_000);
     assert_eq!(cell.reported_short(), None, "one as of after it covers it");
 }
