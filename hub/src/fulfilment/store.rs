@@ -683,9 +683,10 @@ fn unplaced(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<BTreeMap<String, i64>
     Ok(wanted)
 }
 
-/// Whether `f`'s unsettled parts are a person's (a re-route or a split by hand) and place
-/// exactly its unplaced lines: routing keeps them (their stock is reserved) rather than
-/// undoing the person's choice when a held order is approved or released.
+/// Whether `f`'s unsettled parts are a person's (a re-route or a split by hand) still waiting
+/// for their delivery orders and place exactly its unplaced lines: routing keeps them (their
+/// stock is reserved) rather than undoing the person's choice when a held order is approved or
+/// released. A part on a refused or cancelled delivery order never stands.
 fn hand_plan_stands(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<bool, StoreError> {
     let mut placed: BTreeMap<String, i64> = BTreeMap::new();
     let mut any = false;
@@ -693,7 +694,7 @@ fn hand_plan_stands(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<bool, StoreEr
         if settled(ctx, part)? {
             continue;
         }
-        if !part.why.by_hand {
+        if !part.why.by_hand || part.delivery_no.is_some() {
             return Ok(false);
         }
         any = true;

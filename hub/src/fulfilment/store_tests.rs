@@ -814,6 +814,46 @@ fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
 }
 
 #[test]
+fn a_stock_out_refusal_of_a_hand_routed_order_routes_it_again() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "CUP-1", 5);
+    let with_memo = match paid("T15", 2_000, 2) {
+        Captured::Order { order, raw } => Captured::Order {
+            raw,
+            order: with(order, |o| o.seller_memo = Some("发北京仓".into())),
+        },
+        other => other,
+    };
+    capture(&store, with_memo, 2_000);
+    step(&store, 3_000);
+    assert_eq!(state(&store, "T15"), State::Held);
+    // A person sends it to WH-BJ and approves: the person's choice stands.
+    let reroute = Action::Reroute {
+        warehouse: "WH-BJ".into(),
+    };
+    assert_eq!(act_on(&store, "T15", reroute, 3_100), Ok(()));
+    assert_eq!(act_on(&store, "T15", Action::Approve, 3_200), Ok(()));
+    step(&store, 3_300);
+    let (seq, warehouse, first) = the_create(&store);
+    assert_eq!(warehouse, "WH-BJ");
+
+    // WH-BJ has none after all: the hub routes it again, past the person's choice.
+    let refused = CommandOutcome::Refused {
+        reason: "缺货".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T15"), State::Allocated);
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH");
+    assert_ne!(second, first);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+    assert_eq!(reserved(&store, "WH-BJ", "CUP-1"), 0);
+}
+
+#[test]
 fn a_stock_out_refusal_with_no_other_warehouse_waits_for_stock() {
     let (_dir, store) = store();
     two_warehouses(&store, false);
