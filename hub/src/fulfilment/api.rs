@@ -9,8 +9,8 @@
 //! ever returned.
 
 use super::decide::{
-    BlacklistEntry, Explanation, HoldReason, Lang, Matched, MergeRules, Rejection, RepeatReceiver,
-    ReviewRules, SplitRules,
+    Assignment, BlacklistEntry, Explanation, HoldReason, Lang, Line, Matched, MergeRules,
+    Rejection, RepeatReceiver, ReviewRules, SplitRules,
 };
 use super::intake::{Act, ActError, Action, Confirm, ConfirmOutcome};
 use super::machine::{Exception, State};
@@ -118,16 +118,17 @@ fn state_of(s: FulfilmentState) -> State {
         .expect("every API state is a room state")
 }
 
-/// The people's actions that apply to an order in `s` (hand split is not available yet).
+/// The people's actions that apply to an order in `s` (re-route and split: not once the
+/// delivery order is made, unless the warehouse refused it; the room says so when asked).
 pub fn actions_in(s: State) -> Vec<ActionKind> {
     use ActionKind as A;
     match s {
-        State::Held => vec![A::Approve, A::Release, A::Cancel, A::Reroute],
+        State::Held => vec![A::Approve, A::Release, A::Cancel, A::Reroute, A::Split],
         State::Review => vec![A::Approve, A::Hold, A::Cancel],
         State::Exception(Exception::AddressIncomplete) => vec![A::Approve, A::Cancel],
-        State::Allocated => vec![A::Hold, A::Cancel, A::Reroute],
+        State::Allocated => vec![A::Hold, A::Cancel, A::Reroute, A::Split],
         State::Exception(Exception::WarehouseRefused | Exception::OutOfStock) => {
-            vec![A::Reroute, A::Cancel]
+            vec![A::Reroute, A::Split, A::Cancel]
         }
         State::Paid | State::Sent | State::PartlyShipped | State::Exception(_) => {
             vec![A::Cancel]
@@ -1118,11 +1119,22 @@ impl FulfilmentApi for FulfilmentService {
             FulfilmentAction::Reroute { warehouse } => Action::Reroute {
                 warehouse: warehouse.to_string(),
             },
-            FulfilmentAction::Split { .. } => {
-                return Err(ApiError::Conflict(
-                    "splitting an order by hand is not available yet".into(),
-                ));
-            }
+            FulfilmentAction::Split { parts } => Action::Split {
+                parts: parts
+                    .iter()
+                    .map(|p| Assignment {
+                        warehouse: p.warehouse.to_string(),
+                        lines: p
+                            .lines
+                            .iter()
+                            .map(|l| Line {
+                                sku: l.sku.to_string(),
+                                quantity: i64::from(l.quantity),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            },
         };
         let tenant = &principal.tenant;
         let outcome = self
@@ -1413,12 +1425,14 @@ impl FulfilmentApi for FulfilmentService {
                     delivery_no: no,
                     exception,
                     reason,
+                    out_of_stock: report.kind == DeliveryExceptionKind::OutOfStock,
                 },
                 now_ms(),
             )
             .map_err(store_err)?;
         match outcome {
-            RefuseOutcome::Refused => {}
+            // Its orders may be routed again: their new delivery orders go out on the next step.
+            RefuseOutcome::Refused => self.hub.fulfilment_work(),
             RefuseOutcome::Unknown => return Err(delivery_not_found(no)),
             RefuseOutcome::NotPending => {
                 return Err(ApiError::Conflict(format!(

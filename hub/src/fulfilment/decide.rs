@@ -1,7 +1,8 @@
 //! The fulfilment room's pure decisions: whether a paid order passes review ([`mod@review`]),
 //! which pending orders leave the merge buffer together ([`merge`]), and which warehouses ship
 //! which lines, with the reasons a person can read ([`mod@route`], [`explain`], by hand:
-//! [`hand`]); how typed text is compared ([`normal`]).
+//! [`hand`]); whether a warehouse's refusal says it is out of stock ([`stockout`]); how typed
+//! text is compared ([`normal`]).
 //!
 //! *Invariant:* no IO, no clock, no randomness, no store types: an order's view, the tenant's
 //! rules, the stock the caller read and `now` (UTC millis) come in, a decision value comes out;
@@ -20,6 +21,7 @@ pub mod merge;
 pub mod normal;
 pub mod review;
 pub mod route;
+pub mod stockout;
 
 #[cfg(test)]
 mod tests;
@@ -35,6 +37,7 @@ pub use route::{
     Coverage, EXACT_SEARCH_WAREHOUSES_MAX, Line, NoRoute, Part, RoutePlan, Short, SplitRules,
     Warehouse, WarehouseKind, route,
 };
+pub use stockout::says_out_of_stock;
 
 /// What the decisions read of an order: one platform order as captured, SKUs mapped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,9 +8,10 @@
 //! - [`Confirm`]: a package confirmed by phone staff or a 3PL's callback.
 //! - [`TplAnswered`]: a 3PL answered a create or a cancel.
 
+use super::decide::{Assignment, says_out_of_stock};
 use super::ledger::MovementKind;
 use super::machine::{Event, Exception, State};
-use super::records::Actor;
+use super::records::{Actor, FulfilmentRecord};
 use super::store::{
     self as fs, CURSORS, Confirmed, Ctx, DELIVERIES, FULFILMENTS, MERGE_BUFFER, MERGE_DUE,
     order_view,
@@ -188,7 +189,8 @@ impl<'a> Intake for Tail<'a> {
                         StoredOutcome::Done | StoredOutcome::AlreadyDone => None,
                         StoredOutcome::Refused { reason } => Some(reason),
                     };
-                    fs::delivery_answered(&mut ctx, &c.delivery_no, cancel, refused)?;
+                    let short = refused.as_deref().is_some_and(says_out_of_stock);
+                    fs::delivery_answered(&mut ctx, &c.delivery_no, cancel, refused, short)?;
                 }
                 LogEntry::Agent(_) | LogEntry::CaptureError(_) | LogEntry::Fulfilment(_) => {}
             }
@@ -232,10 +234,39 @@ fn refund_requested(ctx: &mut Ctx<'_>, shop: &str, order_no: &str) -> Result<(),
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Approve,
-    Hold { reason: String },
+    Hold {
+        reason: String,
+    },
     Release,
-    Cancel { reason: String },
-    Reroute { warehouse: String },
+    Cancel {
+        reason: String,
+    },
+    Reroute {
+        warehouse: String,
+    },
+    /// Split by hand: each warehouse ships what it is assigned.
+    Split {
+        parts: Vec<Assignment>,
+    },
+}
+
+/// Whether a person may give `f` a new plan (re-route or split): not once it is at a
+/// warehouse, except when the warehouse refused it.
+fn replannable(f: &FulfilmentRecord) -> Result<(), &'static str> {
+    let open = matches!(
+        f.state,
+        State::Held
+            | State::Allocated
+            | State::Exception(Exception::WarehouseRefused | Exception::OutOfStock)
+    );
+    let made = f.state == State::Allocated && f.plan.iter().any(|p| p.delivery_no.is_some());
+    if open && !made {
+        Ok(())
+    } else {
+        Err(
+            "only an order not yet sent to a warehouse, or one a warehouse refused, can be re-routed or split",
+        )
+    }
 }
 
 /// Why an action does not apply.
@@ -353,24 +384,22 @@ impl<'a> Intake for Act<'a> {
                 fs::cancel_order(&mut ctx, shop, no, &mut f, actor, &reason)?;
             }
             Action::Reroute { warehouse } => {
-                if !matches!(
-                    f.state,
-                    State::Allocated
-                        | State::Exception(Exception::WarehouseRefused | Exception::OutOfStock)
-                        | State::Held
-                ) || f
-                    .plan
-                    .iter()
-                    .any(|p| p.delivery_no.is_some() && f.state == State::Allocated)
-                {
-                    return refuse("only an order not yet sent, or refused, can be re-routed");
+                if let Err(why) = replannable(&f) {
+                    return refuse(why);
                 }
                 if ctx.warehouses.iter().all(|(c, _)| c != &warehouse) {
                     return refuse("no such warehouse");
                 }
-                let view = order_view(shop, &order);
-                if !fs::reroute(&mut ctx, shop, no, &mut f, &view, &warehouse, actor)? {
-                    return refuse("that warehouse does not hold the stock");
+                if let Err(why) = fs::reroute(&mut ctx, shop, no, &mut f, &warehouse, actor)? {
+                    return refuse(&format!("that warehouse does not hold the stock: {why}"));
+                }
+            }
+            Action::Split { parts } => {
+                if let Err(why) = replannable(&f) {
+                    return refuse(why);
+                }
+                if let Err(why) = fs::split(&mut ctx, shop, no, &mut f, &parts, &act.by)? {
+                    return refuse(&why);
                 }
             }
         }
@@ -467,7 +496,8 @@ impl<'a> Intake for TplAnswered<'a> {
         tx.open(fs::TPL_OUTBOX)?
             .remove((a.tenant.as_str(), a.warehouse, a.delivery_no))?;
         let mut ctx = Ctx::load(tx, a.tenant, now)?;
-        fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused)?;
+        let short = a.refused.as_deref().is_some_and(says_out_of_stock);
+        fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused, short)?;
         Ok(Applied {
             log: std::mem::take(&mut ctx.effects.log),
             outcome: (),

@@ -18,10 +18,16 @@
 //!   refuses what would overdraw, and every event that lowers stock evicts the newest
 //!   reservations (by reservation order) until it holds, returning them to the caller.
 //! - **Available** = on hand − in flight − reserved.
+//! - **Reported short**: a warehouse's stock-out report is a correcting movement that brings
+//!   available to zero without touching a reservation, until the next newer snapshot covers
+//!   it or newer movements add stock ([`Cell::report_short`]).
 //! - **Bounded**: movements covered by the snapshot are dropped; a reflected shipment is kept
 //!   only while its holder still holds a reservation (so a redelivered confirmation cannot
 //!   consume it twice). A holder stands for one delivery: once its reservation is gone, a
-//!   redelivered confirmation of a reflected shipment consumes nothing.
+//!   redelivered confirmation of a reflected shipment consumes nothing. The caller makes a
+//!   holder stand for one delivery (the room: the delivery order's number is in it, the
+//!   reservation [`Cell::transfer`]red to it when the delivery order is made), so a second
+//!   delivery of the same order never holds under a holder a late confirmation names.
 //!
 //! The ledger assumes a shipment and its WMS movement carry the same time, and that the WMS's
 //! snapshot versions rise with their `as_of`.
@@ -33,6 +39,9 @@ use std::collections::BTreeMap;
 mod tests;
 #[cfg(test)]
 mod truth;
+
+/// The `movement_no` prefix of a warehouse's stock-out report ([`Cell::report_short`]).
+pub const SHORT_PREFIX: &str = "short:";
 
 /// The kind of a WMS movement, as the ledger keeps it.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -247,6 +256,42 @@ impl Cell {
         self.applied()
     }
 
+    /// A warehouse reports it has none of this SKU to ship (`report` names the report, e.g.
+    /// the delivery order it refused): a correcting movement `short:<report>` brings available
+    /// down to zero, every reservation kept. It is dated just after the snapshot applied (`at`
+    /// without one), so the next newer snapshot covers it and the WMS's count rules again, and
+    /// a newer movement that adds stock makes that stock available. The same report again is
+    /// stale.
+    pub fn report_short(&mut self, report: &str, at: i64) -> Effect {
+        let no = format!("{SHORT_PREFIX}{report}");
+        if self.movements.contains_key(&no) {
+            return Effect {
+                stale: true,
+                evicted: Vec::new(),
+            };
+        }
+        let delta = -self.available().max(0);
+        let occurred_at = self.as_of().map_or(at, |as_of| as_of.saturating_add(1));
+        self.movements.insert(
+            no,
+            Movement {
+                delta,
+                occurred_at,
+                kind: MovementKind::Adjustment,
+            },
+        );
+        self.applied()
+    }
+
+    /// When the newest stock-out report still kept was dated ([`Cell::report_short`]).
+    pub fn reported_short(&self) -> Option<i64> {
+        self.movements
+            .iter()
+            .filter(|(no, _)| no.starts_with(SHORT_PREFIX))
+            .map(|(_, m)| m.occurred_at)
+            .max()
+    }
+
     /// A shipment confirmation: consumes up to `qty` of the holder's reservation and counts
     /// `qty` in flight until reflected.
     pub fn ship(&mut self, shipment_key: &str, holder: &str, qty: i64, shipped_at: i64) -> Shipped {
@@ -314,6 +359,30 @@ impl Cell {
             }
         }
         Ok(())
+    }
+
+    /// Moves `from`'s reservation to `to`, keeping its place in reservation order (added to
+    /// what `to` holds, if anything, at the older place); returns the quantity moved.
+    /// Available does not change.
+    pub fn transfer(&mut self, from: &str, to: &str) -> i64 {
+        if from == to {
+            return 0;
+        }
+        let Some(moved) = self.reservations.remove(from) else {
+            return 0;
+        };
+        let qty = moved.qty;
+        match self.reservations.get_mut(to) {
+            Some(r) => {
+                r.qty += moved.qty;
+                r.seq = r.seq.min(moved.seq);
+            }
+            None => {
+                self.reservations.insert(to.to_owned(), moved);
+            }
+        }
+        self.prune();
+        qty
     }
 
     /// Lets go of a holder's reservation; returns what it held (0 when nothing).

@@ -8,6 +8,7 @@
 //!          ╰─ exception (unmapped SKU, address incomplete, out of stock) ─retry→ review
 //! any unshipped ─cancel→ cancelled;  shipped ─cancel→ exception (intercept failed)
 //! sent ─refused→ exception (warehouse refused) ─reroute→ allocated
+//!                                              ╰─no warehouse has it→ exception (out of stock)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -182,7 +183,9 @@ pub fn next(from: State, event: Event) -> Result<State, NotAllowed> {
             S::Review | S::Paid,
             Event::Fault(x @ (X::UnmappedSku | X::AddressIncomplete | X::OutOfStock)),
         ) => S::Exception(x),
-        (S::Allocated, Event::Fault(X::OutOfStock)) => S::Exception(X::OutOfStock),
+        (S::Allocated | S::Exception(X::WarehouseRefused), Event::Fault(X::OutOfStock)) => {
+            S::Exception(X::OutOfStock)
+        }
         (S::Held, Event::Release) => S::Review,
         (S::Held, Event::Hold) => S::Held,
         (S::Allocated, Event::Send) => S::Sent,
@@ -296,6 +299,12 @@ mod tests {
                 S::Exception(X::WarehouseRefused),
                 E::Reroute,
                 Ok(S::Allocated),
+            ),
+            (
+                "refused for want of stock and no other warehouse has it",
+                S::Exception(X::WarehouseRefused),
+                E::Fault(X::OutOfStock),
+                Ok(S::Exception(X::OutOfStock)),
             ),
             (
                 "release of an order not held",

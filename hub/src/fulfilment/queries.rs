@@ -122,7 +122,8 @@ impl Store {
 
 /// A warehouse person cannot ship delivery order `delivery_no`: it is refused with `exception`
 /// kept on it (the service's encoding of the report) and its orders go to
-/// `warehouse_refused`, where a person re-routes or cancels them.
+/// `warehouse_refused`, where a person re-routes or cancels them; when the goods are not there
+/// (`out_of_stock`) the hub routes them again itself.
 pub struct Refuse<'a> {
     pub tenant: &'a TenantId,
     pub delivery_no: &'a str,
@@ -130,6 +131,9 @@ pub struct Refuse<'a> {
     pub exception: String,
     /// The reason kept in the orders' timelines.
     pub reason: String,
+    /// The goods are not there: the warehouse is reported short of the delivery's SKUs and
+    /// its orders are routed again (`fulfilment::store::delivery_answered`).
+    pub out_of_stock: bool,
 }
 
 /// What became of a refusal.
@@ -171,7 +175,13 @@ impl<'a> Intake for Refuse<'a> {
         d.exception = Some(r.exception);
         tx.open(DELIVERIES)?.insert(key, &d)?;
         let mut ctx = Ctx::load(tx, r.tenant, now)?;
-        fs::delivery_answered(&mut ctx, r.delivery_no, false, Some(r.reason))?;
+        fs::delivery_answered(
+            &mut ctx,
+            r.delivery_no,
+            false,
+            Some(r.reason),
+            r.out_of_stock,
+        )?;
         Ok(Applied {
             log: std::mem::take(&mut ctx.effects.log),
             outcome: RefuseOutcome::Refused,

@@ -74,9 +74,37 @@ pub const RETRY_BATCH_MAX: usize = 200;
 /// Merge groups released per step at most.
 pub const RELEASE_BATCH_MAX: usize = 500;
 
-/// The ledger holder of an order's reservation.
+/// The ledger holder of an order's stock not on a delivery order yet.
 pub fn holder(shop: &str, order_no: &str) -> String {
     format!("{shop}:{order_no}")
+}
+
+/// The ledger holder of an order's stock on delivery order `delivery_no` (the reservation
+/// moves to it when the delivery order is made). Each delivery order holds its own, so a
+/// confirmation of one (late, or redelivered after the ledger let it go) never takes what the
+/// order's next delivery order holds.
+pub fn delivery_holder(delivery_no: &str, shop: &str, order_no: &str) -> String {
+    format!("{delivery_no}|{shop}:{order_no}")
+}
+
+/// The (shop, order no) a holder stands for. Shop ids and delivery numbers hold neither `|`
+/// nor `:`; an order number may hold both.
+pub fn holder_order(h: &str) -> Option<(&str, &str)> {
+    let order = match h.split_once('|') {
+        Some((delivery, rest)) if !delivery.contains(':') => rest,
+        _ => h,
+    };
+    order.split_once(':')
+}
+
+/// The holders a part's stock may be under: its own ([`holder`] before its delivery order is
+/// made, [`delivery_holder`] after), and for a part on a delivery order the order's, which
+/// holds it in a ledger written before delivery orders held their own.
+fn part_holders(shop: &str, order_no: &str, part: &PlanPart) -> Vec<String> {
+    match &part.delivery_no {
+        None => vec![holder(shop, order_no)],
+        Some(d) => vec![delivery_holder(d, shop, order_no), holder(shop, order_no)],
+    }
 }
 
 /// What a step wrote to the log and changed for the workers.
@@ -426,35 +454,25 @@ pub(crate) fn review_and_reserve(
     } else {
         holds.clone()
     };
-    // Faults only a fix upstream clears: nothing to reserve.
-    if holds
-        .iter()
-        .any(|h| matches!(h, decide::HoldReason::UnmappedSku { .. }))
-    {
-        ctx.transition(
-            shop,
-            order_no,
-            f,
-            Event::Fault(Exception::UnmappedSku),
-            Actor::Rule("unmapped_sku".into()),
-            hold_text(&holds),
-        );
-        return Ok(());
-    }
-    if !f.approved
-        && holds
-            .iter()
-            .any(|h| matches!(h, decide::HoldReason::AddressIncomplete { .. }))
-    {
-        ctx.transition(
-            shop,
-            order_no,
-            f,
-            Event::Fault(Exception::AddressIncomplete),
-            Actor::Rule("address_incomplete".into()),
-            hold_text(&holds),
-        );
-        return Ok(());
+    // Faults only a fix upstream clears: nothing to reserve. A person's approval ships an
+    // incomplete address as it is, never an unmapped SKU.
+    for fault in [Exception::UnmappedSku, Exception::AddressIncomplete] {
+        let found = holds.iter().any(|h| match fault {
+            Exception::UnmappedSku => matches!(h, decide::HoldReason::UnmappedSku { .. }),
+            _ => !f.approved && matches!(h, decide::HoldReason::AddressIncomplete { .. }),
+        });
+        if found {
+            let rule = Actor::Rule(fault.as_str().into());
+            ctx.transition(
+                shop,
+                order_no,
+                f,
+                Event::Fault(fault),
+                rule,
+                hold_text(&holds),
+            );
+            return Ok(());
+        }
     }
     if !reserve(ctx, shop, order_no, f, view)? {
         return Ok(());
@@ -487,7 +505,7 @@ pub(crate) fn review_and_reserve(
 fn hold_text(holds: &[decide::HoldReason]) -> String {
     holds
         .iter()
-        .map(|h| format!("{h:?}"))
+        .map(|h| h.text(decide::Lang::En))
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -527,13 +545,11 @@ fn reserve(
     f: &mut FulfilmentRecord,
     view: &OrderView,
 ) -> Result<bool, StoreError> {
-    release_all(ctx, shop, order_no, f)?;
-    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
-    for l in &f.lines {
-        if let Some(sku) = &l.sku {
-            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
-        }
+    if hand_plan_stands(ctx, f)? {
+        return Ok(true);
     }
+    release_unsettled(ctx, shop, order_no, f)?;
+    let wanted = unplaced(ctx, f)?;
     let lines: Vec<Line> = wanted
         .iter()
         .filter(|(_, q)| **q > 0)
@@ -549,12 +565,16 @@ fn reserve(
         for w in &warehouses {
             let tracked = ctx.warehouse(&w.code).is_none_or(|r| r.stock_tracked);
             for l in &lines {
-                if !tracked {
-                    available.insert((w.code.clone(), l.sku.clone()), UNTRACKED_AVAILABLE);
-                    continue;
-                }
                 let cell = ledger.get((ctx.t(), w.code.as_str(), l.sku.as_str()))?;
-                let a = cell.map_or(0, |c| c.available());
+                let a = match cell {
+                    // Untracked: holds everything, unless its staff just said it has none.
+                    Some(c) if !tracked => match c.reported_short() {
+                        Some(at) if ctx.now.0.saturating_sub(at) < SHORT_UNTRACKED_MS => 0,
+                        _ => UNTRACKED_AVAILABLE,
+                    },
+                    None if !tracked => UNTRACKED_AVAILABLE,
+                    cell => cell.map_or(0, |c| c.available()),
+                };
                 available.insert((w.code.clone(), l.sku.clone()), a);
             }
         }
@@ -597,23 +617,13 @@ fn reserve(
                     ledger.insert(key, &cell)?;
                 }
             }
-            f.plan = plan
-                .parts
-                .into_iter()
-                .map(|p| PlanPart {
-                    warehouse: p.warehouse,
-                    lines: p.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
-                    why: p.why,
-                    delivery_no: None,
-                })
-                .collect();
+            f.plan.extend(plan.parts.into_iter().map(plan_part));
             f.no_route = None;
             Ok(true)
         }
         Err(no_route) => {
             let why = format!("{no_route:?}");
             f.no_route = Some(why.clone());
-            f.plan.clear();
             ctx.transition(
                 shop,
                 order_no,
@@ -627,22 +637,114 @@ fn reserve(
     }
 }
 
-/// Releases every reservation `f` holds that is not on a delivery order yet.
+fn plan_part(p: decide::Part) -> PlanPart {
+    PlanPart {
+        warehouse: p.warehouse,
+        lines: p.lines.into_iter().map(|l| (l.sku, l.quantity)).collect(),
+        why: p.why,
+        delivery_no: None,
+    }
+}
+
+/// Whether a part of a plan stands: its delivery order is made and neither refused nor
+/// cancelled (sent, shipping or shipped). A new plan keeps it; the other parts move.
+fn settled(ctx: &Ctx<'_>, part: &PlanPart) -> Result<bool, StoreError> {
+    let Some(dn) = &part.delivery_no else {
+        return Ok(false);
+    };
+    let d = ctx.tx.open(DELIVERIES)?.get((ctx.t(), dn.as_str()))?;
+    Ok(d.is_some_and(|d| {
+        !matches!(
+            d.state,
+            DeliveryState::Refused { .. } | DeliveryState::Cancelled
+        )
+    }))
+}
+
+/// What a new plan of `f` must place, by SKU: its unshipped lines less what its settled parts
+/// carry (positive quantities only).
+fn unplaced(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
+    for l in &f.lines {
+        if let Some(sku) = &l.sku {
+            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
+        }
+    }
+    for part in &f.plan {
+        if settled(ctx, part)? {
+            for (sku, qty) in &part.lines {
+                if let Some(w) = wanted.get_mut(sku) {
+                    *w -= qty;
+                }
+            }
+        }
+    }
+    wanted.retain(|_, q| *q > 0);
+    Ok(wanted)
+}
+
+/// Whether `f`'s unsettled parts are a person's (a re-route or a split by hand) still waiting
+/// for their delivery orders and place exactly its unplaced lines: routing keeps them (their
+/// stock is reserved) rather than undoing the person's choice when a held order is approved or
+/// released. A part on a refused or cancelled delivery order never stands.
+fn hand_plan_stands(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<bool, StoreError> {
+    let mut placed: BTreeMap<String, i64> = BTreeMap::new();
+    let mut any = false;
+    for part in &f.plan {
+        if settled(ctx, part)? {
+            continue;
+        }
+        if !part.why.by_hand || part.delivery_no.is_some() {
+            return Ok(false);
+        }
+        any = true;
+        for (sku, qty) in &part.lines {
+            *placed.entry(sku.clone()).or_default() += qty;
+        }
+    }
+    Ok(any && placed == unplaced(ctx, f)?)
+}
+
+/// Releases the reservations of `f`'s parts that are not settled and drops those parts from
+/// its plan (a new plan places their lines again).
+fn release_unsettled(
+    ctx: &Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+) -> Result<(), StoreError> {
+    let mut kept = Vec::new();
+    let mut moving = Vec::new();
+    for part in std::mem::take(&mut f.plan) {
+        if settled(ctx, &part)? {
+            kept.push(part);
+        } else {
+            moving.push(part);
+        }
+    }
+    f.plan = moving;
+    release_all(ctx, shop, order_no, f)?;
+    f.plan = kept;
+    Ok(())
+}
+
+/// Releases every reservation of `f`'s plan.
 fn release_all(
     ctx: &Ctx<'_>,
     shop: &str,
     order_no: &str,
     f: &mut FulfilmentRecord,
 ) -> Result<(), StoreError> {
-    let h = holder(shop, order_no);
     let mut ledger = ctx.tx.open(LEDGER)?;
     for part in &f.plan {
+        let holders = part_holders(shop, order_no, part);
         for (sku, _) in &part.lines {
             let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
-            if let Some(mut cell) = ledger.get(key)?
-                && cell.release(&h) > 0
-            {
-                ledger.insert(key, &cell)?;
+            if let Some(mut cell) = ledger.get(key)? {
+                let released: i64 = holders.iter().map(|h| cell.release(h)).sum();
+                if released > 0 {
+                    ledger.insert(key, &cell)?;
+                }
             }
         }
     }
@@ -838,10 +940,24 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
         };
         for &i in &members {
             let (shop, no, f, _) = &mut loaded[i];
-            for part in f.plan.iter_mut().filter(|p| p.warehouse == warehouse) {
+            let (from, to) = (holder(shop, no), delivery_holder(&delivery_no, shop, no));
+            let mut ledger = ctx.tx.open(LEDGER)?;
+            for part in f
+                .plan
+                .iter_mut()
+                .filter(|p| p.warehouse == warehouse && p.delivery_no.is_none())
+            {
                 part.delivery_no = Some(delivery_no.clone());
+                // The delivery order holds its own stock from now on.
+                for (sku, _) in &part.lines {
+                    let key = (ctx.tenant.as_str(), warehouse.as_str(), sku.as_str());
+                    if let Some(mut cell) = ledger.get(key)?
+                        && cell.transfer(&from, &to) > 0
+                    {
+                        ledger.insert(key, &cell)?;
+                    }
+                }
             }
-            let _ = (shop, no);
         }
         send_delivery(ctx, &delivery_no, record)?;
     }
@@ -966,12 +1082,17 @@ fn send_delivery(
     Ok(())
 }
 
-/// The warehouse answered about a delivery order: it has it (`Ok`), or refused it.
+/// The warehouse answered about a delivery order: it has it (`Ok`), or refused it. A refusal
+/// for want of stock (`out_of_stock`: the phone's report kind, or
+/// [`decide::says_out_of_stock`] of the warehouse's words) also tells the ledger that warehouse
+/// has none of the delivery's SKUs ([`report_short`]) and routes its orders again
+/// ([`reroute_short`]); any other refusal leaves them `warehouse_refused` for a person.
 pub(crate) fn delivery_answered(
     ctx: &mut Ctx<'_>,
     delivery_no: &str,
     cancel: bool,
     refused: Option<String>,
+    out_of_stock: bool,
 ) -> Result<(), StoreError> {
     let t = ctx.tenant.as_str().to_owned();
     let Some(mut d) = ctx.tx.open(DELIVERIES)?.get((t.as_str(), delivery_no))? else {
@@ -993,6 +1114,9 @@ pub(crate) fn delivery_answered(
                 warehouse.as_str(),
                 delivery_no,
             ))?;
+            if out_of_stock {
+                report_short(ctx, delivery_no, &d)?;
+            }
         }
         (true, None) => {
             d.state = DeliveryState::Cancelled;
@@ -1038,6 +1162,10 @@ pub(crate) fn delivery_answered(
                     );
                 }
             }
+            DeliveryState::Refused { reason } if out_of_stock => {
+                let reason = reason.clone();
+                reroute_short(ctx, &d.shop, &no, &mut f, &warehouse, &reason)?;
+            }
             DeliveryState::Refused { reason } => {
                 let reason = reason.clone();
                 ctx.transition(&d.shop, &no, &mut f, Event::Refuse, actor, reason);
@@ -1059,6 +1187,77 @@ pub(crate) fn delivery_answered(
     Ok(())
 }
 
+/// How long a stock-out report keeps an untracked warehouse (whose stock no WMS reports, so
+/// no snapshot ever covers the report) from being chosen for the SKU: a day.
+pub const SHORT_UNTRACKED_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Warehouse `d.warehouse` refused delivery order `delivery_no` for want of stock: its orders'
+/// reservations there are released and each of its SKUs is reported short in the ledger
+/// ([`Cell::report_short`]), so routing does not choose it for them again until its WMS says
+/// otherwise (an untracked warehouse: for [`SHORT_UNTRACKED_MS`]).
+fn report_short(
+    ctx: &mut Ctx<'_>,
+    delivery_no: &str,
+    d: &DeliveryRecord,
+) -> Result<(), StoreError> {
+    let mut gave_up = Vec::new();
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for line in &d.lines {
+            let key = (ctx.tenant.as_str(), d.warehouse.as_str(), line.sku.as_str());
+            let mut cell = ledger.get(key)?.unwrap_or_default();
+            for no in &d.orders {
+                cell.release(&delivery_holder(delivery_no, &d.shop, no));
+                cell.release(&holder(&d.shop, no));
+            }
+            gave_up.extend(cell.report_short(delivery_no, ctx.now.0).evicted);
+            ledger.insert(key, &cell)?;
+        }
+    }
+    evicted(ctx, &d.warehouse, gave_up)
+}
+
+/// `f`'s delivery order at `warehouse` was refused for want of stock (the ledger already says
+/// so): the order steps to `warehouse_refused` and is routed again at once, to another
+/// warehouse (allocated, "re-routed: … reported out of stock") or, when none has the stock,
+/// to out of stock, tried again when stock arrives.
+fn reroute_short(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    warehouse: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let actor = Actor::Warehouse(warehouse.to_owned());
+    let refused = format!("{warehouse} reported out of stock: {reason}");
+    if !ctx.transition(shop, order_no, f, Event::Refuse, actor, refused)
+        || f.state != State::Exception(Exception::WarehouseRefused)
+    {
+        return Ok(());
+    }
+    let Some(order) = ctx.tx.open(ORDERS)?.get((ctx.t(), shop, order_no))? else {
+        return Ok(());
+    };
+    let view = order_view(shop, &order);
+    if !reserve(ctx, shop, order_no, f, &view)? {
+        return Ok(());
+    }
+    let new: Vec<PlanPart> = f
+        .plan
+        .iter()
+        .filter(|p| p.delivery_no.is_none())
+        .cloned()
+        .collect();
+    let why = format!(
+        "re-routed: {warehouse} reported out of stock; {}",
+        plan_text(&new)
+    );
+    let dispatcher = Actor::Rule("dispatch".into());
+    ctx.transition(shop, order_no, f, Event::Reroute, dispatcher, why);
+    buffer(ctx, shop, order_no, f)
+}
+
 /// Cancels `f`: its stock released, its delivery orders intercepted.
 pub(crate) fn cancel_order(
     ctx: &mut Ctx<'_>,
@@ -1073,11 +1272,13 @@ pub(crate) fn cancel_order(
     }
     let t = ctx.tenant.as_str().to_owned();
     // Out of the merge buffer if it is still there.
-    if let Some(key) = f.merge_key.clone().or(Some(format!("~{shop}:{order_no}"))) {
-        ctx.tx
-            .open(MERGE_BUFFER)?
-            .remove((t.as_str(), key.as_str(), shop, order_no))?;
-    }
+    let key = f
+        .merge_key
+        .clone()
+        .unwrap_or_else(|| format!("~{shop}:{order_no}"));
+    ctx.tx
+        .open(MERGE_BUFFER)?
+        .remove((t.as_str(), key.as_str(), shop, order_no))?;
     if matches!(f.state, State::PartlyShipped | State::Shipped) {
         ctx.transition(
             shop,
@@ -1222,46 +1423,63 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
         },
     });
     d.updated_at = ctx.now;
-    // Each order's share of the shipped lines, in the delivery's order of orders.
-    let mut left: BTreeMap<String, i64> = lines.iter().cloned().collect();
+    let mut orders = Vec::new();
     for no in d.orders.clone() {
         let okey = (t.as_str(), d.shop.as_str(), no.as_str());
-        let Some(mut f) = ctx.tx.open(FULFILMENTS)?.get(okey)? else {
-            continue;
-        };
-        let old = f.state;
-        let h = holder(&d.shop, &no);
-        let mut gave_up = Vec::new();
-        {
-            let mut ledger = ctx.tx.open(LEDGER)?;
-            for line in f.lines.iter_mut() {
-                let Some(sku) = line.sku.clone() else {
-                    continue;
+        if let Some(f) = ctx.tx.open(FULFILMENTS)?.get(okey)? {
+            orders.push((no, f));
+        }
+    }
+    // The ledger: every unit of the package leaves once. Each order takes its share from what
+    // its holder on this delivery order holds, in the delivery's order of orders; what is
+    // left (more than was reserved, an untracked warehouse) counts against the last order.
+    let mut gave_up = Vec::new();
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for (sku, qty) in &lines {
+            let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
+            let mut cell = ledger.get(lkey)?.unwrap_or_default();
+            let mut left = *qty;
+            for (i, (no, f)) in orders.iter().enumerate() {
+                let h = shipping_holder(&cell, &c.delivery_no, &d, no, f);
+                let share = if i + 1 == orders.len() {
+                    left
+                } else {
+                    left.min(cell.reserved_by(&h))
                 };
-                let Some(avail) = left.get_mut(&sku) else {
-                    continue;
-                };
-                let take = (*avail).min(line.quantity - line.shipped).max(0);
-                if take == 0 {
+                if share <= 0 {
                     continue;
                 }
-                *avail -= take;
-                line.shipped += take;
-                let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
-                let mut cell = ledger.get(lkey)?.unwrap_or_default();
-                let shipped = cell.ship(&format!("{key}/{no}"), &h, take, c.shipped_at.0);
+                left -= share;
+                let shipped = cell.ship(&format!("{key}/{no}"), &h, share, c.shipped_at.0);
                 gave_up.extend(shipped.evicted);
-                ledger.insert(lkey, &cell)?;
             }
+            ledger.insert(lkey, &cell)?;
         }
-        let warehouse = d.warehouse.clone();
-        evicted(ctx, &warehouse, gave_up)?;
+    }
+    // The orders: each one's share of the shipped lines, in the delivery's order of orders.
+    let mut left: BTreeMap<String, i64> = lines.iter().cloned().collect();
+    for (no, mut f) in orders {
+        let old = f.state;
+        for line in f.lines.iter_mut() {
+            let Some(sku) = line.sku.clone() else {
+                continue;
+            };
+            let Some(avail) = left.get_mut(&sku) else {
+                continue;
+            };
+            let take = (*avail).min(line.quantity - line.shipped).max(0);
+            *avail -= take;
+            line.shipped += take;
+        }
         let all = f.lines.iter().all(|l| l.shipped >= l.quantity);
         let event = if all { Event::ShipAll } else { Event::ShipPart };
         let why = format!("{} {} {}", c.delivery_no, c.carrier, c.tracking_no);
         ctx.transition(&d.shop, &no, &mut f, event, actor.clone(), why);
         ctx.save(&d.shop, &no, Some(old), &f)?;
     }
+    let warehouse = d.warehouse.clone();
+    evicted(ctx, &warehouse, gave_up)?;
     ctx.tx.open(WRITEBACKS_DUE)?.insert(
         (
             t.as_str(),
@@ -1276,6 +1494,30 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
         .open(DELIVERIES)?
         .insert((t.as_str(), c.delivery_no.as_str()), &d)?;
     Ok(true)
+}
+
+/// The holder a package of delivery order `delivery_no` ships against for order `order_no`:
+/// the delivery order's own ([`delivery_holder`]); in a ledger written before delivery orders
+/// held their own, the order's, when it holds the stock and no part of the order at that
+/// warehouse is still waiting for its delivery order.
+fn shipping_holder(
+    cell: &Cell,
+    delivery_no: &str,
+    d: &DeliveryRecord,
+    order_no: &str,
+    f: &FulfilmentRecord,
+) -> String {
+    let own = delivery_holder(delivery_no, &d.shop, order_no);
+    let order = holder(&d.shop, order_no);
+    let waiting = f
+        .plan
+        .iter()
+        .any(|p| p.warehouse == d.warehouse && p.delivery_no.is_none());
+    if cell.reserved_by(&own) == 0 && cell.reserved_by(&order) > 0 && !waiting {
+        order
+    } else {
+        own
+    }
 }
 
 /// A WMS stock snapshot of (warehouse, sku) at source version `version`.
@@ -1323,7 +1565,7 @@ fn evicted(
     holders: Vec<(String, i64)>,
 ) -> Result<(), StoreError> {
     for (h, _) in holders {
-        let Some((shop, no)) = h.split_once(':') else {
+        let Some((shop, no)) = holder_order(&h) else {
             continue;
         };
         let key = (ctx.tenant.as_str(), shop, no);
@@ -1433,49 +1675,16 @@ pub(crate) fn save(
     ctx.save(shop, order_no, old, f)
 }
 
-/// Moves `f`'s unsent parts to `warehouse` by hand, when it holds their stock: the
-/// reservation moves with them. `Ok(false)` when it does not hold it (nothing changed).
+/// Places `f`'s unplaced lines ([`unplaced`]) on `warehouse` by hand: see [`place_by_hand`].
 pub(crate) fn reroute(
     ctx: &mut Ctx<'_>,
     shop: &str,
     order_no: &str,
     f: &mut FulfilmentRecord,
-    view: &OrderView,
     warehouse: &str,
     actor: Actor,
-) -> Result<bool, StoreError> {
-    let _ = view;
-    let t = ctx.tenant.as_str().to_owned();
-    let h = holder(shop, order_no);
-    let mut wanted: BTreeMap<String, i64> = BTreeMap::new();
-    for l in &f.lines {
-        if let Some(sku) = &l.sku {
-            *wanted.entry(sku.clone()).or_default() += l.quantity - l.shipped;
-        }
-    }
-    let tracked = ctx.warehouse(warehouse).is_none_or(|w| w.stock_tracked);
-    // What the target would have once this order's own reservation there is given back.
-    if tracked {
-        let ledger = ctx.tx.open(LEDGER)?;
-        for (sku, qty) in &wanted {
-            let cell = ledger
-                .get((t.as_str(), warehouse, sku.as_str()))?
-                .unwrap_or_default();
-            if cell.available() + cell.reserved_by(&h) < *qty {
-                return Ok(false);
-            }
-        }
-    }
-    release_all(ctx, shop, order_no, f)?;
-    let mut ledger = ctx.tx.open(LEDGER)?;
-    for (sku, qty) in wanted.iter().filter(|_| tracked) {
-        let key = (t.as_str(), warehouse, sku.as_str());
-        let mut cell = ledger.get(key)?.unwrap_or_default();
-        cell.reserve(&h, *qty)
-            .map_err(|_| StoreError::Conflict(format!("stock of {sku} in {warehouse} moved")))?;
-        ledger.insert(key, &cell)?;
-    }
-    drop(ledger);
+) -> Result<Result<(), String>, StoreError> {
+    let wanted = unplaced(ctx, f)?;
     let (priority, cost_minor) = ctx
         .warehouse(warehouse)
         .map_or((0, 0), |w| (w.priority, w.cost_minor));
@@ -1491,17 +1700,136 @@ pub(crate) fn reroute(
         cost_minor,
         rejected: Vec::new(),
     };
-    f.plan = vec![PlanPart {
+    let part = decide::Part {
         warehouse: warehouse.to_owned(),
-        lines: wanted.into_iter().collect(),
+        lines: wanted
+            .into_iter()
+            .map(|(sku, quantity)| Line { sku, quantity })
+            .collect(),
         why,
-        delivery_no: None,
-    }];
-    f.no_route = None;
+    };
     let text = format!("re-routed to {warehouse}");
+    place_by_hand(ctx, shop, order_no, f, vec![part], actor, text)
+}
+
+/// Splits `f`'s unplaced lines ([`unplaced`]) across warehouses as a person assigned them
+/// ([`decide::split_by_hand`]): see [`place_by_hand`]. `Ok(Err(why))` when the assignment does
+/// not add up to the order or a warehouse is short; nothing changed.
+pub(crate) fn split(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    assignment: &[decide::Assignment],
+    by: &str,
+) -> Result<Result<(), String>, StoreError> {
+    let lines: Vec<Line> = unplaced(ctx, f)?
+        .into_iter()
+        .map(|(sku, quantity)| Line { sku, quantity })
+        .collect();
+    let parts = match decide::split_by_hand(&lines, assignment, &route_warehouses(ctx)) {
+        Ok(parts) => parts,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let text = format!(
+        "split by hand by {by}: {}",
+        parts
+            .iter()
+            .map(|p| {
+                let lines = p
+                    .lines
+                    .iter()
+                    .map(|l| format!("{}×{}", l.sku, l.quantity))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{} ({lines})", p.warehouse)
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    place_by_hand(
+        ctx,
+        shop,
+        order_no,
+        f,
+        parts,
+        Actor::User(by.to_owned()),
+        text,
+    )
+}
+
+/// Puts `f`'s unplaced lines on `parts` a person chose: every tracked warehouse must hold its
+/// part (what this order holds there counts as its own), else `Ok(Err(why))` naming the
+/// warehouse, the SKU and what it holds, and nothing changed. Otherwise the order's unsettled
+/// reservations move to the parts, the plan keeps its settled parts and gains these, and the
+/// order steps (held stays held; otherwise allocated, into the merge buffer) with `text`.
+fn place_by_hand(
+    ctx: &mut Ctx<'_>,
+    shop: &str,
+    order_no: &str,
+    f: &mut FulfilmentRecord,
+    parts: Vec<decide::Part>,
+    actor: Actor,
+    text: String,
+) -> Result<Result<(), String>, StoreError> {
+    let t = ctx.tenant.as_str().to_owned();
+    let h = holder(shop, order_no);
+    let tracked = |w: &str| ctx.warehouse(w).is_none_or(|w| w.stock_tracked);
+    // What this order's moving parts hold, per warehouse: theirs to take again.
+    let mut own: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for part in &f.plan {
+        if !settled(ctx, part)? {
+            own.entry(part.warehouse.as_str())
+                .or_default()
+                .extend(part_holders(shop, order_no, part));
+        }
+    }
+    {
+        let ledger = ctx.tx.open(LEDGER)?;
+        for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
+            for l in &part.lines {
+                let cell = ledger
+                    .get((t.as_str(), part.warehouse.as_str(), l.sku.as_str()))?
+                    .unwrap_or_default();
+                let mine: i64 = own
+                    .get(part.warehouse.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|h| cell.reserved_by(h))
+                    .sum();
+                let can = cell.available() + mine;
+                if can < l.quantity {
+                    return Ok(Err(format!(
+                        "{} holds {} of {} available, {} asked",
+                        part.warehouse,
+                        can.max(0),
+                        l.sku,
+                        l.quantity
+                    )));
+                }
+            }
+        }
+    }
+    release_unsettled(ctx, shop, order_no, f)?;
+    {
+        let mut ledger = ctx.tx.open(LEDGER)?;
+        for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
+            for l in &part.lines {
+                let key = (t.as_str(), part.warehouse.as_str(), l.sku.as_str());
+                let mut cell = ledger.get(key)?.unwrap_or_default();
+                let prior = cell.reserved_by(&h);
+                cell.reserve(&h, prior + l.quantity).map_err(|_| {
+                    StoreError::Conflict(format!("stock of {} in {} moved", l.sku, part.warehouse))
+                })?;
+                ledger.insert(key, &cell)?;
+            }
+        }
+    }
+    f.plan.extend(parts.into_iter().map(plan_part));
+    f.no_route = None;
     if f.state == State::Held {
-        f.step(State::Held, actor, text, ctx.now);
-        return Ok(true);
+        ctx.transition(shop, order_no, f, Event::Hold, actor, text);
+        return Ok(Ok(()));
     }
     ctx.transition(
         shop,
@@ -1515,7 +1843,7 @@ pub(crate) fn reroute(
         ctx.transition(shop, order_no, f, Event::Allocate, actor, text);
     }
     buffer(ctx, shop, order_no, f)?;
-    Ok(true)
+    Ok(Ok(()))
 }
 
 /// A page of one state's orders: (shop, order no, record).

@@ -2,8 +2,8 @@
 //! through an agent's warehouse, a cancel that intercepts, stock that arrives late, a person's
 //! hold and release, a phone confirmation and idempotence of every input.
 
-use super::decide::{Coverage, MergeRules};
-use super::intake::{Act, Action, Confirm, ConfirmOutcome};
+use super::decide::{Assignment, Coverage, Line, MergeRules};
+use super::intake::{Act, ActError, Action, Confirm, ConfirmOutcome};
 use super::machine::{Exception, State};
 use super::records::{
     Actor, DeliveryState, SettingsRecord, WarehouseChannel, WarehouseRecord, WriteBack,
@@ -539,6 +539,454 @@ fn a_held_order_keeps_its_stock_until_a_person_releases_it() {
     );
 }
 
+/// Reports `on_hand` of `sku` in `warehouse` through the agent, as change `seq`.
+fn stock_of(store: &Store, seq: u64, version: i64, warehouse: &str, sku: &str, on_hand: i64) {
+    wms(
+        store,
+        seq,
+        version,
+        Body::Stock(StockLevel {
+            warehouse: WarehouseCode::new(warehouse).unwrap(),
+            sku: Sku::new(sku).unwrap(),
+            on_hand,
+        }),
+    );
+}
+
+/// A second agent warehouse `WH-BJ` (same agent, stock tracked), the phone one switched off,
+/// and with `split_by_stock` off unless `split`.
+fn two_warehouses(store: &Store, split: bool) {
+    let all = store.warehouses(&acme()).unwrap();
+    let (_, sh) = all.iter().find(|(c, _)| c == "WH-SH").unwrap().clone();
+    let (_, mut phone) = all.into_iter().find(|(c, _)| c == "WH-PHONE").unwrap();
+    phone.enabled = false;
+    store.put_warehouse(&acme(), "WH-PHONE", &phone).unwrap();
+    let bj = WarehouseRecord { priority: 2, ..sh };
+    store.put_warehouse(&acme(), "WH-BJ", &bj).unwrap();
+    let mut settings = store.fulfilment_settings(&acme()).unwrap();
+    settings.split.split_by_stock = split;
+    store.put_fulfilment_settings(&acme(), &settings).unwrap();
+}
+
+/// Paid order `no`: `cups` of CUP-1 and one LID-1.
+fn paid_two_lines(no: &str, cups: u32) -> Captured {
+    let Captured::Order { raw, order } = paid(no, 2_000, cups) else {
+        unreachable!()
+    };
+    let order = with(order, |o| {
+        let mut second = o.lines[0].clone();
+        second.line_id = DocNo::new(format!("{no}-2")).unwrap();
+        second.merchant_sku = Some(Sku::new("LID-1").unwrap());
+        second.quantity = 1;
+        o.lines.push(second);
+    });
+    Captured::Order { raw, order }
+}
+
+fn act_on(store: &Store, no: &str, action: Action, now: i64) -> Result<(), ActError> {
+    crate::ingest::commit(
+        store,
+        Act {
+            tenant: &acme(),
+            shop: "shop-tb",
+            order_no: no,
+            action,
+            by: "u-boss".into(),
+        },
+        UtcMillis(now),
+    )
+    .unwrap()
+    .0
+    .map(|_| ())
+}
+
+fn assignment(warehouse: &str, lines: &[(&str, i64)]) -> Assignment {
+    Assignment {
+        warehouse: warehouse.into(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity)| Line {
+                sku: (*sku).into(),
+                quantity: *quantity,
+            })
+            .collect(),
+    }
+}
+
+fn reserved(store: &Store, warehouse: &str, sku: &str) -> i64 {
+    store
+        .ledger_cell(&acme(), warehouse, sku)
+        .unwrap()
+        .reserved()
+}
+
+#[test]
+fn a_person_splits_an_order_across_two_warehouses_and_each_part_is_dispatched() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "LID-1", 5);
+    capture(&store, paid_two_lines("T10", 2), 2_000);
+    step(&store, 3_000);
+    assert_eq!(
+        state(&store, "T10"),
+        State::Exception(Exception::OutOfStock),
+        "no one warehouse holds both lines and splitting by stock is off"
+    );
+    let before = store
+        .fulfilment(&acme(), "shop-tb", "T10")
+        .unwrap()
+        .unwrap();
+
+    // More than WH-SH holds: refused with the reason, nothing changed.
+    let short = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 1), ("LID-1", 1)]),
+            assignment("WH-BJ", &[("CUP-1", 1)]),
+        ],
+    };
+    match act_on(&store, "T10", short, 3_500) {
+        Err(ActError::NotAllowed(why)) => {
+            assert!(why.contains("WH-SH") && why.contains("LID-1"), "{why}")
+        }
+        other => panic!("refused: {other:?}"),
+    }
+    // Not adding up to the order: refused by the hand-split rules.
+    let wrong = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 1)]),
+            assignment("WH-BJ", &[("LID-1", 1)]),
+        ],
+    };
+    match act_on(&store, "T10", wrong, 3_500) {
+        Err(ActError::NotAllowed(why)) => assert!(why.contains("CUP-1: 1 of 2"), "{why}"),
+        other => panic!("refused: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .fulfilment(&acme(), "shop-tb", "T10")
+            .unwrap()
+            .unwrap(),
+        before,
+        "a refused split changes nothing"
+    );
+    for (w, sku) in [("WH-SH", "CUP-1"), ("WH-SH", "LID-1"), ("WH-BJ", "LID-1")] {
+        assert_eq!(reserved(&store, w, sku), 0, "{w} {sku}");
+    }
+
+    let split = Action::Split {
+        parts: vec![
+            assignment("WH-SH", &[("CUP-1", 2)]),
+            assignment("WH-BJ", &[("LID-1", 1)]),
+        ],
+    };
+    assert_eq!(act_on(&store, "T10", split.clone(), 4_000), Ok(()));
+    assert_eq!(state(&store, "T10"), State::Allocated);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+    assert_eq!(reserved(&store, "WH-BJ", "LID-1"), 1);
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T10")
+        .unwrap()
+        .unwrap();
+    let last = f.timeline.last().unwrap();
+    assert_eq!(last.actor, Actor::User("u-boss".into()));
+    assert!(
+        last.reason.starts_with("split by hand by u-boss"),
+        "{}",
+        last.reason
+    );
+    assert!(f.plan.iter().all(|p| p.why.by_hand), "{:?}", f.plan);
+
+    step(&store, 4_100);
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    let mut sent: Vec<(String, Vec<(String, i64)>)> = pending
+        .iter()
+        .map(|(_, c)| match c {
+            AgentCommand::CreateDelivery(d) => (
+                d.warehouse.to_string(),
+                d.lines
+                    .iter()
+                    .map(|l| (l.sku.to_string(), l.quantity))
+                    .collect(),
+            ),
+            other => panic!("a create: {other:?}"),
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        vec![
+            ("WH-BJ".into(), vec![("LID-1".into(), 1)]),
+            ("WH-SH".into(), vec![("CUP-1".into(), 2)]),
+        ],
+        "one delivery order per part"
+    );
+    for (seq, _) in &pending {
+        answer(&store, *seq, CommandOutcome::Done);
+    }
+    step(&store, 4_200);
+    assert_eq!(state(&store, "T10"), State::Sent);
+    match act_on(&store, "T10", split, 4_300) {
+        Err(ActError::NotAllowed(why)) => assert!(why.contains("not yet sent"), "{why}"),
+        other => panic!("refused once sent: {other:?}"),
+    }
+}
+
+/// The one create command waiting for the agent: (seq, warehouse, delivery no).
+fn the_create(store: &Store) -> (u64, String, String) {
+    let pending = store.pending_commands(&acme(), &agent(), 0, 10).unwrap();
+    match pending.as_slice() {
+        [(seq, AgentCommand::CreateDelivery(d))] => {
+            (*seq, d.warehouse.to_string(), d.delivery_no.to_string())
+        }
+        other => panic!("one create command: {other:?}"),
+    }
+}
+
+#[test]
+fn a_stock_out_refusal_reroutes_the_order_to_a_warehouse_that_has_it() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "CUP-1", 5);
+    capture(&store, paid("T11", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, warehouse, first) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH", "priority 1 first");
+
+    let refused = CommandOutcome::Refused {
+        reason: "商品 CUP-1 库存不足".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T11"), State::Allocated);
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T11")
+        .unwrap()
+        .unwrap();
+    let to: Vec<(&str, &str)> = f
+        .timeline
+        .iter()
+        .rev()
+        .take(2)
+        .map(|s| (s.to.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(to[1].0, "warehouse_refused");
+    assert!(
+        to[1].1.starts_with("WH-SH reported out of stock"),
+        "{}",
+        to[1].1
+    );
+    assert_eq!(to[0].0, "allocated");
+    assert!(
+        to[0]
+            .1
+            .starts_with("re-routed: WH-SH reported out of stock"),
+        "{}",
+        to[0].1
+    );
+    assert_eq!(f.plan.len(), 1, "the refused part is gone: {:?}", f.plan);
+    assert_eq!(f.plan[0].warehouse, "WH-BJ");
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-BJ", "dispatched again");
+    assert_ne!(second, first);
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (sh.reserved(), sh.available()),
+        (0, 0),
+        "WH-SH has none now"
+    );
+    assert_eq!(reserved(&store, "WH-BJ", "CUP-1"), 2);
+
+    // The next order is not sent to WH-SH for CUP-1 ...
+    capture(&store, paid("T12", 2_000, 1), 5_000);
+    step(&store, 5_100);
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T12")
+        .unwrap()
+        .unwrap();
+    assert_eq!(f.plan[0].warehouse, "WH-BJ");
+    // ... until its WMS counts it again.
+    stock_of(&store, 3, 6_000, "WH-SH", "CUP-1", 10);
+    step(&store, 6_100);
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(sh.available(), 10);
+}
+
+#[test]
+fn a_stock_out_refusal_of_a_hand_routed_order_routes_it_again() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    stock_of(&store, 2, 1_001, "WH-BJ", "CUP-1", 5);
+    let with_memo = match paid("T15", 2_000, 2) {
+        Captured::Order { order, raw } => Captured::Order {
+            raw,
+            order: with(order, |o| o.seller_memo = Some("发北京仓".into())),
+        },
+        other => other,
+    };
+    capture(&store, with_memo, 2_000);
+    step(&store, 3_000);
+    assert_eq!(state(&store, "T15"), State::Held);
+    // A person sends it to WH-BJ and approves: the person's choice stands.
+    let reroute = Action::Reroute {
+        warehouse: "WH-BJ".into(),
+    };
+    assert_eq!(act_on(&store, "T15", reroute, 3_100), Ok(()));
+    assert_eq!(act_on(&store, "T15", Action::Approve, 3_200), Ok(()));
+    step(&store, 3_300);
+    let (seq, warehouse, first) = the_create(&store);
+    assert_eq!(warehouse, "WH-BJ");
+
+    // WH-BJ has none after all: the hub routes it again, past the person's choice.
+    let refused = CommandOutcome::Refused {
+        reason: "缺货".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(state(&store, "T15"), State::Allocated);
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH");
+    assert_ne!(second, first);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+    assert_eq!(reserved(&store, "WH-BJ", "CUP-1"), 0);
+}
+
+#[test]
+fn a_stock_out_refusal_with_no_other_warehouse_waits_for_stock() {
+    let (_dir, store) = store();
+    two_warehouses(&store, false);
+    let (_, mut bj) = store
+        .warehouses(&acme())
+        .unwrap()
+        .into_iter()
+        .find(|(c, _)| c == "WH-BJ")
+        .unwrap();
+    bj.enabled = false;
+    store.put_warehouse(&acme(), "WH-BJ", &bj).unwrap();
+    stock_of(&store, 1, 1_000, "WH-SH", "CUP-1", 10);
+    capture(&store, paid("T13", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, first) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "ERR_OUT_OF_STOCK".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(
+        state(&store, "T13"),
+        State::Exception(Exception::OutOfStock)
+    );
+    let f = store
+        .fulfilment(&acme(), "shop-tb", "T13")
+        .unwrap()
+        .unwrap();
+    assert!(f.no_route.is_some());
+    assert!(f.plan.is_empty(), "{:?}", f.plan);
+    assert!(matches!(
+        store.delivery(&acme(), &first).unwrap().unwrap().state,
+        DeliveryState::Refused { .. }
+    ));
+    assert!(
+        store
+            .pending_commands(&acme(), &agent(), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let sh = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!((sh.reserved(), sh.available()), (0, 0));
+
+    // Stock counted again: tried again, dispatched again.
+    stock_of(&store, 2, 5_000, "WH-SH", "CUP-1", 10);
+    step(&store, 5_100);
+    assert_eq!(state(&store, "T13"), State::Allocated);
+    let (_, warehouse, second) = the_create(&store);
+    assert_eq!(warehouse, "WH-SH");
+    assert_ne!(second, first);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+}
+
+#[test]
+fn a_refusal_for_another_reason_waits_for_a_person() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T14", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, _) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "收货地址无法识别".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(
+        state(&store, "T14"),
+        State::Exception(Exception::WarehouseRefused)
+    );
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.available()),
+        (2, 8),
+        "stock still held"
+    );
+}
+
+#[test]
+fn a_late_confirmation_of_a_refused_delivery_does_not_take_the_next_deliverys_stock() {
+    let (_dir, store) = store();
+    stock(&store, 1, 1_000, 10);
+    capture(&store, paid("T20", 2_000, 2), 2_000);
+    step(&store, 3_000);
+    let (seq, _, first) = the_create(&store);
+    let refused = CommandOutcome::Refused {
+        reason: "收货地址无法识别".into(),
+    };
+    answer(&store, seq, refused);
+    step(&store, 4_100);
+    assert_eq!(
+        state(&store, "T20"),
+        State::Exception(Exception::WarehouseRefused)
+    );
+    // A person sends it to the same warehouse again: a second delivery order.
+    let reroute = Action::Reroute {
+        warehouse: "WH-SH".into(),
+    };
+    assert_eq!(act_on(&store, "T20", reroute, 4_200), Ok(()));
+    step(&store, 4_300);
+    let (seq, _, second) = the_create(&store);
+    assert_ne!(second, first);
+    answer(&store, seq, CommandOutcome::Done);
+    step(&store, 4_400);
+    assert_eq!(state(&store, "T20"), State::Sent);
+    assert_eq!(reserved(&store, "WH-SH", "CUP-1"), 2);
+
+    // The WMS shipped the refused one after all, then the second: four units left.
+    wms(&store, 2, 5_000, shipment(&first, "SF1", 2));
+    step(&store, 5_100);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.in_flight(), cell.available()),
+        (2, 2, 6),
+        "the first delivery's parcel does not take what the second holds"
+    );
+    wms(&store, 3, 5_001, shipment(&second, "SF2", 2));
+    step(&store, 5_200);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.reserved(), cell.in_flight(), cell.available()),
+        (0, 4, 6),
+        "every unit that left counts once"
+    );
+    // The WMS counts them: nothing counted twice or not at all.
+    stock(&store, 4, 7_000, 6);
+    step(&store, 7_100);
+    let cell = store.ledger_cell(&acme(), "WH-SH", "CUP-1").unwrap();
+    assert_eq!(
+        (cell.on_hand(), cell.in_flight(), cell.available()),
+        (6, 0, 6)
+    );
+}
+
 /// The room's records as this version writes them, from an order taken from capture to a
 /// shipped parcel (the golden records, `store::records_tests`): (stem, stored bytes).
 pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
@@ -566,6 +1014,8 @@ pub(crate) fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
         },
         UtcMillis(3_500),
     )
+    .unwrap()
+    .0
     .unwrap();
     step(&store, 3_600);
     let tx = store.read().unwrap();

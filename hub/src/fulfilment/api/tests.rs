@@ -5,8 +5,8 @@ use super::*;
 use crate::orders::cases::{order, with};
 use crate::shops::channels::Captured;
 use xt_mobile_api::fulfilment::{
-    Coverage as CoverageDto, DeliveryConfirm, DeliveryQuery, FulfilmentQuery, MoneyInput,
-    PackageConfirm, QimenChecked,
+    Coverage as CoverageDto, DeliveryConfirm, DeliveryQuery, FulfilmentQuery, LineChecked,
+    MoneyInput, PackageConfirm, QimenChecked, SplitPart,
 };
 use xt_mobile_api::{PrincipalKind, Role};
 use xt_shared::money::{Currency, Money};
@@ -255,6 +255,54 @@ fn a_phone_exception_report_refuses_the_delivery_and_the_order() {
     ));
 }
 
+#[test]
+fn a_phone_out_of_stock_report_routes_the_order_to_another_warehouse() {
+    let fx = hub();
+    fx.svc
+        .create_warehouse(&acme(), &warehouse("WH-PHONE", WarehouseKindChecked::Phone))
+        .unwrap();
+    let mut second = warehouse("WH-PHONE2", WarehouseKindChecked::Phone);
+    second.priority = 2;
+    fx.svc.create_warehouse(&acme(), &second).unwrap();
+    let dn = flow(&fx, "T8", "WH-PHONE");
+    let staff = user(acme(), &["WH-PHONE"]);
+    let report = DeliveryException {
+        kind: DeliveryExceptionKind::OutOfStock,
+        reason: Some("货架上没有".into()),
+    };
+    let view = fx
+        .svc
+        .report_delivery_exception(&staff, &DocNo::new(&dn).unwrap(), &report)
+        .unwrap();
+    assert_eq!(
+        view.exception.unwrap().kind,
+        DeliveryExceptionKind::OutOfStock
+    );
+    let store = fx.hub.store();
+    store.fulfilment_step(&acme(), now_ms()).unwrap();
+    let order = fx.svc.fulfilment(&acme(), "shop-tb", "T8").unwrap();
+    assert_eq!(order.summary.state, FulfilmentState::Sent);
+    assert_eq!(order.dispatch.len(), 1);
+    assert_eq!(order.dispatch[0].warehouse, "WH-PHONE2");
+    assert!(order.timeline.iter().any(|s| {
+        s.reason
+            .starts_with("re-routed: WH-PHONE reported out of stock")
+    }));
+    assert!(
+        store
+            .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .deliveries_pending(&acme(), "WH-PHONE2", None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 fn confirm_body(dn: &str, sku: &str) -> Vec<u8> {
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><request><deliveryOrder>\
@@ -396,18 +444,181 @@ fn settings_round_trip_and_bad_rules_are_refused() {
     ));
 }
 
+/// A tracked warehouse `WH-SH` through agent `agent-sh` holding `cups` of CUP-1, and a phone one.
+fn tracked_and_phone(fx: &Fixture, cups: i64) {
+    fx.svc
+        .create_warehouse(&acme(), &warehouse("WH-PHONE", WarehouseKindChecked::Phone))
+        .unwrap();
+    let store = fx.hub.store();
+    let (_, phone) = store.warehouses(&acme()).unwrap().remove(0);
+    let sh = WarehouseRecord {
+        channel: WarehouseChannel::Agent {
+            agent: "agent-sh".into(),
+        },
+        stock_tracked: true,
+        ..phone
+    };
+    store.put_warehouse(&acme(), "WH-SH", &sh).unwrap();
+    store
+        .apply_batch(
+            &acme(),
+            &xt_shared::ids::AgentId::new("agent-sh").unwrap(),
+            xt_shared::protocol::AgentRole::Warehouse,
+            &xt_shared::ids::SourceName::new("wms").unwrap(),
+            vec![xt_shared::change::SourceChange {
+                seq: 1,
+                version: 1_000,
+                body: xt_shared::change::Body::Stock(xt_shared::model::StockLevel {
+                    warehouse: WarehouseCode::new("WH-SH").unwrap(),
+                    sku: xt_shared::ids::Sku::new("CUP-1").unwrap(),
+                    on_hand: cups,
+                }),
+            }],
+            now_ms(),
+        )
+        .unwrap()
+        .unwrap();
+}
+
+fn split_part(warehouse: &str, lines: &[(&str, u32)]) -> SplitPart {
+    SplitPart {
+        warehouse: WarehouseCode::new(warehouse).unwrap(),
+        lines: lines
+            .iter()
+            .map(|(sku, quantity)| LineChecked {
+                sku: xt_shared::ids::Sku::new(*sku).unwrap(),
+                quantity: *quantity,
+            })
+            .collect(),
+    }
+}
+
 #[test]
-fn hand_split_is_not_available_yet_and_unknown_orders_are_not_found() {
+fn a_person_splits_a_held_order_across_two_warehouses() {
+    let fx = hub();
+    let mut settings = fx.svc.settings(&acme()).unwrap();
+    settings.review.hold_seller_memo = true;
+    fx.svc.put_settings(&acme(), &settings).unwrap();
+    tracked_and_phone(&fx, 1);
+    // Two lines (2 × CUP-1, 1 × LID-1), held for its seller memo.
+    let o = with(order("T7", 2_000), |o| {
+        o.receiver = Receiver {
+            name: Some("张三".into()),
+            phone: Some("13800001234".into()),
+            masked: false,
+            country: Some("CN".into()),
+            province: Some("上海".into()),
+            city: Some("上海市".into()),
+            district: Some("浦东新区".into()),
+            town: None,
+            address: Some("世纪大道 1 号".into()),
+            zip: None,
+        };
+        o.lines[0].quantity = 2;
+        let mut lid = o.lines[0].clone();
+        lid.line_id = DocNo::new("T7-2").unwrap();
+        lid.merchant_sku = Some(xt_shared::ids::Sku::new("LID-1").unwrap());
+        lid.quantity = 1;
+        o.lines.push(lid);
+        o.seller_memo = Some("核对地址".into());
+    });
+    let store = fx.hub.store();
+    store
+        .apply_shop_items(
+            &acme(),
+            "shop-tb",
+            vec![Captured::Order {
+                raw: String::new(),
+                order: o,
+            }],
+            now_ms(),
+        )
+        .unwrap();
+    store.fulfilment_step(&acme(), now_ms()).unwrap();
+    let owner = user(acme(), &[]);
+    let before = fx.svc.fulfilment(&acme(), "shop-tb", "T7").unwrap();
+    assert_eq!(before.summary.state, FulfilmentState::Held);
+    assert!(before.actions.contains(&ActionKind::Split));
+
+    // WH-SH holds one cup, not two: refused, naming the warehouse, and nothing changed.
+    let greedy = FulfilmentAction::Split {
+        parts: vec![
+            split_part("WH-SH", &[("CUP-1", 2)]),
+            split_part("WH-PHONE", &[("LID-1", 1)]),
+        ],
+    };
+    assert!(matches!(
+        fx.svc.act(&owner, "shop-tb", "T7", &greedy),
+        Err(ApiError::Conflict(m)) if m.contains("WH-SH holds 1 of CUP-1")
+    ));
+    assert_eq!(fx.svc.fulfilment(&acme(), "shop-tb", "T7").unwrap(), before);
+
+    let split = FulfilmentAction::Split {
+        parts: vec![
+            split_part("WH-SH", &[("CUP-1", 1)]),
+            split_part("WH-PHONE", &[("CUP-1", 1), ("LID-1", 1)]),
+        ],
+    };
+    assert!(matches!(
+        fx.svc.act(&user(other(), &[]), "shop-tb", "T7", &split),
+        Err(ApiError::NotFound(_))
+    ));
+    let view = fx.svc.act(&owner, "shop-tb", "T7", &split).unwrap();
+    assert_eq!(view.summary.state, FulfilmentState::Held, "still held");
+    let parts: Vec<&str> = view.dispatch.iter().map(|p| p.warehouse.as_str()).collect();
+    assert_eq!(parts, vec!["WH-SH", "WH-PHONE"]);
+    assert!(view.dispatch[0].explanation.en.contains("split by hand"));
+    assert!(
+        view.timeline
+            .last()
+            .unwrap()
+            .reason
+            .contains("split by hand by")
+    );
+
+    // Approved: the person's split stands and each part becomes a delivery order.
+    let view = fx
+        .svc
+        .act(&owner, "shop-tb", "T7", &FulfilmentAction::Approve)
+        .unwrap();
+    assert_eq!(view.summary.state, FulfilmentState::Allocated);
+    store.fulfilment_step(&acme(), now_ms()).unwrap();
+    let phone = store
+        .deliveries_pending(&acme(), "WH-PHONE", None, 10)
+        .unwrap();
+    assert_eq!(phone.len(), 1);
+    let lines: Vec<(&str, i64)> = phone[0]
+        .1
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.quantity))
+        .collect();
+    assert_eq!(lines, vec![("CUP-1", 1), ("LID-1", 1)]);
+    assert_eq!(
+        store
+            .deliveries_pending(&acme(), "WH-SH", None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .ledger_cell(&acme(), "WH-SH", "CUP-1")
+            .unwrap()
+            .reserved(),
+        1
+    );
+}
+
+#[test]
+fn unknown_orders_are_not_found() {
     let fx = hub();
     let owner = user(acme(), &[]);
     let split = FulfilmentAction::Split { parts: Vec::new() };
-    assert!(matches!(
-        fx.svc.act(&owner, "shop-tb", "NOPE", &split),
-        Err(ApiError::Conflict(m)) if m.contains("not available yet")
-    ));
-    assert!(matches!(
-        fx.svc
-            .act(&owner, "shop-tb", "NOPE", &FulfilmentAction::Approve),
-        Err(ApiError::NotFound(_))
-    ));
+    for action in [split, FulfilmentAction::Approve] {
+        assert!(matches!(
+            fx.svc.act(&owner, "shop-tb", "NOPE", &action),
+            Err(ApiError::NotFound(_))
+        ));
+    }
 }

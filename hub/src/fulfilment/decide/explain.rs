@@ -220,7 +220,7 @@ pub(super) fn pick(lang: Lang, zh: &'static str, en: &'static str) -> &'static s
 
 /// Minor units as a decimal with two places (the warehouses' costs are in the tenant's currency,
 /// yuan for the platforms served).
-fn money(minor: i64) -> String {
+pub(super) fn money(minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let m = minor.unsigned_abs();
     format!("{sign}{}.{:02}", m / 100, m % 100)

@@ -4,6 +4,7 @@
 //! *Invariant:* a hold always says every rule that held it, each reason structured, in the
 //! order of [`HoldReason`]'s variants; an order no rule holds is approved.
 
+use super::explain::{Lang, money, pick};
 use super::normal;
 use super::{OrderView, ReceiverView};
 use serde::{Deserialize, Serialize};
@@ -204,6 +205,68 @@ pub enum HoldReason {
     Cod,
     BuyerMemo,
     SellerMemo,
+}
+
+impl HoldReason {
+    /// The reason in words, as a timeline keeps it ("seller memo", "卖家备注").
+    pub fn text(&self, lang: Lang) -> String {
+        let join = |words: Vec<&str>| words.join(pick(lang, "、", ", "));
+        match self {
+            HoldReason::Blacklisted { matched } => {
+                let what = match matched {
+                    BlacklistField::Buyer => pick(lang, "买家", "buyer"),
+                    BlacklistField::Phone => pick(lang, "电话", "phone"),
+                    BlacklistField::NameAndAddress => pick(lang, "姓名和地址", "name and address"),
+                };
+                match lang {
+                    Lang::Zh => format!("黑名单（{what}）"),
+                    Lang::En => format!("blacklisted ({what})"),
+                }
+            }
+            HoldReason::UnmappedSku { lines } => match lang {
+                Lang::Zh => format!("未对应商品编码的行：{}", lines.join("、")),
+                Lang::En => format!("lines without a SKU: {}", lines.join(", ")),
+            },
+            HoldReason::AddressIncomplete { missing } => {
+                let missing = join(
+                    missing
+                        .iter()
+                        .map(|m| match m {
+                            AddressField::Name => pick(lang, "收货人", "name"),
+                            AddressField::Phone => pick(lang, "电话", "phone"),
+                            AddressField::Province => pick(lang, "省", "province"),
+                            AddressField::City => pick(lang, "市", "city"),
+                            AddressField::District => pick(lang, "区县", "district"),
+                            AddressField::Address => pick(lang, "详细地址", "address"),
+                        })
+                        .collect(),
+                );
+                match lang {
+                    Lang::Zh => format!("地址不全：缺{missing}"),
+                    Lang::En => format!("address incomplete: no {missing}"),
+                }
+            }
+            HoldReason::RepeatReceiver { count, window_ms } => {
+                let minutes = window_ms / 60_000;
+                match lang {
+                    Lang::Zh => format!("{minutes} 分钟内发往同一收货人的第 {count} 单"),
+                    Lang::En => {
+                        format!("order {count} to the same receiver within {minutes} minutes")
+                    }
+                }
+            }
+            HoldReason::AmountOver { paid, limit } => {
+                let (paid, limit) = (money(*paid), money(*limit));
+                match lang {
+                    Lang::Zh => format!("实付 {paid} 超过 {limit}"),
+                    Lang::En => format!("paid {paid}, over {limit}"),
+                }
+            }
+            HoldReason::Cod => pick(lang, "货到付款", "cash on delivery").into(),
+            HoldReason::BuyerMemo => pick(lang, "买家留言", "buyer memo").into(),
+            HoldReason::SellerMemo => pick(lang, "卖家备注", "seller memo").into(),
+        }
+    }
 }
 
 /// Why review rules are not valid.

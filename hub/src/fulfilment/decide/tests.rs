@@ -768,3 +768,54 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn hold_reasons_in_words() {
+    use super::review::{AddressField, BlacklistField};
+    let cases: Vec<(HoldReason, &str, &str)> = vec![
+        (HoldReason::SellerMemo, "卖家备注", "seller memo"),
+        (HoldReason::BuyerMemo, "买家留言", "buyer memo"),
+        (HoldReason::Cod, "货到付款", "cash on delivery"),
+        (
+            HoldReason::Blacklisted {
+                matched: BlacklistField::Phone,
+            },
+            "黑名单（电话）",
+            "blacklisted (phone)",
+        ),
+        (
+            HoldReason::UnmappedSku {
+                lines: vec!["T1-1".into(), "T1-2".into()],
+            },
+            "未对应商品编码的行：T1-1、T1-2",
+            "lines without a SKU: T1-1, T1-2",
+        ),
+        (
+            HoldReason::AddressIncomplete {
+                missing: vec![AddressField::Phone, AddressField::Address],
+            },
+            "地址不全：缺电话、详细地址",
+            "address incomplete: no phone, address",
+        ),
+        (
+            HoldReason::RepeatReceiver {
+                count: 3,
+                window_ms: 600_000,
+            },
+            "10 分钟内发往同一收货人的第 3 单",
+            "order 3 to the same receiver within 10 minutes",
+        ),
+        (
+            HoldReason::AmountOver {
+                paid: 150_000,
+                limit: 100_000,
+            },
+            "实付 1500.00 超过 1000.00",
+            "paid 1500.00, over 1000.00",
+        ),
+    ];
+    for (reason, zh, en) in cases {
+        assert_eq!(reason.text(Lang::Zh), zh, "{reason:?}");
+        assert_eq!(reason.text(Lang::En), en, "{reason:?}");
+    }
+}

@@ -11,6 +11,8 @@ enum Ev {
     Ship(&'static str, &'static str, i64, i64),
     Res(&'static str, i64),
     Rel(&'static str),
+    Short(&'static str, i64),
+    Move(&'static str, &'static str),
 }
 
 /// What the last event answered.
@@ -99,6 +101,8 @@ fn apply(cell: &mut Cell, ev: &Ev) -> Out {
         Ship(key, holder, qty, at) => Out::Shipped(cell.ship(key, holder, *qty, *at)),
         Res(holder, qty) => Out::Reserved(cell.reserve(holder, *qty)),
         Rel(holder) => Out::Released(cell.release(holder)),
+        Short(report, at) => Out::Effect(cell.report_short(report, *at)),
+        Move(from, to) => Out::Released(cell.transfer(from, to)),
     }
 }
 
@@ -522,6 +526,105 @@ fn bounded_cases() {
             want((10, 2, 0), &[], (0, 1), Out::Released(0)),
         ),
     ]);
+}
+
+#[test]
+fn transfer_cases() {
+    check(&[
+        (
+            "a transferred reservation keeps its place in reservation order",
+            vec![
+                snap(10, 1, 100),
+                res("o1", 4),
+                res("o2", 4),
+                Move("o1", "DO1|o1"),
+                snap(5, 2, 200),
+            ],
+            want((5, 0, 4), &[("DO1|o1", 4)], (0, 0), fx(false, &[("o2", 4)])),
+        ),
+        (
+            "a shipment under the old holder consumes nothing of it",
+            vec![
+                snap(10, 1, 100),
+                res("o1", 2),
+                Move("o1", "DO2|o1"),
+                ship("k1", "o1", 2, 200),
+            ],
+            want((10, 2, 2), &[("DO2|o1", 2)], (0, 1), shipped(false, 0, &[])),
+        ),
+        (
+            "onto a holder that holds: added",
+            vec![snap(10, 1, 100), res("a", 2), res("b", 3), Move("b", "a")],
+            want((10, 0, 5), &[("a", 5)], (0, 0), Out::Released(3)),
+        ),
+        (
+            "nothing held: nothing moves",
+            vec![snap(10, 1, 100), Move("o1", "DO1|o1")],
+            want((10, 0, 0), &[], (0, 0), Out::Released(0)),
+        ),
+    ]);
+}
+
+#[test]
+fn reported_short_cases() {
+    check(&[
+        (
+            "a stock-out report leaves nothing available and keeps every reservation",
+            vec![snap(10, 1, 100), res("o1", 3), Short("DO1", 5_000)],
+            want((3, 0, 3), &[("o1", 3)], (1, 0), fx(false, &[])),
+        ),
+        (
+            "the same report again changes nothing",
+            vec![snap(10, 1, 100), Short("DO1", 5_000), Short("DO1", 6_000)],
+            want((0, 0, 0), &[], (1, 0), fx(true, &[])),
+        ),
+        (
+            "with nothing available it only marks the cell",
+            vec![snap(2, 1, 100), res("o1", 2), Short("DO1", 5_000)],
+            want((2, 0, 2), &[("o1", 2)], (1, 0), fx(false, &[])),
+        ),
+        (
+            "shipments in flight stay counted",
+            vec![
+                snap(10, 1, 100),
+                res("o1", 2),
+                ship("k1", "o1", 2, 200),
+                Short("DO1", 5_000),
+            ],
+            want((2, 2, 0), &[], (1, 1), fx(false, &[])),
+        ),
+        (
+            "a newer snapshot covers the report: the WMS's count rules again",
+            vec![snap(10, 1, 100), Short("DO1", 5_000), snap(10, 2, 101)],
+            want((10, 0, 0), &[], (0, 0), fx(false, &[])),
+        ),
+        (
+            "an older snapshot does not",
+            vec![snap(10, 2, 100), Short("DO1", 5_000), snap(10, 1, 150)],
+            want((0, 0, 0), &[], (1, 0), fx(true, &[])),
+        ),
+        (
+            "a receipt after the report is available",
+            vec![snap(10, 1, 100), Short("DO1", 5_000), mv("r1", 4, 300)],
+            want((4, 0, 0), &[], (2, 0), fx(false, &[])),
+        ),
+    ]);
+    let mut cell = Cell::default();
+    assert_eq!(cell.reported_short(), None);
+    cell.report_short("DO1", 5_000);
+    assert_eq!(
+        cell.reported_short(),
+        Some(5_000),
+        "no snapshot: dated when made"
+    );
+    cell.snapshot(3, 1, 4_000);
+    assert_eq!(
+        cell.reported_short(),
+        Some(5_000),
+        "a snapshot as of before it does not"
+    );
+    cell.snapshot(3, 2, 6_000);
+    assert_eq!(cell.reported_short(), None, "one as of after it covers it");
 }
 
 #[test]
