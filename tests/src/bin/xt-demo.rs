@@ -191,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
             tick.tick().await;
             flow.ship_due(&mut demo)?;
             second += 1;
-            if second % every != 0 {
+            if !second.is_multiple_of(every) {
                 continue;
             }
             let n = rand::rng().random_range(5..30);
