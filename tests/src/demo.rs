@@ -771,7 +771,8 @@ async fn confirm_due(
         if now.duration_since(since) < after {
             continue;
         }
-        let carrier = crate::legacy::CARRIERS[rand::rng().random_range(0..3)];
+        let carriers = crate::legacy::CARRIERS;
+        let carrier = carriers[rand::rng().random_range(0..carriers.len())];
         let r = http
             .post(format!("{base}/api/v1/deliveries/{no}/confirm"))
             .bearer_auth(bearer)
