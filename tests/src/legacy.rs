@@ -1,7 +1,8 @@
 //! A generated legacy WMS: an SQLite `inventory` table with local-time `updated_at` strings, an
 //! `outbound` table of delivery lines (written by the agent's sink, shipped by the WMS's own
 //! staff, read back by the agent's shipment source), and a drop folder of GBK-encoded CSV stock
-//! snapshots with Chinese headers.
+//! snapshots with Chinese headers. Its staff ship waiting delivery orders after a while
+//! ([`ShippingStaff`]).
 
 use anyhow::Context;
 use rand::Rng;
@@ -173,6 +174,39 @@ impl LegacyWms {
         Ok(())
     }
 
+    /// Changes `n` random rows whose item code starts with `prefix` (new quantity, new
+    /// `updated_at`), in one transaction; other rows keep theirs.
+    pub fn change_random_with_prefix(&mut self, n: usize, prefix: &str) -> anyhow::Result<()> {
+        let ids: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM inventory WHERE substr(item_code, 1, ?1) = ?2")?;
+            let rows =
+                stmt.query_map(params![prefix.chars().count() as i64, prefix], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut rng = rand::rng();
+        self.clock_ms = self.clock_ms.max(now_ms());
+        let tx = self.conn.transaction()?;
+        {
+            let mut update =
+                tx.prepare("UPDATE inventory SET qty = ?1, updated_at = ?2 WHERE id = ?3")?;
+            for _ in 0..n {
+                self.clock_ms += 1;
+                update.execute(params![
+                    rng.random_range(0..500i64),
+                    local_timestamp(self.clock_ms),
+                    ids[rng.random_range(0..ids.len())]
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Sets one row's quantity (with a new `updated_at`), as a stock count would.
     pub fn set_qty(&mut self, warehouse: &str, sku: &str, qty: i64) -> anyhow::Result<()> {
         self.clock_ms = self.clock_ms.max(now_ms()) + 1;
@@ -293,6 +327,60 @@ impl LegacyWms {
             .conn
             .query_row("SELECT count(*) FROM inventory", [], |r| r.get::<_, i64>(0))?
             as u64)
+    }
+}
+
+/// Carriers the demo warehouses ship with (codes every platform's write-back maps).
+pub const CARRIERS: [&str; 3] = ["SF", "ZTO", "YTO"];
+
+/// A new tracking number of `carrier`: its code and 12 random digits.
+pub fn tracking_no(carrier: &str) -> String {
+    format!(
+        "{carrier}{:012}",
+        rand::rng().random_range(0..1_000_000_000_000u64)
+    )
+}
+
+/// The WMS's shipping staff: a delivery order they have seen waiting for `after` is shipped
+/// with a carrier and a new tracking number, as the warehouse confirms it in its own system.
+/// They ship through the caller's [`LegacyWms`], so one connection keeps writing the
+/// `updated_at` and `shipped_at` cursors in order.
+pub struct ShippingStaff {
+    after: std::time::Duration,
+    /// Waiting delivery numbers, and when the staff first saw each.
+    seen: BTreeMap<String, std::time::Instant>,
+    /// Delivery orders shipped so far.
+    pub shipped: u64,
+}
+
+impl ShippingStaff {
+    pub fn new(after: std::time::Duration) -> ShippingStaff {
+        ShippingStaff {
+            after,
+            seen: BTreeMap::new(),
+            shipped: 0,
+        }
+    }
+
+    /// Looks at the waiting delivery orders and ships those due; returns how many it shipped.
+    pub fn ship_due(&mut self, wms: &mut LegacyWms) -> anyhow::Result<usize> {
+        let now = std::time::Instant::now();
+        let waiting = wms.waiting()?;
+        self.seen.retain(|no, _| waiting.contains(no));
+        let mut n = 0;
+        for no in waiting {
+            let since = *self.seen.entry(no.clone()).or_insert(now);
+            if now.duration_since(since) < self.after {
+                continue;
+            }
+            let carrier = CARRIERS[rand::rng().random_range(0..CARRIERS.len())];
+            if wms.ship(&no, carrier, &tracking_no(carrier))? > 0 {
+                n += 1;
+            }
+            self.seen.remove(&no);
+        }
+        self.shipped += n as u64;
+        Ok(n)
     }
 }
 

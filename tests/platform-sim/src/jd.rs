@@ -352,7 +352,7 @@ async fn answer(
             if !(start..=end).contains(&at) {
                 continue;
             }
-            let raw = render(order);
+            let raw = render(&shop.served(order));
             let wanted = match (&states, raw["orderState"].as_str()) {
                 (Some(states), Some(s)) => states.iter().any(|w| w == s),
                 // A malformed order's unknown state still goes out: JD would not filter it.

@@ -97,6 +97,10 @@ pub struct ShopSpec {
     pub faults: Faults,
     /// Shopify/WooCommerce: where to POST webhooks on updates.
     pub webhook_url: Option<String>,
+    /// Catalogue products ([`catalog`] codes) this shop lists without a merchant code, as a
+    /// seller who never filled it in: their lines are served with an empty code, so the hub
+    /// cannot map them. Empty by default.
+    pub uncoded: Vec<String>,
 }
 
 impl ShopSpec {
@@ -131,6 +135,7 @@ impl ShopSpec {
             orders,
             faults: Faults::none(),
             webhook_url: None,
+            uncoded: Vec::new(),
         }
     }
 
@@ -223,6 +228,13 @@ fn validate(config: &SimConfig) -> anyhow::Result<()> {
         shop.faults
             .validate()
             .with_context(|| format!("shop {:?}", shop.key))?;
+        for code in &shop.uncoded {
+            anyhow::ensure!(
+                catalog::CATALOG.iter().any(|p| p.sku == code),
+                "shop {:?}: uncoded {code:?} is not a catalogue code",
+                shop.key
+            );
+        }
     }
     Ok(())
 }

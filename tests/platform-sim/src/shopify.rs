@@ -345,7 +345,7 @@ async fn answer(
             .orders
             .iter()
             .filter(|o| in_window(o.modified) && wanted(&status, o))
-            .map(|o| (o.modified, o.id, render(o)))
+            .map(|o| (o.modified, o.id, render(&shop.served(o))))
             .collect();
         page_order(&mut rows);
         rows.into_iter()

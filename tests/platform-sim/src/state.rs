@@ -359,7 +359,24 @@ impl State {
 
 impl Shop {
     /// The order in the platform's JSON, corrupted when the order is a malformed one.
+    /// The order as the shop serves it: lines of its [`ShopSpec::uncoded`] products without
+    /// their merchant code.
+    pub(crate) fn served<'o>(&self, order: &'o SimOrder) -> std::borrow::Cow<'o, SimOrder> {
+        let uncoded = |sku: &str| self.spec.uncoded.iter().any(|u| u == sku);
+        if !order.lines.iter().any(|l| uncoded(l.sku)) {
+            return std::borrow::Cow::Borrowed(order);
+        }
+        let mut order = order.clone();
+        for l in &mut order.lines {
+            if uncoded(l.sku) {
+                l.sku = "";
+            }
+        }
+        std::borrow::Cow::Owned(order)
+    }
+
     pub(crate) fn render(&self, order: &SimOrder) -> Value {
+        let order = &*self.served(order);
         let mut raw = match self.family {
             Family::Top => taobao::render(self, order),
             Family::Jd => jd::render(order),
@@ -372,6 +389,7 @@ impl Shop {
 
     /// The order's refunds as (refund id, JSON).
     pub(crate) fn render_refunds(&self, order: &SimOrder) -> Vec<(String, Value)> {
+        let order = &*self.served(order);
         order
             .refunds
             .iter()

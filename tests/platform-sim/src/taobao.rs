@@ -414,11 +414,12 @@ async fn answer(
             if refunds {
                 for r in &order.refunds {
                     if (start..=end).contains(&r.modified) {
+                        let order = &*shop.served(order);
                         rows.push((r.modified, r.id, render_refund(shop, order, r)));
                     }
                 }
             } else if (start..=end).contains(&order.modified) {
-                rows.push((order.modified, order.id, render(shop, order)));
+                rows.push((order.modified, order.id, render(shop, &shop.served(order))));
             }
         }
         page_order(&mut rows);

@@ -292,7 +292,7 @@ async fn answer(
             .filter(|o| {
                 after.is_none_or(|a| o.modified >= a) && before.is_none_or(|b| o.modified <= b)
             })
-            .map(|o| (o.modified, o.id, render(o)))
+            .map(|o| (o.modified, o.id, render(&shop.served(o))))
             .filter(|(_, _, v)| match (&statuses, v["status"].as_str()) {
                 (Some(wanted), Some(s)) => wanted.iter().any(|w| w == s),
                 _ => true,

@@ -244,6 +244,56 @@ async fn orders_added_on_demand_are_paid_ready_to_ship_and_served() {
 }
 
 #[tokio::test]
+async fn a_product_listed_without_a_merchant_code_parses_without_one_on_every_platform() {
+    let (uncoded, _) = xt_platform_sim::catalog()[0];
+    let shops: Vec<ShopSpec> = shops(0, &Faults::none())
+        .into_iter()
+        .map(|s| ShopSpec {
+            uncoded: vec![uncoded.to_owned()],
+            ..s
+        })
+        .collect();
+    let sim = start(23, shops.clone()).await;
+    for spec in &shops {
+        sim.add_paid_orders(&spec.key, 40).await;
+        let (mut with, mut without) = (0, 0);
+        for o in sim.truth(&spec.key).orders {
+            let order = parse_order(spec.platform, &o.raw).unwrap_or_else(|e| panic!("{e}"));
+            for l in &order.lines {
+                match &l.merchant_sku {
+                    Some(code) => {
+                        assert_ne!(code.as_str(), uncoded, "{}", spec.key);
+                        with += 1;
+                    }
+                    None => without += 1,
+                }
+            }
+        }
+        assert!(
+            with > 0 && without > 0,
+            "{}: {with} coded, {without} not",
+            spec.key
+        );
+        check_shop(&sim, spec).await;
+    }
+    let bad = ShopSpec {
+        uncoded: vec!["NOT-SOLD".into()],
+        ..ShopSpec::new("tb-1", Platform::Taobao, 0)
+    };
+    let config = SimConfig {
+        seed: 1,
+        history: HISTORY,
+        shops: vec![bad],
+    };
+    assert!(
+        xt_platform_sim::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .is_err()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn with_every_fault_a_retrying_client_still_gets_every_order() {
     let faults = Faults {
         // Higher than Faults::all() so a small run sees each kind.
