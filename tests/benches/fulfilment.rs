@@ -356,7 +356,7 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
         .filter(|w| w.outcome == Outcome::Shipped)
         .map(|w| (w.order_no, w.received_ms))
         .collect();
-    let clock = clock.lock().expect("clock");
+    let clock = std::mem::take(&mut *clock.lock().expect("clock"));
     let mut to_wms = Vec::with_capacity(orders.len());
     let mut to_platform = Vec::with_capacity(orders.len());
     let mut twice = 0;
