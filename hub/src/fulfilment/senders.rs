@@ -18,9 +18,9 @@ use super::store::{
 };
 use crate::hub::{Hub, now_ms};
 use crate::ingest::{Applied, Intake};
-use crate::shops::channels::ChannelConfig;
 use crate::shops::channels::carriers::parse_carrier;
 use crate::shops::channels::writeback::{ShipmentWriteBack, WriteBackAnswer, write_back};
+use crate::shops::channels::{Channel, ChannelConfig};
 use crate::store::table::WriteTx;
 use crate::store::{FulfilmentLogged, LogEntry, StoreError};
 use crate::supervisor::CancellationToken;
@@ -33,7 +33,13 @@ use xt_shared::model::UtcMillis;
 /// How often the senders look without being woken (retries coming due).
 pub const SENDER_TICK: Duration = Duration::from_secs(1);
 /// Calls made per tenant per round at most.
-pub const SEND_BATCH_MAX: usize = 64;
+pub const SEND_BATCH_MAX: usize = 512;
+/// Most write-backs in flight at once.
+pub const WRITEBACKS_IN_FLIGHT: usize = 32;
+/// Most write-back calls a second per shop. Not the capture quota (`ChannelConfig::for_platform`,
+/// for order listing): a shop shipping thousands of parcels an hour needs its tracking out in
+/// time; the platform's answer to too many calls is retried with backoff like any other.
+pub const WRITEBACK_RATE_PER_SEC: u32 = 1000;
 /// Longest wait between two tries of one write-back.
 pub const RETRY_MAX_MS: i64 = 10 * 60 * 1000;
 
@@ -217,40 +223,81 @@ struct Due {
 }
 
 async fn write_back_round(hub: Arc<Hub>) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
     let h = hub.clone();
     let due = tokio::task::spawn_blocking(move || due_write_backs(&h, now_ms())).await??;
-    for d in due {
-        let answer = send_one(&hub, &d).await;
-        let h = hub.clone();
-        tokio::task::spawn_blocking(move || {
-            h.ingest()
-                .run(h.store(), WriteBackDone { due: d, answer }, now_ms())
-        })
-        .await??;
+    let full = due.len() >= SEND_BATCH_MAX;
+    // One channel per shop per round: its connections are reused by the round's calls.
+    let mut channels: BTreeMap<(String, String), Result<Arc<dyn Channel>, WriteBackAnswer>> =
+        BTreeMap::new();
+    for d in &due {
+        let key = (d.tenant.to_string(), d.shop.clone());
+        channels
+            .entry(key)
+            .or_insert_with(|| writeback_channel(&hub, &d.tenant, &d.shop));
+    }
+    let answers: Vec<(Due, WriteBackAnswer)> =
+        futures_util::stream::iter(due.into_iter().map(|d| {
+            let channel = channels[&(d.tenant.to_string(), d.shop.clone())].clone();
+            async move {
+                let answer = match channel {
+                    Ok(channel) => send_one(channel.as_ref(), &d).await,
+                    Err(answer) => answer,
+                };
+                (d, answer)
+            }
+        }))
+        .buffer_unordered(WRITEBACKS_IN_FLIGHT)
+        .collect()
+        .await;
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let h = hub.clone();
+    tokio::task::spawn_blocking(move || {
+        h.ingest().run(h.store(), WriteBacksDone(answers), now_ms())
+    })
+    .await??;
+    if full {
+        // More are due: the next round starts now rather than at the next tick.
+        hub.fulfilment_work();
     }
     Ok(())
 }
 
-async fn send_one(hub: &Hub, d: &Due) -> WriteBackAnswer {
-    let shop = match hub.store().shop(&d.tenant, &d.shop) {
+/// The channel write-backs to `shop` go through, or why there is none.
+fn writeback_channel(
+    hub: &Hub,
+    tenant: &TenantId,
+    shop: &str,
+) -> Result<Arc<dyn Channel>, WriteBackAnswer> {
+    let shop = match hub.store().shop(tenant, shop) {
         Ok(Some(shop)) => shop,
-        Ok(None) => return WriteBackAnswer::Permanent(format!("shop {} is not bound", d.shop)),
+        Ok(None) => {
+            return Err(WriteBackAnswer::Permanent(format!(
+                "shop {shop} is not bound"
+            )));
+        }
         Err(e) => {
-            return WriteBackAnswer::Retryable {
+            return Err(WriteBackAnswer::Retryable {
                 reason: e.to_string(),
                 retry_after: None,
-            };
+            });
         }
-    };
-    let carrier = match parse_carrier(&d.carrier) {
-        Ok(c) => c,
-        Err(e) => return WriteBackAnswer::Permanent(e.to_string()),
     };
     let config = ChannelConfig {
         shop_urls: hub.settings().shop_urls.clone(),
+        rate_per_sec: WRITEBACK_RATE_PER_SEC,
+        burst: WRITEBACK_RATE_PER_SEC,
         ..ChannelConfig::for_platform(shop.platform)
     };
-    let channel = match crate::shops::capture::shop_channel(hub, &shop, config) {
+    crate::shops::capture::shop_channel(hub, &shop, config)
+        .map(Arc::from)
+        .map_err(|e| WriteBackAnswer::Permanent(e.to_string()))
+}
+
+async fn send_one(channel: &dyn Channel, d: &Due) -> WriteBackAnswer {
+    let carrier = match parse_carrier(&d.carrier) {
         Ok(c) => c,
         Err(e) => return WriteBackAnswer::Permanent(e.to_string()),
     };
@@ -264,7 +311,7 @@ async fn send_one(hub: &Hub, d: &Due) -> WriteBackAnswer {
             Ok(s) => s,
             Err(e) => return WriteBackAnswer::Permanent(e.to_string()),
         };
-        last = write_back(channel.as_ref(), &shipment).await;
+        last = write_back(channel, &shipment).await;
         if !last.is_acknowledged() {
             return last;
         }
@@ -309,130 +356,144 @@ fn due_write_backs(hub: &Hub, now: UtcMillis) -> anyhow::Result<Vec<Due>> {
     Ok(out)
 }
 
-/// A write-back's answer, recorded: acknowledged, failed, or due again after a backoff.
-struct WriteBackDone {
-    due: Due,
-    answer: WriteBackAnswer,
-}
+/// A round's write-back answers, recorded in one transaction: each acknowledged, failed, or
+/// due again after a backoff. An answer whose due row is gone (recorded before) is skipped.
+struct WriteBacksDone(Vec<(Due, WriteBackAnswer)>);
 
-impl Intake for WriteBackDone {
-    type Admitted = WriteBackDone;
+impl Intake for WriteBacksDone {
+    type Admitted = WriteBacksDone;
     type Outcome = ();
 
-    fn admit(self, tx: &WriteTx) -> Result<Result<WriteBackDone, ()>, StoreError> {
-        let d = &self.due;
-        let key = (
-            d.tenant.as_str(),
-            d.due_at,
-            d.delivery_no.as_str(),
-            d.package.as_str(),
-        );
-        Ok(if tx.open(WRITEBACKS_DUE)?.contains(key)? {
-            Ok(self)
-        } else {
+    fn admit(self, tx: &WriteTx) -> Result<Result<WriteBacksDone, ()>, StoreError> {
+        let due = tx.open(WRITEBACKS_DUE)?;
+        let mut kept = Vec::with_capacity(self.0.len());
+        for (d, answer) in self.0 {
+            let key = (
+                d.tenant.as_str(),
+                d.due_at,
+                d.delivery_no.as_str(),
+                d.package.as_str(),
+            );
+            if due.contains(key)? {
+                kept.push((d, answer));
+            }
+        }
+        Ok(if kept.is_empty() {
             Err(())
+        } else {
+            Ok(WriteBacksDone(kept))
         })
     }
 
-    fn apply(done: WriteBackDone, tx: &WriteTx, now: UtcMillis) -> Result<Applied<()>, StoreError> {
-        let WriteBackDone { due: d, answer } = done;
-        let t = d.tenant.as_str();
-        tx.open(WRITEBACKS_DUE)?.remove((
-            t,
-            d.due_at,
-            d.delivery_no.as_str(),
-            d.package.as_str(),
-        ))?;
-        let attempts = d.attempts + 1;
-        let (state, note) = match &answer {
-            WriteBackAnswer::Acknowledged | WriteBackAnswer::AlreadyShipped => (
-                WriteBack::Acknowledged { at: now },
-                format!("tracking {} written back", d.tracking_no),
-            ),
-            WriteBackAnswer::Permanent(reason) => {
-                tx.open(WRITEBACKS_FAILED)?
-                    .insert((t, d.delivery_no.as_str(), d.package.as_str()), &())?;
-                (
-                    WriteBack::Failed {
-                        attempts,
-                        error: reason.clone(),
-                    },
-                    format!("tracking write-back failed: {reason}"),
-                )
-            }
-            WriteBackAnswer::Retryable {
-                reason,
-                retry_after,
-            } => {
-                let wait = retry_after
-                    .map_or(backoff_ms(attempts), |w| w.as_millis() as i64)
-                    .clamp(1000, RETRY_MAX_MS);
-                tx.open(WRITEBACKS_DUE)?.insert(
-                    (t, now.0 + wait, d.delivery_no.as_str(), d.package.as_str()),
-                    &WriteBackDue { attempts },
-                )?;
-                (
-                    WriteBack::Pending {
-                        attempts,
-                        last_error: Some(reason.clone()),
-                    },
-                    String::new(),
-                )
-            }
-            WriteBackAnswer::Unauthorized(reason) => {
-                tx.open(WRITEBACKS_DUE)?.insert(
-                    (
-                        t,
-                        now.0 + RETRY_MAX_MS,
-                        d.delivery_no.as_str(),
-                        d.package.as_str(),
-                    ),
-                    &WriteBackDue { attempts },
-                )?;
-                (
-                    WriteBack::Pending {
-                        attempts,
-                        last_error: Some(format!("the shop must be authorized again: {reason}")),
-                    },
-                    String::new(),
-                )
-            }
-        };
-        let mut deliveries = tx.open(DELIVERIES)?;
-        let Some(mut delivery) = deliveries.get((t, d.delivery_no.as_str()))? else {
-            return Ok(Applied {
-                log: Vec::new(),
-                outcome: (),
-            });
-        };
-        if let Some(p) = delivery.packages.iter_mut().find(|p| p.key == d.package) {
-            p.write_back = state;
-        }
-        deliveries.insert((t, d.delivery_no.as_str()), &delivery)?;
-        drop(deliveries);
+    fn apply(
+        done: WriteBacksDone,
+        tx: &WriteTx,
+        now: UtcMillis,
+    ) -> Result<Applied<()>, StoreError> {
         let mut log = Vec::new();
-        if !note.is_empty() {
-            let mut orders = tx.open(FULFILMENTS)?;
-            for no in &delivery.orders {
-                let key = (t, delivery.shop.as_str(), no.as_str());
-                let Some(mut f) = orders.get(key)? else {
-                    continue;
-                };
-                let s = f.state;
-                f.step(s, Actor::Platform, note.clone(), now);
-                orders.insert(key, &f)?;
-                log.push(LogEntry::Fulfilment(FulfilmentLogged {
-                    tenant: d.tenant.clone(),
-                    shop: delivery.shop.clone(),
-                    order_no: no.clone(),
-                    from: s.as_str().to_owned(),
-                    to: s.as_str().to_owned(),
-                    actor: "platform".into(),
-                    reason: note.clone(),
-                    at: now,
-                }));
-            }
+        for (due, answer) in done.0 {
+            log.extend(record_answer(due, answer, tx, now)?);
         }
         Ok(Applied { log, outcome: () })
     }
+}
+
+/// Records one write-back's answer; returns what goes into the log.
+fn record_answer(
+    d: Due,
+    answer: WriteBackAnswer,
+    tx: &WriteTx,
+    now: UtcMillis,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let t = d.tenant.as_str();
+    tx.open(WRITEBACKS_DUE)?
+        .remove((t, d.due_at, d.delivery_no.as_str(), d.package.as_str()))?;
+    let attempts = d.attempts + 1;
+    let (state, note) = match &answer {
+        WriteBackAnswer::Acknowledged | WriteBackAnswer::AlreadyShipped => (
+            WriteBack::Acknowledged { at: now },
+            format!("tracking {} written back", d.tracking_no),
+        ),
+        WriteBackAnswer::Permanent(reason) => {
+            tx.open(WRITEBACKS_FAILED)?
+                .insert((t, d.delivery_no.as_str(), d.package.as_str()), &())?;
+            (
+                WriteBack::Failed {
+                    attempts,
+                    error: reason.clone(),
+                },
+                format!("tracking write-back failed: {reason}"),
+            )
+        }
+        WriteBackAnswer::Retryable {
+            reason,
+            retry_after,
+        } => {
+            let wait = retry_after
+                .map_or(backoff_ms(attempts), |w| w.as_millis() as i64)
+                .clamp(1000, RETRY_MAX_MS);
+            tx.open(WRITEBACKS_DUE)?.insert(
+                (t, now.0 + wait, d.delivery_no.as_str(), d.package.as_str()),
+                &WriteBackDue { attempts },
+            )?;
+            (
+                WriteBack::Pending {
+                    attempts,
+                    last_error: Some(reason.clone()),
+                },
+                String::new(),
+            )
+        }
+        WriteBackAnswer::Unauthorized(reason) => {
+            tx.open(WRITEBACKS_DUE)?.insert(
+                (
+                    t,
+                    now.0 + RETRY_MAX_MS,
+                    d.delivery_no.as_str(),
+                    d.package.as_str(),
+                ),
+                &WriteBackDue { attempts },
+            )?;
+            (
+                WriteBack::Pending {
+                    attempts,
+                    last_error: Some(format!("the shop must be authorized again: {reason}")),
+                },
+                String::new(),
+            )
+        }
+    };
+    let mut deliveries = tx.open(DELIVERIES)?;
+    let Some(mut delivery) = deliveries.get((t, d.delivery_no.as_str()))? else {
+        return Ok(Vec::new());
+    };
+    if let Some(p) = delivery.packages.iter_mut().find(|p| p.key == d.package) {
+        p.write_back = state;
+    }
+    deliveries.insert((t, d.delivery_no.as_str()), &delivery)?;
+    drop(deliveries);
+    let mut log = Vec::new();
+    if !note.is_empty() {
+        let mut orders = tx.open(FULFILMENTS)?;
+        for no in &delivery.orders {
+            let key = (t, delivery.shop.as_str(), no.as_str());
+            let Some(mut f) = orders.get(key)? else {
+                continue;
+            };
+            let s = f.state;
+            f.step(s, Actor::Platform, note.clone(), now);
+            orders.insert(key, &f)?;
+            log.push(LogEntry::Fulfilment(FulfilmentLogged {
+                tenant: d.tenant.clone(),
+                shop: delivery.shop.clone(),
+                order_no: no.clone(),
+                from: s.as_str().to_owned(),
+                to: s.as_str().to_owned(),
+                actor: "platform".into(),
+                reason: note.clone(),
+                at: now,
+            }));
+        }
+    }
+    Ok(log)
 }
