@@ -458,3 +458,63 @@ fn migrate_leaves_a_layout_3_directory_as_it_is() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("nothing to do"), "{stdout}");
 }
+
+/// The fixture written by `main` with fulfilment (2026-11-30): warehouses of the three kinds,
+/// settings, fulfilments in every state the demo reaches, delivery orders with packages and
+/// write-backs, the stock ledger, the agent's command outbox and their log entries.
+fn fixture_fulfilment() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data/2026-11-30-fulfilment")
+}
+
+/// Its questions: the file each answer is kept in, and the path asked.
+fn fulfilment_questions(env_orders: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = [
+        ("board.json", "/api/v1/fulfilment/board"),
+        ("settings.json", "/api/v1/fulfilment/settings"),
+        ("warehouses.json", "/api/v1/warehouses"),
+        (
+            "fulfilment-orders.json",
+            "/api/v1/fulfilment/orders?limit=500",
+        ),
+        ("deliveries.json", "/api/v1/deliveries?limit=200"),
+        ("stock.json", "/api/v1/stock?limit=500"),
+    ]
+    .into_iter()
+    .map(|(f, p)| (f.to_owned(), p.to_owned()))
+    .collect();
+    for o in env_orders["orders"].as_array().into_iter().flatten() {
+        let id = o["id"].as_str().unwrap();
+        out.push((
+            format!("order-{}.json", id.replace(':', "_")),
+            format!("/api/v1/fulfilment/orders/{id}"),
+        ));
+    }
+    out
+}
+
+/// `XT_WRITE_FIXTURE_ANSWERS=1` writes the answers of this version (once, by the version that
+/// wrote the data); otherwise every later version must answer the same.
+#[tokio::test]
+async fn the_fulfilment_data_directory_answers_as_it_did() {
+    let fixture = fixture_fulfilment();
+    let (env, _) = open(&fixture);
+    let answers = fixture.join("answers");
+    let key = env.key.clone();
+    let write = std::env::var("XT_WRITE_FIXTURE_ANSWERS").is_ok_and(|v| v == "1");
+    let orders = get(&env, "/api/v1/fulfilment/orders?limit=500", &key).await;
+    let questions = fulfilment_questions(&orders);
+    assert!(questions.len() > 20, "the fixture holds fulfilments");
+    if write {
+        std::fs::create_dir_all(&answers).unwrap();
+    }
+    for (file, path) in questions {
+        let now = get(&env, &path, &key).await;
+        if write {
+            let text = serde_json::to_string_pretty(&now).unwrap();
+            std::fs::write(answers.join(&file), text + "\n").unwrap();
+            continue;
+        }
+        let then = read_json(answers.join(&file));
+        assert_eq!(steady(now), steady(then), "GET {path} answers as {file}");
+    }
+}
