@@ -223,8 +223,9 @@ pub(crate) fn record(
     order_no: &str,
     parcel: &Parcel,
     outcome: Outcome,
-    now: OffsetDateTime,
 ) {
+    // The exact time (the platform's own times are whole seconds): latencies are measured by it.
+    let now = OffsetDateTime::now_utc();
     received.push(WriteBack {
         seq: 0,
         shop: shop.spec.key.clone(),
@@ -259,14 +260,13 @@ impl Sim {
         parcel: &Parcel,
         reason: &str,
     ) {
-        let now = crate::clock::whole_seconds(OffsetDateTime::now_utc());
         let mut guard = self.lock();
         let state = &mut *guard;
         if let Some(shop) = state.shops.iter().find(|s| s.spec.key == key) {
             let outcome = Outcome::Refused {
                 reason: reason.to_owned(),
             };
-            record(&mut state.received, shop, order_no, parcel, outcome, now);
+            record(&mut state.received, shop, order_no, parcel, outcome);
         }
     }
 
@@ -296,7 +296,6 @@ impl Sim {
             order_no,
             &kept,
             shipped.outcome(),
-            now,
         );
         Some(shipped)
     }

@@ -222,7 +222,6 @@ async fn update(
                 &id,
                 parcel,
                 shipped.outcome(),
-                now,
             );
         }
         // WooCommerce keeps the meta as sent.
