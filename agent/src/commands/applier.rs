@@ -102,9 +102,44 @@ impl Applier {
         command: &AgentCommand,
         now: UtcMillis,
     ) -> Result<CommandOutcome, ApplyError> {
-        if !self.recovered {
-            self.recover()?;
+        let (mut outcomes, failed) = self.apply_batch(&[(seq, command)], now);
+        match (outcomes.pop(), failed) {
+            (Some(outcome), _) => Ok(outcome),
+            (None, Some(e)) => Err(e),
+            (None, None) => unreachable!("a command is decided or failed"),
         }
+    }
+
+    /// Decides `commands` in order, as [`Applier::apply`] does, applying runs of them that go
+    /// to the same batching sink ([`Sink::batch_max`]) in one sink transaction and one durable
+    /// record. Returns the outcomes of the commands decided, a prefix of `commands`, and the
+    /// transient error that stopped the rest (call again from there).
+    pub fn apply_batch(
+        &mut self,
+        commands: &[(u64, &AgentCommand)],
+        now: UtcMillis,
+    ) -> (Vec<CommandOutcome>, Option<ApplyError>) {
+        let mut out = Vec::with_capacity(commands.len());
+        let mut next = 0;
+        while next < commands.len() {
+            let run = self.decide_run(&commands[next..], now);
+            match run {
+                Ok(outcomes) => {
+                    next += outcomes.len();
+                    out.extend(outcomes);
+                }
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    /// What to do with `command`, from the record and the sinks.
+    fn plan(
+        &self,
+        seq: u64,
+        command: &AgentCommand,
+    ) -> Result<(Plan, Option<Decision>), ApplyError> {
         let recorded = self.store.decision(seq)?;
         if let Some(d) = &recorded
             && (d.kind != command.kind() || &d.delivery_no != command.delivery_no())
@@ -119,18 +154,36 @@ impl Applier {
             .sinks
             .iter()
             .position(|s| s.serves(command.warehouse()));
-        let decision = |sink: Option<&str>, outcome: CommandOutcome| Decision {
-            kind: command.kind().to_owned(),
-            delivery_no: command.delivery_no().clone(),
-            sink: sink.map(str::to_owned),
-            outcome,
-        };
-        match decide::plan(
+        let plan = decide::plan(
             recorded.as_ref(),
             before.as_ref(),
             sink,
             command.warehouse(),
-        ) {
+        );
+        Ok((plan, recorded))
+    }
+
+    /// Decides the first of `commands` and, when a batching sink applies it, the commands after
+    /// it that go to the same sink (up to its batch size; a seq or a delivery seen twice ends
+    /// the run, so each is planned against the record of the one before). At least one.
+    fn decide_run(
+        &mut self,
+        commands: &[(u64, &AgentCommand)],
+        now: UtcMillis,
+    ) -> Result<Vec<CommandOutcome>, ApplyError> {
+        if !self.recovered {
+            self.recover()?;
+        }
+        let (seq, command) = commands[0];
+        let decision =
+            |command: &AgentCommand, sink: Option<&str>, outcome: CommandOutcome| Decision {
+                kind: command.kind().to_owned(),
+                delivery_no: command.delivery_no().clone(),
+                sink: sink.map(str::to_owned),
+                outcome,
+            };
+        let (plan, recorded) = self.plan(seq, command)?;
+        let i = match plan {
             Plan::Answer(outcome) => {
                 // A decided rename may still be due (the answer was lost with it).
                 let sink = recorded.and_then(|d| d.sink);
@@ -141,33 +194,73 @@ impl Applier {
                 {
                     s.committed(now)?;
                 }
-                Ok(outcome)
+                return Ok(vec![outcome]);
             }
             Plan::Decide(outcome) => {
                 self.store
-                    .record(seq, &decision(None, outcome.clone()), None)?;
-                Ok(outcome)
+                    .record(seq, &decision(command, None, outcome.clone()), None)?;
+                return Ok(vec![outcome]);
             }
-            Plan::Apply(i) => {
-                let sink = &mut self.sinks[i];
-                let applied = match sink.apply(seq, command, now) {
-                    Ok(applied) => applied,
-                    Err(e) => {
-                        self.recovered = false;
-                        return Err(e.into());
-                    }
-                };
-                let outcome = decide::bounded(applied.outcome);
-                let d = decision(Some(sink.name()), outcome.clone());
-                if let Err(e) = self.store.record(seq, &d, applied.state.as_deref()) {
-                    // Undecided: the sink's staged work is undone before the next attempt.
-                    self.recovered = false;
-                    return Err(e.into());
+            Plan::Apply(i) => i,
+        };
+        let mut run = vec![(seq, command)];
+        let max = self.sinks[i].batch_max().max(1);
+        let mut seen =
+            std::collections::BTreeSet::from([(seq, command.kind(), command.delivery_no())]);
+        for &(seq, command) in &commands[1..] {
+            if run.len() >= max
+                || seen.iter().any(|(s, k, d)| {
+                    *s == seq || (*k == command.kind() && *d == command.delivery_no())
+                })
+            {
+                break;
+            }
+            match self.plan(seq, command)? {
+                (Plan::Apply(j), _) if j == i => {
+                    seen.insert((seq, command.kind(), command.delivery_no()));
+                    run.push((seq, command));
                 }
-                sink.committed(now)?;
-                Ok(outcome)
+                _ => break,
             }
         }
+        let sink = &mut self.sinks[i];
+        let applied = match sink.apply_batch(&run, now) {
+            Ok(applied) if applied.len() == run.len() => applied,
+            Ok(_) => {
+                self.recovered = false;
+                return Err(ApplyError::Sink(crate::sinks::SinkError::invalid(
+                    sink.name(),
+                    "the sink did not answer every command",
+                )));
+            }
+            Err(e) => {
+                self.recovered = false;
+                return Err(e.into());
+            }
+        };
+        let decided: Vec<(u64, Decision, Option<Vec<u8>>)> = run
+            .iter()
+            .zip(applied)
+            .map(|(&(seq, command), applied)| {
+                let outcome = decide::bounded(applied.outcome);
+                (
+                    seq,
+                    decision(command, Some(sink.name()), outcome),
+                    applied.state,
+                )
+            })
+            .collect();
+        let rows: Vec<(u64, &Decision, Option<&[u8]>)> = decided
+            .iter()
+            .map(|(seq, d, state)| (*seq, d, state.as_deref()))
+            .collect();
+        if let Err(e) = self.store.record_all(&rows) {
+            // Undecided: the sink's staged work is undone before the next attempt.
+            self.recovered = false;
+            return Err(e.into());
+        }
+        self.sinks[i].committed(now)?;
+        Ok(decided.into_iter().map(|(_, d, _)| d.outcome).collect())
     }
 
     /// Closes what time closes (batch files whose window ended by `now`).

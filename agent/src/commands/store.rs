@@ -243,45 +243,65 @@ impl CommandStore {
         decision: &Decision,
         state: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        let sink_state = match (&decision.sink, state) {
-            (Some(sink), Some(state)) if state.len() > SINK_STATE_BYTES_MAX => {
-                return Err(StoreError::StateTooLarge {
-                    sink: sink.clone(),
-                    len: state.len(),
-                });
-            }
-            (Some(sink), Some(state)) => Some((sink.as_str(), state)),
-            _ => None,
-        };
-        let value = postcard::to_extend(&StoredDecision::from(decision), vec![STORAGE_V1])
-            .map_err(|e| StoreError::Corrupt {
-                what: format!("seq {seq}"),
-                reason: format!("cannot encode: {e}"),
-            })?;
+        self.record_all(&[(seq, decision, state)])
+    }
+
+    /// Records every `(seq, decision, state)` in one durable transaction, in order (a later
+    /// state of the same sink replaces an earlier one); trims as [`CommandStore::record`] does,
+    /// for each.
+    pub fn record_all(
+        &self,
+        decided: &[(u64, &Decision, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(decided.len());
+        for &(seq, decision, state) in decided {
+            let sink_state = match (&decision.sink, state) {
+                (Some(sink), Some(state)) if state.len() > SINK_STATE_BYTES_MAX => {
+                    return Err(StoreError::StateTooLarge {
+                        sink: sink.clone(),
+                        len: state.len(),
+                    });
+                }
+                (Some(sink), Some(state)) => Some((sink.as_str(), state)),
+                _ => None,
+            };
+            let value = postcard::to_extend(&StoredDecision::from(decision), vec![STORAGE_V1])
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("seq {seq}"),
+                    reason: format!("cannot encode: {e}"),
+                })?;
+            rows.push((seq, decision, value, sink_state));
+        }
         let txn = self.db.begin_write().map_err(storage("record"))?;
         {
             let mut decided = txn.open_table(DECIDED).map_err(storage("record"))?;
             let mut index = txn.open_table(DELIVERIES).map_err(storage("record"))?;
-            decided
-                .insert(seq, value.as_slice())
-                .map_err(storage("record"))?;
-            if decision.applied() {
-                index
-                    .insert((decision.kind.as_str(), decision.delivery_no.as_str()), seq)
+            let mut states = txn.open_table(SINK_STATE).map_err(storage("record"))?;
+            for (seq, decision, value, sink_state) in &rows {
+                decided
+                    .insert(*seq, value.as_slice())
                     .map_err(storage("record"))?;
+                if decision.applied() {
+                    index
+                        .insert(
+                            (decision.kind.as_str(), decision.delivery_no.as_str()),
+                            *seq,
+                        )
+                        .map_err(storage("record"))?;
+                }
+                if let Some((sink, state)) = sink_state {
+                    states.insert(*sink, *state).map_err(storage("record"))?;
+                }
             }
-            if let Some((sink, state)) = sink_state {
-                let mut states = txn.open_table(SINK_STATE).map_err(storage("record"))?;
-                states.insert(sink, state).map_err(storage("record"))?;
-            }
-            if let Some(trim_to) = seq.checked_sub(DECISIONS_KEPT) {
+            let newest = rows.iter().map(|r| r.0).max();
+            if let Some(trim_to) = newest.and_then(|seq| seq.checked_sub(DECISIONS_KEPT)) {
                 let mut old = Vec::new();
                 for entry in decided.range(..=trim_to).map_err(storage("trim"))? {
                     let (k, v) = entry.map_err(storage("trim"))?;
                     let seq = k.value();
                     // A corrupt old decision still goes; its index entry cannot be found.
                     old.push((seq, decode(v.value(), seq).ok()));
-                    if old.len() >= TRIM_PER_RECORD_MAX {
+                    if old.len() >= TRIM_PER_RECORD_MAX * rows.len() {
                         break;
                     }
                 }

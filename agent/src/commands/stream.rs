@@ -2,11 +2,13 @@
 //! `Command`, decide it, answer `CommandResult`, in seq order, until the hub finishes the
 //! stream.
 //!
-//! A transient failure (the WMS locked, a full disk) is retried with capped backoff and jitter,
-//! holding the commands behind it (they must apply in order), and is never answered. One frame
-//! is read at a time (the hub's flow control holds the rest), at most
-//! [`COMMAND_FRAME_BYTES_MAX`]. Time-due work (closing a batch file) runs in [`tick_until`],
-//! beside the sessions, so a batch closes on time whether the hub is reachable or not.
+//! Frames are read as they arrive (each at most [`COMMAND_FRAME_BYTES_MAX`]) and the commands
+//! that queued up while the applier was busy are decided together ([`BATCH_MAX`]): a batching
+//! sink writes them in one transaction and the agent records them in one. A transient failure
+//! (the WMS locked, a full disk) is retried with capped backoff and jitter, holding the
+//! commands behind it (they must apply in order), and is never answered. Time-due work (closing
+//! a batch file) runs in [`tick_until`], beside the sessions, so a batch closes on time whether
+//! the hub is reachable or not.
 
 use super::applier::Applier;
 use super::frames::{FrameIoError, read_frame, write_frame};
@@ -14,11 +16,13 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
-use xt_shared::command::{AgentCommand, CommandOutcome};
+use xt_shared::command::AgentCommand;
 use xt_shared::model::UtcMillis;
 use xt_shared::protocol::Frame;
 use xt_shared::sync::Backoff;
 
+/// Most commands decided together (the hub keeps at most this many unanswered).
+pub const BATCH_MAX: usize = 256;
 /// Largest frame read on the command stream: one delivery order is far smaller.
 pub const COMMAND_FRAME_BYTES_MAX: usize = 1024 * 1024;
 /// First retry delay of a transient failure, in milliseconds (doubles per failure).
@@ -105,16 +109,37 @@ where
         .await
         .map_err(|e| StreamError::Task(e.to_string()))?;
     write_frame(&mut send, &Frame::CommandsReady { sinks }).await?;
-    loop {
-        match read_frame(&mut recv, COMMAND_FRAME_BYTES_MAX).await? {
-            None => return Ok(()),
-            Some(Frame::Command { seq, command }) => {
-                let outcome = decide(applier, seq, command, options).await?;
-                write_frame(&mut send, &Frame::CommandResult { seq, outcome }).await?;
+    // Commands are read as they come and decided in batches: all that arrived while the last
+    // batch was being applied go through the applier together.
+    let (queued, mut queue) = tokio::sync::mpsc::channel::<(u64, AgentCommand)>(BATCH_MAX);
+    let reading = async move {
+        loop {
+            match read_frame(&mut recv, COMMAND_FRAME_BYTES_MAX).await? {
+                None => return Ok(()),
+                Some(Frame::Command { seq, command }) => {
+                    if queued.send((seq, command)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(other) => return Err(StreamError::Unexpected(other.name())),
             }
-            Some(other) => return Err(StreamError::Unexpected(other.name())),
         }
-    }
+    };
+    let working = async {
+        while let Some(first) = queue.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH_MAX {
+                match queue.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            decide(applier, batch, &mut send, options).await?;
+        }
+        Ok::<(), StreamError>(())
+    };
+    tokio::try_join!(reading, working)?;
+    Ok(())
 }
 
 /// Closes what time closes (batch files) for as long as the agent runs, connected or not,
@@ -145,27 +170,38 @@ pub async fn tick_until(applier: SharedApplier, mut stop: watch::Receiver<bool>)
     }
 }
 
-/// Applies `command` until it is decided, retrying transient failures with backoff.
-async fn decide(
+/// Decides `batch` in order and answers each command as soon as its outcome is recorded,
+/// retrying a transient failure with backoff from the command that failed.
+async fn decide<W: AsyncWrite + Unpin>(
     applier: &SharedApplier,
-    seq: u64,
-    command: AgentCommand,
+    batch: Vec<(u64, AgentCommand)>,
+    send: &mut W,
     options: &ServeOptions,
-) -> Result<CommandOutcome, StreamError> {
-    let command = Arc::new(command);
+) -> Result<(), StreamError> {
+    let batch = Arc::new(batch);
+    let mut from = 0;
     let mut backoff = Backoff::new(options.retry_base_ms, options.retry_max_ms);
-    loop {
-        let (a, c) = (applier.clone(), command.clone());
-        let result = tokio::task::spawn_blocking(move || lock(&a).apply(seq, &c, now()))
-            .await
-            .map_err(|e| StreamError::Task(e.to_string()))?;
-        match result {
-            Ok(outcome) => {
+    while from < batch.len() {
+        let (a, b) = (applier.clone(), batch.clone());
+        let (outcomes, failed) = tokio::task::spawn_blocking(move || {
+            let commands: Vec<(u64, &AgentCommand)> =
+                b[from..].iter().map(|(seq, c)| (*seq, c)).collect();
+            lock(&a).apply_batch(&commands, now())
+        })
+        .await
+        .map_err(|e| StreamError::Task(e.to_string()))?;
+        for outcome in outcomes {
+            let (seq, command) = &batch[from];
+            tracing::debug!(seq, kind = command.kind(), delivery_no = %command.delivery_no(), ?outcome, "command decided");
+            write_frame(send, &Frame::CommandResult { seq: *seq, outcome }).await?;
+            from += 1;
+        }
+        match failed {
+            None => {
                 options.last_error.send_replace(None);
-                tracing::debug!(seq, kind = command.kind(), delivery_no = %command.delivery_no(), ?outcome, "command decided");
-                return Ok(outcome);
             }
-            Err(e) => {
+            Some(e) => {
+                let (seq, command) = &batch[from];
                 let message = xt_shared::errors::chain(&e);
                 let delay = backoff.next_delay_ms(rand::random());
                 tracing::warn!(seq, kind = command.kind(), delivery_no = %command.delivery_no(), error = %message, delay_ms = delay, "command not applied yet; retrying");
@@ -174,4 +210,5 @@ async fn decide(
             }
         }
     }
+    Ok(())
 }

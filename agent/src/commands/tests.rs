@@ -168,6 +168,84 @@ fn commands_are_routed_by_warehouse_and_unserved_ones_refused() {
     );
 }
 
+/// A trigger of the WMS that rejects D-2's second line (after its first is written).
+const REJECT_D2: &str = "CREATE TRIGGER reject_d2 BEFORE INSERT ON delivery_lines
+    WHEN NEW.delivery_no = 'D-2' AND NEW.line_no = 2
+    BEGIN SELECT RAISE(ABORT, 'D-2 is blocked'); END;";
+
+#[test]
+fn a_batch_applies_in_one_transaction_and_a_refused_delivery_rolls_back_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = wms_db(dir.path());
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(REJECT_D2)
+        .unwrap();
+    let mut a = applier(dir.path(), &testing::sqlite_sink_toml(&db, ""));
+    let commands = [
+        create("D-1", "WH-1"),
+        create("D-2", "WH-1"),
+        create("D-3", "WH-1"),
+        cancel("D-1", "WH-1"),
+        // The same delivery again under another seq: ends the run, answered from the record.
+        create("D-1", "WH-1"),
+        create("D-9", "WH-7"),
+    ];
+    let batch: Vec<(u64, &AgentCommand)> = (1..).zip(commands.iter()).collect();
+    let (outcomes, failed) = a.apply_batch(&batch, T0);
+    assert!(failed.is_none(), "{failed:?}");
+    assert_eq!(outcomes.len(), 6);
+    assert_eq!(outcomes[0], CommandOutcome::Done);
+    let reason = refused(outcomes[1].clone());
+    assert!(reason.contains("D-2 is blocked"), "{reason}");
+    assert_eq!(outcomes[2], CommandOutcome::Done);
+    assert_eq!(
+        outcomes[3],
+        CommandOutcome::Done,
+        "cancels the row of seq 1"
+    );
+    assert_eq!(outcomes[4], CommandOutcome::AlreadyDone);
+    assert!(refused(outcomes[5].clone()).contains("WH-7"));
+    let rows: Vec<(String, String)> = wms_rows(&db).into_iter().map(|r| (r.0, r.4)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("D-1".to_owned(), "CANCELLED".to_owned()),
+            ("D-1".to_owned(), "CANCELLED".to_owned()),
+            ("D-3".to_owned(), "NEW".to_owned()),
+            ("D-3".to_owned(), "NEW".to_owned()),
+        ],
+        "D-2's first line went back with its savepoint"
+    );
+    for (seq, outcome) in (1..).zip(&outcomes) {
+        assert_eq!(&a.store().decision(seq).unwrap().unwrap().outcome, outcome);
+    }
+}
+
+#[test]
+fn a_transient_failure_in_a_batch_leaves_nothing_and_the_retry_applies_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = wms_db(dir.path());
+    let mut a = applier(
+        dir.path(),
+        &testing::sqlite_sink_toml(&db, "busy_timeout_ms = 0"),
+    );
+    let commands = [create("D-1", "WH-1"), create("D-2", "WH-1")];
+    let batch: Vec<(u64, &AgentCommand)> = (1..).zip(commands.iter()).collect();
+    let wms = Connection::open(&db).unwrap();
+    wms.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let (outcomes, failed) = a.apply_batch(&batch, T0);
+    assert!(outcomes.is_empty());
+    assert!(failed.is_some());
+    wms.execute_batch("COMMIT").unwrap();
+    assert!(wms_rows(&db).is_empty());
+    assert!(a.store().is_empty().unwrap(), "nothing recorded");
+    let (outcomes, failed) = a.apply_batch(&batch, T0);
+    assert!(failed.is_none(), "{failed:?}");
+    assert_eq!(outcomes, [CommandOutcome::Done, CommandOutcome::Done]);
+    assert_eq!(wms_rows(&db).len(), 4);
+}
+
 #[test]
 fn per_batch_idempotency_is_the_record() {
     let dir = tempfile::tempdir().unwrap();

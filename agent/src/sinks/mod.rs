@@ -1,7 +1,8 @@
 //! Sinks apply the hub's commands to legacy systems: one folder per kind, the trait here.
 //!
 //! A sink is built from its validated [`SinkConfig`] by [`build`] and driven by the command
-//! applier ([`crate::commands`]), one command at a time, in seq order:
+//! applier ([`crate::commands`]), in seq order, one command at a time or, for a sink that takes
+//! them ([`Sink::batch_max`]), several in one unit:
 //! 1. [`Sink::apply`] writes the command's effect, or finds it already there (the delivery
 //!    number is the idempotency key in the legacy system: a sink always looks for it first), and
 //!    returns the outcome with the sink's new recovery state;
@@ -43,6 +44,24 @@ pub trait Sink: Send {
         command: &AgentCommand,
         now: UtcMillis,
     ) -> Result<Applied, SinkError>;
+    /// Most commands [`Sink::apply_batch`] takes at once: 1 (the default) for a sink whose
+    /// recovery state covers one staged command.
+    fn batch_max(&self) -> usize {
+        1
+    }
+    /// Applies `commands` in order as one unit: on `Err` none of them is visible, on `Ok` each
+    /// has its outcome (the state is the sink's after the last). The default applies one.
+    fn apply_batch(
+        &mut self,
+        commands: &[(u64, &AgentCommand)],
+        now: UtcMillis,
+    ) -> Result<Vec<Applied>, SinkError> {
+        debug_assert!(commands.len() <= self.batch_max());
+        commands
+            .iter()
+            .map(|&(seq, command)| self.apply(seq, command, now))
+            .collect()
+    }
     /// The last decision and its state are durable: make the staged effect visible, and close
     /// what time or size closes (a batch file).
     fn committed(&mut self, now: UtcMillis) -> Result<(), SinkError>;

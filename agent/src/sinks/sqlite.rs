@@ -1,6 +1,7 @@
 //! A table in the WMS's SQLite database: one row per delivery line.
 //!
-//! `CreateDelivery` inserts every line in one `BEGIN IMMEDIATE` transaction, unless a row with
+//! Commands apply in one `BEGIN IMMEDIATE` transaction per batch (up to [`BATCH_MAX`], each in a
+//! savepoint of its own). `CreateDelivery` inserts every line, unless a row with
 //! the delivery number is already there (then `AlreadyDone`: the table itself is the
 //! idempotency record, so even a crash between this commit and the agent's record cannot make a
 //! second delivery order). `CancelDelivery` reads the delivery's statuses and, in the same
@@ -18,7 +19,7 @@ use crate::config::{SinkKind, SqliteSinkSettings};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql, TransactionBehavior};
 use std::time::Duration;
-use xt_shared::command::{AgentCommand, CommandOutcome, DeliveryOrder};
+use xt_shared::command::{AgentCommand, CommandOutcome};
 use xt_shared::ids::{DocNo, WarehouseCode};
 use xt_shared::model::UtcMillis;
 
@@ -27,6 +28,8 @@ mod tests;
 
 /// Most distinct statuses read for one delivery.
 const STATUSES_MAX: usize = 64;
+/// Most commands applied in one transaction.
+pub const BATCH_MAX: usize = 256;
 
 impl ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -165,10 +168,62 @@ pub struct SqliteSink {
     conn: Option<Connection>,
 }
 
-/// A failed statement: retry later, or refuse with the table's reason.
-enum Failed {
-    Transient(SinkError),
-    Refuse(String),
+/// What one command does to the table.
+enum Work {
+    Create {
+        delivery_no: DocNo,
+        rows: Vec<Vec<Value>>,
+    },
+    Cancel {
+        delivery_no: DocNo,
+    },
+}
+
+impl Work {
+    /// Inserts the delivery's rows unless its number is there already (`AlreadyDone`), or
+    /// cancels it as [`decide_cancel`] says.
+    fn run(
+        &self,
+        conn: &Connection,
+        sql: &Statements,
+        values: &StatusValues,
+        table: &str,
+    ) -> rusqlite::Result<CommandOutcome> {
+        match self {
+            Work::Create { delivery_no, rows } => {
+                if conn
+                    .prepare_cached(&sql.exists)?
+                    .exists([delivery_no.as_str()])?
+                {
+                    return Ok(CommandOutcome::AlreadyDone);
+                }
+                let mut stmt = conn.prepare_cached(&sql.insert)?;
+                for row in rows {
+                    stmt.execute(rusqlite::params_from_iter(row))?;
+                }
+                Ok(CommandOutcome::Done)
+            }
+            Work::Cancel { delivery_no } => {
+                let statuses = {
+                    let mut stmt = conn.prepare_cached(&sql.statuses)?;
+                    let mut rows = stmt.query([delivery_no.as_str()])?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        out.push(status_text(row.get_ref(0)?));
+                    }
+                    out
+                };
+                let decision = decide_cancel(&statuses, values);
+                if decision == CancelDecision::Cancel {
+                    conn.execute(
+                        &sql.cancel,
+                        [&values.cancelled, delivery_no.as_str(), &values.new],
+                    )?;
+                }
+                Ok(cancel_outcome(&decision, delivery_no, table))
+            }
+        }
+    }
 }
 
 impl SqliteSink {
@@ -194,15 +249,6 @@ impl SqliteSink {
         }
     }
 
-    fn failed(&self, e: rusqlite::Error) -> Failed {
-        match classify(&e) {
-            Failure::Refuse => {
-                Failed::Refuse(format!("table {} refused it: {e}", self.settings.table))
-            }
-            Failure::Transient => Failed::Transient(self.error(e)),
-        }
-    }
-
     /// Opens the database read-write (never creating it) if it is not open yet.
     fn connect(&mut self) -> Result<&mut Connection, SinkError> {
         if self.conn.is_none() {
@@ -218,72 +264,94 @@ impl SqliteSink {
             .ok_or_else(|| SinkError::invalid(&self.common.name, "sqlite connection is not open"))
     }
 
-    fn create(&mut self, order: &DeliveryOrder) -> Result<CommandOutcome, Failed> {
-        if let Some(reason) = fields::order_problem(order) {
-            return Ok(CommandOutcome::Refused { reason });
+    /// What `command` asks of the table, or the outcome when the table need not be asked (a
+    /// warehouse this sink does not serve, an order whose rows cannot be made).
+    fn work(&self, command: &AgentCommand) -> Result<Work, CommandOutcome> {
+        if !self.serves(command.warehouse()) {
+            return Err(CommandOutcome::Refused {
+                reason: format!(
+                    "sink {} does not serve warehouse {}",
+                    self.common.name,
+                    command.warehouse()
+                ),
+            });
         }
-        let ctx = fields::RowContext {
-            status: &self.values.new,
-            time_format: self.common.time_format,
-            offset: self.common.timezone,
-        };
-        let mut rows = Vec::with_capacity(order.lines.len());
-        for i in 0..order.lines.len() {
-            match fields::row(order, i, &self.common.columns, &ctx) {
-                Ok(row) => rows.push(row),
-                Err(reason) => return Ok(CommandOutcome::Refused { reason }),
+        match command {
+            AgentCommand::CreateDelivery(order) => {
+                if let Some(reason) = fields::order_problem(order) {
+                    return Err(CommandOutcome::Refused { reason });
+                }
+                let ctx = fields::RowContext {
+                    status: &self.values.new,
+                    time_format: self.common.time_format,
+                    offset: self.common.timezone,
+                };
+                let mut rows = Vec::with_capacity(order.lines.len());
+                for i in 0..order.lines.len() {
+                    match fields::row(order, i, &self.common.columns, &ctx) {
+                        Ok(row) => rows.push(row),
+                        Err(reason) => return Err(CommandOutcome::Refused { reason }),
+                    }
+                }
+                Ok(Work::Create {
+                    delivery_no: order.delivery_no.clone(),
+                    rows,
+                })
             }
+            AgentCommand::CancelDelivery { delivery_no, .. } => Ok(Work::Cancel {
+                delivery_no: delivery_no.clone(),
+            }),
         }
-        let sql = self.sql.clone();
-        let conn = self.connect().map_err(Failed::Transient)?;
+    }
+
+    /// Runs every command's work in one `BEGIN IMMEDIATE` transaction, each in a savepoint: a
+    /// command the table refuses is rolled back alone and answered `Refused`; any other error
+    /// rolls back all of them.
+    fn run(
+        &mut self,
+        work: Vec<Result<Work, CommandOutcome>>,
+    ) -> Result<Vec<CommandOutcome>, SinkError> {
+        if work.iter().all(Result::is_err) {
+            return Ok(work.into_iter().filter_map(Result::err).collect());
+        }
+        let (sql, values) = (self.sql.clone(), self.values.clone());
+        let table = self.settings.table.clone();
+        let conn = self.connect()?;
         let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists = {
-                let mut stmt = tx.prepare(&sql.exists)?;
-                stmt.exists([order.delivery_no.as_str()])?
-            };
-            if exists {
-                return Ok(CommandOutcome::AlreadyDone);
-            }
-            {
-                let mut stmt = tx.prepare(&sql.insert)?;
-                for row in &rows {
-                    stmt.execute(rusqlite::params_from_iter(row))?;
+            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Vec::with_capacity(work.len());
+            for w in work {
+                let w = match w {
+                    Ok(w) => w,
+                    Err(outcome) => {
+                        out.push(outcome);
+                        continue;
+                    }
+                };
+                let sp = tx.savepoint()?;
+                match w.run(&sp, &sql, &values, &table) {
+                    Ok(outcome) => {
+                        sp.commit()?;
+                        out.push(outcome);
+                    }
+                    Err(e) if classify(&e) == Failure::Refuse => {
+                        // Dropping the savepoint rolls this command's rows back.
+                        drop(sp);
+                        out.push(CommandOutcome::Refused {
+                            reason: format!("table {table} refused it: {e}"),
+                        });
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             tx.commit()?;
-            Ok(CommandOutcome::Done)
+            Ok(out)
         })();
-        result.map_err(|e| self.failed(e))
-    }
-
-    fn cancel(&mut self, delivery_no: &DocNo) -> Result<CommandOutcome, Failed> {
-        let sql = self.sql.clone();
-        let values = self.values.clone();
-        let table = self.settings.table.clone();
-        let conn = self.connect().map_err(Failed::Transient)?;
-        let result = (|| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let statuses = {
-                let mut stmt = tx.prepare(&sql.statuses)?;
-                let mut rows = stmt.query([delivery_no.as_str()])?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(status_text(row.get_ref(0)?));
-                }
-                out
-            };
-            let decision = decide_cancel(&statuses, &values);
-            if decision == CancelDecision::Cancel {
-                tx.execute(
-                    &sql.cancel,
-                    [&values.cancelled, delivery_no.as_str(), &values.new],
-                )?;
-                tx.commit()?;
-            }
-            Ok(cancel_outcome(&decision, delivery_no, &table))
-        })();
-        result.map_err(|e| self.failed(e))
+        result.map_err(|e| {
+            // Reopen next time: the file may have been replaced or the handle broken.
+            self.conn = None;
+            self.error(e)
+        })
     }
 
     fn describe(&mut self) -> Result<String, SinkError> {
@@ -356,30 +424,27 @@ impl Sink for SqliteSink {
 
     fn apply(
         &mut self,
-        _seq: u64,
+        seq: u64,
         command: &AgentCommand,
-        _now: UtcMillis,
+        now: UtcMillis,
     ) -> Result<Applied, SinkError> {
-        if !self.serves(command.warehouse()) {
-            return Ok(Applied::refused(format!(
-                "sink {} does not serve warehouse {}",
-                self.common.name,
-                command.warehouse()
-            )));
-        }
-        let result = match command {
-            AgentCommand::CreateDelivery(order) => self.create(order),
-            AgentCommand::CancelDelivery { delivery_no, .. } => self.cancel(delivery_no),
-        };
-        match result {
-            Ok(outcome) => Ok(Applied::outcome(outcome)),
-            Err(Failed::Refuse(reason)) => Ok(Applied::refused(reason)),
-            Err(Failed::Transient(e)) => {
-                // Reopen next time: the file may have been replaced or the handle broken.
-                self.conn = None;
-                Err(e)
-            }
-        }
+        let mut applied = self.apply_batch(&[(seq, command)], now)?;
+        applied
+            .pop()
+            .ok_or_else(|| SinkError::invalid(&self.common.name, "no outcome for the command"))
+    }
+
+    fn batch_max(&self) -> usize {
+        BATCH_MAX
+    }
+
+    fn apply_batch(
+        &mut self,
+        commands: &[(u64, &AgentCommand)],
+        _now: UtcMillis,
+    ) -> Result<Vec<Applied>, SinkError> {
+        let work = commands.iter().map(|(_, c)| self.work(c)).collect();
+        Ok(self.run(work)?.into_iter().map(Applied::outcome).collect())
     }
 
     fn committed(&mut self, _now: UtcMillis) -> Result<(), SinkError> {

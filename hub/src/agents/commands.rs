@@ -4,10 +4,10 @@
 //! A room enqueues a command in its own write transaction ([`enqueue`]), so the command exists
 //! exactly when the decision that made it committed. The agent's QUIC session sends every
 //! unanswered command in seq order ([`Store::pending_commands`]) and sends them all again after
-//! a reconnect; the agent's answer comes back through the pipeline ([`CommandAnswer`]), which
-//! removes the command and logs the outcome for the rooms that wait on it. The command is kept
-//! as its wire bytes (`shared::command`, whose variants are only appended like frames), so a
-//! stored command reads with every later version.
+//! a reconnect; the agent's answers come back through the pipeline ([`CommandAnswers`]: all that
+//! arrived together, in one transaction), which removes each command and logs its outcome for
+//! the rooms that wait on it. The command is kept as its wire bytes (`shared::command`, whose
+//! variants are only appended like frames), so a stored command reads with every later version.
 
 use super::store::AGENTS;
 use crate::ingest::{Applied, Intake};
@@ -73,12 +73,12 @@ pub(crate) fn enqueue(
     Ok(seq)
 }
 
-/// An agent's answer to one command.
-pub struct CommandAnswer<'a> {
+/// An agent's answers to commands, as many as arrived together (one transaction for all).
+pub struct CommandAnswers<'a> {
     pub tenant: &'a TenantId,
     pub agent: &'a AgentId,
-    pub seq: u64,
-    pub outcome: CommandOutcome,
+    /// (seq, outcome), in the order the agent sent them.
+    pub answers: Vec<(u64, CommandOutcome)>,
 }
 
 /// What became of an answer.
@@ -90,40 +90,74 @@ pub enum AnswerOutcome {
     Duplicate,
 }
 
-impl<'a> Intake for CommandAnswer<'a> {
-    type Admitted = (CommandAnswer<'a>, CommandRecord);
-    type Outcome = AnswerOutcome;
+/// The answers admitted: each with its command's record (`None`: a duplicate).
+pub struct AdmittedAnswers<'a> {
+    tenant: &'a TenantId,
+    agent: &'a AgentId,
+    answers: Vec<(u64, CommandOutcome, Option<CommandRecord>)>,
+}
 
-    /// Exactly once: only an answer to a command still in the outbox counts.
-    fn admit(self, tx: &WriteTx) -> Result<Result<Self::Admitted, AnswerOutcome>, StoreError> {
-        let key = (self.tenant.as_str(), self.agent.as_str(), self.seq);
-        Ok(match tx.open(COMMANDS)?.get(key)? {
-            Some(record) => Ok((self, record)),
-            None => Err(AnswerOutcome::Duplicate),
-        })
+impl<'a> Intake for CommandAnswers<'a> {
+    type Admitted = AdmittedAnswers<'a>;
+    /// One per answer, in order.
+    type Outcome = Vec<AnswerOutcome>;
+
+    /// Exactly once: only an answer to a command still in the outbox counts (and only the
+    /// first of two answers to one seq in the same batch).
+    fn admit(self, tx: &WriteTx) -> Result<Result<Self::Admitted, Self::Outcome>, StoreError> {
+        let (t, a) = (self.tenant.as_str(), self.agent.as_str());
+        let commands = tx.open(COMMANDS)?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut answers = Vec::with_capacity(self.answers.len());
+        for (seq, outcome) in self.answers {
+            let record = if seen.insert(seq) {
+                commands.get((t, a, seq))?
+            } else {
+                None
+            };
+            answers.push((seq, outcome, record));
+        }
+        if answers.iter().all(|(_, _, r)| r.is_none()) {
+            return Ok(Err(vec![AnswerOutcome::Duplicate; answers.len()]));
+        }
+        Ok(Ok(AdmittedAnswers {
+            tenant: self.tenant,
+            agent: self.agent,
+            answers,
+        }))
     }
 
     fn apply(
-        (answer, record): Self::Admitted,
+        admitted: Self::Admitted,
         tx: &WriteTx,
         now: UtcMillis,
-    ) -> Result<Applied<AnswerOutcome>, StoreError> {
-        let key = (answer.tenant.as_str(), answer.agent.as_str(), answer.seq);
-        tx.open(COMMANDS)?.remove(key)?;
-        let command = record.command()?;
-        let entry = LogEntry::Command(CommandLogged {
-            tenant: answer.tenant.clone(),
-            agent: answer.agent.to_string(),
-            seq: answer.seq,
-            kind: record.kind,
-            delivery_no: record.delivery_no,
-            warehouse: command.warehouse().to_string(),
-            outcome: StoredOutcome::from(answer.outcome),
-            at: now,
-        });
+    ) -> Result<Applied<Self::Outcome>, StoreError> {
+        let (t, a) = (admitted.tenant.as_str(), admitted.agent.as_str());
+        let mut commands = tx.open(COMMANDS)?;
+        let mut log = Vec::new();
+        let mut outcomes = Vec::with_capacity(admitted.answers.len());
+        for (seq, outcome, record) in admitted.answers {
+            let Some(record) = record else {
+                outcomes.push(AnswerOutcome::Duplicate);
+                continue;
+            };
+            commands.remove((t, a, seq))?;
+            let command = record.command()?;
+            log.push(LogEntry::Command(CommandLogged {
+                tenant: admitted.tenant.clone(),
+                agent: a.to_owned(),
+                seq,
+                kind: record.kind,
+                delivery_no: record.delivery_no,
+                warehouse: command.warehouse().to_string(),
+                outcome: StoredOutcome::from(outcome),
+                at: now,
+            }));
+            outcomes.push(AnswerOutcome::Recorded);
+        }
         Ok(Applied {
-            log: vec![entry],
-            outcome: AnswerOutcome::Recorded,
+            log,
+            outcome: outcomes,
         })
     }
 }

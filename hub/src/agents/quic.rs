@@ -9,7 +9,7 @@
 //! tracks every session it starts, and at shutdown closes the endpoint and waits, bounded, for
 //! them.
 
-use super::commands::{COMMANDS_IN_FLIGHT_MAX, CommandAnswer};
+use super::commands::{COMMANDS_IN_FLIGHT_MAX, CommandAnswers};
 use crate::hub::{Authorized, Hub};
 use crate::identity::throttle::ClientKey;
 use crate::supervisor::CancellationToken;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
+use xt_shared::command::CommandOutcome;
 use xt_shared::protocol::{ALPN_ENROLL, ALPN_SYNC, ErrorCode, Frame, PROTOCOL_VERSION};
 use xt_shared::quic::{read_frame, read_frame_within, write_frame};
 use xt_shared::sync::AdmitError;
@@ -527,37 +528,60 @@ async fn command_loop(
     let in_flight = Arc::new(std::sync::Mutex::new(
         std::collections::BTreeSet::<u64>::new(),
     ));
+    // Answers are read as they come and applied in batches: all that arrived while the last
+    // batch was being committed go into one transaction.
+    let (answered_tx, mut answered_rx) =
+        mpsc::channel::<(u64, CommandOutcome)>(COMMANDS_IN_FLIGHT_MAX);
+    let reading = async move {
+        while let Some(frame) = read_frame(&mut recv).await? {
+            let Frame::CommandResult { seq, outcome } = frame else {
+                anyhow::bail!("unexpected {} frame on the command stream", frame.name());
+            };
+            if answered_tx.send((seq, outcome)).await.is_err() {
+                break;
+            }
+        }
+        anyhow::Ok(())
+    };
     let answers = {
         let (hub, who, in_flight) = (hub.clone(), who.clone(), in_flight.clone());
         let mut wake = hub.subscribe_commands();
-        tokio::spawn(async move {
-            while let Some(frame) = read_frame(&mut recv).await? {
-                let Frame::CommandResult { seq, outcome } = frame else {
-                    anyhow::bail!("unexpected {} frame on the command stream", frame.name());
-                };
+        async move {
+            while let Some(first) = answered_rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < COMMANDS_IN_FLIGHT_MAX {
+                    match answered_rx.try_recv() {
+                        Ok(answer) => batch.push(answer),
+                        Err(_) => break,
+                    }
+                }
+                let seqs: Vec<u64> = batch.iter().map(|(seq, _)| *seq).collect();
                 let hub2 = hub.clone();
                 let who2 = who.clone();
                 let answered = tokio::task::spawn_blocking(move || {
                     hub2.ingest().run(
                         hub2.store(),
-                        CommandAnswer {
+                        CommandAnswers {
                             tenant: &who2.record.tenant,
                             agent: &who2.agent,
-                            seq,
-                            outcome,
+                            answers: batch,
                         },
                         crate::hub::now_ms(),
                     )
                 })
                 .await??;
-                tracing::debug!(seq, ?answered, "command answered");
-                in_flight.lock().expect("in-flight set").remove(&seq);
+                tracing::debug!(answers = seqs.len(), ?answered, "commands answered");
+                let mut set = in_flight.lock().expect("in-flight set");
+                for seq in &seqs {
+                    set.remove(seq);
+                }
+                drop(set);
                 // Room for more commands on the wire.
                 hub.commands_enqueued();
                 wake.mark_changed();
             }
             anyhow::Ok(())
-        })
+        }
     };
     let mut wake = hub.subscribe_commands();
     let mut sent_through = 0u64;
@@ -588,7 +612,8 @@ async fn command_loop(
         anyhow::Ok(())
     };
     tokio::select! {
-        r = answers => r.map_err(anyhow::Error::from).and_then(|r| r),
+        r = reading => r,
+        r = answers => r,
         r = sending => r,
     }
 }

@@ -9,7 +9,7 @@ use super::records::{
     Actor, DeliveryState, SettingsRecord, WarehouseChannel, WarehouseRecord, WriteBack,
 };
 use super::store::Confirmed;
-use crate::agents::commands::{AnswerOutcome, CommandAnswer};
+use crate::agents::commands::{AnswerOutcome, CommandAnswers};
 use crate::orders::cases::{order, with};
 use crate::shops::channels::Captured;
 use crate::store::Store;
@@ -156,13 +156,17 @@ fn state(store: &Store, no: &str) -> State {
 }
 
 fn answer(store: &Store, seq: u64, outcome: CommandOutcome) -> AnswerOutcome {
+    answers(store, vec![(seq, outcome)])[0]
+}
+
+/// Answers that arrived together: one transaction.
+fn answers(store: &Store, answers: Vec<(u64, CommandOutcome)>) -> Vec<AnswerOutcome> {
     crate::ingest::commit(
         store,
-        CommandAnswer {
+        CommandAnswers {
             tenant: &acme(),
             agent: &agent(),
-            seq,
-            outcome,
+            answers,
         },
         UtcMillis(4_000),
     )
@@ -208,8 +212,15 @@ fn an_order_goes_from_paid_to_shipped_through_the_agents_warehouse_exactly_once(
     );
 
     assert_eq!(
-        answer(&store, *seq, CommandOutcome::Done),
-        AnswerOutcome::Recorded
+        answers(
+            &store,
+            vec![
+                (*seq, CommandOutcome::Done),
+                (*seq, CommandOutcome::AlreadyDone)
+            ]
+        ),
+        [AnswerOutcome::Recorded, AnswerOutcome::Duplicate],
+        "the first of two answers to one seq in a batch counts"
     );
     assert_eq!(
         answer(&store, *seq, CommandOutcome::AlreadyDone),

@@ -125,15 +125,15 @@ fn pairs(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// One page of rows sorted by the platform's order.
-pub(crate) struct Page {
-    pub rows: Vec<Value>,
+pub(crate) struct Page<T = Value> {
+    pub rows: Vec<T>,
     pub total: usize,
     pub has_next: bool,
     pub repeated: usize,
 }
 
 /// Page `page` (from 1) of `size` rows; `repeat` rows of the previous page go first again.
-pub(crate) fn paginate(rows: Vec<Value>, page: usize, size: usize, repeat: usize) -> Page {
+pub(crate) fn paginate<T: Clone>(rows: Vec<T>, page: usize, size: usize, repeat: usize) -> Page<T> {
     let total = rows.len();
     let start = (page - 1).saturating_mul(size).min(total);
     let end = start.saturating_add(size).min(total);

@@ -5,9 +5,9 @@ use crate::ShopSpec;
 use crate::clock::{beijing, parse_beijing};
 use crate::faults::{RefundsBroken, RequestFault};
 use crate::model::{Malformation, Refund, RefundStage, SimOrder, Stage};
-use crate::server::{paginate, slow};
+use crate::server::{Page, paginate, slow};
 use crate::sign;
-use crate::state::{Shop, Sim, money, page_order};
+use crate::state::{Shop, Sim, money};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -399,7 +399,7 @@ async fn answer(
     }
 
     let repeat = sim.roll_repeat(&spec.key, page_no);
-    let rows = {
+    let page = {
         let state = sim.lock();
         let Some(shop) = state.shop(&spec.key) else {
             return Err(error(
@@ -409,23 +409,40 @@ async fn answer(
                 "the shop is gone",
             ));
         };
-        let mut rows = Vec::new();
-        for order in &shop.orders {
+        // Sorted and paged by key; only the page's rows are rendered (a shop holds thousands).
+        let mut keys = Vec::new();
+        for (i, order) in shop.orders.iter().enumerate() {
             if refunds {
-                for r in &order.refunds {
+                for (j, r) in order.refunds.iter().enumerate() {
                     if (start..=end).contains(&r.modified) {
-                        let order = &*shop.served(order);
-                        rows.push((r.modified, r.id, render_refund(shop, order, r)));
+                        keys.push((r.modified, r.id, i, j));
                     }
                 }
             } else if (start..=end).contains(&order.modified) {
-                rows.push((order.modified, order.id, render(shop, &shop.served(order))));
+                keys.push((order.modified, order.id, i, 0));
             }
         }
-        page_order(&mut rows);
-        rows.into_iter().map(|(_, _, v)| v).collect::<Vec<_>>()
+        keys.sort_by_key(|k| (k.0, k.1));
+        let page = paginate(keys, page_no, page_size, repeat);
+        let rows = page
+            .rows
+            .iter()
+            .map(|&(_, _, i, j)| {
+                let order = &shop.orders[i];
+                if refunds {
+                    render_refund(shop, &shop.served(order), &order.refunds[j])
+                } else {
+                    render(shop, &shop.served(order))
+                }
+            })
+            .collect();
+        Page {
+            rows,
+            total: page.total,
+            has_next: page.has_next,
+            repeated: page.repeated,
+        }
     };
-    let page = paginate(rows, page_no, page_size, repeat);
     sim.count_repeated(page.repeated);
     let request_id = format!("sim-{}", sim.stats().requests);
     let (envelope, list, item) = if refunds {
