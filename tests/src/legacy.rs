@@ -83,7 +83,8 @@ impl LegacyWms {
                 tracking_no TEXT,
                 shipped_at TEXT,
                 UNIQUE (delivery_no, line_no));
-             CREATE INDEX IF NOT EXISTS outbound_shipped ON outbound (shipped_at, id);",
+             CREATE INDEX IF NOT EXISTS outbound_shipped ON outbound (shipped_at, id);
+             CREATE INDEX IF NOT EXISTS outbound_status ON outbound (status);",
         )?;
         let mut wms = LegacyWms {
             dir: dir.to_owned(),

@@ -201,7 +201,9 @@ pub(crate) fn ship(
 
 /// The order of `shop` with platform id `id`.
 pub(crate) fn find(shop: &Shop, id: &str) -> Option<usize> {
-    shop.orders.iter().position(|o| o.id.to_string() == id)
+    // Ids are numbers: compared as such (the order list holds thousands).
+    let id: u64 = id.parse().ok()?;
+    shop.orders.iter().position(|o| o.id == id)
 }
 
 impl Received {

@@ -88,7 +88,7 @@ pub(crate) async fn offline_send(
         let state = sim.lock();
         state
             .shop(&spec.key)
-            .and_then(|shop| shop.orders.iter().find(|o| o.id.to_string() == tid))
+            .and_then(|shop| super::find(shop, tid).map(|i| &shop.orders[i]))
             .is_some_and(|o| o.cod)
     };
     let parcel = Parcel {
