@@ -202,11 +202,12 @@ impl<'a> Intake for Tail<'a> {
         if let Some(position) = cursor {
             tx.open(CURSORS)?.insert(tenant.as_str(), &position)?;
         }
-        worked.commands = ctx.effects.commands;
-        worked.tpl = ctx.effects.tpl;
-        worked.writebacks = ctx.effects.writebacks;
+        let effects = ctx.finish()?;
+        worked.commands = effects.commands;
+        worked.tpl = effects.tpl;
+        worked.writebacks = effects.writebacks;
         Ok(Applied {
-            log: std::mem::take(&mut ctx.effects.log),
+            log: effects.log,
             outcome: worked,
         })
     }
@@ -404,13 +405,14 @@ impl<'a> Intake for Act<'a> {
             }
         }
         fs::save(&ctx, shop, no, Some(old), &f)?;
+        let effects = ctx.finish()?;
         let worked = Worked {
-            commands: ctx.effects.commands,
-            tpl: ctx.effects.tpl,
+            commands: effects.commands,
+            tpl: effects.tpl,
             ..Worked::default()
         };
         Ok(Applied {
-            log: std::mem::take(&mut ctx.effects.log),
+            log: effects.log,
             outcome: Ok(worked),
         })
     }
@@ -460,7 +462,7 @@ impl<'a> Intake for Confirm<'a> {
         let mut ctx = Ctx::load(tx, c.tenant, now)?;
         let applied = fs::shipped(&mut ctx, c.confirmed, c.actor)?;
         Ok(Applied {
-            log: std::mem::take(&mut ctx.effects.log),
+            log: ctx.finish()?.log,
             outcome: if applied {
                 ConfirmOutcome::Applied
             } else {
@@ -499,7 +501,7 @@ impl<'a> Intake for TplAnswered<'a> {
         let short = a.refused.as_deref().is_some_and(says_out_of_stock);
         fs::delivery_answered(&mut ctx, a.delivery_no, a.cancel, a.refused, short)?;
         Ok(Applied {
-            log: std::mem::take(&mut ctx.effects.log),
+            log: ctx.finish()?.log,
             outcome: (),
         })
     }

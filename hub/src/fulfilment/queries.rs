@@ -183,7 +183,7 @@ impl<'a> Intake for Refuse<'a> {
             r.out_of_stock,
         )?;
         Ok(Applied {
-            log: std::mem::take(&mut ctx.effects.log),
+            log: ctx.finish()?.log,
             outcome: RefuseOutcome::Refused,
         })
     }

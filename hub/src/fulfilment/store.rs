@@ -127,6 +127,16 @@ pub(crate) struct Ctx<'a> {
     pub settings: SettingsRecord,
     pub warehouses: Vec<(String, WarehouseRecord)>,
     pub effects: Effects,
+    /// The ledger cells this step read, by warehouse and SKU, written back by
+    /// [`Ctx::finish`]: a step touches the same few cells for many orders, so each is decoded
+    /// and encoded once per step rather than once per order.
+    cells: BTreeMap<String, BTreeMap<String, CachedCell>>,
+}
+
+/// A ledger cell as the step sees it (`None`: the ledger has none).
+struct CachedCell {
+    cell: Option<Cell>,
+    dirty: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -148,7 +158,58 @@ impl<'a> Ctx<'a> {
             settings,
             warehouses,
             effects: Effects::default(),
+            cells: BTreeMap::new(),
         })
+    }
+
+    fn cached(&mut self, warehouse: &str, sku: &str) -> Result<&mut CachedCell, StoreError> {
+        if !self
+            .cells
+            .get(warehouse)
+            .is_some_and(|by_sku| by_sku.contains_key(sku))
+        {
+            let cell = self
+                .tx
+                .open(LEDGER)?
+                .get((self.tenant.as_str(), warehouse, sku))?;
+            self.cells
+                .entry(warehouse.to_owned())
+                .or_default()
+                .insert(sku.to_owned(), CachedCell { cell, dirty: false });
+        }
+        Ok(self
+            .cells
+            .get_mut(warehouse)
+            .and_then(|by_sku| by_sku.get_mut(sku))
+            .expect("cached just now"))
+    }
+
+    /// The ledger cell of `warehouse` × `sku` as this step sees it.
+    pub(crate) fn cell(&mut self, warehouse: &str, sku: &str) -> Result<Option<&Cell>, StoreError> {
+        Ok(self.cached(warehouse, sku)?.cell.as_ref())
+    }
+
+    /// The ledger cell of `warehouse` × `sku` to change (a new one when there is none); it is
+    /// stored by [`Ctx::finish`].
+    pub(crate) fn cell_mut(&mut self, warehouse: &str, sku: &str) -> Result<&mut Cell, StoreError> {
+        let cached = self.cached(warehouse, sku)?;
+        cached.dirty = true;
+        Ok(cached.cell.get_or_insert_with(Cell::default))
+    }
+
+    /// Ends the step: stores the ledger cells it changed and hands over its effects. Every
+    /// intake that loads a `Ctx` finishes it before its transaction commits.
+    pub(crate) fn finish(&mut self) -> Result<Effects, StoreError> {
+        let mut ledger = self.tx.open(LEDGER)?;
+        let t = self.tenant.as_str();
+        for (warehouse, by_sku) in std::mem::take(&mut self.cells) {
+            for (sku, cached) in by_sku {
+                if let (true, Some(cell)) = (cached.dirty, &cached.cell) {
+                    ledger.insert((t, warehouse.as_str(), sku.as_str()), cell)?;
+                }
+            }
+        }
+        Ok(std::mem::take(&mut self.effects))
     }
 
     fn t(&self) -> &str {
@@ -561,15 +622,15 @@ fn reserve(
     let warehouses = route_warehouses(ctx);
     let mut available: BTreeMap<(String, String), i64> = BTreeMap::new();
     {
-        let ledger = ctx.tx.open(LEDGER)?;
+        let now = ctx.now.0;
         for w in &warehouses {
             let tracked = ctx.warehouse(&w.code).is_none_or(|r| r.stock_tracked);
             for l in &lines {
-                let cell = ledger.get((ctx.t(), w.code.as_str(), l.sku.as_str()))?;
+                let cell = ctx.cell(&w.code, &l.sku)?;
                 let a = match cell {
                     // Untracked: holds everything, unless its staff just said it has none.
                     Some(c) if !tracked => match c.reported_short() {
-                        Some(at) if ctx.now.0.saturating_sub(at) < SHORT_UNTRACKED_MS => 0,
+                        Some(at) if now.saturating_sub(at) < SHORT_UNTRACKED_MS => 0,
                         _ => UNTRACKED_AVAILABLE,
                     },
                     None if !tracked => UNTRACKED_AVAILABLE,
@@ -595,7 +656,6 @@ fn reserve(
     match plan {
         Ok(plan) => {
             let h = holder(shop, order_no);
-            let mut ledger = ctx.tx.open(LEDGER)?;
             for part in &plan.parts {
                 if ctx
                     .warehouse(&part.warehouse)
@@ -604,8 +664,7 @@ fn reserve(
                     continue;
                 }
                 for (sku, qty) in part.lines.iter().map(|l| (&l.sku, l.quantity)) {
-                    let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
-                    let mut cell = ledger.get(key)?.unwrap_or_default();
+                    let cell = ctx.cell_mut(&part.warehouse, sku)?;
                     let prior = cell.reserved_by(&h);
                     if cell.reserve(&h, prior + qty).is_err() {
                         // The plan was made from these very cells: it cannot be short.
@@ -614,7 +673,6 @@ fn reserve(
                             part.warehouse
                         )));
                     }
-                    ledger.insert(key, &cell)?;
                 }
             }
             f.plan.extend(plan.parts.into_iter().map(plan_part));
@@ -708,7 +766,7 @@ fn hand_plan_stands(ctx: &Ctx<'_>, f: &FulfilmentRecord) -> Result<bool, StoreEr
 /// Releases the reservations of `f`'s parts that are not settled and drops those parts from
 /// its plan (a new plan places their lines again).
 fn release_unsettled(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     shop: &str,
     order_no: &str,
     f: &mut FulfilmentRecord,
@@ -730,20 +788,21 @@ fn release_unsettled(
 
 /// Releases every reservation of `f`'s plan.
 fn release_all(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     shop: &str,
     order_no: &str,
     f: &mut FulfilmentRecord,
 ) -> Result<(), StoreError> {
-    let mut ledger = ctx.tx.open(LEDGER)?;
     for part in &f.plan {
         let holders = part_holders(shop, order_no, part);
         for (sku, _) in &part.lines {
-            let key = (ctx.tenant.as_str(), part.warehouse.as_str(), sku.as_str());
-            if let Some(mut cell) = ledger.get(key)? {
-                let released: i64 = holders.iter().map(|h| cell.release(h)).sum();
-                if released > 0 {
-                    ledger.insert(key, &cell)?;
+            let holds = ctx
+                .cell(&part.warehouse, sku)?
+                .is_some_and(|c| holders.iter().any(|h| c.reserved_by(h) > 0));
+            if holds {
+                let cell = ctx.cell_mut(&part.warehouse, sku)?;
+                for h in &holders {
+                    cell.release(h);
                 }
             }
         }
@@ -941,7 +1000,6 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
         for &i in &members {
             let (shop, no, f, _) = &mut loaded[i];
             let (from, to) = (holder(shop, no), delivery_holder(&delivery_no, shop, no));
-            let mut ledger = ctx.tx.open(LEDGER)?;
             for part in f
                 .plan
                 .iter_mut()
@@ -950,11 +1008,11 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
                 part.delivery_no = Some(delivery_no.clone());
                 // The delivery order holds its own stock from now on.
                 for (sku, _) in &part.lines {
-                    let key = (ctx.tenant.as_str(), warehouse.as_str(), sku.as_str());
-                    if let Some(mut cell) = ledger.get(key)?
-                        && cell.transfer(&from, &to) > 0
+                    if ctx
+                        .cell(&warehouse, sku)?
+                        .is_some_and(|c| c.reserved_by(&from) > 0)
                     {
-                        ledger.insert(key, &cell)?;
+                        ctx.cell_mut(&warehouse, sku)?.transfer(&from, &to);
                     }
                 }
             }
@@ -1201,18 +1259,14 @@ fn report_short(
     d: &DeliveryRecord,
 ) -> Result<(), StoreError> {
     let mut gave_up = Vec::new();
-    {
-        let mut ledger = ctx.tx.open(LEDGER)?;
-        for line in &d.lines {
-            let key = (ctx.tenant.as_str(), d.warehouse.as_str(), line.sku.as_str());
-            let mut cell = ledger.get(key)?.unwrap_or_default();
-            for no in &d.orders {
-                cell.release(&delivery_holder(delivery_no, &d.shop, no));
-                cell.release(&holder(&d.shop, no));
-            }
-            gave_up.extend(cell.report_short(delivery_no, ctx.now.0).evicted);
-            ledger.insert(key, &cell)?;
+    let now = ctx.now.0;
+    for line in &d.lines {
+        let cell = ctx.cell_mut(&d.warehouse, &line.sku)?;
+        for no in &d.orders {
+            cell.release(&delivery_holder(delivery_no, &d.shop, no));
+            cell.release(&holder(&d.shop, no));
         }
+        gave_up.extend(cell.report_short(delivery_no, now).evicted);
     }
     evicted(ctx, &d.warehouse, gave_up)
 }
@@ -1435,10 +1489,8 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
     // left (more than was reserved, an untracked warehouse) counts against the last order.
     let mut gave_up = Vec::new();
     {
-        let mut ledger = ctx.tx.open(LEDGER)?;
         for (sku, qty) in &lines {
-            let lkey = (t.as_str(), d.warehouse.as_str(), sku.as_str());
-            let mut cell = ledger.get(lkey)?.unwrap_or_default();
+            let cell = ctx.cell_mut(&d.warehouse, sku)?;
             let mut left = *qty;
             for (i, (no, f)) in orders.iter().enumerate() {
                 let h = shipping_holder(&cell, &c.delivery_no, &d, no, f);
@@ -1454,7 +1506,6 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
                 let shipped = cell.ship(&format!("{key}/{no}"), &h, share, c.shipped_at.0);
                 gave_up.extend(shipped.evicted);
             }
-            ledger.insert(lkey, &cell)?;
         }
     }
     // The orders: each one's share of the shipped lines, in the delivery's order of orders.
@@ -1528,12 +1579,9 @@ pub(crate) fn stock_snapshot(
     on_hand: i64,
     version: i64,
 ) -> Result<bool, StoreError> {
-    let key = (ctx.tenant.as_str(), warehouse, sku);
-    let mut ledger = ctx.tx.open(LEDGER)?;
-    let mut cell = ledger.get(key)?.unwrap_or_default();
-    let effect = cell.snapshot(on_hand, version, version);
-    ledger.insert(key, &cell)?;
-    drop(ledger);
+    let effect = ctx
+        .cell_mut(warehouse, sku)?
+        .snapshot(on_hand, version, version);
     evicted(ctx, warehouse, effect.evicted)?;
     Ok(!effect.stale)
 }
@@ -1548,12 +1596,9 @@ pub(crate) fn stock_movement(
     kind: MovementKind,
     occurred_at: i64,
 ) -> Result<(), StoreError> {
-    let key = (ctx.tenant.as_str(), warehouse, sku);
-    let mut ledger = ctx.tx.open(LEDGER)?;
-    let mut cell = ledger.get(key)?.unwrap_or_default();
-    let effect = cell.movement(movement_no, delta, occurred_at, kind);
-    ledger.insert(key, &cell)?;
-    drop(ledger);
+    let effect = ctx
+        .cell_mut(warehouse, sku)?
+        .movement(movement_no, delta, occurred_at, kind);
     evicted(ctx, warehouse, effect.evicted)
 }
 
@@ -1772,9 +1817,14 @@ fn place_by_hand(
     actor: Actor,
     text: String,
 ) -> Result<Result<(), String>, StoreError> {
-    let t = ctx.tenant.as_str().to_owned();
     let h = holder(shop, order_no);
-    let tracked = |w: &str| ctx.warehouse(w).is_none_or(|w| w.stock_tracked);
+    let untracked: std::collections::BTreeSet<String> = ctx
+        .warehouses
+        .iter()
+        .filter(|(_, w)| !w.stock_tracked)
+        .map(|(code, _)| code.clone())
+        .collect();
+    let tracked = |w: &str| !untracked.contains(w);
     // What this order's moving parts hold, per warehouse: theirs to take again.
     let mut own: BTreeMap<&str, std::collections::BTreeSet<String>> = BTreeMap::new();
     for part in &f.plan {
@@ -1785,12 +1835,10 @@ fn place_by_hand(
         }
     }
     {
-        let ledger = ctx.tx.open(LEDGER)?;
         for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
             for l in &part.lines {
-                let cell = ledger
-                    .get((t.as_str(), part.warehouse.as_str(), l.sku.as_str()))?
-                    .unwrap_or_default();
+                let empty = Cell::default();
+                let cell = ctx.cell(&part.warehouse, &l.sku)?.unwrap_or(&empty);
                 let mine: i64 = own
                     .get(part.warehouse.as_str())
                     .into_iter()
@@ -1811,18 +1859,13 @@ fn place_by_hand(
         }
     }
     release_unsettled(ctx, shop, order_no, f)?;
-    {
-        let mut ledger = ctx.tx.open(LEDGER)?;
-        for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
-            for l in &part.lines {
-                let key = (t.as_str(), part.warehouse.as_str(), l.sku.as_str());
-                let mut cell = ledger.get(key)?.unwrap_or_default();
-                let prior = cell.reserved_by(&h);
-                cell.reserve(&h, prior + l.quantity).map_err(|_| {
-                    StoreError::Conflict(format!("stock of {} in {} moved", l.sku, part.warehouse))
-                })?;
-                ledger.insert(key, &cell)?;
-            }
+    for part in parts.iter().filter(|p| tracked(&p.warehouse)) {
+        for l in &part.lines {
+            let cell = ctx.cell_mut(&part.warehouse, &l.sku)?;
+            let prior = cell.reserved_by(&h);
+            cell.reserve(&h, prior + l.quantity).map_err(|_| {
+                StoreError::Conflict(format!("stock of {} in {} moved", l.sku, part.warehouse))
+            })?;
         }
     }
     f.plan.extend(parts.into_iter().map(plan_part));
