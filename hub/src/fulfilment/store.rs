@@ -1493,7 +1493,7 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
             let cell = ctx.cell_mut(&d.warehouse, sku)?;
             let mut left = *qty;
             for (i, (no, f)) in orders.iter().enumerate() {
-                let h = shipping_holder(&cell, &c.delivery_no, &d, no, f);
+                let h = shipping_holder(cell, &c.delivery_no, &d, no, f);
                 let share = if i + 1 == orders.len() {
                     left
                 } else {
