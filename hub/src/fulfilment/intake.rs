@@ -26,13 +26,18 @@ use xt_shared::ids::TenantId;
 use xt_shared::model::UtcMillis;
 use xt_shared::order::RefundState;
 
-/// Log entries one [`Tail`] step reads at most.
+/// Log entries one [`Tail`] step acts on at most (a captured page is one entry).
 pub const TAIL_ENTRIES_MAX: usize = 64;
+/// Log entries one [`Tail`] step reads at most, counting the room's own transitions, which it
+/// passes over (an order makes several; reading them in the same step keeps steps few).
+pub const TAIL_READ_MAX: usize = 4096;
 
 /// What a step did, for the worker: which other workers to wake.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Worked {
     pub entries: usize,
+    /// The step stopped at [`TAIL_ENTRIES_MAX`] or [`TAIL_READ_MAX`]: more may be waiting.
+    pub more: bool,
     pub released: usize,
     pub commands: bool,
     pub tpl: bool,
@@ -47,6 +52,9 @@ pub struct Tail<'a> {
 pub struct TailAdmitted<'a> {
     tenant: &'a TenantId,
     entries: Vec<(u64, LogEntry)>,
+    /// The position of the last entry read (acted on or passed over).
+    through: Option<u64>,
+    more: bool,
 }
 
 fn due_exists(tx: &WriteTx, tenant: &str, now: UtcMillis) -> Result<bool, StoreError> {
@@ -67,23 +75,32 @@ impl<'a> Intake for Tail<'a> {
         let t = self.tenant.as_str();
         let cursor = tx.open(CURSORS)?.get(t)?.unwrap_or(0);
         let mut entries = Vec::new();
+        let (mut read, mut through, mut more) = (0, None, false);
         for row in tx
             .open(TENANT_LOG)?
             .range((t, cursor + 1)..=(t, u64::MAX))?
         {
-            if entries.len() >= TAIL_ENTRIES_MAX {
+            if entries.len() >= TAIL_ENTRIES_MAX || read >= TAIL_READ_MAX {
+                more = true;
                 break;
             }
             let row = row?;
-            entries.push((row.key().1, row.value));
+            read += 1;
+            through = Some(row.key().1);
+            // Our own transitions: nothing to act on.
+            if !matches!(row.value, LogEntry::Fulfilment(_)) {
+                entries.push((row.key().1, row.value));
+            }
         }
         let now = crate::hub::now_ms();
-        if entries.is_empty() && !due_exists(tx, t, now)? {
+        if through.is_none() && !due_exists(tx, t, now)? {
             return Ok(Err(Worked::default()));
         }
         Ok(Ok(TailAdmitted {
             tenant: self.tenant,
             entries,
+            through,
+            more,
         }))
     }
 
@@ -92,16 +109,20 @@ impl<'a> Intake for Tail<'a> {
         tx: &WriteTx,
         now: UtcMillis,
     ) -> Result<Applied<Worked>, StoreError> {
-        let TailAdmitted { tenant, entries } = admitted;
+        let TailAdmitted {
+            tenant,
+            entries,
+            through,
+            more,
+        } = admitted;
         let mut ctx = Ctx::load(tx, tenant, now)?;
         let mut worked = Worked {
             entries: entries.len(),
+            more,
             ..Worked::default()
         };
         let mut stock_moved = false;
-        let mut cursor = None;
-        for (position, entry) in entries {
-            cursor = Some(position);
+        for (_position, entry) in entries {
             match entry {
                 LogEntry::Batch(batch) => {
                     let (_origin, changes) = batch.into_model()?;
@@ -199,7 +220,7 @@ impl<'a> Intake for Tail<'a> {
             fs::retry_out_of_stock(&mut ctx)?;
         }
         worked.released = fs::release_due(&mut ctx)?;
-        if let Some(position) = cursor {
+        if let Some(position) = through {
             tx.open(CURSORS)?.insert(tenant.as_str(), &position)?;
         }
         let effects = ctx.finish()?;

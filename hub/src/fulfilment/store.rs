@@ -1908,7 +1908,7 @@ impl crate::store::Store {
             all.commands |= w.commands;
             all.tpl |= w.tpl;
             all.writebacks |= w.writebacks;
-            if w.entries < super::intake::TAIL_ENTRIES_MAX && w.released < RELEASE_BATCH_MAX {
+            if !w.more && w.released < RELEASE_BATCH_MAX {
                 return Ok(all);
             }
         }

@@ -2,7 +2,7 @@
 //! short tick, for merge groups coming due), and wakes the agents' sessions, the 3PL sender
 //! and the write-back sender when a step gave them work.
 
-use super::intake::{TAIL_ENTRIES_MAX, Tail, Worked};
+use super::intake::{Tail, Worked};
 use super::store::RELEASE_BATCH_MAX;
 use crate::hub::{Hub, now_ms};
 use crate::supervisor::CancellationToken;
@@ -50,7 +50,7 @@ pub fn step_all(hub: &Hub) -> anyhow::Result<Worked> {
             all.commands |= w.commands;
             all.tpl |= w.tpl;
             all.writebacks |= w.writebacks;
-            if w.entries < TAIL_ENTRIES_MAX && w.released < RELEASE_BATCH_MAX {
+            if !w.more && w.released < RELEASE_BATCH_MAX {
                 break;
             }
         }
