@@ -206,8 +206,17 @@ pub fn qimen_aad(tenant: &str, warehouse: &str) -> String {
 
 /// Writes tracking numbers back to the platforms.
 pub async fn write_backs(hub: Arc<Hub>, token: CancellationToken) -> anyhow::Result<()> {
-    run_rounds(hub, token, write_back_round).await
+    let channels = Arc::new(std::sync::Mutex::new(WriteBackChannels::new()));
+    run_rounds(hub, token, move |hub| {
+        write_back_round(hub, channels.clone())
+    })
+    .await
 }
+
+/// The write-back channel of each shop, kept across rounds: its connections are reused and its
+/// call quota holds from one round to the next. Rebuilt when the shop's record changes
+/// (re-bound, new credentials).
+type WriteBackChannels = BTreeMap<(String, String), (UtcMillis, Arc<dyn Channel>)>;
 
 /// One due write-back of one order.
 struct Due {
@@ -222,19 +231,22 @@ struct Due {
     tracking_no: String,
 }
 
-async fn write_back_round(hub: Arc<Hub>) -> anyhow::Result<()> {
+async fn write_back_round(
+    hub: Arc<Hub>,
+    kept: Arc<std::sync::Mutex<WriteBackChannels>>,
+) -> anyhow::Result<()> {
     use futures_util::StreamExt;
     let h = hub.clone();
     let due = tokio::task::spawn_blocking(move || due_write_backs(&h, now_ms())).await??;
     let full = due.len() >= SEND_BATCH_MAX;
-    // One channel per shop per round: its connections are reused by the round's calls.
     let mut channels: BTreeMap<(String, String), Result<Arc<dyn Channel>, WriteBackAnswer>> =
         BTreeMap::new();
     for d in &due {
         let key = (d.tenant.to_string(), d.shop.clone());
-        channels
-            .entry(key)
-            .or_insert_with(|| writeback_channel(&hub, &d.tenant, &d.shop));
+        if !channels.contains_key(&key) {
+            let channel = writeback_channel(&hub, &kept, &d.tenant, &d.shop);
+            channels.insert(key, channel);
+        }
     }
     let answers: Vec<(Due, WriteBackAnswer)> =
         futures_util::stream::iter(due.into_iter().map(|d| {
@@ -265,12 +277,15 @@ async fn write_back_round(hub: Arc<Hub>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The channel write-backs to `shop` go through, or why there is none.
+/// The channel write-backs to `shop` go through (the kept one while the shop's record is
+/// unchanged), or why there is none.
 fn writeback_channel(
     hub: &Hub,
+    kept: &std::sync::Mutex<WriteBackChannels>,
     tenant: &TenantId,
     shop: &str,
 ) -> Result<Arc<dyn Channel>, WriteBackAnswer> {
+    let key = (tenant.to_string(), shop.to_owned());
     let shop = match hub.store().shop(tenant, shop) {
         Ok(Some(shop)) => shop,
         Ok(None) => {
@@ -285,15 +300,23 @@ fn writeback_channel(
             });
         }
     };
+    let mut kept = kept.lock().expect("write-back channels");
+    if let Some((version, channel)) = kept.get(&key)
+        && *version == shop.updated_at
+    {
+        return Ok(channel.clone());
+    }
     let config = ChannelConfig {
         shop_urls: hub.settings().shop_urls.clone(),
         rate_per_sec: WRITEBACK_RATE_PER_SEC,
         burst: WRITEBACK_RATE_PER_SEC,
         ..ChannelConfig::for_platform(shop.platform)
     };
-    crate::shops::capture::shop_channel(hub, &shop, config)
+    let channel: Arc<dyn Channel> = crate::shops::capture::shop_channel(hub, &shop, config)
         .map(Arc::from)
-        .map_err(|e| WriteBackAnswer::Permanent(e.to_string()))
+        .map_err(|e| WriteBackAnswer::Permanent(e.to_string()))?;
+    kept.insert(key, (shop.updated_at, channel.clone()));
+    Ok(channel)
 }
 
 async fn send_one(channel: &dyn Channel, d: &Due) -> WriteBackAnswer {
