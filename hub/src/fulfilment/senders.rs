@@ -243,10 +243,9 @@ async fn write_back_round(
         BTreeMap::new();
     for d in &due {
         let key = (d.tenant.to_string(), d.shop.clone());
-        if !channels.contains_key(&key) {
-            let channel = writeback_channel(&hub, &kept, &d.tenant, &d.shop);
-            channels.insert(key, channel);
-        }
+        channels
+            .entry(key)
+            .or_insert_with(|| writeback_channel(&hub, &kept, &d.tenant, &d.shop));
     }
     let answers: Vec<(Due, WriteBackAnswer)> =
         futures_util::stream::iter(due.into_iter().map(|d| {
