@@ -419,7 +419,7 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
 fn tail(log: &str) -> String {
     let lines: Vec<&str> = log
         .lines()
-        .filter(|l| !l.contains("command answered") && !l.contains("gauges sampled"))
+        .filter(|l| !l.contains("commands answered") && !l.contains("gauges sampled"))
         .collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }

@@ -190,6 +190,10 @@ async fn decide<W: AsyncWrite + Unpin>(
         })
         .await
         .map_err(|e| StreamError::Task(e.to_string()))?;
+        if !outcomes.is_empty() {
+            // Progress: the next failure starts its backoff afresh.
+            backoff = Backoff::new(options.retry_base_ms, options.retry_max_ms);
+        }
         for outcome in outcomes {
             let (seq, command) = &batch[from];
             tracing::debug!(seq, kind = command.kind(), delivery_no = %command.delivery_no(), ?outcome, "command decided");

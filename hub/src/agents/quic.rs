@@ -611,9 +611,10 @@ async fn command_loop(
         #[allow(unreachable_code)]
         anyhow::Ok(())
     };
+    // The agent finishing its side ends `reading`; the answers already read are still applied.
+    let answering = async { tokio::try_join!(reading, answers).map(|_| ()) };
     tokio::select! {
-        r = reading => r,
-        r = answers => r,
+        r = answering => r,
         r = sending => r,
     }
 }
