@@ -21,6 +21,7 @@ use crate::ingest::{Applied, Intake};
 use crate::shops::channels::carriers::parse_carrier;
 use crate::shops::channels::writeback::{ShipmentWriteBack, WriteBackAnswer, write_back};
 use crate::shops::channels::{Channel, ChannelConfig};
+use crate::shops::store::ShopRecord;
 use crate::store::table::WriteTx;
 use crate::store::{FulfilmentLogged, LogEntry, StoreError};
 use crate::supervisor::CancellationToken;
@@ -214,9 +215,9 @@ pub async fn write_backs(hub: Arc<Hub>, token: CancellationToken) -> anyhow::Res
 }
 
 /// The write-back channel of each shop, kept across rounds: its connections are reused and its
-/// call quota holds from one round to the next. Rebuilt when the shop's record changes
-/// (re-bound, new credentials).
-type WriteBackChannels = BTreeMap<(String, String), (UtcMillis, Arc<dyn Channel>)>;
+/// call quota holds from one round to the next. Rebuilt when the shop's record changes in any
+/// way (re-bound, new credentials, another URL).
+type WriteBackChannels = BTreeMap<(String, String), (ShopRecord, Arc<dyn Channel>)>;
 
 /// One due write-back of one order.
 struct Due {
@@ -300,8 +301,8 @@ fn writeback_channel(
         }
     };
     let mut kept = kept.lock().expect("write-back channels");
-    if let Some((version, channel)) = kept.get(&key)
-        && *version == shop.updated_at
+    if let Some((built_for, channel)) = kept.get(&key)
+        && *built_for == shop
     {
         return Ok(channel.clone());
     }
@@ -314,7 +315,7 @@ fn writeback_channel(
     let channel: Arc<dyn Channel> = crate::shops::capture::shop_channel(hub, &shop, config)
         .map(Arc::from)
         .map_err(|e| WriteBackAnswer::Permanent(e.to_string()))?;
-    kept.insert(key, (shop.updated_at, channel.clone()));
+    kept.insert(key, (shop, channel.clone()));
     Ok(channel)
 }
 
@@ -518,4 +519,56 @@ fn record_answer(
         }
     }
     Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xt_mobile_api::api::ShopsApi;
+    use xt_mobile_api::shops::{ShopCreate, ShopPatch};
+
+    #[test]
+    fn a_shops_write_back_channel_is_kept_until_its_record_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let tenant = TenantId::new("acme").unwrap();
+        crate::cli::init_hub(&data, &tenant).unwrap();
+        let settings = crate::hub::HubSettings {
+            shop_urls: crate::shops::channels::ShopUrlPolicy {
+                allow_private: true,
+                allowed: Vec::new(),
+            },
+            ..crate::hub::HubSettings::default()
+        };
+        let hub = Arc::new(Hub::open(&data, settings).unwrap());
+        let shops = crate::shops::api::ShopsService::new(hub.clone());
+        let create: ShopCreate = serde_json::from_value(serde_json::json!({
+            "platform": "tmall", "name": "天猫", "api_base_url": "http://127.0.0.1:9/router",
+            "credentials": {"app_key": "k1", "app_secret": "s1", "session": "t1"}
+        }))
+        .unwrap();
+        let shop = shops
+            .create_shop(&tenant, &create.validated().unwrap())
+            .unwrap();
+        let kept = std::sync::Mutex::new(WriteBackChannels::new());
+        let channel = |kept| {
+            writeback_channel(&hub, kept, &tenant, &shop.view.id)
+                .ok()
+                .unwrap()
+        };
+        let first = channel(&kept);
+        assert!(Arc::ptr_eq(&first, &channel(&kept)), "kept across rounds");
+
+        let patch: ShopPatch = serde_json::from_value(serde_json::json!({
+            "credentials": {"app_key": "k1", "app_secret": "s2", "session": "t2"}
+        }))
+        .unwrap();
+        shops.update_shop(&tenant, &shop.view.id, &patch).unwrap();
+        let renewed = channel(&kept);
+        assert!(
+            !Arc::ptr_eq(&first, &renewed),
+            "new credentials, new channel"
+        );
+        assert!(Arc::ptr_eq(&renewed, &channel(&kept)));
+    }
 }
