@@ -133,6 +133,18 @@ impl Hub {
         &self.settings
     }
 
+    /// `config` under this hub's egress policy: every call out (shops, 3PLs) reaches only the
+    /// addresses the operator allows.
+    pub fn egress(
+        &self,
+        config: crate::shops::channels::ChannelConfig,
+    ) -> crate::shops::channels::ChannelConfig {
+        crate::shops::channels::ChannelConfig {
+            shop_urls: self.settings.shop_urls.clone(),
+            ..config
+        }
+    }
+
     /// Prometheus metrics, served at `GET /metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics

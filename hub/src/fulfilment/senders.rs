@@ -98,11 +98,7 @@ async fn tpl_round(hub: Arc<Hub>) -> anyhow::Result<()> {
     for call in calls {
         let key = (call.tenant.to_string(), call.warehouse.clone());
         if !clients.contains_key(&key) {
-            let policy = ChannelConfig {
-                shop_urls: hub.settings().shop_urls.clone(),
-                ..default_call_config()
-            };
-            match QimenClient::new(call.config.clone(), policy) {
+            match QimenClient::new(call.config.clone(), hub.egress(default_call_config())) {
                 Ok(c) => {
                     clients.insert(key.clone(), c);
                 }
@@ -307,7 +303,6 @@ fn writeback_channel(
         return Ok(channel.clone());
     }
     let config = ChannelConfig {
-        shop_urls: hub.settings().shop_urls.clone(),
         rate_per_sec: WRITEBACK_RATE_PER_SEC,
         burst: WRITEBACK_RATE_PER_SEC,
         ..ChannelConfig::for_platform(shop.platform)

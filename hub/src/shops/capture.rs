@@ -177,7 +177,7 @@ struct ShopWorker {
     task: AbortHandle,
 }
 
-/// The channel of a shop, built from its sealed credentials.
+/// The channel of a shop, built from its sealed credentials, under the hub's egress policy.
 pub fn shop_channel(
     hub: &Hub,
     shop: &ShopRecord,
@@ -186,14 +186,16 @@ pub fn shop_channel(
     let credentials = shop
         .open_credentials(hub.master_key())
         .map_err(|e| FetchError::Fatal(format!("the shop's credentials cannot be opened: {e}")))?;
-    channel_for(shop.platform, &shop.api_base_url, &credentials, config)
+    channel_for(
+        shop.platform,
+        &shop.api_base_url,
+        &credentials,
+        hub.egress(config),
+    )
 }
 
 async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: CancellationToken) {
-    let config = ChannelConfig {
-        shop_urls: hub.settings().shop_urls.clone(),
-        ..ChannelConfig::for_platform(shop.platform)
-    };
+    let config = ChannelConfig::for_platform(shop.platform);
     let channel = match shop_channel(&hub, &shop, config) {
         Ok(c) => c,
         Err(e) => {
