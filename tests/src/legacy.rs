@@ -153,26 +153,7 @@ impl LegacyWms {
 
     /// Changes `n` random rows (new quantity, new `updated_at`), in one transaction.
     pub fn change_random(&mut self, n: usize) -> anyhow::Result<()> {
-        let total: i64 = self
-            .conn
-            .query_row("SELECT max(id) FROM inventory", [], |r| r.get(0))?;
-        let mut rng = rand::rng();
-        self.clock_ms = self.clock_ms.max(now_ms());
-        let tx = self.conn.transaction()?;
-        {
-            let mut update =
-                tx.prepare("UPDATE inventory SET qty = ?1, updated_at = ?2 WHERE id = ?3")?;
-            for _ in 0..n {
-                self.clock_ms += 1;
-                update.execute(params![
-                    rng.random_range(0..500i64),
-                    local_timestamp(self.clock_ms),
-                    rng.random_range(1..=total)
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.change_random_with_prefix(n, "")
     }
 
     /// Changes `n` random rows whose item code starts with `prefix` (new quantity, new
