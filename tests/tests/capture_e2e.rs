@@ -32,8 +32,9 @@ fn serve_args(data: &std::path::Path, http: SocketAddr, quic: SocketAddr) -> Ser
         agent_address: None,
         capture: xt_hub::shops::capture::CaptureArgs {
             capture_poll: Duration::from_millis(300),
-            // Longer than the simulator's late updates (30 s).
-            capture_overlap: Duration::from_secs(90),
+            // Longer than the simulator's late updates (30 s), which only the settle reads
+            // catch: the fresh reads reach back one poll interval.
+            capture_overlap: Duration::from_secs(40),
             capture_lookback: Duration::from_secs(3 * 3600),
             // The simulator is on loopback.
             allow_private_shop_urls: true,

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use xt_hub::api::HttpApi;
 use xt_hub::hub::{Hub, HubSettings, now_ms};
-use xt_hub::shops::capture::{CaptureArgs, poll_once, shop_channel};
+use xt_hub::shops::capture::{CaptureArgs, Settled, poll_once, shop_channel};
 use xt_hub::shops::channels::{ChannelConfig, FetchError, ShopUrlPolicy, Window, channel_for};
 use xt_hub::store::OrderFilter;
 use xt_hub::supervisor::CancellationToken;
@@ -101,6 +101,7 @@ impl TestHub {
             shop,
             channel.as_ref(),
             &CaptureArgs::default(),
+            &mut Settled::default(),
             &CancellationToken::new(),
         )
         .await

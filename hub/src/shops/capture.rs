@@ -1,10 +1,13 @@
 //! Order capture: one worker per enabled shop polls its platform by modified-time window and
 //! applies what it fetches through [`Store::apply_shop_items`]; webhooks feed the same path.
 //!
-//! - **Windows with overlap.** Each poll fetches from the durable cursor minus the overlap up to
-//!   now, cut into windows no longer than the platform allows. An order written late with a
-//!   `modified` inside an already-polled window is caught by the overlap; an order fetched twice
-//!   is a duplicate the store ignores.
+//! - **Fresh and settle reads.** Each poll fetches from the durable cursor (less one poll
+//!   interval) up to now, cut into windows no longer than the platform allows, and once more
+//!   what has since become older than the overlap (`decide::poll_windows`): an order the
+//!   platform stamped with a `modified` up to the overlap in the past is caught by that settle
+//!   read, and each order is listed about twice rather than once per poll within the overlap.
+//!   An order fetched twice is a duplicate the store ignores. Where the settle reads have got to
+//!   is the worker's own; a worker started afresh settles the whole overlap before the cursor.
 //! - **A durable cursor advanced only after the window is applied.** Every page is applied (one
 //!   durable transaction) before the next is fetched; the cursor moves to the window's end only
 //!   after its last page. A hub stopped mid-window fetches that window again.
@@ -23,7 +26,7 @@
 //! its token is cancelled no new fetch or poll starts, the page being applied is applied, and
 //! it returns once every shop's worker has stopped.
 
-use super::decide::{backfill_done, note, window_start};
+use super::decide::{backfill_done, note, poll_windows};
 use crate::hub::{Hub, now_ms};
 use crate::shops::channels::{
     Captured, Channel, ChannelConfig, FetchError, PageCursor, ShopUrlPolicy, Window, channel_for,
@@ -45,8 +48,8 @@ pub struct CaptureArgs {
     /// How often each shop is polled.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub capture_poll: Duration,
-    /// How far back each poll reaches before the cursor, to catch orders whose `modified` was
-    /// written late.
+    /// How late a platform may stamp an order's `modified`: each window is read once more when
+    /// it is this old, to catch such orders.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub capture_overlap: Duration,
     /// How far back the first poll of a new shop reaches (older orders: backfill).
@@ -206,6 +209,7 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: Cance
         }
     };
     tracing::info!(shop = %shop.id, platform = %shop.platform, "capture started");
+    let mut settled = Settled::default();
     loop {
         poll_once(
             &hub,
@@ -213,6 +217,7 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: Cance
             &shop.id,
             channel.as_ref(),
             &args,
+            &mut settled,
             &token,
         )
         .await;
@@ -224,8 +229,16 @@ async fn worker(hub: Arc<Hub>, shop: ShopRecord, args: CaptureArgs, token: Cance
     tracing::info!(shop = %shop.id, "capture stopped");
 }
 
-/// One poll of one shop: orders, refunds and any backfill due, then its health. Returns whether
-/// everything fetched was applied.
+/// Where a worker's settle reads have got to, per stream (`None`: not yet; see
+/// [`poll_windows`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settled {
+    orders: Option<i64>,
+    refunds: Option<i64>,
+}
+
+/// One poll of one shop: orders and refunds (fresh, then settled), any backfill due, then its
+/// health. Returns whether everything fetched was applied.
 ///
 /// Orders and refunds go each their own way: a refund endpoint that fails (an app without the
 /// refund permission, a 404) leaves the orders captured and only the refunds' health in error.
@@ -238,6 +251,7 @@ pub async fn poll_once(
     shop: &str,
     channel: &dyn Channel,
     args: &CaptureArgs,
+    settled: &mut Settled,
     token: &CancellationToken,
 ) -> bool {
     let now = now_ms();
@@ -253,43 +267,74 @@ pub async fn poll_once(
             return false;
         }
     };
-    let start = |cursor: Option<UtcMillis>| {
-        window_start(
+    let windows = |cursor: Option<UtcMillis>, settled: Option<i64>| {
+        poll_windows(
             cursor,
+            settled,
             now,
             ms(args.capture_lookback),
             ms(args.capture_overlap),
+            ms(args.capture_poll),
         )
     };
-    let run = |stream, from: i64, to: i64, backfill| {
+    let run = |stream, (from, to): (i64, i64), moves| {
         let range = Range {
             stream,
             from,
             to,
-            backfill,
+            moves,
         };
         run_range(hub, tenant, shop, channel, range, token)
     };
-    let Some(mut orders) =
-        whole(run(Stream::Orders, start(state.orders_cursor), now.0, false).await)
+    let order_windows = windows(state.orders_cursor, settled.orders);
+    let refund_windows = windows(state.refunds_cursor, settled.refunds);
+    let Some(mut orders) = whole(run(Stream::Orders, order_windows.fresh, Moves::Cursor).await)
     else {
         return false;
     };
-    let Some(mut refunds) =
-        whole(run(Stream::Refunds, start(state.refunds_cursor), now.0, false).await)
+    let Some(mut refunds) = whole(run(Stream::Refunds, refund_windows.fresh, Moves::Cursor).await)
     else {
         return false;
     };
+    for (stream, windows, result, position) in [
+        (
+            Stream::Orders,
+            order_windows,
+            &mut orders,
+            &mut settled.orders,
+        ),
+        (
+            Stream::Refunds,
+            refund_windows,
+            &mut refunds,
+            &mut settled.refunds,
+        ),
+    ] {
+        if result.is_err() {
+            continue;
+        }
+        if let Some(window) = windows.settle {
+            let Some(r) = whole(run(stream, window, Moves::Nothing).await) else {
+                return false;
+            };
+            *result = r;
+        }
+        if result.is_ok() {
+            *position = Some(windows.next_settled);
+        }
+    }
     if let Some((to, next)) = state.backfill {
         if orders.is_ok() {
-            let Some(r) = whole(run(Stream::Orders, next.0, to.0, true).await) else {
+            let Some(r) = whole(run(Stream::Orders, (next.0, to.0), Moves::Backfill).await) else {
                 return false;
             };
             orders = r;
         }
         if refunds.is_ok() {
             let refunds_next = state.refunds_backfill.unwrap_or(next);
-            let Some(r) = whole(run(Stream::Refunds, refunds_next.0, to.0, true).await) else {
+            let Some(r) =
+                whole(run(Stream::Refunds, (refunds_next.0, to.0), Moves::Backfill).await)
+            else {
                 return false;
             };
             refunds = r;
@@ -325,12 +370,23 @@ pub async fn poll_once(
     orders.is_ok() && refunds.is_ok()
 }
 
-/// What [`run_range`] walks: `[from, to]` of one stream, for the cursor or for a backfill.
+/// What [`run_range`] walks: `[from, to]` of one stream, and what it moves after each window.
 struct Range {
     stream: Stream,
     from: i64,
     to: i64,
-    backfill: bool,
+    moves: Moves,
+}
+
+/// What a walk moves after each whole window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moves {
+    /// The stream's durable cursor (a fresh read).
+    Cursor,
+    /// The backfill's durable position.
+    Backfill,
+    /// Nothing durable (a settle read: the worker keeps where it got to).
+    Nothing,
 }
 
 /// How a range walk ended without an error.
@@ -364,7 +420,7 @@ async fn run_range(
         stream,
         from,
         to,
-        backfill,
+        moves,
     } = range;
     let step = ms(channel.max_window()).max(1_000);
     let mut w_from = from;
@@ -417,29 +473,36 @@ async fn run_range(
                 (Some(next), _) => cursor = Some(next),
             }
         }
-        let (t, s) = (tenant.clone(), shop.to_owned());
-        blocking(hub, move |hub| {
-            hub.store()
-                .update_capture_state(&t, &s, |c: &mut CaptureState| {
-                    let end = Some(UtcMillis(w_to));
-                    match (stream, backfill) {
-                        (Stream::Orders, true) => {
-                            if let Some(b) = &mut c.backfill {
-                                b.1 = UtcMillis(w_to + 1);
+        if moves != Moves::Nothing {
+            let (t, s) = (tenant.clone(), shop.to_owned());
+            blocking(hub, move |hub| {
+                hub.store()
+                    .update_capture_state(&t, &s, |c: &mut CaptureState| {
+                        let end = Some(UtcMillis(w_to));
+                        match (stream, moves) {
+                            (_, Moves::Nothing) => {}
+                            (Stream::Orders, Moves::Backfill) => {
+                                if let Some(b) = &mut c.backfill {
+                                    b.1 = UtcMillis(w_to + 1);
+                                }
+                            }
+                            (Stream::Refunds, Moves::Backfill) => {
+                                if c.backfill.is_some() {
+                                    c.refunds_backfill = Some(UtcMillis(w_to + 1));
+                                }
+                            }
+                            (Stream::Orders, Moves::Cursor) => {
+                                c.orders_cursor = c.orders_cursor.max(end)
+                            }
+                            (Stream::Refunds, Moves::Cursor) => {
+                                c.refunds_cursor = c.refunds_cursor.max(end)
                             }
                         }
-                        (Stream::Refunds, true) => {
-                            if c.backfill.is_some() {
-                                c.refunds_backfill = Some(UtcMillis(w_to + 1));
-                            }
-                        }
-                        (Stream::Orders, false) => c.orders_cursor = c.orders_cursor.max(end),
-                        (Stream::Refunds, false) => c.refunds_cursor = c.refunds_cursor.max(end),
-                    }
-                })
-        })
-        .await
-        .map_err(|e| FetchError::Fatal(format!("cannot move the cursor: {e}")))?;
+                    })
+            })
+            .await
+            .map_err(|e| FetchError::Fatal(format!("cannot move the cursor: {e}")))?;
+        }
         w_from = w_to + 1;
     }
     Ok(Ran::Whole)

@@ -4,18 +4,57 @@
 use crate::store::StreamHealth;
 use xt_shared::model::UtcMillis;
 
-/// Where a stream's next poll window starts: `overlap_ms` before its cursor (so an order whose
-/// `modified` the platform stamps late is still seen; duplicates are idempotent), or
-/// `lookback_ms` before `now` for a stream never polled.
-pub fn window_start(
+/// What one poll of a stream reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollWindows {
+    /// Read now, up to now; the durable cursor moves to its end. It starts one poll interval
+    /// before the cursor (an order stamped up to that late is caught at the next poll), or
+    /// `lookback` before now for a stream never polled.
+    pub fresh: (i64, i64),
+    /// Read once more, now that it is older than the overlap (the settle read): an order whose
+    /// `modified` the platform stamped late, up to the overlap, is visible by then. Read once a
+    /// quarter of the overlap has aged (so the settle reads add a call every few polls rather
+    /// than at each); `None` until then.
+    pub settle: Option<(i64, i64)>,
+    /// Where the next settle read starts once this poll is whole.
+    pub next_settled: i64,
+}
+
+/// The windows of one poll: from the stream's durable `cursor` (the end of the last whole
+/// fresh read) and `settled` (where the worker's next settle read starts; `None` for a worker
+/// just started, which settles again from `overlap` before the cursor, as far as a hub stopped
+/// at any point may not have).
+///
+/// Every order is read about twice (fresh, maybe once more at the next poll, then settled)
+/// whatever the ratio of overlap to poll interval; reading the whole overlap at every poll read
+/// it overlap ÷ poll times, which at volume is most of the capture's work. A late order is
+/// caught within 1¼ overlaps of its stamp.
+pub fn poll_windows(
     cursor: Option<UtcMillis>,
+    settled: Option<i64>,
     now: UtcMillis,
     lookback_ms: i64,
     overlap_ms: i64,
-) -> i64 {
-    cursor.map_or(now.0.saturating_sub(lookback_ms), |c| {
-        c.0.saturating_sub(overlap_ms)
-    })
+    poll_ms: i64,
+) -> PollWindows {
+    let fresh_from = cursor.map_or(now.0.saturating_sub(lookback_ms), |c| {
+        c.0.saturating_sub(overlap_ms.min(poll_ms))
+    });
+    let settle_to = now.0.saturating_sub(overlap_ms);
+    let settle_from = match (settled, cursor) {
+        (Some(s), _) => s,
+        (None, Some(c)) => c.0.saturating_sub(overlap_ms),
+        // Never polled: the fresh read reaches back `lookback`; what is older than the overlap
+        // now has settled.
+        (None, None) => settle_to.saturating_add(1),
+    };
+    let aged = settle_to.saturating_sub(settle_from).saturating_add(1);
+    let settle = (aged >= (overlap_ms / 4).max(1)).then_some((settle_from, settle_to));
+    PollWindows {
+        fresh: (fresh_from, now.0),
+        settle,
+        next_settled: settle.map_or(settle_from, |(_, to)| to.saturating_add(1)),
+    }
 }
 
 /// Whether a backfill `(to, next)` is over: both streams have walked past its end (the refunds'
@@ -49,38 +88,117 @@ mod tests {
 
     const MIN: i64 = 60_000;
 
+    /// A case: its name, the cursor, the settled position, now, and the windows wanted.
+    type PollCase = (&'static str, Option<i64>, Option<i64>, i64, PollWindows);
+
     #[test]
-    fn window_start_cases() {
-        let cases: &[(&str, Option<i64>, i64, i64)] = &[
+    fn poll_windows_cases() {
+        const SEC: i64 = 1_000;
+        // Lookback 30 min, overlap 5 min, poll every 30 s.
+        let cases: &[PollCase] = &[
             (
-                "never polled: look back from now",
+                "never polled: look back from now; nothing to settle yet",
+                None,
                 None,
                 100 * MIN,
-                100 * MIN - 30 * MIN,
+                PollWindows {
+                    fresh: (70 * MIN, 100 * MIN),
+                    settle: None,
+                    next_settled: 95 * MIN + 1,
+                },
             ),
             (
-                "polled: overlap before the cursor",
+                "a worker just started settles the whole overlap before the cursor",
                 Some(90 * MIN),
+                None,
                 100 * MIN,
-                90 * MIN - 5 * MIN,
+                PollWindows {
+                    fresh: (90 * MIN - 30 * SEC, 100 * MIN),
+                    settle: Some((85 * MIN, 95 * MIN)),
+                    next_settled: 95 * MIN + 1,
+                },
             ),
             (
-                "a cursor ahead of now still overlaps from the cursor",
-                Some(120 * MIN),
+                "a running worker waits until a quarter of the overlap has aged",
+                Some(100 * MIN),
+                Some(95 * MIN + 1),
+                101 * MIN,
+                PollWindows {
+                    fresh: (100 * MIN - 30 * SEC, 101 * MIN),
+                    settle: None,
+                    next_settled: 95 * MIN + 1,
+                },
+            ),
+            (
+                "then settles what aged past the overlap since its last settle read",
+                Some(101 * MIN),
+                Some(95 * MIN + 1),
+                101 * MIN + 15 * SEC,
+                PollWindows {
+                    fresh: (101 * MIN - 30 * SEC, 101 * MIN + 15 * SEC),
+                    settle: Some((95 * MIN + 1, 96 * MIN + 15 * SEC)),
+                    next_settled: 96 * MIN + 15 * SEC + 1,
+                },
+            ),
+            (
+                "polled again within the same millisecond: nothing to settle",
+                Some(100 * MIN),
+                Some(95 * MIN + 1),
                 100 * MIN,
-                115 * MIN,
+                PollWindows {
+                    fresh: (100 * MIN - 30 * SEC, 100 * MIN),
+                    settle: None,
+                    next_settled: 95 * MIN + 1,
+                },
+            ),
+            (
+                "a cursor ahead of now: fresh from the cursor, settle up to the overlap",
+                Some(120 * MIN),
+                None,
+                100 * MIN,
+                PollWindows {
+                    fresh: (120 * MIN - 30 * SEC, 100 * MIN),
+                    settle: None,
+                    next_settled: 115 * MIN,
+                },
             ),
             (
                 "no underflow at the epoch's edge",
                 Some(i64::MIN + 1),
+                None,
                 0,
-                i64::MIN,
+                PollWindows {
+                    fresh: (i64::MIN, 0),
+                    settle: Some((i64::MIN, -5 * MIN)),
+                    next_settled: -5 * MIN + 1,
+                },
             ),
         ];
-        for (name, cursor, now, want) in cases {
-            let got = window_start(cursor.map(UtcMillis), UtcMillis(*now), 30 * MIN, 5 * MIN);
+        for (name, cursor, settled, now, want) in cases {
+            let got = poll_windows(
+                cursor.map(UtcMillis),
+                *settled,
+                UtcMillis(*now),
+                30 * MIN,
+                5 * MIN,
+                30 * SEC,
+            );
             assert_eq!(got, *want, "{name}");
         }
+    }
+
+    #[test]
+    fn an_overlap_shorter_than_the_poll_interval_is_the_fresh_overlap() {
+        let got = poll_windows(
+            Some(UtcMillis(100 * MIN)),
+            Some(99 * MIN),
+            UtcMillis(110 * MIN),
+            30 * MIN,
+            MIN,
+            5 * MIN,
+        );
+        assert_eq!(got.fresh, (99 * MIN, 110 * MIN));
+        assert_eq!(got.settle, Some((99 * MIN, 109 * MIN)));
     }
 
     /// A case: its name, the backfill `(to, next)`, the refunds' position, whether it is done.
