@@ -7,7 +7,10 @@
 //!   (an observer polls the table every 10 ms: up to 10 ms of the figure is the observer's);
 //! - the WMS's shipment committed → Tmall receiving the tracking number (the simulator's own
 //!   receipt time); the agent polls the shipped rows every 200 ms (`poll_interval_ms`);
-//! - the hub's resident memory at the end (`VmRSS`), with the orders and deliveries it holds.
+//! - the hub's resident memory at the end (`VmRSS`), with the orders and deliveries it holds;
+//! - where the time goes, stage by stage (paid on Tmall → applied at the hub → sent to the
+//!   warehouse → shipped at the hub → Tmall), from each order's own fulfilment timeline, and the
+//!   p99 per 10 s of the run (a backlog building shows as a p99 that grows).
 //!
 //! Targets: both p99 < 1 s on this 2-core machine. The run fails if an order is missing at the
 //! end (no delivery in the WMS or no tracking at Tmall) or has two delivery orders.
@@ -179,7 +182,18 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
     let mut hub = HubProc::start(
         &tmp.path().join("hub"),
         "bench",
-        &["--capture-poll", "200ms", "--allow-private-shop-urls"],
+        // Polled every second (Tmall's `modified` is in whole seconds: a poll reads from the
+        // start of the second before, so polling more often reads most orders several times).
+        // The simulator stamps an order's `modified` when it is sold, at most a few seconds
+        // before it can be listed under this load, so a 10 s overlap settles every order (the
+        // default, 5 min, would leave a late one for the settle read after the run).
+        &[
+            "--capture-poll",
+            "1s",
+            "--capture-overlap",
+            "10s",
+            "--allow-private-shop-urls",
+        ],
     )
     .await?;
     let http = reqwest::Client::new();
@@ -353,13 +367,18 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
     let store = xt_hub::store::Store::open(&tmp.path().join("hub").join(xt_hub::hub::DB_FILE))?;
     let tenant = xt_shared::ids::TenantId::new("bench")?;
     let mut applied: HashMap<String, i64> = HashMap::new();
+    let mut stages = Stages::default();
     for shop in shop_ids {
         let filter = xt_hub::store::OrderFilter {
-            shop: Some(shop),
+            shop: Some(shop.clone()),
             ..Default::default()
         };
         for o in store.orders_page(&tenant, &filter, None, usize::MAX)? {
-            applied.insert(o.order.platform_order_no.to_string(), o.first_seen.0);
+            let no = o.order.platform_order_no.to_string();
+            applied.insert(no.clone(), o.first_seen.0);
+            if let Some(f) = store.fulfilment(&tenant, &shop, &no)? {
+                stages.add(&no, o.first_seen.0, &f);
+            }
         }
     }
     let received: HashMap<String, i64> = sim
@@ -395,6 +414,7 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
     let (a50, a99, amax) = percentiles(&mut to_wms);
     let (b50, b99, bmax) = percentiles(&mut to_platform);
     println!("  waited {drain_secs:.1} s after the last sale for the rest");
+    stages.print(&clock, &received);
     println!(
         "  applied at hub → row in WMS       p50 {a50:>5} ms  p99 {a99:>5} ms  max {amax:>6} ms  (target p99 < 1000)"
     );
@@ -414,6 +434,78 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
     }
     sim.shutdown().await;
     Ok(())
+}
+
+/// Where the time goes, stage by stage, from the hub's own timeline of each order.
+#[derive(Default)]
+struct Stages {
+    /// order no → (paid on the platform, applied at the hub, sent to the warehouse, shipped
+    /// at the hub).
+    at: HashMap<String, (i64, i64, Option<i64>, Option<i64>)>,
+}
+
+impl Stages {
+    fn add(&mut self, no: &str, applied: i64, f: &xt_hub::fulfilment::records::FulfilmentRecord) {
+        let when = |to: &str| {
+            f.timeline
+                .iter()
+                .find(|s| s.to.as_str() == to)
+                .map(|s| s.at.0)
+        };
+        self.at.insert(
+            no.to_owned(),
+            (f.paid_at.0, applied, when("sent"), when("shipped")),
+        );
+    }
+
+    fn print(&self, clock: &WmsClock, received: &HashMap<String, i64>) {
+        let mut paid_applied = Vec::new();
+        let mut applied_sent = Vec::new();
+        let mut sent_seen = Vec::new();
+        let mut wms_hub = Vec::new();
+        let mut hub_tmall = Vec::new();
+        // p99 of applied → WMS per 10 s of the run, by when the order was applied.
+        let mut windows: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        let first = self.at.values().map(|a| a.1).min().unwrap_or(0);
+        for (no, &(paid, applied, sent, shipped)) in &self.at {
+            paid_applied.push(applied - paid);
+            let seen = clock.seen.get(no);
+            if let Some(sent) = sent {
+                applied_sent.push(sent - applied);
+                if let Some((_, seen)) = seen {
+                    sent_seen.push(seen - sent);
+                }
+            }
+            if let Some((delivery, seen)) = seen {
+                windows
+                    .entry((applied - first) / 10_000)
+                    .or_default()
+                    .push(seen - applied);
+                if let (Some(wms), Some(hub)) = (clock.shipped.get(delivery), shipped) {
+                    wms_hub.push(hub - wms);
+                    if let Some(got) = received.get(no) {
+                        hub_tmall.push(got - hub);
+                    }
+                }
+            }
+        }
+        for (name, v) in [
+            ("paid on Tmall → applied at hub", &mut paid_applied),
+            ("applied → sent to warehouse", &mut applied_sent),
+            ("sent → row in WMS", &mut sent_seen),
+            ("shipped in WMS → shipped at hub", &mut wms_hub),
+            ("shipped at hub → Tmall", &mut hub_tmall),
+        ] {
+            let (p50, p99, max) = percentiles(v);
+            println!("    {name:<32} p50 {p50:>5} ms  p99 {p99:>5} ms  max {max:>6} ms");
+        }
+        let by_window: Vec<String> = windows
+            .into_values()
+            .enumerate()
+            .map(|(i, mut v)| format!("{}s:{}", i * 10, percentiles(&mut v).1))
+            .collect();
+        println!("    applied → WMS p99 per 10 s: {}", by_window.join(" "));
+    }
 }
 
 fn tail(log: &str) -> String {
