@@ -8,7 +8,7 @@
 //! - the WMS's shipment committed → Tmall receiving the tracking number (the simulator's own
 //!   receipt time); the agent polls the shipped rows every 200 ms (`poll_interval_ms`);
 //! - the hub's resident memory at the end (`VmRSS`), with the orders and deliveries it holds;
-//! - where the time goes, stage by stage (paid on Tmall → applied at the hub → sent to the
+//! - where the time goes, stage by stage (paid on Tmall → applied at the hub → accepted by the
 //!   warehouse → shipped at the hub → Tmall), from each order's own fulfilment timeline, and the
 //!   p99 per 10 s of the run (a backlog building shows as a p99 that grows).
 //!
@@ -439,8 +439,8 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
 /// Where the time goes, stage by stage, from the hub's own timeline of each order.
 #[derive(Default)]
 struct Stages {
-    /// order no → (paid on the platform, applied at the hub, sent to the warehouse, shipped
-    /// at the hub).
+    /// order no → (paid on the platform, applied at the hub, accepted by the warehouse (the
+    /// `sent` state: the agent's answer, after the row is written), shipped at the hub).
     at: HashMap<String, (i64, i64, Option<i64>, Option<i64>)>,
 }
 
@@ -461,7 +461,7 @@ impl Stages {
     fn print(&self, clock: &WmsClock, received: &HashMap<String, i64>) {
         let mut paid_applied = Vec::new();
         let mut applied_sent = Vec::new();
-        let mut sent_seen = Vec::new();
+        let mut seen_sent = Vec::new();
         let mut wms_hub = Vec::new();
         let mut hub_tmall = Vec::new();
         // p99 of applied → WMS per 10 s of the run, by when the order was applied.
@@ -473,7 +473,7 @@ impl Stages {
             if let Some(sent) = sent {
                 applied_sent.push(sent - applied);
                 if let Some((_, seen)) = seen {
-                    sent_seen.push(seen - sent);
+                    seen_sent.push(sent - seen);
                 }
             }
             if let Some((delivery, seen)) = seen {
@@ -491,8 +491,8 @@ impl Stages {
         }
         for (name, v) in [
             ("paid on Tmall → applied at hub", &mut paid_applied),
-            ("applied → sent to warehouse", &mut applied_sent),
-            ("sent → row in WMS", &mut sent_seen),
+            ("applied → accepted by the WMS", &mut applied_sent),
+            ("  of which row in WMS → accepted", &mut seen_sent),
             ("shipped in WMS → shipped at hub", &mut wms_hub),
             ("shipped at hub → Tmall", &mut hub_tmall),
         ] {

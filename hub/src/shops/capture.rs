@@ -288,11 +288,13 @@ pub async fn poll_once(
     };
     let order_windows = windows(state.orders_cursor, settled.orders);
     let refund_windows = windows(state.refunds_cursor, settled.refunds);
-    let Some(mut orders) = whole(run(Stream::Orders, order_windows.fresh, Moves::Cursor).await)
+    let Some(mut orders) =
+        whole(run(Stream::Orders, order_windows.fresh, Some(Moves::Cursor)).await)
     else {
         return false;
     };
-    let Some(mut refunds) = whole(run(Stream::Refunds, refund_windows.fresh, Moves::Cursor).await)
+    let Some(mut refunds) =
+        whole(run(Stream::Refunds, refund_windows.fresh, Some(Moves::Cursor)).await)
     else {
         return false;
     };
@@ -314,7 +316,7 @@ pub async fn poll_once(
             continue;
         }
         if let Some(window) = windows.settle {
-            let Some(r) = whole(run(stream, window, Moves::Nothing).await) else {
+            let Some(r) = whole(run(stream, window, None).await) else {
                 return false;
             };
             *result = r;
@@ -325,16 +327,22 @@ pub async fn poll_once(
     }
     if let Some((to, next)) = state.backfill {
         if orders.is_ok() {
-            let Some(r) = whole(run(Stream::Orders, (next.0, to.0), Moves::Backfill).await) else {
+            let Some(r) = whole(run(Stream::Orders, (next.0, to.0), Some(Moves::Backfill)).await)
+            else {
                 return false;
             };
             orders = r;
         }
         if refunds.is_ok() {
             let refunds_next = state.refunds_backfill.unwrap_or(next);
-            let Some(r) =
-                whole(run(Stream::Refunds, (refunds_next.0, to.0), Moves::Backfill).await)
-            else {
+            let Some(r) = whole(
+                run(
+                    Stream::Refunds,
+                    (refunds_next.0, to.0),
+                    Some(Moves::Backfill),
+                )
+                .await,
+            ) else {
                 return false;
             };
             refunds = r;
@@ -370,23 +378,22 @@ pub async fn poll_once(
     orders.is_ok() && refunds.is_ok()
 }
 
-/// What [`run_range`] walks: `[from, to]` of one stream, and what it moves after each window.
+/// What [`run_range`] walks: `[from, to]` of one stream, and what it moves after each window
+/// (`None`: nothing durable, for a settle read, whose position the worker keeps).
 struct Range {
     stream: Stream,
     from: i64,
     to: i64,
-    moves: Moves,
+    moves: Option<Moves>,
 }
 
-/// What a walk moves after each whole window.
+/// The durable position a walk moves after each whole window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Moves {
-    /// The stream's durable cursor (a fresh read).
+    /// The stream's cursor (a fresh read).
     Cursor,
-    /// The backfill's durable position.
+    /// The backfill's position.
     Backfill,
-    /// Nothing durable (a settle read: the worker keeps where it got to).
-    Nothing,
 }
 
 /// How a range walk ended without an error.
@@ -473,14 +480,13 @@ async fn run_range(
                 (Some(next), _) => cursor = Some(next),
             }
         }
-        if moves != Moves::Nothing {
+        if let Some(moves) = moves {
             let (t, s) = (tenant.clone(), shop.to_owned());
             blocking(hub, move |hub| {
                 hub.store()
                     .update_capture_state(&t, &s, |c: &mut CaptureState| {
                         let end = Some(UtcMillis(w_to));
                         match (stream, moves) {
-                            (_, Moves::Nothing) => {}
                             (Stream::Orders, Moves::Backfill) => {
                                 if let Some(b) = &mut c.backfill {
                                     b.1 = UtcMillis(w_to + 1);
