@@ -26,7 +26,7 @@
 //! its token is cancelled no new fetch or poll starts, the page being applied is applied, and
 //! it returns once every shop's worker has stopped.
 
-use super::decide::{backfill_done, note, poll_windows};
+use super::decide::{backfill_done, narrowed_from, note, poll_windows};
 use crate::hub::{Hub, now_ms};
 use crate::shops::channels::{
     Captured, Channel, ChannelConfig, FetchError, PageCursor, ShopUrlPolicy, Window, channel_for,
@@ -453,7 +453,8 @@ async fn run_range(
             // Narrow the window to the newest `modified` seen (keyset paging) instead of
             // asking for page n+1: if an order of an earlier page is modified meanwhile, it leaves
             // the window and page numbers shift, which would skip a row. Narrowing cannot skip;
-            // the rows of that second come again and are duplicates the store ignores.
+            // the rows of that second come again and are duplicates the store ignores. Never
+            // past the window's end (`narrowed_from`).
             let newest = page
                 .items
                 .iter()
@@ -471,10 +472,11 @@ async fn run_range(
                     .await
                     .map_err(|e| FetchError::Fatal(format!("cannot apply: {e}")))?;
             }
-            match (page.next, newest) {
+            let narrowed = newest.and_then(|m| narrowed_from((window.from.0, window.to.0), m));
+            match (page.next, narrowed) {
                 (None, _) => break,
-                (Some(PageCursor::Page(_)), Some(m)) if m > window.from.0 => {
-                    window.from = UtcMillis(m);
+                (Some(PageCursor::Page(_)), Some(from)) => {
+                    window.from = UtcMillis(from);
                     cursor = None;
                 }
                 (Some(next), _) => cursor = Some(next),

@@ -57,6 +57,22 @@ pub fn poll_windows(
     }
 }
 
+/// Where the next page of a window `(from, to)` starts after a page whose newest item was
+/// modified at `newest` (in whole seconds, as the platforms stamp it): keyset paging narrows the
+/// window to that second (`Some`) instead of asking for page n + 1, which skips a row when an
+/// order of an earlier page is modified meanwhile and the pages shift. `None`: the narrowing
+/// would not move the start (every item of the page is of its first second), so the next page
+/// is asked for by its cursor.
+///
+/// The platforms take whole seconds, so a window is asked up to the second after `to`, and a
+/// page may hold orders of that second, after `to`: the start is never moved past `to` (a
+/// window that starts after it ends is refused before it is sent).
+pub fn narrowed_from(window: (i64, i64), newest: i64) -> Option<i64> {
+    let (from, to) = window;
+    let narrowed = newest.min(to);
+    (narrowed > from).then_some(narrowed)
+}
+
 /// Whether a backfill `(to, next)` is over: both streams have walked past its end (the refunds'
 /// own position, or the orders' when the refunds never had one).
 pub fn backfill_done(backfill: (UtcMillis, UtcMillis), refunds_next: Option<UtcMillis>) -> bool {
@@ -203,6 +219,46 @@ mod tests {
 
     /// A case: its name, the backfill `(to, next)`, the refunds' position, whether it is done.
     type BackfillCase = (&'static str, (i64, i64), Option<i64>, bool);
+
+    #[test]
+    fn narrowed_from_cases() {
+        // (name, window, newest on the page, next start)
+        let cases: &[(&str, (i64, i64), i64, Option<i64>)] = &[
+            (
+                "a page reaching a later second narrows to it",
+                (10_000, 20_500),
+                15_000,
+                Some(15_000),
+            ),
+            (
+                "a page all of its first second pages on by cursor",
+                (10_000, 20_500),
+                10_000,
+                None,
+            ),
+            (
+                "a window started mid-second: its own second pages on by cursor",
+                (10_400, 20_500),
+                10_000,
+                None,
+            ),
+            (
+                "orders of the second after `to` narrow only up to `to`",
+                (10_000, 20_500),
+                21_000,
+                Some(20_500),
+            ),
+            (
+                "once at `to`, orders after it page on by cursor (no window after its end)",
+                (20_500, 20_500),
+                21_000,
+                None,
+            ),
+        ];
+        for (name, window, newest, want) in cases {
+            assert_eq!(narrowed_from(*window, *newest), *want, "{name}");
+        }
+    }
 
     #[test]
     fn backfill_done_cases() {
