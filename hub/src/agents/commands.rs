@@ -74,6 +74,7 @@ pub(crate) fn enqueue(
 }
 
 /// An agent's answers to commands, as many as arrived together (one transaction for all).
+#[derive(Clone)]
 pub struct CommandAnswers<'a> {
     pub tenant: &'a TenantId,
     pub agent: &'a AgentId,

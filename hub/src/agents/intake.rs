@@ -26,6 +26,7 @@ pub struct BatchOutcome {
 }
 
 /// One batch of one agent's source: consecutive changes by seq.
+#[derive(Clone)]
 pub struct AgentBatch<'a> {
     pub tenant: &'a TenantId,
     pub agent: &'a AgentId,
@@ -186,6 +187,7 @@ impl<'a> Intake for AgentBatch<'a> {
 }
 
 /// An agent connected or disconnected: only logged, for the event streams.
+#[derive(Clone)]
 pub struct AgentPresence(pub AgentLogged);
 
 impl Intake for AgentPresence {

@@ -45,6 +45,7 @@ pub struct Worked {
 }
 
 /// Fulfilment reading its tenant's change log from its cursor.
+#[derive(Clone)]
 pub struct Tail<'a> {
     pub tenant: &'a TenantId,
 }
@@ -299,6 +300,7 @@ pub enum ActError {
 }
 
 /// A person's action on one order.
+#[derive(Clone)]
 pub struct Act<'a> {
     pub tenant: &'a TenantId,
     pub shop: &'a str,
@@ -440,6 +442,7 @@ impl<'a> Intake for Act<'a> {
 }
 
 /// A package confirmed by phone staff or a 3PL.
+#[derive(Clone)]
 pub struct Confirm<'a> {
     pub tenant: &'a TenantId,
     pub confirmed: Confirmed,
@@ -494,6 +497,7 @@ impl<'a> Intake for Confirm<'a> {
 }
 
 /// A 3PL answered a delivery order's create (`cancel: false`) or cancel.
+#[derive(Clone)]
 pub struct TplAnswered<'a> {
     pub tenant: &'a TenantId,
     pub warehouse: &'a str,

@@ -124,6 +124,7 @@ impl Store {
 /// kept on it (the service's encoding of the report) and its orders go to
 /// `warehouse_refused`, where a person re-routes or cancels them; when the goods are not there
 /// (`out_of_stock`) the hub routes them again itself.
+#[derive(Clone)]
 pub struct Refuse<'a> {
     pub tenant: &'a TenantId,
     pub delivery_no: &'a str,

@@ -216,6 +216,7 @@ pub async fn write_backs(hub: Arc<Hub>, token: CancellationToken) -> anyhow::Res
 type WriteBackChannels = BTreeMap<(String, String), (ShopRecord, Arc<dyn Channel>)>;
 
 /// One due write-back of one order.
+#[derive(Clone)]
 struct Due {
     tenant: TenantId,
     due_at: i64,
@@ -376,6 +377,7 @@ fn due_write_backs(hub: &Hub, now: UtcMillis) -> anyhow::Result<Vec<Due>> {
 
 /// A round's write-back answers, recorded in one transaction: each acknowledged, failed, or
 /// due again after a backoff. An answer whose due row is gone (recorded before) is skipped.
+#[derive(Clone)]
 struct WriteBacksDone(Vec<(Due, WriteBackAnswer)>);
 
 impl Intake for WriteBacksDone {

@@ -1,6 +1,8 @@
 //! The one path every change takes into the hub: **admit** (idempotency: what of this input is
 //! new) → **apply** each change to the room that owns it → **append** what was applied to the
 //! tenant's change log → **commit**, all in one write transaction → **wake** the event streams.
+//! Intakes that arrive while another holds the transaction join it and commit with it, each
+//! still answered only once that commit is durable ([`group`]).
 //!
 //! An input kind is an [`Intake`]: an agent's batch ([`crate::agents::intake::AgentBatch`]), an
 //! agent connecting or leaving ([`crate::agents::intake::AgentPresence`]), a shop's captured
@@ -12,12 +14,17 @@
 //! applied it and logged it committed; a change and its log entry commit together or not at
 //! all; an intake that admits nothing writes nothing.
 
+mod group;
+#[cfg(test)]
+mod group_tests;
+
 use crate::events::log;
 use crate::store::table::WriteTx;
 use crate::store::{LogEntry, Store, StoreError};
 use xt_shared::model::UtcMillis;
 
-/// One kind of input to the hub.
+/// One kind of input to the hub. The served hub's pipeline also needs it `Clone`: a member of a
+/// group commit whose batch was dropped (another member failed) runs again from its copy.
 pub trait Intake: Sized {
     /// What admission lets through to [`Intake::apply`].
     type Admitted;
@@ -44,53 +51,73 @@ pub struct Applied<O> {
     pub outcome: O,
 }
 
-/// Runs `intake` through admit → apply → append → commit. Returns the outcome and the log
-/// positions of what was appended (none: nobody needs waking); [`Pipeline::run`] is the served
-/// hub's way in, which also wakes.
+/// An intake's outcome and the log positions of what it appended (none: nobody needs waking).
+pub type Ran<O> = (O, Vec<u64>);
+
+/// Runs `intake` through admit → apply → append → commit, in a transaction of its own. Returns
+/// the outcome and the log positions of what was appended; [`Pipeline::run`] is the served
+/// hub's way in, which commits intakes arriving together as one ([`group`]) and wakes.
 pub fn commit<I: Intake>(
     store: &Store,
     intake: I,
     now: UtcMillis,
-) -> Result<(I::Outcome, Vec<u64>), StoreError> {
+) -> Result<Ran<I::Outcome>, StoreError> {
     let tx = store.write()?;
-    let admitted = match intake.admit(&tx)? {
+    let (ran, admitted) = run_in(&tx, intake, now)?;
+    // Nothing admitted, nothing written: the transaction is dropped unwritten.
+    if admitted {
+        tx.commit()?;
+    }
+    Ok(ran)
+}
+
+/// Admit → apply → append, in `tx`; whether anything was admitted (if not, nothing was
+/// written).
+fn run_in<I: Intake>(
+    tx: &WriteTx,
+    intake: I,
+    now: UtcMillis,
+) -> Result<(Ran<I::Outcome>, bool), StoreError> {
+    let admitted = match intake.admit(tx)? {
         Ok(admitted) => admitted,
-        Err(outcome) => return Ok((outcome, Vec::new())),
+        Err(outcome) => return Ok(((outcome, Vec::new()), false)),
     };
     let Applied {
         log: entries,
         outcome,
-    } = I::apply(admitted, &tx, now)?;
+    } = I::apply(admitted, tx, now)?;
     let positions = entries
         .iter()
-        .map(|entry| log::append(&tx, entry))
+        .map(|entry| log::append(tx, entry))
         .collect::<Result<_, _>>()?;
-    tx.commit()?;
-    Ok((outcome, positions))
+    Ok(((outcome, positions), true))
 }
 
-/// The served hub's ingest: [`commit`], then wakes the event streams when the log grew.
+/// The served hub's ingest: intakes arriving together commit together ([`group`]), then the
+/// event streams are woken when the log grew.
 pub struct Pipeline {
     grew: tokio::sync::watch::Sender<u64>,
+    group: group::Group,
 }
 
 impl Default for Pipeline {
     fn default() -> Self {
         Pipeline {
             grew: tokio::sync::watch::Sender::new(0),
+            group: group::Group::default(),
         }
     }
 }
 
 impl Pipeline {
     /// Runs `intake` into `store` at `now` and wakes subscribers if it logged anything.
-    pub fn run<I: Intake>(
+    pub fn run<I: Intake + Clone>(
         &self,
         store: &Store,
         intake: I,
         now: UtcMillis,
     ) -> Result<I::Outcome, StoreError> {
-        let (outcome, positions) = commit(store, intake, now)?;
+        let (outcome, positions) = self.group.run(store, intake, now)?;
         if !positions.is_empty() {
             self.wake();
         }

@@ -10,6 +10,7 @@ use xt_shared::ids::{DocNo, TenantId};
 use xt_shared::model::UtcMillis;
 
 /// A shop's captured items: orders, refunds and payloads kept with why they could not be read.
+#[derive(Clone)]
 pub struct ShopItems<'a> {
     pub tenant: &'a TenantId,
     pub shop: &'a str,
