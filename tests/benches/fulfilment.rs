@@ -430,7 +430,27 @@ async fn run(rate: u64, secs: u64) -> anyhow::Result<()> {
         applied.len()
     );
     if let Some(why) = incomplete {
-        anyhow::bail!("{missing} orders did not go the whole way: {why}");
+        // Which orders the hub never captured, and when Tmall last stamped them: a capture gap
+        // shows as orders of the same seconds.
+        let mut stamped = HashMap::new();
+        for shop in 1..=SHOPS {
+            let key = format!("tm-{shop}");
+            for o in sim.truth(&key).orders {
+                stamped.insert(o.order_no, (key.clone(), o.raw["modified"].to_string()));
+            }
+        }
+        let never: Vec<&String> = orders
+            .iter()
+            .filter(|no| !applied.contains_key(*no))
+            .collect();
+        for no in never.iter().take(12) {
+            let (shop, modified) = stamped.get(*no).cloned().unwrap_or_default();
+            println!("    never captured: {no} of {shop}, modified {modified}");
+        }
+        anyhow::bail!(
+            "{missing} orders did not go the whole way ({} never captured): {why}",
+            never.len()
+        );
     }
     sim.shutdown().await;
     Ok(())

@@ -61,17 +61,37 @@ fn heads(tx: &WriteTx, tenant: &str) -> Result<(u64, u64), StoreError> {
     Ok(tx.open(TENANT_LOG_HEADS)?.get(tenant)?.unwrap_or((0, 0)))
 }
 
-/// Appends `entry` to its tenant's log in the caller's transaction; returns its position. The
-/// one way entries get into the log (the ingest pipeline calls it).
-pub(crate) fn append(tx: &WriteTx, entry: &LogEntry) -> Result<u64, StoreError> {
-    let tenant = entry.tenant().as_str();
-    // Trimming never passes the last position, so the next one follows it.
-    let (last, trimmed) = heads(tx, tenant)?;
-    let position = last + 1;
-    tx.open(TENANT_LOG)?.insert((tenant, position), entry)?;
-    tx.open(TENANT_LOG_HEADS)?
-        .insert(tenant, &(position, trimmed))?;
-    Ok(position)
+/// Appends `entries`, in order, each to its tenant's log, in the caller's transaction; returns
+/// their positions. The one way entries get into the log (the ingest pipeline calls it with all
+/// an intake applied: the tables are opened once for them all).
+pub(crate) fn append(tx: &WriteTx, entries: &[LogEntry]) -> Result<Vec<u64>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut heads = tx.open(TENANT_LOG_HEADS)?;
+    let mut log = tx.open(TENANT_LOG)?;
+    // Each tenant's (last, trimmed) as the entries move it.
+    let mut moved: Vec<(&str, (u64, u64))> = Vec::new();
+    let mut positions = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let tenant = entry.tenant().as_str();
+        let i = match moved.iter().position(|(t, _)| *t == tenant) {
+            Some(i) => i,
+            None => {
+                moved.push((tenant, heads.get(tenant)?.unwrap_or((0, 0))));
+                moved.len() - 1
+            }
+        };
+        // Trimming never passes the last position, so the next one follows it.
+        let (last, _) = &mut moved[i].1;
+        *last += 1;
+        log.insert((tenant, *last), entry)?;
+        positions.push(*last);
+    }
+    for (tenant, head) in &moved {
+        heads.insert(*tenant, head)?;
+    }
+    Ok(positions)
 }
 
 /// The position of `tenant`'s newest entry (0 when it never had one).

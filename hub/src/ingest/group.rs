@@ -35,7 +35,7 @@ pub(super) struct Group {
     state: Mutex<State>,
     /// Signalled when the transaction is free for the next member or a batch ended.
     changed: Condvar,
-    /// Batches committed.
+    /// Batches committed (read by the tests).
     committed: AtomicU64,
 }
 
@@ -221,6 +221,7 @@ impl Turn<'_> {
 
 impl Group {
     /// Batches committed so far.
+    #[cfg(test)]
     pub(super) fn committed(&self) -> u64 {
         self.committed.load(Ordering::Relaxed)
     }

@@ -86,10 +86,7 @@ fn run_in<I: Intake>(
         log: entries,
         outcome,
     } = I::apply(admitted, tx, now)?;
-    let positions = entries
-        .iter()
-        .map(|entry| log::append(tx, entry))
-        .collect::<Result<_, _>>()?;
+    let positions = log::append(tx, &entries)?;
     Ok(((outcome, positions), true))
 }
 

@@ -24,7 +24,7 @@ fn db() -> (tempfile::TempDir, Store) {
 
 fn append_all(db: &Store, entries: &[LogEntry]) -> Vec<u64> {
     let tx = db.write().unwrap();
-    let positions = entries.iter().map(|e| append(&tx, e).unwrap()).collect();
+    let positions = append(&tx, entries).unwrap();
     tx.commit().unwrap();
     positions
 }
