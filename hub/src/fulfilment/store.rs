@@ -1465,17 +1465,34 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
             c.delivery_no.as_str(),
         ))?;
     }
-    d.packages.push(Package {
-        key: c.key.clone(),
-        carrier: c.carrier.clone(),
-        tracking_no: c.tracking_no.clone(),
-        lines: lines.clone(),
-        shipped_at: c.shipped_at,
-        write_back: WriteBack::Pending {
-            attempts: 0,
-            last_error: None,
-        },
-    });
+    // A parcel reported one row per line (a WMS table) is one package: its write-back (the
+    // whole order's tracking) goes once, not once per line.
+    let same_parcel = d
+        .packages
+        .iter_mut()
+        .find(|p| p.carrier == c.carrier && p.tracking_no == c.tracking_no);
+    let new_parcel = same_parcel.is_none();
+    match same_parcel {
+        Some(p) => {
+            for (sku, qty) in &lines {
+                match p.lines.iter_mut().find(|(s, _)| s == sku) {
+                    Some((_, q)) => *q += qty,
+                    None => p.lines.push((sku.clone(), *qty)),
+                }
+            }
+        }
+        None => d.packages.push(Package {
+            key: c.key.clone(),
+            carrier: c.carrier.clone(),
+            tracking_no: c.tracking_no.clone(),
+            lines: lines.clone(),
+            shipped_at: c.shipped_at,
+            write_back: WriteBack::Pending {
+                attempts: 0,
+                last_error: None,
+            },
+        }),
+    }
     d.updated_at = ctx.now;
     let mut orders = Vec::new();
     for no in d.orders.clone() {
@@ -1531,16 +1548,18 @@ pub(crate) fn shipped(ctx: &mut Ctx<'_>, c: Confirmed, actor: Actor) -> Result<b
     }
     let warehouse = d.warehouse.clone();
     evicted(ctx, &warehouse, gave_up)?;
-    ctx.tx.open(WRITEBACKS_DUE)?.insert(
-        (
-            t.as_str(),
-            ctx.now.0,
-            c.delivery_no.as_str(),
-            c.key.as_str(),
-        ),
-        &WriteBackDue { attempts: 0 },
-    )?;
-    ctx.effects.writebacks = true;
+    if new_parcel {
+        ctx.tx.open(WRITEBACKS_DUE)?.insert(
+            (
+                t.as_str(),
+                ctx.now.0,
+                c.delivery_no.as_str(),
+                c.key.as_str(),
+            ),
+            &WriteBackDue { attempts: 0 },
+        )?;
+        ctx.effects.writebacks = true;
+    }
     ctx.tx
         .open(DELIVERIES)?
         .insert((t.as_str(), c.delivery_no.as_str()), &d)?;

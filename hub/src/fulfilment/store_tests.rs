@@ -8,7 +8,7 @@ use super::machine::{Exception, State};
 use super::records::{
     Actor, DeliveryState, SettingsRecord, WarehouseChannel, WarehouseRecord, WriteBack,
 };
-use super::store::Confirmed;
+use super::store::{Confirmed, WRITEBACKS_DUE};
 use crate::agents::commands::{AnswerOutcome, CommandAnswers};
 use crate::orders::cases::{order, with};
 use crate::shops::channels::Captured;
@@ -424,6 +424,14 @@ fn a_wms_table_reporting_a_package_one_line_per_row_ships_every_line_once() {
     assert_eq!(d.state, DeliveryState::Shipped);
     let shipped: Vec<(String, i64)> = d.lines.iter().map(|l| (l.sku.clone(), l.shipped)).collect();
     assert_eq!(shipped, vec![("CUP-1".into(), 2), ("LID-1".into(), 1)]);
+    // One parcel (one tracking number) reported a row per line: one package, written back once.
+    assert_eq!(d.packages.len(), 1, "{:?}", d.packages);
+    assert_eq!(
+        d.packages[0].lines,
+        vec![("CUP-1".into(), 2), ("LID-1".into(), 1)]
+    );
+    let due = store.read().unwrap().open(WRITEBACKS_DUE).unwrap().len().unwrap();
+    assert_eq!(due, 1, "one write-back for the parcel");
     for (sku, left) in [("CUP-1", 8), ("LID-1", 9)] {
         let cell = store.ledger_cell(&acme(), "WH-SH", sku).unwrap();
         assert_eq!((cell.reserved(), cell.available()), (0, left), "{sku}");
