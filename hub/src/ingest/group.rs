@@ -12,7 +12,7 @@
 //! - **A failure stays its own**: an intake that fails (or panics) leaves part of what it wrote
 //!   in the transaction, so the batch is dropped unwritten and every one of its members runs
 //!   again alone, in a transaction of its own ([`super::commit`]), from the copy it kept: the
-//!   failing one fails alone, the others go through.
+//!   failing one fails alone, the others go through. A member alone in its batch just fails.
 
 use super::{Intake, Ran, commit, run_in};
 use crate::store::table::WriteTx;
@@ -95,13 +95,20 @@ impl Group {
         let again = intake.clone();
         let turn = self.turn(store)?;
         let ran = run_in(&turn.batch().tx, intake, now);
-        let Ok((ran, _admitted)) = ran else {
-            // Part of what it wrote is in the transaction: drop the batch; all run alone.
-            drop(turn);
-            return commit(store, again, now);
+        let alone = turn.batch().members == 1;
+        let ran = match ran {
+            Ok((ran, _admitted)) => ran,
+            // Alone in its batch: the error is its own, as if it had run alone.
+            Err(e) if alone => return Err(e),
+            Err(_) => {
+                // Part of what it wrote is in the transaction: drop the batch; all run alone.
+                drop(turn);
+                return commit(store, again, now);
+            }
         };
         let ending = match turn.end() {
             Turned::Committed(Ok(())) => Ending::Committed,
+            Turned::Committed(Err(e)) if alone => return Err(e),
             Turned::Committed(Err(_)) => Ending::Dropped,
             Turned::HandedOn(id) => self.ending(id),
         };

@@ -6,7 +6,7 @@ use super::{Applied, Intake};
 use crate::store::table::{Table, WriteTx};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 use xt_shared::model::UtcMillis;
@@ -23,6 +23,8 @@ struct Put {
     held: Arc<AtomicBool>,
     fail: bool,
     panic: bool,
+    /// How many times it was applied (copies included).
+    runs: Arc<AtomicUsize>,
 }
 
 impl Put {
@@ -34,6 +36,7 @@ impl Put {
             held: Arc::new(AtomicBool::new(false)),
             fail: false,
             panic: false,
+            runs: Arc::new(AtomicUsize::new(0)),
         }
     }
 }
@@ -51,6 +54,7 @@ impl Intake for Put {
     }
 
     fn apply(put: Put, tx: &WriteTx, _now: UtcMillis) -> Result<Applied<bool>, StoreError> {
+        put.runs.fetch_add(1, Ordering::SeqCst);
         tx.open(ROWS)?.insert(put.key, &1)?;
         if !put.held.swap(true, Ordering::SeqCst) {
             while put.group.queued() < put.hold_for {
@@ -153,6 +157,19 @@ fn a_member_that_fails_fails_alone() {
         !stored(&store, "c"),
         "what the failing member wrote is dropped"
     );
+}
+
+#[test]
+fn a_member_alone_that_fails_fails_once() {
+    let (_dir, store) = store();
+    let group = Arc::new(Group::default());
+    let mut failing = Put::new(&group, "a");
+    failing.fail = true;
+    let runs = failing.runs.clone();
+    let results = run_together(&store, &group, failing, Vec::new());
+    assert!(matches!(&results[0], Some(Err(StoreError::Conflict(_)))));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "not run again alone");
+    assert!(!stored(&store, "a"));
 }
 
 #[test]
