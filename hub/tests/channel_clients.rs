@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -262,9 +262,11 @@ async fn top(State(s): State<Arc<Stub>>, Form(p): Form<HashMap<String, String>>)
     if p.get("session").map(String::as_str) != Some(SESSION) {
         return top_error(27, "Invalid session", "invalid-sessionkey");
     }
-    for (k, v) in [("format", "json"), ("v", "2.0"), ("use_has_next", "true")] {
+    for (k, v) in [("format", "json"), ("v", "2.0")] {
         assert_eq!(p.get(k).map(String::as_str), Some(v), "{k}");
     }
+    // The hub asks for the count (it walks a window from its last page back to its first).
+    assert_eq!(p.get("use_has_next"), None);
     let start = beijing_seconds(&p["start_modified"]);
     let end = beijing_seconds(&p["end_modified"]);
     assert!(
@@ -276,12 +278,16 @@ async fn top(State(s): State<Arc<Stub>>, Form(p): Form<HashMap<String, String>>)
         "taobao.trades.sold.increment.get" => {
             assert!(p["fields"].contains("tid") && p["fields"].contains("orders"));
             let trades = &s.pages[page - 1];
+            // Every page but the last is full, as `page_size` says.
+            let size: usize = p["page_size"].parse().unwrap();
+            let total = size * (s.pages.len() - 1) + s.pages.last().map_or(0, Vec::len);
             Json(json!({"trades_sold_increment_get_response": {
-                "has_next": page < 2, "trades": {"trade": trades}, "request_id": "r"}}))
+                "total_results": total, "trades": {"trade": trades}, "request_id": "r"}}))
             .into_response()
         }
         "taobao.refunds.receive.get" => Json(json!({"refunds_receive_get_response": {
-            "has_next": false, "refunds": {"refund": s.refunds}, "request_id": "r"}}))
+            "total_results": s.refunds.len(), "refunds": {"refund": s.refunds},
+            "request_id": "r"}}))
         .into_response(),
         other => panic!("unexpected method {other}"),
     }
@@ -481,13 +487,28 @@ async fn all_orders(ch: &dyn Channel, w: &Window) -> Result<(Vec<Captured>, usiz
     let mut items = Vec::new();
     let mut cursor: Option<PageCursor> = None;
     let mut pages = 0;
+    let mut by_page: BTreeMap<u32, Vec<Captured>> = BTreeMap::new();
     loop {
         let page = ch.fetch_orders(w, cursor.as_ref()).await?;
         pages += 1;
-        items.extend(page.items);
+        // A walk back reads the first page twice: keep each page once, in page order.
+        let walked_back = match &cursor {
+            Some(PageCursor::Back(n)) => Some(*n),
+            None if matches!(page.next, Some(PageCursor::Back(_))) => Some(1),
+            _ => None,
+        };
+        match walked_back {
+            Some(n) => {
+                by_page.insert(n, page.items);
+            }
+            None => items.extend(page.items),
+        }
         match page.next {
             Some(next) => cursor = Some(next),
-            None => return Ok((items, pages)),
+            None => {
+                items.extend(by_page.into_values().flatten());
+                return Ok((items, pages));
+            }
         }
         assert!(pages < 10, "pagination does not end");
     }
@@ -540,7 +561,8 @@ async fn taobao_orders_two_pages_after_a_ban_with_one_malformed() {
     let (base, stub) = start(Platform::Taobao, vec![Fault::TopBan(1)], None).await;
     let ch = channel(Platform::Taobao, &base);
     let (items, pages) = all_orders(ch.as_ref(), &day()).await.unwrap();
-    assert_eq!(pages, 2);
+    // Page 1 (for the count), the last (2), then page 1 again.
+    assert_eq!(pages, 3);
     assert_orders_match(Platform::Taobao, &stub, &items);
     let malformed = items
         .iter()
@@ -561,7 +583,7 @@ async fn taobao_orders_two_pages_after_a_ban_with_one_malformed() {
     let stats = ch.stats();
     assert_eq!(
         (stats.requests, stats.retries, stats.rate_limited),
-        (3, 1, 1)
+        (4, 1, 1)
     );
     assert!(stats.rate_limited_until.is_some());
     // The window went out in Beijing time, rounded to whole seconds.
@@ -569,6 +591,7 @@ async fn taobao_orders_two_pages_after_a_ban_with_one_malformed() {
     assert_eq!(seen[1]["start_modified"], "2026-11-01 08:00:00");
     assert_eq!(seen[1]["end_modified"], "2026-11-02 07:59:59");
     assert_eq!(seen[2]["page_no"], "2");
+    assert_eq!(seen[3]["page_no"], "1");
 }
 
 #[tokio::test]

@@ -430,7 +430,13 @@ fn a_wms_table_reporting_a_package_one_line_per_row_ships_every_line_once() {
         d.packages[0].lines,
         vec![("CUP-1".into(), 2), ("LID-1".into(), 1)]
     );
-    let due = store.read().unwrap().open(WRITEBACKS_DUE).unwrap().len().unwrap();
+    let due = store
+        .read()
+        .unwrap()
+        .open(WRITEBACKS_DUE)
+        .unwrap()
+        .len()
+        .unwrap();
     assert_eq!(due, 1, "one write-back for the parcel");
     for (sku, left) in [("CUP-1", 8), ("LID-1", 9)] {
         let cell = store.ledger_cell(&acme(), "WH-SH", sku).unwrap();

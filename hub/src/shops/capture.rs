@@ -454,7 +454,8 @@ async fn run_range(
             // asking for page n+1: if an order of an earlier page is modified meanwhile, it leaves
             // the window and page numbers shift, which would skip a row. Narrowing cannot skip;
             // the rows of that second come again and are duplicates the store ignores. Never
-            // past the window's end (`narrowed_from`).
+            // past the window's end (`narrowed_from`). A channel that walks its pages back
+            // (`PageCursor::Back`: Taobao) is followed as it is: that walk cannot skip either.
             let newest = page
                 .items
                 .iter()

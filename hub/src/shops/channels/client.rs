@@ -86,8 +86,14 @@ pub enum Captured {
 /// Where the next page starts. Opaque to callers: hand it back to the same channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageCursor {
-    /// A page number (Taobao `page_no`, JD `page`/`pageIndex`, WooCommerce `page`), from 1.
+    /// A page number (JD `page`/`pageIndex`, WooCommerce `page`), from 1, walked forward.
     Page(u32),
+    /// A page number walked from the last page back to the first (Taobao `page_no`, as TOP's
+    /// docs advise for `increment.get`): an order modified meanwhile leaves the window and
+    /// moves the rows after it up a place, onto pages already read, never past one not yet
+    /// read, as it would walking forward. The first page is read first (for the count) and
+    /// again last.
+    Back(u32),
     /// Shopify's `page_info` from the `Link: rel="next"` header.
     PageInfo(String),
 }

@@ -101,7 +101,8 @@ impl TaobaoChannel {
         Ok(params)
     }
 
-    /// One page of a `*.get` list call: the items and whether there are more.
+    /// One page of a `*.get` list call, walked from the last page back ([`PageCursor::Back`]):
+    /// the items and the cursor of the next page to read.
     async fn list(
         &self,
         limiter: &Limiter,
@@ -110,19 +111,23 @@ impl TaobaoChannel {
         w: &Window,
         cursor: Option<&PageCursor>,
         (response_key, list_key, item_key): (&str, &str, &str),
-    ) -> Result<(u32, bool, Vec<Box<RawValue>>), FetchError> {
+    ) -> Result<(Option<PageCursor>, Vec<Box<RawValue>>), FetchError> {
         let bounds = bounds_seconds(w)?;
         check_span(self.platform, bounds, WINDOW_SECONDS_MAX)?;
-        let page_no = page_number(cursor)?;
+        let page_no = match cursor {
+            Some(PageCursor::Back(n)) if *n >= 1 => *n,
+            other => page_number(other)?,
+        };
+        // Without `use_has_next` the platform counts the window (`total_results`): the walk
+        // back starts from the last page it makes.
         let business = [
             ("fields", fields.to_owned()),
             ("start_modified", beijing(bounds.0)?),
             ("end_modified", beijing(bounds.1)?),
             ("page_no", page_no.to_string()),
             ("page_size", PAGE_SIZE.to_string()),
-            ("use_has_next", "true".to_owned()),
         ];
-        let (has_next, items) = self
+        let (listed, items) = self
             .http
             .call(
                 limiter,
@@ -133,7 +138,7 @@ impl TaobaoChannel {
                 |reply| top_list(self.platform, reply, response_key, list_key, item_key),
             )
             .await?;
-        Ok((page_no, has_next, items))
+        Ok((walk_back(cursor, page_no, listed, items.is_empty()), items))
     }
 }
 
@@ -153,11 +158,11 @@ impl Channel for TaobaoChannel {
     ) -> BoxFuture<'a, Result<Page, FetchError>> {
         Box::pin(async move {
             let keys = (ORDERS_RESPONSE, "trades", "trade");
-            let (page_no, has_next, raws) = self
+            let (next, raws) = self
                 .list(&self.orders, ORDERS_METHOD, TRADE_FIELDS, w, cursor, keys)
                 .await?;
             Ok(Page {
-                next: next_page(page_no, has_next, raws.is_empty()),
+                next,
                 items: capture_orders(self.platform, &raws),
             })
         })
@@ -170,7 +175,7 @@ impl Channel for TaobaoChannel {
     ) -> BoxFuture<'a, Result<Page, FetchError>> {
         Box::pin(async move {
             let keys = (REFUNDS_RESPONSE, "refunds", "refund");
-            let (page_no, has_next, raws) = self
+            let (next, raws) = self
                 .list(
                     &self.refunds,
                     REFUNDS_METHOD,
@@ -184,10 +189,7 @@ impl Channel for TaobaoChannel {
                 .iter()
                 .map(|raw| capture_refund(raw.get(), "tid", parse_taobao_refund))
                 .collect();
-            Ok(Page {
-                next: next_page(page_no, has_next, raws.is_empty()),
-                items,
-            })
+            Ok(Page { next, items })
         })
     }
 
@@ -314,6 +316,38 @@ pub(crate) fn page_number(cursor: Option<&PageCursor>) -> Result<u32, FetchError
     }
 }
 
+/// What a TOP list page says of the window: how many rows it holds (`total_results`), or, when
+/// the platform did not count, whether there are more (`has_next`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listed {
+    Total(u64),
+    HasNext(bool),
+}
+
+/// The page to read after page `page_no` of a walk back ([`PageCursor::Back`]): from the first
+/// page (read for the count) to the last, then down to the first again. A platform that did
+/// not count is walked forward ([`next_page`]).
+pub(crate) fn walk_back(
+    cursor: Option<&PageCursor>,
+    page_no: u32,
+    listed: Listed,
+    empty: bool,
+) -> Option<PageCursor> {
+    match (cursor, listed) {
+        (_, Listed::HasNext(more)) => next_page(page_no, more, empty),
+        (None, Listed::Total(total)) => {
+            let last = total.div_ceil(u64::from(PAGE_SIZE));
+            (last > 1).then(|| PageCursor::Back(u32::try_from(last).unwrap_or(u32::MAX)))
+        }
+        (Some(PageCursor::Back(n)), Listed::Total(_)) => (*n > 1).then(|| PageCursor::Back(n - 1)),
+        (Some(_), Listed::Total(total)) => next_page(
+            page_no,
+            u64::from(page_no) * u64::from(PAGE_SIZE) < total,
+            empty,
+        ),
+    }
+}
+
 /// The next page, unless this one was the last (or empty: a platform saying "more" with an
 /// empty page would otherwise loop forever).
 pub(crate) fn next_page(page_no: u32, more: bool, empty: bool) -> Option<PageCursor> {
@@ -339,7 +373,7 @@ fn top_list(
     response_key: &str,
     list_key: &str,
     item_key: &str,
-) -> Result<(bool, Vec<Box<RawValue>>), FetchError> {
+) -> Result<(Listed, Vec<Box<RawValue>>), FetchError> {
     let broken = |what: String| FetchError::Transient(format!("{platform} response {what}"));
     let top: HashMap<String, Box<RawValue>> = envelope(platform, &reply.body)?;
     if let Some(error) = top.get("error_response") {
@@ -361,10 +395,16 @@ fn top_list(
                 json_error(&e)
             ))
         })?;
-    let has_next = match response.get("has_next") {
-        None => false,
-        Some(v) => serde_json::from_str::<bool>(v.get())
-            .map_err(|_| broken(format!("{response_key}.has_next is not a boolean")))?,
+    let listed = match (response.get("total_results"), response.get("has_next")) {
+        (Some(v), _) => Listed::Total(
+            serde_json::from_str::<u64>(v.get())
+                .map_err(|_| broken(format!("{response_key}.total_results is not a count")))?,
+        ),
+        (None, None) => Listed::HasNext(false),
+        (None, Some(v)) => Listed::HasNext(
+            serde_json::from_str::<bool>(v.get())
+                .map_err(|_| broken(format!("{response_key}.has_next is not a boolean")))?,
+        ),
     };
     let items = match response.remove(list_key) {
         None => Vec::new(),
@@ -379,7 +419,7 @@ fn top_list(
             list.remove(item_key).unwrap_or_default()
         }
     };
-    Ok((has_next, items))
+    Ok((listed, items))
 }
 
 /// TOP error codes (wire contract): 7 rate limited, 25 bad signature, 27 session expired,
@@ -439,7 +479,7 @@ mod tests {
         }
     }
 
-    fn list(body: &str) -> Result<(bool, Vec<Box<RawValue>>), FetchError> {
+    fn list(body: &str) -> Result<(Listed, Vec<Box<RawValue>>), FetchError> {
         top_list(
             Platform::Taobao,
             &reply(body),
@@ -455,14 +495,20 @@ mod tests {
             r#"{"trades_sold_increment_get_response":{"has_next":true,"trades":{"trade":[{"tid":1},{"tid":2}]},"request_id":"r"}}"#,
         )
         .unwrap();
-        assert!(more);
+        assert_eq!(more, Listed::HasNext(true));
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].get(), r#"{"tid":2}"#);
         let (more, items) =
             list(r#"{"trades_sold_increment_get_response":{"has_next":false,"request_id":"r"}}"#)
                 .unwrap();
-        assert!(!more);
+        assert_eq!(more, Listed::HasNext(false));
         assert!(items.is_empty());
+        // Counted (no `use_has_next`): the count rules.
+        let (listed, _) = list(
+            r#"{"trades_sold_increment_get_response":{"total_results":250,"trades":{"trade":[{"tid":1}]},"request_id":"r"}}"#,
+        )
+        .unwrap();
+        assert_eq!(listed, Listed::Total(250));
     }
 
     #[test]
@@ -471,6 +517,7 @@ mod tests {
             "<html>",
             r#"{"other_response":{}}"#,
             r#"{"trades_sold_increment_get_response":{"has_next":"yes"}}"#,
+            r#"{"trades_sold_increment_get_response":{"total_results":-1}}"#,
         ] {
             assert!(
                 matches!(list(body), Err(FetchError::Transient(_))),
@@ -541,5 +588,35 @@ mod tests {
         assert_eq!(next_page(1, true, false), Some(PageCursor::Page(2)));
         assert_eq!(next_page(1, false, false), None);
         assert_eq!(next_page(1, true, true), None);
+    }
+
+    #[test]
+    fn a_counted_window_is_walked_from_its_last_page_back_to_its_first() {
+        let walk = |total: u64| {
+            let mut read = vec![1];
+            let mut cursor = walk_back(None, 1, Listed::Total(total), false);
+            while let Some(c) = cursor {
+                let PageCursor::Back(n) = c else {
+                    panic!("a walk back: {c:?}")
+                };
+                read.push(n);
+                cursor = walk_back(Some(&c), n, Listed::Total(total), false);
+            }
+            read
+        };
+        assert_eq!(walk(0), vec![1], "empty");
+        assert_eq!(walk(100), vec![1], "one page");
+        assert_eq!(walk(101), vec![1, 2, 1]);
+        assert_eq!(walk(250), vec![1, 3, 2, 1]);
+        // A count that shrinks meanwhile does not stop the walk short of the first page.
+        assert_eq!(
+            walk_back(Some(&PageCursor::Back(3)), 3, Listed::Total(0), true),
+            Some(PageCursor::Back(2))
+        );
+        // A platform that does not count is walked forward.
+        assert_eq!(
+            walk_back(None, 1, Listed::HasNext(true), false),
+            Some(PageCursor::Page(2))
+        );
     }
 }
