@@ -456,3 +456,93 @@ async fn last_error_never_echoes_the_platforms_body_or_a_secret() {
         assert!(error.chars().count() <= 300, "{platform}: {error}");
     }
 }
+
+/// Taobao's `increment.get` read page by page while orders of the window ship (a write-back
+/// moves an order's `modified` out of the window): every order still in it is listed. Walked
+/// forward, the rows after those that left move up past the page being read and are skipped;
+/// the channel walks from the last page back to the first, as TOP's docs advise.
+#[tokio::test]
+async fn a_tmall_window_read_while_its_orders_ship_misses_none() {
+    use xt_hub::shops::channels::Captured;
+    use xt_hub::shops::channels::carriers::Carrier;
+    use xt_hub::shops::channels::writeback::{ShipmentWriteBack, write_back};
+    use xt_shared::ids::DocNo;
+
+    let spec = ShopSpec::new("tm-dense", Platform::Tmall, 0);
+    let sim = xt_platform_sim::start(
+        SimConfig {
+            seed: 5,
+            history: Duration::from_secs(3600),
+            shops: vec![spec.clone()],
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    // 250 orders paid at once: one second of three pages.
+    let sold = sim.add_paid_orders("tm-dense", 250).await;
+    assert_eq!(sold.len(), 250);
+    let stamped = now_ms().0;
+    // What ships from here on is modified in a later second, out of the window.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let credentials = ShopCredentials::Taobao {
+        app_key: spec.credentials[0].clone(),
+        app_secret: spec.credentials[1].clone(),
+        session: spec.credentials[2].clone(),
+    };
+    let config = ChannelConfig {
+        shop_urls: private_allowed(),
+        ..ChannelConfig::for_tests()
+    };
+    let channel = channel_for(
+        Platform::Tmall,
+        &sim.base_url("tm-dense"),
+        &credentials,
+        config,
+    )
+    .unwrap();
+    let window = Window {
+        from: UtcMillis(stamped - 2_000),
+        to: UtcMillis(stamped),
+    };
+    let order_nos = |items: &[Captured]| -> Vec<String> {
+        items
+            .iter()
+            .filter_map(|c| match c {
+                Captured::Order { order, .. } => Some(order.platform_order_no.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = channel.fetch_orders(&window, None).await.unwrap();
+    let mut seen: BTreeSet<String> = order_nos(&first.items).into_iter().collect();
+    assert!(first.next.is_some(), "more than one page");
+    // Half the first page ships while the rest of the window is read.
+    let mut shipped = BTreeSet::new();
+    for no in order_nos(&first.items).into_iter().take(50) {
+        let shipment =
+            ShipmentWriteBack::new(DocNo::new(no.as_str()).unwrap(), Carrier::Sf, "SF1", None)
+                .unwrap();
+        let answer = write_back(channel.as_ref(), &shipment).await;
+        assert!(answer.is_acknowledged(), "{no}: {answer:?}");
+        shipped.insert(no);
+    }
+    let mut cursor = first.next;
+    let mut pages = 1;
+    while let Some(c) = cursor {
+        let page = channel.fetch_orders(&window, Some(&c)).await.unwrap();
+        seen.extend(order_nos(&page.items));
+        cursor = page.next;
+        pages += 1;
+        assert!(pages < 20, "the walk ends");
+    }
+    let missed: Vec<&String> = sold.iter().filter(|no| !seen.contains(*no)).collect();
+    assert!(
+        missed.is_empty(),
+        "{} of {} orders never listed (shipped meanwhile: {})",
+        missed.len(),
+        sold.len(),
+        shipped.len()
+    );
+    sim.shutdown().await;
+}
