@@ -220,10 +220,12 @@ mod tests {
     /// A case: its name, the backfill `(to, next)`, the refunds' position, whether it is done.
     type BackfillCase = (&'static str, (i64, i64), Option<i64>, bool);
 
+    /// A case: its name, the window, the newest `modified` on the page, the next start.
+    type NarrowCase = (&'static str, (i64, i64), i64, Option<i64>);
+
     #[test]
     fn narrowed_from_cases() {
-        // (name, window, newest on the page, next start)
-        let cases: &[(&str, (i64, i64), i64, Option<i64>)] = &[
+        let cases: &[NarrowCase] = &[
             (
                 "a page reaching a later second narrows to it",
                 (10_000, 20_500),
