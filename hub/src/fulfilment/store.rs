@@ -1022,15 +1022,9 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
     for (shop, no, mut f, _) in loaded {
         let old = f.state;
         // A phone warehouse has it the moment it is made.
-        let all_sent = f.plan.iter().all(|p| {
-            p.delivery_no.as_ref().is_some_and(|d| {
-                ctx.tx
-                    .open(DELIVERIES)
-                    .ok()
-                    .and_then(|t2| t2.get((ctx.tenant.as_str(), d.as_str())).ok().flatten())
-                    .is_some_and(|r| r.state == DeliveryState::Sent)
-            })
-        });
+        let all_sent = every_part(ctx, &f, |_, r| {
+            r.is_some_and(|r| r.state == DeliveryState::Sent)
+        })?;
         if all_sent {
             let to = deliveries_text(&f);
             ctx.transition(&shop, &no, &mut f, Event::Send, Actor::Hub, to);
@@ -1038,6 +1032,27 @@ fn dispatch_group(ctx: &mut Ctx<'_>, orders: &[(String, String)]) -> Result<(), 
         ctx.save(&shop, &no, Some(old), &f)?;
     }
     Ok(())
+}
+
+/// Whether every part of `f`'s plan has a delivery order for which `holds` (given its number
+/// and its record, if stored) is true; a part without one is not. A store error fails the step
+/// rather than reading as "not yet".
+fn every_part(
+    ctx: &Ctx<'_>,
+    f: &FulfilmentRecord,
+    holds: impl Fn(&str, Option<&DeliveryRecord>) -> bool,
+) -> Result<bool, StoreError> {
+    let deliveries = ctx.tx.open(DELIVERIES)?;
+    for part in &f.plan {
+        let Some(dn) = &part.delivery_no else {
+            return Ok(false);
+        };
+        let record = deliveries.get((ctx.tenant.as_str(), dn.as_str()))?;
+        if !holds(dn, record.as_ref()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn deliveries_text(f: &FulfilmentRecord) -> String {
@@ -1199,16 +1214,10 @@ pub(crate) fn delivery_answered(
         let actor = Actor::Warehouse(warehouse.clone());
         match &d.state {
             DeliveryState::Sent => {
-                let all_sent = f.plan.iter().all(|p| match &p.delivery_no {
-                    Some(dn) if dn == delivery_no => true,
-                    Some(dn) => ctx
-                        .tx
-                        .open(DELIVERIES)
-                        .ok()
-                        .and_then(|t2| t2.get((t.as_str(), dn.as_str())).ok().flatten())
-                        .is_some_and(|r| !matches!(r.state, DeliveryState::Sending)),
-                    None => false,
-                });
+                let all_sent = every_part(ctx, &f, |dn, r| {
+                    dn == delivery_no
+                        || r.is_some_and(|r| !matches!(r.state, DeliveryState::Sending))
+                })?;
                 if all_sent {
                     ctx.transition(
                         &d.shop,
